@@ -1,0 +1,241 @@
+//! Relations declared by an entity's spec: the conformance table of DESIGN.md section 2.
+//!
+//! Each reference field yields a relation from the entity and, through [`DeclaredRelation::edges`],
+//! its inverse on the target. This module does not check that targets exist (dangling edges
+//! are kept by the projection) and does not check spec shapes (`validation` does).
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::entity_ref::EntityRef;
+use crate::kind::Kind;
+use crate::validation::{describe, field_index, ValidationError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RelationType {
+    OwnedBy,
+    OwnerOf,
+    PartOf,
+    HasPart,
+    ProvidesApi,
+    ApiProvidedBy,
+    ConsumesApi,
+    ApiConsumedBy,
+    DependsOn,
+    DependencyOf,
+    MemberOf,
+    HasMember,
+    ChildOf,
+    ParentOf,
+}
+
+impl RelationType {
+    pub const ALL: [RelationType; 14] = [
+        RelationType::OwnedBy,
+        RelationType::OwnerOf,
+        RelationType::PartOf,
+        RelationType::HasPart,
+        RelationType::ProvidesApi,
+        RelationType::ApiProvidedBy,
+        RelationType::ConsumesApi,
+        RelationType::ApiConsumedBy,
+        RelationType::DependsOn,
+        RelationType::DependencyOf,
+        RelationType::MemberOf,
+        RelationType::HasMember,
+        RelationType::ChildOf,
+        RelationType::ParentOf,
+    ];
+
+    /// Backstage's spelling, e.g. `ownedBy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationType::OwnedBy => "ownedBy",
+            RelationType::OwnerOf => "ownerOf",
+            RelationType::PartOf => "partOf",
+            RelationType::HasPart => "hasPart",
+            RelationType::ProvidesApi => "providesApi",
+            RelationType::ApiProvidedBy => "apiProvidedBy",
+            RelationType::ConsumesApi => "consumesApi",
+            RelationType::ApiConsumedBy => "apiConsumedBy",
+            RelationType::DependsOn => "dependsOn",
+            RelationType::DependencyOf => "dependencyOf",
+            RelationType::MemberOf => "memberOf",
+            RelationType::HasMember => "hasMember",
+            RelationType::ChildOf => "childOf",
+            RelationType::ParentOf => "parentOf",
+        }
+    }
+
+    /// Exact match on the camelCase spelling.
+    pub fn parse(text: &str) -> Option<RelationType> {
+        RelationType::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    pub fn inverse(self) -> RelationType {
+        match self {
+            RelationType::OwnedBy => RelationType::OwnerOf,
+            RelationType::OwnerOf => RelationType::OwnedBy,
+            RelationType::PartOf => RelationType::HasPart,
+            RelationType::HasPart => RelationType::PartOf,
+            RelationType::ProvidesApi => RelationType::ApiProvidedBy,
+            RelationType::ApiProvidedBy => RelationType::ProvidesApi,
+            RelationType::ConsumesApi => RelationType::ApiConsumedBy,
+            RelationType::ApiConsumedBy => RelationType::ConsumesApi,
+            RelationType::DependsOn => RelationType::DependencyOf,
+            RelationType::DependencyOf => RelationType::DependsOn,
+            RelationType::MemberOf => RelationType::HasMember,
+            RelationType::HasMember => RelationType::MemberOf,
+            RelationType::ChildOf => RelationType::ParentOf,
+            RelationType::ParentOf => RelationType::ChildOf,
+        }
+    }
+}
+
+impl std::fmt::Display for RelationType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One relation as its declaring entity states it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeclaredRelation {
+    pub source: EntityRef,
+    pub relation: RelationType,
+    pub target: EntityRef,
+    /// The spec field that declared it, e.g. `spec.owner` or `spec.dependsOn`.
+    pub field: &'static str,
+}
+
+/// A directed edge as the projection stores it: `(from, type, to)`.
+pub type Edge = (EntityRef, RelationType, EntityRef);
+
+impl DeclaredRelation {
+    /// The relation and its inverse seen from the target, in a canonical order (by `from`,
+    /// then type), so that a fact declared from either side (a Group's `members`, a User's
+    /// `memberOf`) yields the same pair.
+    pub fn edges(&self) -> [Edge; 2] {
+        let forward = (
+            self.source.clone(),
+            self.relation,
+            self.target.clone(),
+        );
+        let backward = (
+            self.target.clone(),
+            self.relation.inverse(),
+            self.source.clone(),
+        );
+        if (&backward.0, backward.1) < (&forward.0, forward.1) {
+            [backward, forward]
+        } else {
+            [forward, backward]
+        }
+    }
+}
+
+/// One row of the conformance table.
+struct Rule {
+    kinds: &'static [Kind],
+    /// The spec key, and the same with its `spec.` prefix for `DeclaredRelation::field`.
+    key: &'static str,
+    field: &'static str,
+    /// `None`: a reference without a kind is an error (`dependsOn` may point at anything).
+    default_kind: Option<&'static str>,
+    relation: RelationType,
+}
+
+const OWNED: &[Kind] = &[
+    Kind::Component,
+    Kind::Api,
+    Kind::Resource,
+    Kind::System,
+    Kind::Domain,
+    Kind::Template,
+];
+const IN_SYSTEM: &[Kind] = &[Kind::Component, Kind::Api, Kind::Resource];
+const DEPENDING: &[Kind] = &[Kind::Component, Kind::Resource];
+
+const fn rule(
+    kinds: &'static [Kind],
+    key: &'static str,
+    field: &'static str,
+    default_kind: Option<&'static str>,
+    relation: RelationType,
+) -> Rule {
+    Rule {
+        kinds,
+        key,
+        field,
+        default_kind,
+        relation,
+    }
+}
+
+const RULES: &[Rule] = &[
+    rule(OWNED, "owner", "spec.owner", Some("Group"), RelationType::OwnedBy),
+    rule(&[Kind::Component], "subcomponentOf", "spec.subcomponentOf", Some("Component"), RelationType::PartOf),
+    rule(IN_SYSTEM, "system", "spec.system", Some("System"), RelationType::PartOf),
+    rule(&[Kind::Component], "providesApis", "spec.providesApis", Some("API"), RelationType::ProvidesApi),
+    rule(&[Kind::Component], "consumesApis", "spec.consumesApis", Some("API"), RelationType::ConsumesApi),
+    rule(DEPENDING, "dependsOn", "spec.dependsOn", None, RelationType::DependsOn),
+    rule(DEPENDING, "dependencyOf", "spec.dependencyOf", None, RelationType::DependencyOf),
+    rule(&[Kind::System], "domain", "spec.domain", Some("Domain"), RelationType::PartOf),
+    rule(&[Kind::Domain], "subdomainOf", "spec.subdomainOf", Some("Domain"), RelationType::PartOf),
+    rule(&[Kind::User], "memberOf", "spec.memberOf", Some("Group"), RelationType::MemberOf),
+    rule(&[Kind::Group], "parent", "spec.parent", Some("Group"), RelationType::ChildOf),
+    rule(&[Kind::Group], "children", "spec.children", Some("Group"), RelationType::ParentOf),
+    rule(&[Kind::Group], "members", "spec.members", Some("User"), RelationType::HasMember),
+];
+
+/// The relations a spec declares, and the errors of references that do not parse.
+///
+/// Default namespace: the declaring entity's own. An explicit kind wins over the field's
+/// default. Values of the wrong shape are skipped here (the spec rules report them), and a
+/// repeated `(relation, target)` is kept once, with the first field that declared it.
+pub(crate) fn declared(
+    kind: &Kind,
+    source: &EntityRef,
+    spec: &Value,
+) -> (Vec<DeclaredRelation>, Vec<ValidationError>) {
+    let mut relations = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    for rule in RULES.iter().filter(|rule| rule.kinds.contains(kind)) {
+        let references: Vec<(String, &Value)> = match spec.get(rule.key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (field_index(rule.field, i), item))
+                .collect(),
+            Some(value) => vec![(rule.field.to_string(), value)],
+            None => Vec::new(),
+        };
+        for (path, value) in references {
+            let Some(text) = value.as_str() else { continue };
+            match EntityRef::parse(text, rule.default_kind, source.namespace()) {
+                Ok(target) => {
+                    if seen.insert((rule.relation, target.clone())) {
+                        relations.push(DeclaredRelation {
+                            source: source.clone(),
+                            relation: rule.relation,
+                            target,
+                            field: rule.field,
+                        });
+                    }
+                }
+                Err(error) => errors.push(ValidationError::new(
+                    path.clone(),
+                    format!("{path} {} is not a valid entity ref: {error}", describe(value)),
+                )),
+            }
+        }
+    }
+    (relations, errors)
+}
+
+#[cfg(test)]
+mod tests;

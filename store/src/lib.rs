@@ -1,0 +1,17 @@
+//! Almanac's PostgreSQL layer: the append-only event log, the projections read by
+//! queries, and the embedded database used when no `DATABASE_URL` is given.
+//!
+//! It knows SQL and connections; it does not parse descriptors or decide what
+//! changed (that is `almanac-domain`), and it serves no HTTP.
+
+pub mod db;
+pub mod embedded;
+pub mod log;
+
+#[cfg(feature = "test-harness")]
+pub mod testing;
+
+pub use db::{connect, Database, DbError, MIGRATOR};
+pub use log::{
+    AppendError, AppendMeta, AppendOutcome, EventLog, NewEvent, StoredEvent, StreamAppend,
+};

@@ -1,0 +1,263 @@
+//! Appending to the log: a batch of events for one or more streams, in one
+//! transaction, each stream checked against the version its writer expected.
+
+use super::hash::{event_hash, HashInput};
+use super::notify::EVENTS_CHANNEL;
+use super::{EventLog, APPEND_LOCK_KEY};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// One event to append, before the log gives it a position and a version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Value,
+}
+
+/// Events for one stream, with the stream version the writer last saw
+/// (0 for a stream that does not exist yet).
+#[derive(Clone, Debug)]
+pub struct StreamAppend {
+    pub stream: String,
+    pub expected_version: i64,
+    pub events: Vec<NewEvent>,
+}
+
+/// Who appends, from where, and why. Shared by every event of one append.
+#[derive(Clone, Debug, Default)]
+pub struct AppendMeta {
+    /// A token's subject, or `ingest:<source>` for scheduled reads.
+    pub actor: String,
+    /// The location, file or URL the change came from.
+    pub source: Option<String>,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    /// A retried append with the same key writes nothing and returns the
+    /// positions of the first.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendOutcome {
+    /// One position per appended event, in the order they were given.
+    pub positions: Vec<i64>,
+    /// True when the idempotency key had been seen: nothing was written.
+    pub replayed: bool,
+}
+
+impl AppendOutcome {
+    pub fn last_position(&self) -> Option<i64> {
+        self.positions.iter().copied().max()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("stream {stream} is at version {actual}, the append expected {expected}")]
+    Conflict {
+        stream: String,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("a concurrent append to the same stream won (SQLSTATE {0})")]
+    ConcurrentConflict(String),
+    #[error("database error while appending: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl EventLog {
+    /// Appends in a transaction of its own.
+    pub async fn append(
+        &self,
+        batch: &[StreamAppend],
+        meta: &AppendMeta,
+    ) -> Result<AppendOutcome, AppendError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = append_in(&mut tx, batch, meta).await?;
+        tx.commit().await.map_err(map_conflict)?;
+        Ok(outcome)
+    }
+}
+
+/// Appends inside the caller's transaction; the events become visible (and
+/// readers are woken) when the caller commits.
+pub async fn append_in(
+    conn: &mut PgConnection,
+    batch: &[StreamAppend],
+    meta: &AppendMeta,
+) -> Result<AppendOutcome, AppendError> {
+    // The lock serialises appends so that position order is commit order; its
+    // clock reading is the recorded time of the whole batch.
+    let (recorded_at,): (DateTime<Utc>,) =
+        sqlx::query_as("SELECT clock_timestamp() FROM pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+    // PostgreSQL keeps microseconds: hash what will be stored.
+    let recorded_at = recorded_at
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(recorded_at);
+
+    if let Some(key) = &meta.idempotency_key {
+        let seen: Option<(Vec<i64>,)> =
+            sqlx::query_as("SELECT positions FROM append_requests WHERE idempotency_key = $1")
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((positions,)) = seen {
+            return Ok(AppendOutcome {
+                positions,
+                replayed: true,
+            });
+        }
+    }
+
+    let rows = plan_rows(conn, batch, meta, recorded_at).await?;
+    if rows.stream.is_empty() {
+        return Ok(AppendOutcome {
+            positions: Vec::new(),
+            replayed: false,
+        });
+    }
+    let inserted: Vec<(String, i64, i64)> = sqlx::query_as(
+        "INSERT INTO events (stream, version, event_type, schema_version, payload, actor, \
+             source, correlation_id, causation_id, recorded_at, hash) \
+         SELECT s, v, t, sv, p, $6, $7, $8, $9, $10, h \
+         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::jsonb[], $11::bytea[]) \
+              AS u(s, v, t, sv, p, h) \
+         RETURNING stream, version, position",
+    )
+    .bind(&rows.stream)
+    .bind(&rows.version)
+    .bind(&rows.event_type)
+    .bind(&rows.schema_version)
+    .bind(&rows.payload)
+    .bind(&meta.actor)
+    .bind(&meta.source)
+    .bind(meta.correlation_id)
+    .bind(meta.causation_id)
+    .bind(recorded_at)
+    .bind(&rows.hash)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_conflict)?;
+
+    let by_key: HashMap<(&str, i64), i64> = inserted
+        .iter()
+        .map(|(stream, version, position)| ((stream.as_str(), *version), *position))
+        .collect();
+    let positions: Vec<i64> = rows
+        .stream
+        .iter()
+        .zip(&rows.version)
+        .filter_map(|(stream, version)| by_key.get(&(stream.as_str(), *version)).copied())
+        .collect();
+
+    if let Some(key) = &meta.idempotency_key {
+        sqlx::query("INSERT INTO append_requests (idempotency_key, positions) VALUES ($1, $2)")
+            .bind(key)
+            .bind(&positions)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_conflict)?;
+    }
+    let last = positions.iter().copied().max().unwrap_or_default();
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(last.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(AppendOutcome {
+        positions,
+        replayed: false,
+    })
+}
+
+/// Column arrays for one bulk insert: one round trip whatever the batch size.
+#[derive(Default)]
+struct Rows {
+    stream: Vec<String>,
+    version: Vec<i64>,
+    event_type: Vec<String>,
+    schema_version: Vec<i32>,
+    payload: Vec<Value>,
+    hash: Vec<Vec<u8>>,
+}
+
+/// Checks every stream's expected version against its head (read under the
+/// append lock, so nothing moves meanwhile) and chains the hashes.
+async fn plan_rows(
+    conn: &mut PgConnection,
+    batch: &[StreamAppend],
+    meta: &AppendMeta,
+    recorded_at: DateTime<Utc>,
+) -> Result<Rows, AppendError> {
+    let names: Vec<&str> = batch.iter().map(|s| s.stream.as_str()).collect();
+    let heads: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (stream) stream, version, hash FROM events \
+         WHERE stream = ANY($1) ORDER BY stream, version DESC",
+    )
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut heads: HashMap<String, (i64, Vec<u8>)> = heads
+        .into_iter()
+        .map(|(stream, version, hash)| (stream, (version, hash)))
+        .collect();
+
+    let mut rows = Rows::default();
+    for append in batch {
+        let head = heads.entry(append.stream.clone()).or_default();
+        if head.0 != append.expected_version {
+            return Err(AppendError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected_version,
+                actual: head.0,
+            });
+        }
+        for event in &append.events {
+            let version = head.0 + 1;
+            let previous = (!head.1.is_empty()).then_some(head.1.as_slice());
+            let hash = event_hash(
+                previous,
+                &HashInput {
+                    stream: &append.stream,
+                    version,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    payload: &event.payload,
+                    actor: &meta.actor,
+                    source: meta.source.as_deref(),
+                    correlation_id: meta.correlation_id,
+                    causation_id: meta.causation_id,
+                    recorded_at,
+                },
+            );
+            *head = (version, hash.to_vec());
+            rows.stream.push(append.stream.clone());
+            rows.version.push(version);
+            rows.event_type.push(event.event_type.clone());
+            rows.schema_version.push(event.schema_version);
+            rows.payload.push(event.payload.clone());
+            rows.hash.push(hash.to_vec());
+        }
+    }
+    Ok(rows)
+}
+
+/// A unique violation or a serialisation failure means another writer got there
+/// first. Decided by SQLSTATE, never by message text.
+fn map_conflict(err: sqlx::Error) -> AppendError {
+    if let sqlx::Error::Database(db) = &err {
+        if let Some(code) = db.code() {
+            if code == "23505" || code == "40001" {
+                return AppendError::ConcurrentConflict(code.into_owned());
+            }
+        }
+    }
+    AppendError::Database(err)
+}

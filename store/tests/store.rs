@@ -1,0 +1,12 @@
+//! Integration tests of the store against a real PostgreSQL (one binary for
+//! link time; one module per subject).
+#![allow(clippy::unwrap_used)]
+
+mod store {
+    mod append_only;
+    mod concurrency;
+    mod embedded;
+    mod hash_chain;
+    mod log;
+    pub mod support;
+}
