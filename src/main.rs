@@ -1,1 +1,61 @@
-fn main() {}
+//! The `almanac` binary: command-line parsing and wiring. The work itself lives
+//! in the library crates; errors become `anyhow` only here, at the edge.
+
+mod commands;
+mod config;
+mod database;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "almanac", version, about = "A software catalog with a full history")]
+struct Cli {
+    /// Service configuration (YAML). Environment variables and flags override it.
+    #[arg(long, global = true, env = "ALMANAC_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded database (used when no DATABASE_URL is set).
+    #[arg(long, global = true, env = "ALMANAC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "ALMANAC_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: GraphQL, health and readiness.
+    Serve(commands::serve::ServeArgs),
+    /// Apply database migrations (as the schema owner) and exit.
+    Migrate,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_json);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let settings = config::Settings::load(cli.config.as_deref(), cli.data_dir)?;
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(settings, args).await,
+        Command::Migrate => commands::migrate::run(settings).await,
+    }
+}

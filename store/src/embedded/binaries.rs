@@ -1,5 +1,6 @@
-//! Finding the PostgreSQL server binaries: `ALMANAC_PG_BIN`, then `PATH`, then
-//! Debian's `/usr/lib/postgresql/<version>/bin` (newest first).
+//! Finding the PostgreSQL server binaries: `ALMANAC_PG_BIN` if set (and only
+//! there), else `PATH`, then Debian's `/usr/lib/postgresql/<version>/bin`
+//! (newest first).
 
 use super::EmbeddedError;
 use std::path::{Path, PathBuf};
@@ -11,10 +12,16 @@ pub struct PgBinaries {
 
 impl PgBinaries {
     pub fn locate() -> Result<Self, EmbeddedError> {
-        let mut candidates: Vec<PathBuf> = Vec::new();
+        // An explicit directory is authoritative: no silent fallback elsewhere.
         if let Some(dir) = std::env::var_os("ALMANAC_PG_BIN") {
-            candidates.push(PathBuf::from(dir));
+            let dir = PathBuf::from(dir);
+            return if has_server_binaries(&dir) {
+                Ok(Self { dir })
+            } else {
+                Err(EmbeddedError::BinariesMissing)
+            };
         }
+        let mut candidates: Vec<PathBuf> = Vec::new();
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path));
         }

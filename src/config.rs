@@ -1,0 +1,74 @@
+//! Service configuration: a YAML file (`--config`), overridden by environment
+//! variables, overridden by flags. Kept apart from the catalog YAML that ingest
+//! reads: this file configures Almanac, descriptors describe the catalog.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on; default `127.0.0.1:7007`.
+    pub listen: Option<String>,
+    pub database: DatabaseSettings,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// The server's connection (a role with SELECT and INSERT on the log).
+    pub url: Option<String>,
+    /// The schema owner's connection, for migrations; defaults to `url`.
+    pub owner_url: Option<String>,
+    /// Where the embedded database lives when no URL is set.
+    pub data_dir: Option<PathBuf>,
+}
+
+// URLs may carry passwords: never print them.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("owner_url", &self.owner_url.as_ref().map(|_| "<set>"))
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7007";
+pub const DEFAULT_DATA_DIR: &str = ".almanac";
+
+impl Settings {
+    pub fn load(file: Option<&Path>, data_dir_flag: Option<PathBuf>) -> anyhow::Result<Self> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read configuration {}", path.display()))?;
+                serde_yaml::from_str(&text)
+                    .with_context(|| format!("configuration {} is not valid", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            settings.database.url = Some(url);
+        }
+        if let Ok(url) = std::env::var("ALMANAC_OWNER_DATABASE_URL") {
+            settings.database.owner_url = Some(url);
+        }
+        if let Ok(listen) = std::env::var("ALMANAC_LISTEN") {
+            settings.listen = Some(listen);
+        }
+        if let Some(dir) = data_dir_flag {
+            settings.database.data_dir = Some(dir);
+        }
+        Ok(settings)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.database
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}

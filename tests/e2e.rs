@@ -1,0 +1,8 @@
+//! End-to-end tests of the `almanac` binary: real processes, real HTTP, a real
+//! embedded PostgreSQL. One test binary; one module per subject.
+#![allow(clippy::unwrap_used)]
+
+mod e2e {
+    mod serve;
+    pub mod support;
+}

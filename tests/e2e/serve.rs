@@ -1,0 +1,97 @@
+use super::support::{almanac, scratch_dir, Server};
+use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
+use almanac_store::{connect, AppendMeta, EventLog, NewEvent, StreamAppend};
+use serde_json::json;
+use std::path::Path;
+
+/// Attaches to the same data directory as the server (adopting its cluster),
+/// like a second `almanac` process would.
+async fn with_log<T>(dir: &Path, f: impl AsyncFnOnce(&EventLog) -> T) -> T {
+    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir)).await.unwrap();
+    let log = EventLog::new(connect(pg.server_options(), 2).await.unwrap());
+    let out = f(&log).await;
+    log.pool().close().await;
+    pg.stop().await.unwrap();
+    out
+}
+
+async fn get(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_keeps_data_across_restarts_and_kill_9() {
+    let dir = scratch_dir("serve");
+    let server = Server::start(&dir);
+    assert_eq!(get(&server.url("/healthz")).await, (200, json!({"status": "ok"})));
+    assert_eq!(get(&server.url("/readyz")).await, (200, json!({"status": "ready"})));
+
+    with_log(&dir, async |log| {
+        let append = StreamAppend {
+            stream: "component:default/kept".into(),
+            expected_version: 0,
+            events: vec![NewEvent {
+                event_type: "EntityRegistered".into(),
+                schema_version: 1,
+                payload: json!({"descriptor": {"metadata": {"name": "kept"}}}),
+            }],
+        };
+        let meta = AppendMeta {
+            actor: "test".into(),
+            ..AppendMeta::default()
+        };
+        log.append(&[append], &meta).await.unwrap();
+    })
+    .await;
+    // The second user left; the server's cluster is still up.
+    assert_eq!(get(&server.url("/readyz")).await.0, 200);
+
+    let status = server.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(!dir.join("pg/postmaster.pid").exists(), "the last user stopped PostgreSQL");
+
+    let server = Server::start(&dir);
+    assert_eq!(get(&server.url("/readyz")).await.0, 200);
+    server.kill_hard();
+
+    let server = Server::start(&dir);
+    assert_eq!(get(&server.url("/readyz")).await.0, 200);
+    let kept = with_log(&dir, async |log| {
+        log.read_stream("component:default/kept", 1).await.unwrap()
+    })
+    .await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].payload["descriptor"]["metadata"]["name"], "kept");
+    assert!(server.terminate().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn missing_postgres_binaries_say_what_to_install() {
+    let dir = scratch_dir("nobins");
+    let out = almanac()
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("migrate")
+        .env("ALMANAC_PG_BIN", dir.join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrate_applies_the_schema_to_the_embedded_database() {
+    let dir = scratch_dir("migrate");
+    let out = almanac().arg("--data-dir").arg(&dir).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "migrations applied");
+    assert!(dir.join("pg/PG_VERSION").is_file());
+    assert!(!dir.join("pg/postmaster.pid").exists(), "stopped after migrating");
+    let _ = std::fs::remove_dir_all(&dir);
+}
