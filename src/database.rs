@@ -19,7 +19,8 @@ impl Connected {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let (server, owner, embedded) = match &settings.database.url {
             Some(url) => {
-                let server = PgConnectOptions::from_str(url).context("DATABASE_URL is not valid")?;
+                let server =
+                    PgConnectOptions::from_str(url).context("DATABASE_URL is not valid")?;
                 let owner = match &settings.database.owner_url {
                     Some(owner) => PgConnectOptions::from_str(owner)
                         .context("ALMANAC_OWNER_DATABASE_URL is not valid")?,

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "almanac", version, about = "A software catalog with a full history")]
+#[command(
+    name = "almanac",
+    version,
+    about = "A software catalog with a full history"
+)]
 struct Cli {
     /// Service configuration (YAML). Environment variables and flags override it.
     #[arg(long, global = true, env = "ALMANAC_CONFIG")]

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod embedded;
 pub mod log;
+pub mod projection;
 
 #[cfg(feature = "test-harness")]
 pub mod testing;

@@ -9,7 +9,9 @@
 //! checksums, is cloned per test, which costs milliseconds.
 //! Databases left by test processes that have exited are dropped on the next run.
 
-use crate::embedded::{self, Durability, EmbeddedOptions, EmbeddedPostgres, OWNER_ROLE, SERVER_ROLE};
+use crate::embedded::{
+    self, Durability, EmbeddedOptions, EmbeddedPostgres, OWNER_ROLE, SERVER_ROLE,
+};
 use crate::MIGRATOR;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -42,10 +44,7 @@ impl TestDb {
     }
 
     pub fn owner_options(&self) -> PgConnectOptions {
-        self.owner
-            .connect_options()
-            .as_ref()
-            .clone()
+        self.owner.connect_options().as_ref().clone()
     }
 }
 
@@ -113,7 +112,9 @@ async fn create_from_template(admin: &mut PgConnection, name: &str, template: &s
     for attempt in 0..50 {
         match sqlx::query(&sql).execute(&mut *admin).await {
             Ok(_) => return,
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55006") && attempt < 49 => {
+            Err(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("55006") && attempt < 49 =>
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             Err(err) => panic!("create test database {name}: {err}"),
@@ -157,7 +158,9 @@ async fn set_up() -> Result<Cluster, String> {
             options.max_connections = 400;
             // Kept running for the rest of the run and the next one; never stopped
             // here, since other test processes share it.
-            let pg = EmbeddedPostgres::start(options).await.map_err(|e| e.to_string())?;
+            let pg = EmbeddedPostgres::start(options)
+                .await
+                .map_err(|e| e.to_string())?;
             let superuser = pg.connect_options(embedded::SUPERUSER, "postgres");
             let base = pg.connect_options(embedded::SUPERUSER, "postgres");
             std::mem::forget(pg);
@@ -189,7 +192,9 @@ async fn prepare(
     password: Option<&str>,
 ) -> Result<String, String> {
     let err = |e: sqlx::Error| e.to_string();
-    embedded::ensure_roles_for_tests(admin, password).await.map_err(err)?;
+    embedded::ensure_roles_for_tests(admin, password)
+        .await
+        .map_err(err)?;
     drop_abandoned_databases(admin).await.map_err(err)?;
 
     let template = template_name();
@@ -244,10 +249,11 @@ fn template_name() -> String {
 /// Test databases are named `almanac_t_<pid>_<n>`; those whose process is gone
 /// are dropped. Safe to run while other test processes are alive.
 async fn drop_abandoned_databases(admin: &mut PgConnection) -> Result<(), sqlx::Error> {
-    let names: Vec<(String,)> =
-        sqlx::query_as("SELECT datname::text FROM pg_database WHERE datname LIKE 'almanac\\_t\\_%'")
-            .fetch_all(&mut *admin)
-            .await?;
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'almanac\\_t\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await?;
     for (name,) in names {
         let pid = name
             .trim_start_matches(DB_PREFIX)
@@ -262,4 +268,11 @@ async fn drop_abandoned_databases(admin: &mut PgConnection) -> Result<(), sqlx::
         }
     }
     Ok(())
+}
+
+impl TestDb {
+    /// A second, independent pool on the server role (a second server process).
+    pub async fn second_pool(&self) -> PgPool {
+        open_pool(self.server.clone()).await
+    }
 }

@@ -8,5 +8,6 @@ mod store {
     mod embedded;
     mod hash_chain;
     mod log;
+    mod projection;
     pub mod support;
 }

@@ -7,7 +7,9 @@ use std::path::Path;
 /// Attaches to the same data directory as the server (adopting its cluster),
 /// like a second `almanac` process would.
 async fn with_log<T>(dir: &Path, f: impl AsyncFnOnce(&EventLog) -> T) -> T {
-    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir)).await.unwrap();
+    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir))
+        .await
+        .unwrap();
     let log = EventLog::new(connect(pg.server_options(), 2).await.unwrap());
     let out = f(&log).await;
     log.pool().close().await;
@@ -25,8 +27,14 @@ async fn get(url: &str) -> (u16, serde_json::Value) {
 async fn serve_answers_health_and_keeps_data_across_restarts_and_kill_9() {
     let dir = scratch_dir("serve");
     let server = Server::start(&dir);
-    assert_eq!(get(&server.url("/healthz")).await, (200, json!({"status": "ok"})));
-    assert_eq!(get(&server.url("/readyz")).await, (200, json!({"status": "ready"})));
+    assert_eq!(
+        get(&server.url("/healthz")).await,
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        get(&server.url("/readyz")).await,
+        (200, json!({"status": "ready"}))
+    );
 
     with_log(&dir, async |log| {
         let append = StreamAppend {
@@ -37,6 +45,7 @@ async fn serve_answers_health_and_keeps_data_across_restarts_and_kill_9() {
                 schema_version: 1,
                 payload: json!({"descriptor": {"metadata": {"name": "kept"}}}),
             }],
+            source: None,
         };
         let meta = AppendMeta {
             actor: "test".into(),
@@ -50,7 +59,10 @@ async fn serve_answers_health_and_keeps_data_across_restarts_and_kill_9() {
 
     let status = server.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
-    assert!(!dir.join("pg/postmaster.pid").exists(), "the last user stopped PostgreSQL");
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "the last user stopped PostgreSQL"
+    );
 
     let server = Server::start(&dir);
     assert_eq!(get(&server.url("/readyz")).await.0, 200);
@@ -88,10 +100,25 @@ fn missing_postgres_binaries_say_what_to_install() {
 #[test]
 fn migrate_applies_the_schema_to_the_embedded_database() {
     let dir = scratch_dir("migrate");
-    let out = almanac().arg("--data-dir").arg(&dir).arg("migrate").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "migrations applied");
+    let out = almanac()
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "migrations applied"
+    );
     assert!(dir.join("pg/PG_VERSION").is_file());
-    assert!(!dir.join("pg/postmaster.pid").exists(), "stopped after migrating");
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "stopped after migrating"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

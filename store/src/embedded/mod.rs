@@ -16,7 +16,9 @@ mod run;
 
 pub use binaries::PgBinaries;
 pub use os_user::OsUser;
-pub use roles::{ensure_roles as ensure_roles_for_tests, APP_ROLE, DATABASE, OWNER_ROLE, SERVER_ROLE};
+pub use roles::{
+    ensure_roles as ensure_roles_for_tests, APP_ROLE, DATABASE, OWNER_ROLE, SERVER_ROLE,
+};
 
 use sqlx::postgres::PgConnectOptions;
 use std::fs::File;
@@ -90,18 +92,17 @@ impl EmbeddedPostgres {
     pub async fn start(options: EmbeddedOptions) -> Result<Self, EmbeddedError> {
         let cluster = run::Cluster::prepare(&options)?;
         let usage_lock = cluster.lock_file()?;
-        let usage_lock = tokio::task::spawn_blocking(move || {
-            usage_lock.lock_shared().map(|()| usage_lock)
-        })
-        .await
-        .map_err(|err| EmbeddedError::Command {
-            command: "lock".into(),
-            detail: err.to_string(),
-        })?
-        .map_err(|source| EmbeddedError::DataDir {
-            path: cluster.root.clone(),
-            source,
-        })?;
+        let usage_lock =
+            tokio::task::spawn_blocking(move || usage_lock.lock_shared().map(|()| usage_lock))
+                .await
+                .map_err(|err| EmbeddedError::Command {
+                    command: "lock".into(),
+                    detail: err.to_string(),
+                })?
+                .map_err(|source| EmbeddedError::DataDir {
+                    path: cluster.root.clone(),
+                    source,
+                })?;
         let started_here = cluster.ensure_running(&options).await?;
         roles::ensure(&cluster.options_for(SUPERUSER, "postgres")).await?;
         Ok(Self {

@@ -59,7 +59,8 @@ mod tests {
 
     #[test]
     fn finds_an_account_in_passwd_text() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\npostgres:x:101:104::/var/lib/postgresql:/bin/bash\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\npostgres:x:101:104::/var/lib/postgresql:/bin/bash\n";
         assert_eq!(
             lookup_in(passwd, "postgres"),
             Some(OsUser {

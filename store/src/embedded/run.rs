@@ -32,7 +32,9 @@ impl Cluster {
         std::fs::create_dir_all(&options.data_dir).map_err(data_dir_error)?;
         let root = options.data_dir.canonicalize().map_err(data_dir_error)?;
         let run_as = match os_user::effective_uid() {
-            Some(0) => Some(os_user::database_user_for_root().ok_or(EmbeddedError::NoUnprivilegedUser)?),
+            Some(0) => {
+                Some(os_user::database_user_for_root().ok_or(EmbeddedError::NoUnprivilegedUser)?)
+            }
             _ => None,
         };
         let socket_dir = socket_dir_for(&root);
@@ -283,10 +285,13 @@ impl Cluster {
             .env_remove("PGDATA")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(false);
-        command.output().await.map_err(|err| EmbeddedError::Command {
-            command: format!("{}", program.display()),
-            detail: err.to_string(),
-        })
+        command
+            .output()
+            .await
+            .map_err(|err| EmbeddedError::Command {
+                command: format!("{}", program.display()),
+                detail: err.to_string(),
+            })
     }
 }
 

@@ -25,6 +25,9 @@ pub struct StreamAppend {
     pub stream: String,
     pub expected_version: i64,
     pub events: Vec<NewEvent>,
+    /// Where these events came from, when it differs from [`AppendMeta::source`]
+    /// (one ingest transaction carries many files).
+    pub source: Option<String>,
 }
 
 /// Who appends, from where, and why. Shared by every event of one append.
@@ -126,9 +129,9 @@ pub async fn append_in(
     let inserted: Vec<(String, i64, i64)> = sqlx::query_as(
         "INSERT INTO events (stream, version, event_type, schema_version, payload, actor, \
              source, correlation_id, causation_id, recorded_at, hash) \
-         SELECT s, v, t, sv, p, $6, $7, $8, $9, $10, h \
-         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::jsonb[], $11::bytea[]) \
-              AS u(s, v, t, sv, p, h) \
+         SELECT s, v, t, sv, p, $6, src, $8, $9, $10, h \
+         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::jsonb[], $11::bytea[], \
+                     $7::text[]) AS u(s, v, t, sv, p, h, src) \
          RETURNING stream, version, position",
     )
     .bind(&rows.stream)
@@ -137,7 +140,7 @@ pub async fn append_in(
     .bind(&rows.schema_version)
     .bind(&rows.payload)
     .bind(&meta.actor)
-    .bind(&meta.source)
+    .bind(&rows.source)
     .bind(meta.correlation_id)
     .bind(meta.causation_id)
     .bind(recorded_at)
@@ -186,6 +189,7 @@ struct Rows {
     schema_version: Vec<i32>,
     payload: Vec<Value>,
     hash: Vec<Vec<u8>>,
+    source: Vec<Option<String>>,
 }
 
 /// Checks every stream's expected version against its head (read under the
@@ -219,6 +223,7 @@ async fn plan_rows(
                 actual: head.0,
             });
         }
+        let source = append.source.as_deref().or(meta.source.as_deref());
         for event in &append.events {
             let version = head.0 + 1;
             let previous = (!head.1.is_empty()).then_some(head.1.as_slice());
@@ -231,7 +236,7 @@ async fn plan_rows(
                     schema_version: event.schema_version,
                     payload: &event.payload,
                     actor: &meta.actor,
-                    source: meta.source.as_deref(),
+                    source,
                     correlation_id: meta.correlation_id,
                     causation_id: meta.causation_id,
                     recorded_at,
@@ -244,6 +249,7 @@ async fn plan_rows(
             rows.schema_version.push(event.schema_version);
             rows.payload.push(event.payload.clone());
             rows.hash.push(hash.to_vec());
+            rows.source.push(source.map(str::to_string));
         }
     }
     Ok(rows)

@@ -13,7 +13,7 @@ mod verify;
 pub use append::{append_in, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend};
 pub use hash::event_hash;
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
-pub use read::{FeedFilter, StoredEvent};
+pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS as EVENT_COLUMNS_PUBLIC};
 pub use verify::{ChainBreak, GuardReport, VerifyReport};
 
 use sqlx::PgPool;

@@ -26,7 +26,7 @@ pub struct StoredEvent {
     pub hash: Vec<u8>,
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "position, stream, version, event_type, schema_version, \
+pub const EVENT_COLUMNS: &str = "position, stream, version, event_type, schema_version, \
      payload, actor, source, correlation_id, causation_id, recorded_at, hash";
 
 /// Narrows the global feed (the audit view).

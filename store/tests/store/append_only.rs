@@ -9,7 +9,11 @@ async fn assert_rejected(pool: &PgPool, sql: &str, who: &str) {
         .await
         .expect_err(&format!("{sql} as {who} must fail"));
     let db_err = err.as_database_error().expect("a database error");
-    assert_eq!(db_err.code().as_deref(), Some("42501"), "{sql} as {who}: {db_err}");
+    assert_eq!(
+        db_err.code().as_deref(),
+        Some("42501"),
+        "{sql} as {who}: {db_err}"
+    );
 }
 
 #[tokio::test]
@@ -37,10 +41,18 @@ async fn update_delete_and_truncate_fail_for_the_server_and_the_owner() {
         .execute(&db.pool)
         .await
         .unwrap_err();
-    assert!(server_err.to_string().contains("permission denied"), "{server_err}");
+    assert!(
+        server_err.to_string().contains("permission denied"),
+        "{server_err}"
+    );
 
     let events = log.read_feed(0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, "a");
-    assert!(log.check_guards().await.unwrap().missing_or_disabled.is_empty());
+    assert!(log
+        .check_guards()
+        .await
+        .unwrap()
+        .missing_or_disabled
+        .is_empty());
 }

@@ -12,7 +12,9 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 async fn start(dir: &PathBuf) -> (EmbeddedPostgres, EventLog) {
-    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir)).await.unwrap();
+    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir))
+        .await
+        .unwrap();
     let owner = connect(pg.owner_options(), 2).await.unwrap();
     Database::migrate(&owner).await.unwrap();
     owner.close().await;
@@ -26,7 +28,9 @@ async fn data_survives_a_stop_and_a_killed_postmaster() {
     let (pg, log) = start(&dir).await;
     assert!(pg.started_here);
     assert!(pg.socket_dir().exists());
-    log.append(&[append("s", 0, &[n(1)])], &meta("a")).await.unwrap();
+    log.append(&[append("s", 0, &[n(1)])], &meta("a"))
+        .await
+        .unwrap();
     log.pool().close().await;
     pg.stop().await.unwrap();
     assert!(!dir.join("pg/postmaster.pid").exists(), "stopped cleanly");
@@ -34,20 +38,28 @@ async fn data_survives_a_stop_and_a_killed_postmaster() {
     let (pg, log) = start(&dir).await;
     assert!(pg.started_here);
     assert_eq!(log.read_stream("s", 1).await.unwrap().len(), 1);
-    log.append(&[append("s", 1, &[n(2)])], &meta("a")).await.unwrap();
+    log.append(&[append("s", 1, &[n(2)])], &meta("a"))
+        .await
+        .unwrap();
     log.pool().close().await;
 
     // Crash: SIGKILL the postmaster, leaving a stale postmaster.pid behind.
     let pid_text = std::fs::read_to_string(dir.join("pg/postmaster.pid")).unwrap();
     let pid = pid_text.lines().next().unwrap().trim().to_string();
-    let killed = std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     drop(pg); // the process "died" too: its lock goes with it
     assert!(dir.join("pg/postmaster.pid").exists());
 
     let (pg, log) = start(&dir).await;
     let events = log.read_stream("s", 1).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(), vec![n(1), n(2)]);
+    assert_eq!(
+        events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+        vec![n(1), n(2)]
+    );
     assert!(log.verify(None).await.unwrap().is_intact());
     log.pool().close().await;
     pg.stop().await.unwrap();
@@ -60,8 +72,14 @@ async fn a_second_user_adopts_the_running_cluster_and_the_last_one_stops_it() {
     let (first, first_log) = start(&dir).await;
     let (second, second_log) = start(&dir).await;
     assert!(first.started_here);
-    assert!(!second.started_here, "the second process adopts the cluster");
-    first_log.append(&[append("s", 0, &[n(1)])], &meta("a")).await.unwrap();
+    assert!(
+        !second.started_here,
+        "the second process adopts the cluster"
+    );
+    first_log
+        .append(&[append("s", 0, &[n(1)])], &meta("a"))
+        .await
+        .unwrap();
     first_log.pool().close().await;
     first.stop().await.unwrap();
     // Still up for the second user.

@@ -11,7 +11,10 @@ async fn verify_is_clean_then_names_the_tampered_stream_and_version() {
     // Payloads that stress canonical bytes: floats, unicode, nesting, big ints.
     let odd = json!({"f": 0.1, "big": 9007199254740993u64, "u": "Zürich ☃ \"q\"", "nested": {"b": [1, 2.5e-8], "a": null}});
     log.append(
-        &[append("a", 0, &[n(1), odd.clone(), n(3)]), append("b", 0, &[n(1)])],
+        &[
+            append("a", 0, &[n(1), odd.clone(), n(3)]),
+            append("b", 0, &[n(1)]),
+        ],
         &meta("a"),
     )
     .await
@@ -64,5 +67,9 @@ async fn verify_reports_a_removed_event_as_a_missing_link() {
     let report = log.verify(None).await.unwrap();
     assert_eq!(report.breaks.len(), 1);
     assert_eq!(report.breaks[0].version, 3);
-    assert!(report.breaks[0].reason.contains("missing"), "{}", report.breaks[0].reason);
+    assert!(
+        report.breaks[0].reason.contains("missing"),
+        "{}",
+        report.breaks[0].reason
+    );
 }

@@ -17,7 +17,11 @@ async fn appends_and_reads_back_a_stream_and_the_feed() {
                 StreamAppend {
                     stream: "component:default/a".into(),
                     expected_version: 0,
-                    events: vec![event("EntityRegistered", json!({"descriptor": {"kind": "Component"}}))],
+                    events: vec![event(
+                        "EntityRegistered",
+                        json!({"descriptor": {"kind": "Component"}}),
+                    )],
+                    source: None,
                 },
                 append("component:default/b", 0, &[n(1), n(2)]),
             ],
@@ -46,10 +50,19 @@ async fn appends_and_reads_back_a_stream_and_the_feed() {
     assert_eq!(a[1].payload, n(3));
     assert_eq!(a[1].actor, "bob");
     assert_eq!(a[1].position, second.positions[0]);
-    assert_eq!(log.read_stream("component:default/a", 2).await.unwrap().len(), 1);
+    assert_eq!(
+        log.read_stream("component:default/a", 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let feed = log.read_feed(0, 100).await.unwrap();
-    let streams: Vec<(&str, i64)> = feed.iter().map(|e| (e.stream.as_str(), e.version)).collect();
+    let streams: Vec<(&str, i64)> = feed
+        .iter()
+        .map(|e| (e.stream.as_str(), e.version))
+        .collect();
     assert_eq!(
         streams,
         vec![

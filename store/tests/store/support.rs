@@ -19,6 +19,7 @@ pub fn append(stream: &str, expected_version: i64, payloads: &[Value]) -> Stream
             .iter()
             .map(|p| event("EntityUpdated", p.clone()))
             .collect(),
+        source: None,
     }
 }
 

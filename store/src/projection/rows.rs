@@ -1,0 +1,154 @@
+//! What one entity's descriptor becomes in the projection tables: its row in
+//! `entities` (with the columns filters and ordering need) and its relation rows.
+
+use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
+use almanac_domain::{Entity, EntityRef};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Namespace of the deterministic entity uids: a uid is derived from the ref and
+/// the position of its registration, so a replay yields the same uids.
+const UID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1d_5c3e_0b7f_4e0a_9f4c_2d8e_7b1a_0c01);
+
+pub fn entity_uid(entity_ref: &str, registered_at_position: i64) -> Uuid {
+    Uuid::new_v5(
+        &UID_NAMESPACE,
+        format!("{entity_ref}@{registered_at_position}").as_bytes(),
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct EntityRow {
+    pub entity_ref: String,
+    pub uid: Uuid,
+    pub descriptor: Value,
+    pub version: i64,
+    pub last_position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The derived columns of a row, read straight from the descriptor.
+pub struct Columns {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    pub owner_ref: Option<String>,
+    pub tags: Value,
+    pub labels: Value,
+    pub annotations: Value,
+    pub source: Option<String>,
+    pub origin: Option<String>,
+    pub search_text: String,
+}
+
+fn text(value: &Value, path: &[&str]) -> Option<String> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))?
+        .as_str()
+        .map(str::to_string)
+}
+
+pub fn columns(descriptor: &Value) -> Columns {
+    let kind = text(descriptor, &["kind"]).unwrap_or_default();
+    let namespace =
+        text(descriptor, &["metadata", "namespace"]).unwrap_or_else(|| "default".into());
+    let name = text(descriptor, &["metadata", "name"]).unwrap_or_default();
+    let title = text(descriptor, &["metadata", "title"]);
+    let description = text(descriptor, &["metadata", "description"]);
+    let tags: Vec<String> = descriptor["metadata"]["tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let owner_ref = text(descriptor, &["spec", "owner"]).and_then(|owner| {
+        EntityRef::parse(&owner, Some("group"), &namespace)
+            .ok()
+            .map(|r| r.canonical())
+    });
+    let search_text = [
+        Some(name.as_str()),
+        title.as_deref(),
+        description.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(tags.iter().map(String::as_str))
+    .collect::<Vec<_>>()
+    .join(" ");
+    Columns {
+        spec_type: text(descriptor, &["spec", "type"]),
+        lifecycle: text(descriptor, &["spec", "lifecycle"]),
+        owner_ref,
+        labels: object_or_empty(&descriptor["metadata"]["labels"]),
+        annotations: object_or_empty(&descriptor["metadata"]["annotations"]),
+        source: managed_by_location(descriptor).map(str::to_string),
+        origin: text(
+            descriptor,
+            &["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION],
+        ),
+        tags: json!(tags),
+        kind,
+        namespace,
+        name,
+        title,
+        description,
+        search_text,
+    }
+}
+
+fn object_or_empty(value: &Value) -> Value {
+    if value.is_object() {
+        value.clone()
+    } else {
+        json!({})
+    }
+}
+
+/// One declaration of an edge, as stored in `relations`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelationRow {
+    pub source_ref: String,
+    pub relation: String,
+    pub target_ref: String,
+    pub declared_by: String,
+    pub field: String,
+}
+
+/// Both directions of every relation the descriptor declares. A descriptor that
+/// no longer validates (rules changed since it was written) declares none, and
+/// says so in the log: its entity row is still projected.
+pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
+    let entity = match Entity::from_value(descriptor.clone()) {
+        Ok(entity) => entity,
+        Err(err) => {
+            tracing::warn!(entity.ref = entity_ref, error = %err, "stored descriptor no longer validates; no relations projected");
+            return Vec::new();
+        }
+    };
+    let mut rows: Vec<RelationRow> = entity
+        .relations()
+        .iter()
+        .flat_map(|declared| {
+            let declared_by = declared.source.canonical();
+            declared.edges().map(|(from, relation, to)| RelationRow {
+                source_ref: from.canonical(),
+                relation: relation.as_str().to_string(),
+                target_ref: to.canonical(),
+                declared_by: declared_by.clone(),
+                field: declared.field.to_string(),
+            })
+        })
+        .collect();
+    rows.sort();
+    rows.dedup();
+    rows
+}
