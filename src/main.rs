@@ -35,6 +35,12 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Apply database migrations (as the schema owner) and exit.
     Migrate,
+    /// Read sources once (files, directories, URLs) and record every change.
+    Ingest(commands::ingest::IngestArgs),
+    /// Rebuild the projections from the log (or, with --verify, compare).
+    Replay(commands::replay::ReplayArgs),
+    /// Check every stream's hash chain and the log's append-only guards.
+    Verify,
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,5 +67,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(settings, args).await,
         Command::Migrate => commands::migrate::run(settings).await,
+        Command::Ingest(args) => commands::ingest::run(settings, args).await,
+        Command::Replay(args) => commands::replay::run(settings, args).await,
+        Command::Verify => commands::verify::run(settings).await,
     }
 }

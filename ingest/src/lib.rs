@@ -1,1 +1,81 @@
-//! placeholder
+//! Almanac's ingestion: read sources (files, directories, URLs, Location
+//! entities, pushed text), turn them into candidates, reconcile each source with
+//! the catalog's current state, and append the resulting events.
+//!
+//! It decides nothing itself: `almanac-domain` validates and decides, the store
+//! appends and projects. It never serves requests.
+
+pub mod read;
+mod reconcile;
+mod record;
+mod report;
+mod state;
+
+pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, Source};
+pub use reconcile::{ApplyOptions, Reconciler};
+pub use report::{ConflictReport, ErrorReport, IngestReport};
+
+use almanac_store::projection::ProjectionError;
+use sqlx::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("another writer changed the same entities: {0}")]
+    Conflict(String),
+    #[error("database error during ingest: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+}
+
+/// Reads sources and applies them: the one call `almanac ingest`, the
+/// scheduler and the push API share.
+#[derive(Clone, Debug)]
+pub struct Ingestor {
+    reconciler: Reconciler,
+    pub limits: ReadLimits,
+}
+
+impl Ingestor {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            reconciler: Reconciler::new(pool),
+            limits: ReadLimits::default(),
+        }
+    }
+
+    pub fn with_limits(mut self, limits: ReadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
+    }
+
+    /// Reads one root source whole and applies it as `ingest:<origin>`;
+    /// what the source no longer holds is removed.
+    pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
+        let outcome = read_sources(std::slice::from_ref(source), &self.limits).await;
+        let options = ApplyOptions {
+            actor: format!("ingest:{}", source.origin()),
+            remove_missing: !matches!(source, Source::Text { .. }),
+            correlation_id: None,
+        };
+        self.reconciler.apply(&outcome, &options).await
+    }
+
+    /// Applies already-read sources with the caller's options (pushes).
+    pub async fn apply(
+        &self,
+        outcome: &ReadOutcome,
+        options: &ApplyOptions,
+    ) -> Result<IngestReport, IngestError> {
+        self.reconciler.apply(outcome, options).await
+    }
+
+    /// Returns once everything up to `position` is visible to queries.
+    pub async fn wait_visible(&self, position: Option<i64>) -> Result<(), IngestError> {
+        self.reconciler.wait_visible(position).await
+    }
+}

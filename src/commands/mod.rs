@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod ingest;
 pub mod migrate;
+pub mod replay;
 pub mod serve;
+pub mod verify;

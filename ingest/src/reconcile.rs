@@ -1,0 +1,386 @@
+//! From read sources to appended events: load the state once per chunk, let
+//! `decide` reconcile each source, append the chunk's events in bulk together
+//! with its operational state, in one transaction. A chunk that loses a race
+//! with another writer (stale expected version) is decided again from fresh state.
+
+use crate::read::{ReadFailure, ReadFile, ReadOutcome};
+use crate::record::{self, ConflictRow, ErrorRow};
+use crate::report::{ConflictReport, ErrorReport, IngestReport};
+use crate::state::{self, StateMap};
+use crate::IngestError;
+use almanac_domain::entity::managed_by_location;
+use almanac_domain::{
+    apply, decide, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
+    PendingEvent, RemovalReason,
+};
+use almanac_store::log::append_in;
+use almanac_store::projection::{wait_for_position, Projector, Step};
+use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How many entities one transaction reconciles at most.
+const CHUNK_ENTITIES: usize = 2_000;
+const ATTEMPTS: usize = 3;
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Recorded on every event: `ingest:<origin>` or a token's subject.
+    pub actor: String,
+    /// True when the read holds the whole of each source: what a source no
+    /// longer holds is removed. False for pushes that only upsert.
+    pub remove_missing: bool,
+    pub correlation_id: Option<Uuid>,
+}
+
+/// Applies read sources to the catalog.
+#[derive(Clone, Debug)]
+pub struct Reconciler {
+    pool: PgPool,
+    projector: Projector,
+    /// How long a write waits for the projection before giving up.
+    pub visibility_timeout: Duration,
+}
+
+impl Reconciler {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            projector: Projector::new(pool.clone()),
+            pool,
+            visibility_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Reconciles everything read, in chunks, then removes what vanished.
+    pub async fn apply(
+        &self,
+        outcome: &ReadOutcome,
+        options: &ApplyOptions,
+    ) -> Result<IngestReport, IngestError> {
+        self.sync_projection().await?;
+        let mut report = IngestReport::default();
+        for chunk in chunks(&outcome.files) {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.apply_chunk(chunk, options).await {
+                    Ok(done) => {
+                        report.merge(done);
+                        break;
+                    }
+                    Err(IngestError::Conflict(detail)) if attempt < ATTEMPTS => {
+                        tracing::info!(%detail, attempt, "another writer moved a stream; deciding again");
+                        self.sync_projection().await?;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        report.merge(self.finish(outcome, options).await?);
+        Ok(report)
+    }
+
+    /// Brings the projection up to the log's head: this process projects if no
+    /// other holds the projector, otherwise it waits for the one that does.
+    pub async fn sync_projection(&self) -> Result<(), IngestError> {
+        let head = EventLog::new(self.pool.clone()).head_position().await?;
+        if self.projector.catch_up().await? == Step::Busy {
+            wait_for_position(&self.pool, head, self.visibility_timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Read-your-writes: returns once `position` is visible to queries.
+    pub async fn wait_visible(&self, position: Option<i64>) -> Result<(), IngestError> {
+        let Some(position) = position else {
+            return Ok(());
+        };
+        if self.projector.catch_up().await? == Step::Busy {
+            wait_for_position(&self.pool, position, self.visibility_timeout).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_chunk(
+        &self,
+        files: &[ReadFile],
+        options: &ApplyOptions,
+    ) -> Result<IngestReport, IngestError> {
+        let keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
+        let named: Vec<Vec<String>> = files
+            .iter()
+            .map(|f| candidate_refs(&f.candidates))
+            .collect();
+        let all_named: Vec<String> = named.iter().flatten().cloned().collect();
+        let mut conn = self.pool.acquire().await?;
+        let mut map = state::load(&mut conn, &keys, &all_named).await?;
+        let claimed = claims(&map);
+
+        let mut report = IngestReport {
+            sources_read: files.len(),
+            ..IngestReport::default()
+        };
+        let mut appends = Vec::new();
+        let mut errors = Vec::new();
+        let mut conflicts = Vec::new();
+        for (file, named) in files.iter().zip(&named) {
+            let mine = claimed
+                .get(file.key.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let slice = state::for_source(&map, mine, named);
+            let decision = decide(
+                &file.key,
+                file.candidates.clone(),
+                &slice,
+                DecideOptions {
+                    remove_missing: options.remove_missing,
+                },
+            );
+            report.unchanged += decision.unchanged;
+            for pending in decision.appends {
+                count(&mut report, &pending.event);
+                advance(&mut map, &pending);
+                appends.push(stream_append(pending, &file.key));
+            }
+            for error in decision.errors {
+                errors.push(ErrorRow {
+                    source: file.key.clone(),
+                    entity_ref: error.entity_ref.map(|r| r.canonical()),
+                    message: error.message,
+                });
+            }
+            for conflict in decision.conflicts {
+                conflicts.push(ConflictRow {
+                    entity_ref: conflict.entity_ref.canonical(),
+                    existing_source: conflict.existing_source.unwrap_or_default(),
+                    new_source: conflict.new_source,
+                });
+            }
+        }
+
+        let reads: Vec<(String, String, Option<String>)> = files
+            .iter()
+            .map(|f| (f.key.clone(), f.origin.clone(), None))
+            .collect();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if !appends.is_empty() {
+            let outcome = append_in(&mut tx, &appends, &meta(options))
+                .await
+                .map_err(IngestError::from_append)?;
+            report.last_position = outcome.last_position();
+        }
+        record::record(&mut tx, &reads, &errors, &conflicts).await?;
+        tx.commit().await?;
+        report.errors = errors.into_iter().map(error_report).collect();
+        report.conflicts = conflicts.into_iter().map(conflict_report).collect();
+        Ok(report)
+    }
+
+    /// Records the sources that failed, and removes the entities of files that
+    /// vanished from a fully read origin (a deleted file under a directory, a
+    /// target dropped from a Location). An origin with any failure removes
+    /// nothing: what could not be read is not known to be gone.
+    async fn finish(
+        &self,
+        outcome: &ReadOutcome,
+        options: &ApplyOptions,
+    ) -> Result<IngestReport, IngestError> {
+        let mut report = IngestReport::default();
+        let complete_origins: Vec<&str> = outcome
+            .files
+            .iter()
+            .map(|f| f.origin.as_str())
+            .filter(|o| outcome.is_complete(o))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let seen: Vec<&str> = outcome
+            .files
+            .iter()
+            .map(|f| f.key.as_str())
+            .chain(outcome.errors.iter().map(|f| f.key.as_str()))
+            .collect();
+
+        let mut tx = self.pool.begin().await?;
+        let mut appends = Vec::new();
+        if options.remove_missing && !complete_origins.is_empty() {
+            let vanished: Vec<(String, i64, Value, String)> = sqlx::query_as(
+                "SELECT ref, version, descriptor, coalesce(source, '') FROM entities \
+                 WHERE origin = ANY($1) AND (source IS NULL OR source <> ALL($2)) ORDER BY ref",
+            )
+            .bind(&complete_origins)
+            .bind(&seen)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (entity_ref, version, descriptor, source) in vanished {
+                let state = EntityState {
+                    version,
+                    descriptor: Some(descriptor),
+                };
+                let Some(parsed) = ref_from_canonical(&entity_ref) else {
+                    continue;
+                };
+                if let Some(pending) = removal(&parsed, &state, RemovalReason::SourceDeleted) {
+                    report.removed += 1;
+                    appends.push(stream_append(pending, &source));
+                }
+            }
+        }
+        if !appends.is_empty() {
+            let appended = append_in(&mut tx, &appends, &meta(options))
+                .await
+                .map_err(IngestError::from_append)?;
+            report.last_position = appended.last_position();
+        }
+        if !outcome.errors.is_empty() {
+            let reads: Vec<(String, String, Option<String>)> = outcome
+                .errors
+                .iter()
+                .map(|f| (f.key.clone(), f.origin.clone(), Some(f.message.clone())))
+                .collect();
+            let errors: Vec<ErrorRow> = outcome.errors.iter().map(failure_row).collect();
+            record::record(&mut tx, &reads, &errors, &[]).await?;
+            report.errors = errors.into_iter().map(error_report).collect();
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// Files grouped so that one transaction holds about `CHUNK_ENTITIES` entities.
+fn chunks(files: &[ReadFile]) -> Vec<&[ReadFile]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, file) in files.iter().enumerate() {
+        size += file.candidates.len().max(1);
+        if size >= CHUNK_ENTITIES {
+            out.push(&files[start..=i]);
+            start = i + 1;
+            size = 0;
+        }
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}
+
+fn candidate_refs(candidates: &[Candidate]) -> Vec<String> {
+    candidates
+        .iter()
+        .filter_map(|c| match c {
+            Candidate::Valid(entity) => Some(entity.entity_ref().canonical()),
+            Candidate::Invalid { entity_ref, .. } => entity_ref.as_ref().map(EntityRef::canonical),
+        })
+        .collect()
+}
+
+/// Source key -> refs of the live entities it manages.
+fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
+    let mut claimed: HashMap<String, Vec<String>> = HashMap::new();
+    for (entity_ref, state) in map {
+        if let Some(source) = state.descriptor.as_ref().and_then(managed_by_location) {
+            claimed
+                .entry(source.to_string())
+                .or_default()
+                .push(entity_ref.clone());
+        }
+    }
+    claimed
+}
+
+/// Later sources of the same chunk must see what earlier ones decided.
+fn advance(map: &mut StateMap, pending: &PendingEvent) {
+    let before = map.get(&pending.stream).cloned().unwrap_or(EntityState {
+        version: pending.expected_version,
+        descriptor: None,
+    });
+    match apply(Some(before), &pending.event) {
+        Ok(after) => {
+            map.insert(pending.stream.clone(), after);
+        }
+        Err(err) => {
+            tracing::error!(stream = %pending.stream, error = %err, "decided event does not fold")
+        }
+    }
+}
+
+fn count(report: &mut IngestReport, event: &CatalogEvent) {
+    match event {
+        CatalogEvent::EntityRegistered { .. } => report.registered += 1,
+        CatalogEvent::EntityUpdated { .. } => report.updated += 1,
+        CatalogEvent::EntityRemoved { .. } => report.removed += 1,
+        _ => {}
+    }
+}
+
+fn stream_append(pending: PendingEvent, source: &str) -> StreamAppend {
+    StreamAppend {
+        stream: pending.stream,
+        expected_version: pending.expected_version,
+        events: vec![new_event(&pending.event)],
+        source: (!source.is_empty()).then(|| source.to_string()),
+    }
+}
+
+pub(crate) fn new_event(event: &CatalogEvent) -> NewEvent {
+    NewEvent {
+        event_type: event.event_type().to_string(),
+        schema_version: event.schema_version(),
+        payload: event.to_payload(),
+    }
+}
+
+fn meta(options: &ApplyOptions) -> AppendMeta {
+    AppendMeta {
+        actor: options.actor.clone(),
+        source: None,
+        correlation_id: options.correlation_id,
+        causation_id: None,
+        idempotency_key: None,
+    }
+}
+
+/// Canonical refs are `kind:namespace/name` with every part present.
+fn ref_from_canonical(canonical: &str) -> Option<EntityRef> {
+    EntityRef::parse(canonical, None, "default").ok()
+}
+
+fn failure_row(failure: &ReadFailure) -> ErrorRow {
+    ErrorRow {
+        source: failure.key.clone(),
+        entity_ref: None,
+        message: failure.message.clone(),
+    }
+}
+
+fn error_report(row: ErrorRow) -> ErrorReport {
+    ErrorReport {
+        source: row.source,
+        entity_ref: row.entity_ref,
+        message: row.message,
+    }
+}
+
+fn conflict_report(row: ConflictRow) -> ConflictReport {
+    ConflictReport {
+        entity_ref: row.entity_ref,
+        existing_source: row.existing_source,
+        new_source: row.new_source,
+    }
+}
+
+impl IngestError {
+    fn from_append(err: AppendError) -> IngestError {
+        match err {
+            AppendError::Conflict { .. } | AppendError::ConcurrentConflict(_) => {
+                IngestError::Conflict(err.to_string())
+            }
+            AppendError::Database(db) => IngestError::Database(db),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Operational state written with each read, in the same transaction as its
+//! events: when each source was last read, what it could not accept, and which
+//! entities two sources claim. Not history: the next read replaces it.
+
+use sqlx::PgConnection;
+
+pub struct ErrorRow {
+    pub source: String,
+    pub entity_ref: Option<String>,
+    pub message: String,
+}
+
+pub struct ConflictRow {
+    pub entity_ref: String,
+    pub existing_source: String,
+    pub new_source: String,
+}
+
+/// `read` holds (source, origin, failure) for every source read or failed.
+pub async fn record(
+    conn: &mut PgConnection,
+    read: &[(String, String, Option<String>)],
+    errors: &[ErrorRow],
+    conflicts: &[ConflictRow],
+) -> Result<(), sqlx::Error> {
+    let sources: Vec<&str> = read.iter().map(|(s, _, _)| s.as_str()).collect();
+    let origins: Vec<&str> = read.iter().map(|(_, o, _)| o.as_str()).collect();
+    let failures: Vec<Option<&str>> = read.iter().map(|(_, _, f)| f.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO source_reads (source, origin, read_at, failure) \
+         SELECT s, o, now(), f FROM unnest($1::text[], $2::text[], $3::text[]) AS x(s, o, f) \
+         ON CONFLICT (source) DO UPDATE SET origin = EXCLUDED.origin, read_at = EXCLUDED.read_at, \
+           failure = EXCLUDED.failure",
+    )
+    .bind(&sources)
+    .bind(&origins)
+    .bind(&failures)
+    .execute(&mut *conn)
+    .await?;
+
+    sqlx::query("DELETE FROM processing_errors WHERE source = ANY($1)")
+        .bind(&sources)
+        .execute(&mut *conn)
+        .await?;
+    if !errors.is_empty() {
+        sqlx::query(
+            "INSERT INTO processing_errors (source, entity_ref, message, recorded_at) \
+             SELECT s, r, m, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(s, r, m)",
+        )
+        .bind(errors.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(
+            errors
+                .iter()
+                .map(|e| e.entity_ref.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    // Conflicts no longer seen are resolved; the rest keep their first_seen.
+    let refs: Vec<&str> = conflicts.iter().map(|c| c.entity_ref.as_str()).collect();
+    let new_sources: Vec<&str> = conflicts.iter().map(|c| c.new_source.as_str()).collect();
+    sqlx::query(
+        "DELETE FROM conflicts WHERE new_source = ANY($1) AND (entity_ref, new_source) NOT IN \
+         (SELECT * FROM unnest($2::text[], $3::text[]))",
+    )
+    .bind(&sources)
+    .bind(&refs)
+    .bind(&new_sources)
+    .execute(&mut *conn)
+    .await?;
+    if !conflicts.is_empty() {
+        sqlx::query(
+            "INSERT INTO conflicts (entity_ref, existing_source, new_source, first_seen, last_seen) \
+             SELECT r, e, n, now(), now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(r, e, n) \
+             ON CONFLICT (entity_ref, new_source) DO UPDATE \
+               SET existing_source = EXCLUDED.existing_source, last_seen = EXCLUDED.last_seen",
+        )
+        .bind(&refs)
+        .bind(conflicts.iter().map(|c| c.existing_source.as_str()).collect::<Vec<_>>())
+        .bind(&new_sources)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `almanac ingest PATH_OR_URL...`: read sources once, print a summary, exit
+//! non-zero when anything could not be accepted. Works beside a running
+//! `almanac serve` on the same data directory (the embedded database is shared).
+
+use crate::config::Settings;
+use crate::database::Connected;
+use almanac_ingest::{IngestReport, Ingestor, Source};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Files, directories (searched recursively) or http(s) URLs.
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Which files of a directory to read.
+    #[arg(long, default_value = almanac_ingest::read::DEFAULT_DIRECTORY_GLOB)]
+    glob: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn source_of(text: &str, glob: &str) -> Source {
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return Source::Url(text.to_string());
+    }
+    let path = PathBuf::from(text);
+    if path.is_dir() {
+        Source::Directory {
+            root: path,
+            glob: glob.to_string(),
+        }
+    } else {
+        Source::File(path)
+    }
+}
+
+pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let connected = Connected::open(&settings).await?;
+    let result = ingest_all(&connected, &args).await;
+    connected.close().await?;
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn ingest_all(connected: &Connected, args: &IngestArgs) -> anyhow::Result<IngestReport> {
+    connected.migrate().await?;
+    let ingestor = Ingestor::new(connected.database.pool.clone());
+    let progress = std::io::stderr().is_terminal();
+    let mut total = IngestReport::default();
+    for text in &args.sources {
+        let source = source_of(text, &args.glob);
+        if progress {
+            eprint!("reading {} ... ", source.origin());
+        }
+        let report = ingestor.ingest(&source).await?;
+        if progress {
+            eprintln!("{} files, {} events", report.sources_read, report.events());
+        }
+        total.merge(report);
+    }
+    // Visible to queries before the command returns.
+    ingestor.wait_visible(total.last_position).await?;
+    Ok(total)
+}
+
+fn print_summary(report: &IngestReport) {
+    println!(
+        "{} sources read: {} registered, {} updated, {} removed, {} unchanged, {} conflicts, {} errors",
+        report.sources_read,
+        report.registered,
+        report.updated,
+        report.removed,
+        report.unchanged,
+        report.conflicts.len(),
+        report.errors.len()
+    );
+    for conflict in &report.conflicts {
+        println!(
+            "conflict: {} is managed by {}; {} also claims it",
+            conflict.entity_ref, conflict.existing_source, conflict.new_source
+        );
+    }
+    for error in &report.errors {
+        match &error.entity_ref {
+            Some(entity_ref) => println!(
+                "error: {} ({}): {}",
+                error.source, entity_ref, error.message
+            ),
+            None => println!("error: {}: {}", error.source, error.message),
+        }
+    }
+}
