@@ -137,7 +137,9 @@ impl Reconciler {
                 file.candidates.clone(),
                 &slice,
                 DecideOptions {
-                    remove_missing: options.remove_missing,
+                    // A document we cannot identify might be any of the source's
+                    // entities: remove none of them on its account.
+                    remove_missing: options.remove_missing && all_identified(&file.candidates),
                 },
             );
             report.unchanged += decision.unchanged;
@@ -277,6 +279,18 @@ fn candidate_refs(candidates: &[Candidate]) -> Vec<String> {
             Candidate::Invalid { entity_ref, .. } => entity_ref.as_ref().map(EntityRef::canonical),
         })
         .collect()
+}
+
+fn all_identified(candidates: &[Candidate]) -> bool {
+    candidates.iter().all(|c| {
+        !matches!(
+            c,
+            Candidate::Invalid {
+                entity_ref: None,
+                ..
+            }
+        )
+    })
 }
 
 /// Source key -> refs of the live entities it manages.

@@ -1,0 +1,8 @@
+//! Integration tests of ingestion against a real PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod ingest {
+    mod changes;
+    mod demo;
+    pub mod support;
+}
