@@ -2,6 +2,8 @@
 //! variables, overridden by flags. Kept apart from the catalog YAML that ingest
 //! reads: this file configures Almanac, descriptors describe the catalog.
 
+use almanac_ingest::schedule::ConfiguredLocation;
+use almanac_ingest::ReadLimits;
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,51 @@ pub struct Settings {
     /// Address to listen on; default `127.0.0.1:7007`.
     pub listen: Option<String>,
     pub database: DatabaseSettings,
+    pub catalog: CatalogSettings,
+    pub limits: LimitSettings,
+}
+
+/// What the catalog reads, Backstage-style: `catalog.locations`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    pub locations: Vec<ConfiguredLocation>,
+    /// Every registered location is read again this often (plus jitter).
+    pub refresh_interval_seconds: u64,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            locations: Vec::new(),
+            refresh_interval_seconds: 300,
+        }
+    }
+}
+
+/// Bounds on what one read may hold; see `almanac_ingest::ReadLimits`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub max_file_bytes: Option<u64>,
+    pub max_documents: Option<usize>,
+    pub url_timeout_seconds: Option<u64>,
+}
+
+impl LimitSettings {
+    pub fn read_limits(&self) -> ReadLimits {
+        let mut limits = ReadLimits::default();
+        if let Some(bytes) = self.max_file_bytes {
+            limits.max_file_bytes = bytes;
+        }
+        if let Some(documents) = self.max_documents {
+            limits.max_documents = documents;
+        }
+        if let Some(seconds) = self.url_timeout_seconds {
+            limits.url_timeout = std::time::Duration::from_secs(seconds);
+        }
+        limits
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]

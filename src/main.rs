@@ -64,6 +64,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let settings = config::Settings::load(cli.config.as_deref(), cli.data_dir)?;
+    almanac_ingest::configure_limits(settings.limits.read_limits());
     match cli.command {
         Command::Serve(args) => commands::serve::run(settings, args).await,
         Command::Migrate => commands::migrate::run(settings).await,

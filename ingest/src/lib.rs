@@ -5,10 +5,12 @@
 //! It decides nothing itself: `almanac-domain` validates and decides, the store
 //! appends and projects. It never serves requests.
 
+pub mod operations;
 pub mod read;
 mod reconcile;
 mod record;
 mod report;
+pub mod schedule;
 mod state;
 
 pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, Source};
@@ -17,9 +19,20 @@ pub use report::{ConflictReport, ErrorReport, IngestReport};
 
 use almanac_store::projection::ProjectionError;
 use sqlx::PgPool;
+use std::sync::OnceLock;
+
+static CONFIGURED_LIMITS: OnceLock<ReadLimits> = OnceLock::new();
+
+/// Sets the read limits every [`Ingestor`] of this process starts with (from the
+/// service configuration). Only the first call counts.
+pub fn configure_limits(limits: ReadLimits) {
+    let _ = CONFIGURED_LIMITS.set(limits);
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    #[error("{0}")]
+    Invalid(String),
     #[error("another writer changed the same entities: {0}")]
     Conflict(String),
     #[error("database error during ingest: {0}")]
@@ -40,7 +53,7 @@ impl Ingestor {
     pub fn new(pool: PgPool) -> Self {
         Self {
             reconciler: Reconciler::new(pool),
-            limits: ReadLimits::default(),
+            limits: CONFIGURED_LIMITS.get().cloned().unwrap_or_default(),
         }
     }
 

@@ -1,0 +1,259 @@
+//! Single operations behind the API's mutations and the scheduler: delete one
+//! entity, add, remove or refresh a location. Each appends its events, then
+//! waits until they are visible to queries (read-your-writes).
+
+use crate::reconcile::new_event;
+use crate::{ApplyOptions, IngestError, IngestReport, Ingestor, Source};
+use almanac_domain::{location_stream, CatalogEvent, EntityRef, RemovalReason};
+use almanac_store::{AppendMeta, EventLog, StreamAppend};
+use sqlx::PgPool;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+/// Namespace of location ids: the id is derived from type and target, so adding
+/// the same location twice names the same one.
+const LOCATION_NAMESPACE: Uuid = Uuid::from_u128(0x1b0c_7e55_39f1_4c4e_8d2a_5f60_a1c3_0e02);
+
+pub fn location_id(location_type: &str, target: &str) -> String {
+    Uuid::new_v5(
+        &LOCATION_NAMESPACE,
+        format!("{location_type}:{target}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// What a location reads: `file` (a file, or a directory searched for
+/// catalog-info.yaml) or `url`.
+pub fn location_source(location_type: &str, target: &str) -> Result<Source, IngestError> {
+    match location_type {
+        "file" => {
+            let path = PathBuf::from(target);
+            Ok(if path.is_dir() {
+                Source::directory(path)
+            } else {
+                Source::File(path)
+            })
+        }
+        "url" if target.starts_with("http://") || target.starts_with("https://") => {
+            Ok(Source::Url(target.to_string()))
+        }
+        "url" => Err(IngestError::Invalid(format!(
+            "location target {target:?} is not an http(s) URL"
+        ))),
+        other => Err(IngestError::Invalid(format!(
+            "location type {other:?} is not supported (use file or url)"
+        ))),
+    }
+}
+
+/// A registered location, as projected.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct Location {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub location_type: String,
+    pub target: String,
+}
+
+pub async fn find_location(pool: &PgPool, id: &str) -> Result<Option<Location>, IngestError> {
+    Ok(
+        sqlx::query_as("SELECT id, type, target FROM locations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub async fn list_locations(pool: &PgPool) -> Result<Vec<Location>, IngestError> {
+    Ok(
+        sqlx::query_as("SELECT id, type, target FROM locations ORDER BY added_at, id")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// The version of a stream's last event and its type, from the log itself.
+async fn stream_head(pool: &PgPool, stream: &str) -> Result<Option<(i64, String)>, IngestError> {
+    Ok(sqlx::query_as(
+        "SELECT version, event_type FROM events WHERE stream = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(stream)
+    .fetch_optional(pool)
+    .await?)
+}
+
+fn meta(actor: &str, source: Option<String>) -> AppendMeta {
+    AppendMeta {
+        actor: actor.to_string(),
+        source,
+        ..AppendMeta::default()
+    }
+}
+
+/// Removes a live entity for a user. `None` when there is no such live entity.
+/// A file source that still holds it registers it again at its next read.
+pub async fn delete_entity(
+    pool: &PgPool,
+    entity_ref: &EntityRef,
+    actor: &str,
+) -> Result<Option<i64>, IngestError> {
+    let stream = almanac_domain::entity_stream(entity_ref);
+    let Some((version, last_type)) = stream_head(pool, &stream).await? else {
+        return Ok(None);
+    };
+    if last_type == "EntityRemoved" {
+        return Ok(None);
+    }
+    let event = CatalogEvent::EntityRemoved {
+        reason: RemovalReason::DeletedByUser,
+    };
+    let append = StreamAppend {
+        stream,
+        expected_version: version,
+        events: vec![new_event(&event)],
+        source: None,
+    };
+    let outcome = EventLog::new(pool.clone())
+        .append(&[append], &meta(actor, Some("api".into())))
+        .await
+        .map_err(IngestError::from_append)?;
+    Ingestor::new(pool.clone())
+        .wait_visible(outcome.last_position())
+        .await?;
+    Ok(outcome.last_position())
+}
+
+/// Registers a location (once: the id follows from type and target) and reads
+/// it, recording `actor` on every event (an API user adding a location).
+pub async fn add_location(
+    pool: &PgPool,
+    location_type: &str,
+    target: &str,
+    actor: &str,
+) -> Result<(String, IngestReport), IngestError> {
+    let (id, source) = register_location(pool, location_type, target, actor).await?;
+    let report = read_location(pool, &source, actor).await?;
+    Ok((id, report))
+}
+
+/// Records `LocationAdded` unless the location is already registered; reads
+/// nothing. Returns its id and what it reads.
+pub async fn register_location(
+    pool: &PgPool,
+    location_type: &str,
+    target: &str,
+    actor: &str,
+) -> Result<(String, Source), IngestError> {
+    let source = location_source(location_type, target)?;
+    let id = location_id(location_type, target);
+    let stream = location_stream(&id);
+    let head = stream_head(pool, &stream).await?;
+    if head.as_ref().is_some_and(|(_, t)| t == "LocationAdded") {
+        return Ok((id, source));
+    }
+    let event = CatalogEvent::LocationAdded {
+        id: id.clone(),
+        location_type: location_type.to_string(),
+        target: target.to_string(),
+    };
+    let append = StreamAppend {
+        stream,
+        expected_version: head.map_or(0, |(v, _)| v),
+        events: vec![new_event(&event)],
+        source: None,
+    };
+    EventLog::new(pool.clone())
+        .append(&[append], &meta(actor, Some(source.origin())))
+        .await
+        .map_err(IngestError::from_append)?;
+    Ok((id, source))
+}
+
+/// The actor of a scheduled read: `ingest:<origin>`.
+pub fn scheduled_actor(source: &Source) -> String {
+    format!("ingest:{}", source.origin())
+}
+
+/// Reads a registered location again now. `None` when there is no such location.
+pub async fn refresh_location(
+    pool: &PgPool,
+    id: &str,
+    actor: &str,
+) -> Result<Option<IngestReport>, IngestError> {
+    Ingestor::new(pool.clone())
+        .reconciler()
+        .sync_projection()
+        .await?;
+    let Some(location) = find_location(pool, id).await? else {
+        return Ok(None);
+    };
+    let source = location_source(&location.location_type, &location.target)?;
+    Ok(Some(read_location(pool, &source, actor).await?))
+}
+
+/// Unregisters a location and removes every entity read through it, in one
+/// append. `None` when there is no such location.
+pub async fn remove_location(
+    pool: &PgPool,
+    id: &str,
+    actor: &str,
+) -> Result<Option<usize>, IngestError> {
+    let ingestor = Ingestor::new(pool.clone());
+    ingestor.reconciler().sync_projection().await?;
+    let Some(location) = find_location(pool, id).await? else {
+        return Ok(None);
+    };
+    let origin = location_source(&location.location_type, &location.target)?.origin();
+    let stream = location_stream(id);
+    let Some((version, _)) = stream_head(pool, &stream).await? else {
+        return Ok(None);
+    };
+    let entities: Vec<(String, i64)> =
+        sqlx::query_as("SELECT ref, version FROM entities WHERE origin = $1 ORDER BY ref")
+            .bind(&origin)
+            .fetch_all(pool)
+            .await?;
+    let removed = CatalogEvent::EntityRemoved {
+        reason: RemovalReason::SourceDeleted,
+    };
+    let mut appends: Vec<StreamAppend> = entities
+        .iter()
+        .map(|(entity_ref, version)| StreamAppend {
+            stream: entity_ref.clone(),
+            expected_version: *version,
+            events: vec![new_event(&removed)],
+            source: None,
+        })
+        .collect();
+    appends.push(StreamAppend {
+        stream,
+        expected_version: version,
+        events: vec![new_event(&CatalogEvent::LocationRemoved {
+            id: id.to_string(),
+        })],
+        source: None,
+    });
+    let outcome = EventLog::new(pool.clone())
+        .append(&appends, &meta(actor, Some(origin)))
+        .await
+        .map_err(IngestError::from_append)?;
+    ingestor.wait_visible(outcome.last_position()).await?;
+    Ok(Some(entities.len()))
+}
+
+pub async fn read_location(
+    pool: &PgPool,
+    source: &Source,
+    actor: &str,
+) -> Result<IngestReport, IngestError> {
+    let ingestor = Ingestor::new(pool.clone());
+    let outcome = crate::read_sources(std::slice::from_ref(source), &ingestor.limits).await;
+    let options = ApplyOptions {
+        actor: actor.to_string(),
+        remove_missing: true,
+        correlation_id: Some(Uuid::new_v4()),
+    };
+    let report = ingestor.apply(&outcome, &options).await?;
+    ingestor.wait_visible(report.last_position).await?;
+    Ok(report)
+}

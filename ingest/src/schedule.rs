@@ -1,0 +1,104 @@
+//! Re-reading sources on a schedule: the configured locations are registered at
+//! start (idempotent), then every registered location is read again each
+//! interval, with jitter so that several servers do not read in lockstep.
+
+use crate::operations::{
+    list_locations, location_source, read_location, register_location, scheduled_actor,
+};
+use sqlx::PgPool;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// A location from the configuration file (`catalog.locations`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredLocation {
+    #[serde(rename = "type")]
+    pub location_type: String,
+    pub target: String,
+}
+
+/// Registering a configured location is recorded as `config`; the reads that
+/// follow as `ingest:<origin>`.
+const CONFIG_ACTOR: &str = "config";
+
+pub async fn run_schedule(
+    pool: PgPool,
+    configured: Vec<ConfiguredLocation>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    for location in &configured {
+        match register_location(
+            &pool,
+            &location.location_type,
+            &location.target,
+            CONFIG_ACTOR,
+        )
+        .await
+        {
+            Ok((id, source)) => read_and_log(&pool, &id, &source).await,
+            Err(err) => {
+                tracing::error!(location.target = %location.target, error = %err, "cannot register location")
+            }
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(with_jitter(interval)) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        refresh_all(&pool).await;
+    }
+}
+
+async fn refresh_all(pool: &PgPool) {
+    let locations = match list_locations(pool).await {
+        Ok(locations) => locations,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot list locations to refresh");
+            return;
+        }
+    };
+    for location in locations {
+        match location_source(&location.location_type, &location.target) {
+            Ok(source) => read_and_log(pool, &location.id, &source).await,
+            Err(err) => {
+                tracing::error!(location.id = %location.id, error = %err, "location cannot be read")
+            }
+        }
+    }
+}
+
+async fn read_and_log(pool: &PgPool, id: &str, source: &crate::Source) {
+    match read_location(pool, source, &scheduled_actor(source)).await {
+        Ok(report) => tracing::info!(
+            location.id = %id,
+            location.origin = %source.origin(),
+            registered = report.registered,
+            updated = report.updated,
+            removed = report.removed,
+            unchanged = report.unchanged,
+            errors = report.errors.len(),
+            "location read"
+        ),
+        Err(err) => tracing::error!(location.id = %id, error = %err, "location read failed"),
+    }
+}
+
+/// The interval plus up to a tenth of it, varying per call.
+fn with_jitter(interval: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tenth = interval.as_millis() as u64 / 10;
+    let extra = if tenth == 0 {
+        0
+    } else {
+        u64::from(nanos) % tenth
+    };
+    interval + Duration::from_millis(extra)
+}
