@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod e2e {
+    mod cli;
     mod serve;
     pub mod support;
 }

@@ -41,7 +41,10 @@ impl Entity {
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );
-        if let Some(metadata) = descriptor.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(metadata) = descriptor
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+        {
             metadata
                 .entry("namespace")
                 .or_insert_with(|| Value::String("default".into()));

@@ -119,7 +119,10 @@ mod tests {
 
     #[test]
     fn suggests_the_builtin_spelling() {
-        assert_eq!(Kind::builtin_ignoring_case("component"), Some(Kind::Component));
+        assert_eq!(
+            Kind::builtin_ignoring_case("component"),
+            Some(Kind::Component)
+        );
         assert_eq!(Kind::builtin_ignoring_case("api"), Some(Kind::Api));
         assert_eq!(Kind::builtin_ignoring_case("Widget"), None);
     }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::entity_ref::EntityRef;
+use crate::entity_ref::{EntityRef, RefError};
 use crate::kind::Kind;
 use crate::validation::{describe, field_index, ValidationError};
 
@@ -119,11 +119,7 @@ impl DeclaredRelation {
     /// then type), so that a fact declared from either side (a Group's `members`, a User's
     /// `memberOf`) yields the same pair.
     pub fn edges(&self) -> [Edge; 2] {
-        let forward = (
-            self.source.clone(),
-            self.relation,
-            self.target.clone(),
-        );
+        let forward = (self.source.clone(), self.relation, self.target.clone());
         let backward = (
             self.target.clone(),
             self.relation.inverse(),
@@ -159,36 +155,35 @@ const OWNED: &[Kind] = &[
 const IN_SYSTEM: &[Kind] = &[Kind::Component, Kind::Api, Kind::Resource];
 const DEPENDING: &[Kind] = &[Kind::Component, Kind::Resource];
 
-const fn rule(
-    kinds: &'static [Kind],
-    key: &'static str,
-    field: &'static str,
-    default_kind: Option<&'static str>,
-    relation: RelationType,
-) -> Rule {
-    Rule {
-        kinds,
-        key,
-        field,
-        default_kind,
-        relation,
-    }
+/// One row: `row!(kinds, "field", default kind, relation)`; the `spec.` path is derived.
+macro_rules! row {
+    ($kinds:expr, $key:literal, $default_kind:expr, $relation:ident) => {
+        Rule {
+            kinds: $kinds,
+            key: $key,
+            field: concat!("spec.", $key),
+            default_kind: $default_kind,
+            relation: RelationType::$relation,
+        }
+    };
 }
 
+/// DESIGN.md section 2, row by row.
+#[rustfmt::skip]
 const RULES: &[Rule] = &[
-    rule(OWNED, "owner", "spec.owner", Some("Group"), RelationType::OwnedBy),
-    rule(&[Kind::Component], "subcomponentOf", "spec.subcomponentOf", Some("Component"), RelationType::PartOf),
-    rule(IN_SYSTEM, "system", "spec.system", Some("System"), RelationType::PartOf),
-    rule(&[Kind::Component], "providesApis", "spec.providesApis", Some("API"), RelationType::ProvidesApi),
-    rule(&[Kind::Component], "consumesApis", "spec.consumesApis", Some("API"), RelationType::ConsumesApi),
-    rule(DEPENDING, "dependsOn", "spec.dependsOn", None, RelationType::DependsOn),
-    rule(DEPENDING, "dependencyOf", "spec.dependencyOf", None, RelationType::DependencyOf),
-    rule(&[Kind::System], "domain", "spec.domain", Some("Domain"), RelationType::PartOf),
-    rule(&[Kind::Domain], "subdomainOf", "spec.subdomainOf", Some("Domain"), RelationType::PartOf),
-    rule(&[Kind::User], "memberOf", "spec.memberOf", Some("Group"), RelationType::MemberOf),
-    rule(&[Kind::Group], "parent", "spec.parent", Some("Group"), RelationType::ChildOf),
-    rule(&[Kind::Group], "children", "spec.children", Some("Group"), RelationType::ParentOf),
-    rule(&[Kind::Group], "members", "spec.members", Some("User"), RelationType::HasMember),
+    row!(OWNED,              "owner",          Some("Group"),     OwnedBy),
+    row!(&[Kind::Component], "subcomponentOf", Some("Component"), PartOf),
+    row!(IN_SYSTEM,          "system",         Some("System"),    PartOf),
+    row!(&[Kind::Component], "providesApis",   Some("API"),       ProvidesApi),
+    row!(&[Kind::Component], "consumesApis",   Some("API"),       ConsumesApi),
+    row!(DEPENDING,          "dependsOn",      None,              DependsOn),
+    row!(DEPENDING,          "dependencyOf",   None,              DependencyOf),
+    row!(&[Kind::System],    "domain",         Some("Domain"),    PartOf),
+    row!(&[Kind::Domain],    "subdomainOf",    Some("Domain"),    PartOf),
+    row!(&[Kind::User],      "memberOf",       Some("Group"),     MemberOf),
+    row!(&[Kind::Group],     "parent",         Some("Group"),     ChildOf),
+    row!(&[Kind::Group],     "children",       Some("Group"),     ParentOf),
+    row!(&[Kind::Group],     "members",        Some("User"),      HasMember),
 ];
 
 /// The relations a spec declares, and the errors of references that do not parse.
@@ -215,7 +210,10 @@ pub(crate) fn declared(
             None => Vec::new(),
         };
         for (path, value) in references {
-            let Some(text) = value.as_str() else { continue };
+            // Non-strings and empty strings are the spec rules' to report, not ours.
+            let Some(text) = value.as_str().filter(|text| !text.is_empty()) else {
+                continue;
+            };
             match EntityRef::parse(text, rule.default_kind, source.namespace()) {
                 Ok(target) => {
                     if seen.insert((rule.relation, target.clone())) {
@@ -227,9 +225,20 @@ pub(crate) fn declared(
                         });
                     }
                 }
+                Err(RefError::KindRequired { .. }) => errors.push(ValidationError::new(
+                    path.clone(),
+                    format!(
+                        "{path} {} has no kind, and a kind is required here because the field \
+                         may refer to any kind: write kind:name, e.g. resource:{text}",
+                        describe(value)
+                    ),
+                )),
                 Err(error) => errors.push(ValidationError::new(
                     path.clone(),
-                    format!("{path} {} is not a valid entity ref: {error}", describe(value)),
+                    format!(
+                        "{path} {} is not a valid entity ref: {error}",
+                        describe(value)
+                    ),
                 )),
             }
         }

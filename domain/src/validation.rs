@@ -10,6 +10,8 @@ mod spec;
 mod structure;
 pub mod syntax;
 
+pub(crate) use structure::too_deep;
+
 use std::fmt;
 
 use serde_json::Value;
@@ -43,22 +45,25 @@ impl ValidationError {
 
     /// `<field> <value> is not valid: <rule>`.
     pub(crate) fn invalid(field: &str, value: &Value, rule: &str) -> Self {
+        let name = display_name(field);
         Self::new(
             field,
-            format!("{field} {} is not valid: {rule}", describe(value)),
+            format!("{name} {} is not valid: {rule}", describe(value)),
         )
     }
 
     /// `<field> must be <expected>, found <value>`.
     pub(crate) fn wrong_type(field: &str, expected: &str, value: &Value) -> Self {
+        let name = display_name(field);
         Self::new(
             field,
-            format!("{field} must be {expected}, found {}", describe(value)),
+            format!("{name} must be {expected}, found {}", describe(value)),
         )
     }
 
     pub(crate) fn missing(field: &str, context: &str) -> Self {
-        Self::new(field, format!("{field} is required{context}"))
+        let name = display_name(field);
+        Self::new(field, format!("{name} is required{context}"))
     }
 }
 
@@ -188,7 +193,11 @@ fn check_kind(value: Option<&Value>, errors: &mut Vec<ValidationError>) -> Optio
     Some(kind)
 }
 
-fn check_api_version(value: Option<&Value>, kind: Option<&Kind>, errors: &mut Vec<ValidationError>) {
+fn check_api_version(
+    value: Option<&Value>,
+    kind: Option<&Kind>,
+    errors: &mut Vec<ValidationError>,
+) {
     let Some(value) = value else {
         errors.push(ValidationError::missing("apiVersion", ""));
         return;
@@ -214,6 +223,15 @@ fn check_api_version(value: Option<&Value>, kind: Option<&Kind>, errors: &mut Ve
             value,
             syntax::API_VERSION_RULE,
         ));
+    }
+}
+
+/// The root's path is empty; messages call it "the document".
+fn display_name(field: &str) -> &str {
+    if field.is_empty() {
+        "the document"
+    } else {
+        field
     }
 }
 

@@ -74,6 +74,7 @@ impl Ingestor {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),
             correlation_id: None,
+            origins: vec![source.origin()],
         };
         self.reconciler.apply(&outcome, &options).await
     }

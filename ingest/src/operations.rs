@@ -252,6 +252,7 @@ pub async fn read_location(
         actor: actor.to_string(),
         remove_missing: true,
         correlation_id: Some(Uuid::new_v4()),
+        origins: vec![source.origin()],
     };
     let report = ingestor.apply(&outcome, &options).await?;
     ingestor.wait_visible(report.last_position).await?;

@@ -18,7 +18,7 @@ use almanac_store::projection::{wait_for_position, Projector, Step};
 use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::Value;
 use sqlx::PgPool;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -34,6 +34,10 @@ pub struct ApplyOptions {
     /// longer holds is removed. False for pushes that only upsert.
     pub remove_missing: bool,
     pub correlation_id: Option<Uuid>,
+    /// The roots this read covered whole (`Source::origin`): entities read
+    /// through one of them from a file that was not read this time are removed.
+    /// Empty for pushes.
+    pub origins: Vec<String>,
 }
 
 /// Applies read sources to the catalog.
@@ -192,13 +196,13 @@ impl Reconciler {
         options: &ApplyOptions,
     ) -> Result<IngestReport, IngestError> {
         let mut report = IngestReport::default();
-        let complete_origins: Vec<&str> = outcome
-            .files
+        // From the roots given, not from the files read: a root that now holds
+        // no file at all (an emptied directory) must still lose its entities.
+        let complete_origins: Vec<&str> = options
+            .origins
             .iter()
-            .map(|f| f.origin.as_str())
+            .map(String::as_str)
             .filter(|o| outcome.is_complete(o))
-            .collect::<HashSet<_>>()
-            .into_iter()
             .collect();
         let seen: Vec<&str> = outcome
             .files
@@ -389,7 +393,7 @@ fn conflict_report(row: ConflictRow) -> ConflictReport {
 }
 
 impl IngestError {
-    fn from_append(err: AppendError) -> IngestError {
+    pub(crate) fn from_append(err: AppendError) -> IngestError {
         match err {
             AppendError::Conflict { .. } | AppendError::ConcurrentConflict(_) => {
                 IngestError::Conflict(err.to_string())

@@ -4,5 +4,6 @@
 mod ingest {
     mod changes;
     mod demo;
+    mod read;
     pub mod support;
 }

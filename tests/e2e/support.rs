@@ -31,9 +31,15 @@ pub struct Server {
 impl Server {
     /// Starts `almanac serve` on a free port and waits until it listens.
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// With extra global arguments (`--config FILE`, say).
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = almanac()
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -73,7 +73,11 @@ fn check_text(
 /// further restricted to the name syntax (or empty).
 fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<ValidationError>) {
     let Some(map) = value.as_object() else {
-        errors.push(ValidationError::wrong_type(field, "a map of strings", value));
+        errors.push(ValidationError::wrong_type(
+            field,
+            "a map of strings",
+            value,
+        ));
         return;
     };
     for (key, member) in map {
@@ -96,14 +100,22 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
                 errors,
             );
         } else if !member.is_string() {
-            errors.push(ValidationError::wrong_type(&member_field, "a string", member));
+            errors.push(ValidationError::wrong_type(
+                &member_field,
+                "a string",
+                member,
+            ));
         }
     }
 }
 
 fn check_tags(value: &Value, errors: &mut Vec<ValidationError>) {
     let Some(tags) = value.as_array() else {
-        errors.push(ValidationError::wrong_type("metadata.tags", "a list of strings", value));
+        errors.push(ValidationError::wrong_type(
+            "metadata.tags",
+            "a list of strings",
+            value,
+        ));
         return;
     };
     for (i, tag) in tags.iter().enumerate() {
@@ -114,7 +126,11 @@ fn check_tags(value: &Value, errors: &mut Vec<ValidationError>) {
 
 fn check_links(value: &Value, errors: &mut Vec<ValidationError>) {
     let Some(links) = value.as_array() else {
-        errors.push(ValidationError::wrong_type("metadata.links", "a list of links", value));
+        errors.push(ValidationError::wrong_type(
+            "metadata.links",
+            "a list of links",
+            value,
+        ));
         return;
     };
     for (i, link) in links.iter().enumerate() {

@@ -120,7 +120,10 @@ fn fields_of(kind: &Kind) -> &'static [Field] {
 pub(super) fn check(kind: &Kind, spec: Option<&Value>, errors: &mut Vec<ValidationError>) {
     let spec = match (spec, kind.is_builtin()) {
         (None, true) => {
-            errors.push(ValidationError::missing("spec", &format!(" for kind {kind}")));
+            errors.push(ValidationError::missing(
+                "spec",
+                &format!(" for kind {kind}"),
+            ));
             return;
         }
         (None, false) => return,
@@ -134,7 +137,10 @@ pub(super) fn check(kind: &Kind, spec: Option<&Value>, errors: &mut Vec<Validati
         let path = format!("spec.{}", field.name);
         match members.get(field.name) {
             None if field.required => {
-                errors.push(ValidationError::missing(&path, &format!(" for kind {kind}")));
+                errors.push(ValidationError::missing(
+                    &path,
+                    &format!(" for kind {kind}"),
+                ));
             }
             None => {}
             Some(value) => check_shape(&path, field.shape, value, errors),
@@ -181,8 +187,12 @@ fn check_shape(path: &str, shape: Shape, value: &Value, errors: &mut Vec<Validat
 }
 
 fn check_text(path: &str, value: &Value, errors: &mut Vec<ValidationError>) {
-    if !value.as_str().is_some_and(|text| !text.is_empty()) {
-        errors.push(ValidationError::wrong_type(path, "a non-empty string", value));
+    if value.as_str().is_none_or(str::is_empty) {
+        errors.push(ValidationError::wrong_type(
+            path,
+            "a non-empty string",
+            value,
+        ));
     }
 }
 

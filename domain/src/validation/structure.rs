@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn nul_characters_are_found_in_keys_and_values() {
-        let doc = json!({"metadata": {"name": "a\u{0}b"}, "spec": {"x\u{0}": 1, "l": ["ok", "\u{0}"]}});
+        let doc =
+            json!({"metadata": {"name": "a\u{0}b"}, "spec": {"x\u{0}": 1, "l": ["ok", "\u{0}"]}});
         let mut errors = Vec::new();
         check_nul_characters(&doc, &mut errors);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -5,14 +5,15 @@
 //! not build errors or know which field they are checking; `validation` does that.
 
 /// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`, 1 to 63 characters.
-pub const OBJECT_NAME_RULE: &str = "must be 1 to 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit";
+pub const OBJECT_NAME_RULE: &str =
+    "must be 1 to 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit";
 /// `^[a-z0-9]+(-[a-z0-9]+)*$`, 1 to 63 characters.
 pub const DNS_LABEL_RULE: &str = "must be 1 to 63 characters of [a-z0-9-], starting and ending with a letter or digit, without consecutive dashes";
-pub const KIND_RULE: &str =
-    "must be 1 to 63 characters of [a-zA-Z0-9], starting with a letter";
+pub const KIND_RULE: &str = "must be 1 to 63 characters of [a-zA-Z0-9], starting with a letter";
 pub const LABEL_KEY_RULE: &str = "must be [prefix/]name, where the prefix is a DNS subdomain (dot-separated labels of [a-z0-9-], at most 253 characters) and the name is 1 to 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit";
 pub const LABEL_VALUE_RULE: &str = "must be empty, or 1 to 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit";
-pub const TAG_RULE: &str = "must be 1 to 63 characters of [a-z0-9:+#] in words joined by single dashes";
+pub const TAG_RULE: &str =
+    "must be 1 to 63 characters of [a-z0-9:+#] in words joined by single dashes";
 pub const API_VERSION_RULE: &str = "must be [prefix/]version, where the prefix is a DNS subdomain and the version is 1 to 63 characters of [a-zA-Z0-9]";
 pub const URL_RULE: &str = "must be an absolute URL such as https://example.com/path";
 
@@ -87,10 +88,11 @@ pub fn is_api_version(text: &str) -> bool {
 
 /// An absolute URL: a scheme, then for the schemes that have hosts (http, https, ws, wss,
 /// ftp) `//` and a non-empty host, for others (mailto:, tel:) a non-empty remainder.
-/// Written by hand because the crate takes no URL dependency; it is deliberately lenient
-/// past the host, as browsers are.
+/// Written by hand because the crate takes no URL dependency. Lenient where the WHATWG URL
+/// parser (which Backstage uses) is: surrounding spaces, and spaces past the host.
 pub fn is_absolute_url(text: &str) -> bool {
-    if text.chars().any(|c| c.is_control() || c == ' ') {
+    let text = text.trim_matches(|c: char| c == ' ' || c.is_ascii_control());
+    if text.chars().any(char::is_control) {
         return false;
     }
     let Some((scheme, rest)) = text.split_once(':') else {
@@ -135,7 +137,7 @@ fn is_authority(after_slashes: &str) -> bool {
     let host_ok = !host.is_empty()
         && !host
             .chars()
-            .any(|c| matches!(c, '<' | '>' | '\\' | '^' | '|' | '[' | ']' | '@'));
+            .any(|c| matches!(c, ' ' | '<' | '>' | '\\' | '^' | '|' | '[' | ']' | '@'));
     host_ok && port_ok
 }
 
@@ -213,6 +215,8 @@ mod tests {
             "http://[::1]:80/",
             "mailto:team@example.com",
             "slack://channel",
+            "https://example.com/a b",
+            " https://example.com ",
         ] {
             assert!(is_absolute_url(ok), "{ok}");
         }
@@ -225,6 +229,8 @@ mod tests {
             "https:///path",
             "https://host:99999/",
             "https://exa mple.com",
+            "https://example.com/a\u{7}b",
+            "ht tp://example.com",
             "1http://x",
         ] {
             assert!(!is_absolute_url(bad), "{bad}");

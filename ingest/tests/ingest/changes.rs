@@ -238,4 +238,14 @@ async fn a_file_deleted_from_a_directory_removes_its_entities_as_source_deleted(
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "group:default/team-b");
     assert_eq!(events[0].4, json!({"reason": "source_deleted"}));
+
+    // Emptied altogether: the last entity goes too.
+    std::fs::remove_file(dir.path().join("a/catalog-info.yaml")).unwrap();
+    let report = ingest(&db.pool, Source::directory(dir.path())).await;
+    assert_eq!((report.removed, report.sources_read), (1, 0));
+    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM entities")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
 }

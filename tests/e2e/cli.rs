@@ -1,0 +1,158 @@
+//! The command line on the embedded database: ingest (also beside a running
+//! server), replay --verify, verify (clean, then after tampering), and a
+//! configuration file's locations read by serve.
+
+use super::support::{almanac, scratch_dir, Server};
+use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres, DATABASE, SUPERUSER};
+use sqlx::{ConnectOptions, Connection};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn demo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/catalog-info.yaml")
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = almanac()
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn ingest_replay_and_verify_from_the_command_line() {
+    let dir = scratch_dir("cli");
+    let demo = demo_root();
+    let demo = demo.to_str().unwrap();
+    let (code, out, err) = run(&dir, &["ingest", demo]);
+    assert_eq!(code, 1, "the demo holds one invalid entity: {out}{err}");
+    assert!(
+        out.contains("175 registered, 0 updated, 0 removed, 0 unchanged, 0 conflicts, 1 errors"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(component:default/legacy-invoice-exporter): spec.owner"),
+        "{out}"
+    );
+    assert!(
+        out.contains("systems/orders/invoice-renderer/catalog-info.yaml"),
+        "{out}"
+    );
+
+    // Beside a running server on the same data directory.
+    let server = Server::start(&dir);
+    let (_, out, _) = run(&dir, &["ingest", demo]);
+    assert!(
+        out.contains("0 registered, 0 updated, 0 removed, 175 unchanged"),
+        "{out}"
+    );
+    let (code, out, _) = run(&dir, &["replay", "--verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("175 entities"), "{out}");
+    assert!(
+        out.contains("no difference from the live projections"),
+        "{out}"
+    );
+    let (code, out, _) = run(&dir, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("checked 175 events in 175 streams: 0 broken"),
+        "{out}"
+    );
+    assert!(out.contains("append-only guards in place"), "{out}");
+    assert!(server.terminate().success());
+
+    // Tamper as the superuser, triggers off: verify names the stream and version.
+    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&dir))
+        .await
+        .unwrap();
+    let mut su = pg
+        .connect_options(SUPERUSER, DATABASE)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE events SET actor = 'mallory' WHERE stream = 'component:default/checkout-service'",
+    )
+    .execute(&mut su)
+    .await
+    .unwrap();
+    su.close().await.unwrap();
+    pg.stop().await.unwrap();
+    let (code, out, _) = run(&dir, &["verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("broken: stream component:default/checkout-service version 1"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn serve_reads_the_locations_of_its_configuration_file() {
+    let dir = scratch_dir("config");
+    let catalog = dir.join("catalog-info.yaml");
+    std::fs::write(
+        &catalog,
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: configured-team\nspec:\n  type: team\n  children: []\n",
+    )
+    .unwrap();
+    let config = dir.join("almanac.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "catalog:\n  locations:\n    - type: file\n      target: {}\n  refresh_interval_seconds: 1\n",
+            catalog.display()
+        ),
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let mut server = Server::start_with(&data, &["--config", config.to_str().unwrap()]);
+    // Registered at start, then an edit is picked up by the scheduled re-read.
+    std::fs::write(
+        &catalog,
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: configured-team\n  title: Renamed\nspec:\n  type: team\n  children: []\n",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let title = loop {
+        let (_, out, _) = run(&data, &["replay", "--verify"]);
+        if out.contains("1 entities") {
+            let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&data))
+                .await
+                .unwrap();
+            let mut conn = pg.server_options().connect().await.unwrap();
+            let row: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT title FROM entities WHERE ref = 'group:default/configured-team'",
+            )
+            .fetch_optional(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+            pg.stop().await.unwrap();
+            if let Some((Some(title),)) = row {
+                break title;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the configured location was not read"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(title, "Renamed");
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
