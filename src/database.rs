@@ -49,6 +49,11 @@ impl Connected {
         })
     }
 
+    /// A short-lived pool as the schema owner (migrations, imports).
+    pub async fn owner_pool(&self) -> anyhow::Result<sqlx::PgPool> {
+        Ok(connect(self.owner.clone(), 2).await?)
+    }
+
     /// Applies migrations as the schema owner.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let owner = connect(self.owner.clone(), 2).await?;

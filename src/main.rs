@@ -41,6 +41,10 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Check every stream's hash chain and the log's append-only guards.
     Verify,
+    /// Write the events as NDJSON to stdout (all, one entity's, or since a time).
+    Export(commands::export::ExportArgs),
+    /// Rebuild an empty database from an `almanac export` file.
+    Import(commands::export::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,5 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Ingest(args) => commands::ingest::run(settings, args).await,
         Command::Replay(args) => commands::replay::run(settings, args).await,
         Command::Verify => commands::verify::run(settings).await,
+        Command::Export(args) => commands::export::export(settings, args).await,
+        Command::Import(args) => commands::export::import(settings, args).await,
     }
 }

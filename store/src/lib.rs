@@ -4,8 +4,10 @@
 //! It knows SQL and connections; it does not parse descriptors or decide what
 //! changed (that is `almanac-domain`), and it serves no HTTP.
 
+pub mod catalog;
 pub mod db;
 pub mod embedded;
+pub mod history;
 pub mod log;
 pub mod projection;
 

@@ -7,6 +7,7 @@ mod store {
     mod concurrency;
     mod embedded;
     mod hash_chain;
+    mod history;
     mod log;
     mod projection;
     pub mod support;

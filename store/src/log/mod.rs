@@ -8,12 +8,14 @@ mod append;
 mod hash;
 mod notify;
 mod read;
+mod transfer;
 mod verify;
 
 pub use append::{append_in, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend};
 pub use hash::event_hash;
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
-pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS as EVENT_COLUMNS_PUBLIC};
+pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS};
+pub use transfer::{ExportedEvent, TransferError};
 pub use verify::{ChainBreak, GuardReport, VerifyReport};
 
 use sqlx::PgPool;

@@ -33,6 +33,8 @@ pub const EVENT_COLUMNS: &str = "position, stream, version, event_type, schema_v
 #[derive(Clone, Debug, Default)]
 pub struct FeedFilter {
     pub actor: Option<String>,
+    /// Entity kinds, matched case-insensitively on the stream's `kind:` prefix.
+    pub kinds: Option<Vec<String>>,
     pub streams: Option<Vec<String>>,
     pub event_types: Option<Vec<String>>,
     pub since: Option<DateTime<Utc>>,
@@ -75,6 +77,7 @@ impl EventLog {
                AND ($5::text[] IS NULL OR event_type = ANY($5)) \
                AND ($6::timestamptz IS NULL OR recorded_at >= $6) \
                AND ($7::timestamptz IS NULL OR recorded_at < $7) \
+               AND ($8::text[] IS NULL OR split_part(stream, ':', 1) = ANY($8)) \
              ORDER BY position LIMIT $2"
         ))
         .bind(after)
@@ -84,6 +87,12 @@ impl EventLog {
         .bind(&filter.event_types)
         .bind(filter.since)
         .bind(filter.until)
+        .bind(
+            filter
+                .kinds
+                .as_ref()
+                .map(|kinds| kinds.iter().map(|k| k.to_lowercase()).collect::<Vec<_>>()),
+        )
         .fetch_all(&self.pool)
         .await
     }

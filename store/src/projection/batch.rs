@@ -24,7 +24,7 @@ pub async fn project_batch(
     let events: Vec<StoredEvent> = sqlx::query_as(&format!(
         "SELECT {} FROM events WHERE position > $1 AND ($3::int8 IS NULL OR position <= $3) \
          ORDER BY position LIMIT $2",
-        crate::log::EVENT_COLUMNS_PUBLIC
+        crate::log::EVENT_COLUMNS
     ))
     .bind(after)
     .bind(limit)

@@ -1,0 +1,95 @@
+//! Operational state as read models: registered locations, the processing
+//! errors of the last read of each source, and entities two sources claim.
+
+use super::{Catalog, CatalogError};
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct LocationRecord {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub location_type: String,
+    pub target: String,
+    pub added_by: String,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProcessingErrorRecord {
+    pub source: String,
+    pub entity_ref: Option<String>,
+    pub message: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConflictRecord {
+    pub entity_ref: String,
+    pub existing_source: String,
+    pub new_source: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl Catalog {
+    pub async fn locations(&self) -> Result<Vec<LocationRecord>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT id, type, target, added_by, added_at FROM locations ORDER BY added_at, id",
+        )
+        .fetch_all(self.counted())
+        .await?)
+    }
+
+    pub async fn locations_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<LocationRecord>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT id, type, target, added_by, added_at FROM locations WHERE id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(self.counted())
+        .await?)
+    }
+
+    /// Errors of the last reads, optionally of one source, newest first.
+    pub async fn processing_errors(
+        &self,
+        source: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ProcessingErrorRecord>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT source, entity_ref, message, recorded_at FROM processing_errors \
+             WHERE ($1::text IS NULL OR source = $1) \
+             ORDER BY recorded_at DESC, source, entity_ref NULLS FIRST, message LIMIT $2",
+        )
+        .bind(source)
+        .bind(limit)
+        .fetch_all(self.counted())
+        .await?)
+    }
+
+    /// The errors naming any of `refs` (canonical), for `Entity.errors`.
+    pub async fn processing_errors_of(
+        &self,
+        refs: &[String],
+    ) -> Result<Vec<ProcessingErrorRecord>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT source, entity_ref, message, recorded_at FROM processing_errors \
+             WHERE entity_ref = ANY($1) ORDER BY entity_ref, recorded_at DESC, message",
+        )
+        .bind(refs)
+        .fetch_all(self.counted())
+        .await?)
+    }
+
+    pub async fn conflicts(&self, limit: i64) -> Result<Vec<ConflictRecord>, CatalogError> {
+        Ok(sqlx::query_as(
+            "SELECT entity_ref, existing_source, new_source, first_seen, last_seen FROM conflicts \
+             ORDER BY last_seen DESC, entity_ref, new_source LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.counted())
+        .await?)
+    }
+}

@@ -1,0 +1,36 @@
+//! Relation hops in batches: every edge leaving a set of entities, in one
+//! statement, from `relation_edges` (one row per `(source, type, target)`,
+//! both directions stored, so inverses declared by others are included).
+
+use super::{Catalog, CatalogError};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RelationRecord {
+    pub source_ref: String,
+    #[sqlx(rename = "type")]
+    pub relation: String,
+    pub target_ref: String,
+    /// The entity whose descriptor declared the edge.
+    pub declared_by: String,
+    /// The spec field that declared it (`spec.owner`, `spec.members`, ...).
+    pub field: String,
+}
+
+impl Catalog {
+    /// Every edge whose source is one of `sources`, ordered by source, type, target.
+    pub async fn relations_from(
+        &self,
+        sources: &[String],
+    ) -> Result<Vec<RelationRecord>, CatalogError> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(
+            "SELECT source_ref, type, target_ref, declared_by, field FROM relation_edges \
+             WHERE source_ref = ANY($1) ORDER BY source_ref, type, target_ref",
+        )
+        .bind(sources)
+        .fetch_all(self.counted())
+        .await?)
+    }
+}
