@@ -156,3 +156,42 @@ async fn serve_reads_the_locations_of_its_configuration_file() {
     let _ = server.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn export_then_import_rebuilds_an_identical_log_elsewhere() {
+    let dir = scratch_dir("export");
+    let demo = demo_root();
+    let (code, _, _) = run(&dir.join("a"), &["ingest", demo.to_str().unwrap()]);
+    assert_eq!(code, 1, "the demo's one invalid entity");
+    let (code, exported, err) = run(&dir.join("a"), &["export"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(exported.lines().count(), 175);
+    assert!(err.contains("exported 175 events"), "{err}");
+    let file = dir.join("log.ndjson");
+    std::fs::write(&file, &exported).unwrap();
+
+    let (code, out, err) = run(&dir.join("b"), &["import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("imported 175 events"), "{out}");
+    let (_, again, _) = run(&dir.join("b"), &["export"]);
+    assert_eq!(
+        again, exported,
+        "the same events, positions, times and hashes"
+    );
+    let (code, out, _) = run(&dir.join("b"), &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run(&dir.join("b"), &["replay", "--verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("175 entities"), "{out}");
+
+    let (_, one, _) = run(
+        &dir.join("b"),
+        &["export", "--ref", "component:checkout-service"],
+    );
+    assert_eq!(one.lines().count(), 1);
+    assert!(
+        one.contains("\"stream\":\"component:default/checkout-service\""),
+        "{one}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
