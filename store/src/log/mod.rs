@@ -15,7 +15,7 @@ pub use append::{append_in, AppendError, AppendMeta, AppendOutcome, NewEvent, St
 pub use hash::event_hash;
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
 pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS};
-pub use transfer::{ExportedEvent, TransferError};
+pub use transfer::TransferError;
 pub use verify::{ChainBreak, GuardReport, VerifyReport};
 
 use sqlx::PgPool;

@@ -9,12 +9,14 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// An event as stored.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+/// An event as stored; also the line format of `almanac export` (NDJSON, the
+/// hash in hex).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     pub position: i64,
     pub stream: String,
     pub version: i64,
+    #[serde(rename = "type")]
     pub event_type: String,
     pub schema_version: i32,
     pub payload: Value,
@@ -23,7 +25,21 @@ pub struct StoredEvent {
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
     pub recorded_at: DateTime<Utc>,
+    #[serde(with = "hex_bytes")]
     pub hash: Vec<u8>,
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 pub const EVENT_COLUMNS: &str = "position, stream, version, event_type, schema_version, \

@@ -1,54 +1,14 @@
-//! Export and import of the log as NDJSON, one event per line with every stored
-//! column, hash included. An import goes only into an empty log, keeps the
+//! Export and import of the log as NDJSON, one [`StoredEvent`] per line with
+//! every stored column, hash included. An import goes only into an empty log, keeps the
 //! original positions and times, and re-checks every hash link as it reads, so
 //! a file altered after export is refused rather than imported.
 
-use super::hash::{event_hash, HashInput};
 use super::read::{StoredEvent, EVENT_COLUMNS};
+use super::verify::check_link;
 use super::EventLog;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
-use uuid::Uuid;
-
-/// One exported event: the row, with the hash in hex.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExportedEvent {
-    pub position: i64,
-    pub stream: String,
-    pub version: i64,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub schema_version: i32,
-    pub payload: Value,
-    pub actor: String,
-    pub source: Option<String>,
-    pub correlation_id: Option<Uuid>,
-    pub causation_id: Option<Uuid>,
-    pub recorded_at: DateTime<Utc>,
-    pub hash: String,
-}
-
-impl From<StoredEvent> for ExportedEvent {
-    fn from(e: StoredEvent) -> Self {
-        Self {
-            position: e.position,
-            stream: e.stream,
-            version: e.version,
-            event_type: e.event_type,
-            schema_version: e.schema_version,
-            payload: e.payload,
-            actor: e.actor,
-            source: e.source,
-            correlation_id: e.correlation_id,
-            causation_id: e.causation_id,
-            recorded_at: e.recorded_at,
-            hash: hex::encode(e.hash),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -68,7 +28,7 @@ impl EventLog {
         &self,
         stream: Option<&str>,
         since: Option<DateTime<Utc>>,
-        mut write: impl FnMut(&ExportedEvent) -> std::io::Result<()>,
+        mut write: impl FnMut(&StoredEvent) -> std::io::Result<()>,
     ) -> Result<u64, TransferError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE ($1::text IS NULL OR stream = $1) \
@@ -80,7 +40,7 @@ impl EventLog {
             .fetch(self.pool());
         let mut count = 0;
         while let Some(event) = rows.try_next().await? {
-            write(&ExportedEvent::from(event))?;
+            write(&event)?;
             count += 1;
         }
         Ok(count)
@@ -105,13 +65,21 @@ impl EventLog {
             if text.trim().is_empty() {
                 continue;
             }
-            let event: ExportedEvent =
+            let event: StoredEvent =
                 serde_json::from_str(&text).map_err(|err| TransferError::Invalid {
                     line,
                     message: err.to_string(),
                 })?;
-            let hash = check_link(&mut heads, &event)
-                .map_err(|message| TransferError::Invalid { line, message })?;
+            if let Some(reason) = check_link(heads.get(&event.stream), &event) {
+                return Err(TransferError::Invalid {
+                    line,
+                    message: format!(
+                        "stream {} version {}: {reason}",
+                        event.stream, event.version
+                    ),
+                });
+            }
+            heads.insert(event.stream.clone(), (event.version, event.hash.clone()));
             sqlx::query(
                 "INSERT INTO events (position, stream, version, event_type, schema_version, payload, \
                    actor, source, correlation_id, causation_id, recorded_at, hash) \
@@ -128,7 +96,7 @@ impl EventLog {
             .bind(event.correlation_id)
             .bind(event.causation_id)
             .bind(event.recorded_at)
-            .bind(hash)
+            .bind(&event.hash)
             .execute(&mut *tx)
             .await?;
             count += 1;
@@ -142,43 +110,4 @@ impl EventLog {
         tx.commit().await?;
         Ok(count)
     }
-}
-
-/// The event must follow its stream's previous one, and its hash must be what
-/// the chain gives.
-fn check_link(
-    heads: &mut HashMap<String, (i64, Vec<u8>)>,
-    event: &ExportedEvent,
-) -> Result<Vec<u8>, String> {
-    let head = heads.entry(event.stream.clone()).or_default();
-    if event.version != head.0 + 1 {
-        return Err(format!(
-            "stream {} version {} follows version {}",
-            event.stream, event.version, head.0
-        ));
-    }
-    let previous = (!head.1.is_empty()).then_some(head.1.as_slice());
-    let computed = event_hash(
-        previous,
-        &HashInput {
-            stream: &event.stream,
-            version: event.version,
-            event_type: &event.event_type,
-            schema_version: event.schema_version,
-            payload: &event.payload,
-            actor: &event.actor,
-            source: event.source.as_deref(),
-            correlation_id: event.correlation_id,
-            causation_id: event.causation_id,
-            recorded_at: event.recorded_at,
-        },
-    );
-    if hex::encode(computed) != event.hash {
-        return Err(format!(
-            "stream {} version {}: hash does not match its contents and chain",
-            event.stream, event.version
-        ));
-    }
-    *head = (event.version, computed.to_vec());
-    Ok(computed.to_vec())
 }

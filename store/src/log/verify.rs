@@ -100,7 +100,8 @@ impl EventLog {
     }
 }
 
-fn check_link(previous: Option<&(i64, Vec<u8>)>, event: &StoredEvent) -> Option<String> {
+/// Why `event` does not follow `previous` (version, hash) in its stream, if it does not.
+pub(super) fn check_link(previous: Option<&(i64, Vec<u8>)>, event: &StoredEvent) -> Option<String> {
     let expected_version = previous.map_or(1, |(version, _)| version + 1);
     if event.version != expected_version {
         return Some(format!(

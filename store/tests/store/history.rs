@@ -2,7 +2,7 @@
 
 use almanac_domain::{diff, CatalogEvent, RemovalReason};
 use almanac_store::history::PointInTime;
-use almanac_store::log::{ExportedEvent, TransferError};
+use almanac_store::log::{StoredEvent, TransferError};
 use almanac_store::testing::test_db;
 use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
 use chrono::{DateTime, Duration, Utc};
@@ -202,7 +202,7 @@ async fn an_export_imports_into_an_empty_database_with_identical_history() {
     assert!(next.positions[0] > 2);
 
     // A file altered after export is refused, naming the line.
-    let mut altered: ExportedEvent = serde_json::from_str(&lines[1]).unwrap();
+    let mut altered: StoredEvent = serde_json::from_str(&lines[1]).unwrap();
     altered.actor = "mallory".into();
     let tampered = vec![
         (1, lines[0].clone()),
