@@ -76,6 +76,31 @@ impl EmbeddedOptions {
     }
 }
 
+enum Mode {
+    Shared,
+    Exclusive,
+}
+
+/// Blocks (off the async threads) until the file lock is ours.
+async fn lock(file: File, mode: Mode, cluster: &run::Cluster) -> Result<File, EmbeddedError> {
+    let locked = tokio::task::spawn_blocking(move || {
+        match mode {
+            Mode::Shared => file.lock_shared(),
+            Mode::Exclusive => file.lock(),
+        }
+        .map(|()| file)
+    })
+    .await
+    .map_err(|err| EmbeddedError::Command {
+        command: "lock".into(),
+        detail: err.to_string(),
+    })?;
+    locked.map_err(|source| EmbeddedError::DataDir {
+        path: cluster.root.clone(),
+        source,
+    })
+}
+
 /// A running embedded cluster, used by this process until [`stop`](Self::stop).
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
@@ -91,24 +116,24 @@ impl EmbeddedPostgres {
     /// roles and the `almanac` database exist.
     pub async fn start(options: EmbeddedOptions) -> Result<Self, EmbeddedError> {
         let cluster = run::Cluster::prepare(&options)?;
-        let usage_lock = cluster.lock_file()?;
-        let usage_lock =
-            tokio::task::spawn_blocking(move || usage_lock.lock_shared().map(|()| usage_lock))
+        // Shared while we use the cluster: a process stopping it holds it
+        // exclusively, so we wait for that stop to finish before starting again.
+        let usage_lock = lock(cluster.lock_file("almanac.lock")?, Mode::Shared, &cluster).await?;
+        // Exclusive while starting: two processes must not initdb or start at once.
+        let start_lock = lock(cluster.lock_file("start.lock")?, Mode::Exclusive, &cluster).await?;
+        let started = cluster.ensure_running(&options).await;
+        let ready = match started {
+            Ok(started_here) => roles::ensure(&cluster.options_for(SUPERUSER, "postgres"))
                 .await
-                .map_err(|err| EmbeddedError::Command {
-                    command: "lock".into(),
-                    detail: err.to_string(),
-                })?
-                .map_err(|source| EmbeddedError::DataDir {
-                    path: cluster.root.clone(),
-                    source,
-                })?;
-        let started_here = cluster.ensure_running(&options).await?;
-        roles::ensure(&cluster.options_for(SUPERUSER, "postgres")).await?;
+                .map(|()| started_here)
+                .map_err(EmbeddedError::from),
+            Err(err) => Err(err),
+        };
+        drop(start_lock);
         Ok(Self {
+            started_here: ready?,
             cluster,
             usage_lock,
-            started_here,
         })
     }
 

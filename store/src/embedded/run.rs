@@ -50,8 +50,8 @@ impl Cluster {
         Ok(cluster)
     }
 
-    pub fn lock_file(&self) -> Result<File, EmbeddedError> {
-        let path = self.root.join("almanac.lock");
+    pub fn lock_file(&self, name: &str) -> Result<File, EmbeddedError> {
+        let path = self.root.join(name);
         File::options()
             .create(true)
             .truncate(false)

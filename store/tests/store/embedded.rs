@@ -89,3 +89,36 @@ async fn a_second_user_adopts_the_running_cluster_and_the_last_one_stops_it() {
     assert!(!dir.join("pg/postmaster.pid").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_starts_initialise_the_cluster_once() {
+    let dir = scratch_dir("embedded-race");
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let dir = dir.clone();
+            tokio::spawn(async move { EmbeddedPostgres::start(EmbeddedOptions::new(dir)).await })
+        })
+        .collect();
+    let mut clusters = Vec::new();
+    for start in starts {
+        clusters.push(
+            start
+                .await
+                .unwrap()
+                .expect("every concurrent start succeeds"),
+        );
+    }
+    assert_eq!(
+        clusters.iter().filter(|pg| pg.started_here).count(),
+        1,
+        "one started it, the rest adopted"
+    );
+    for pg in clusters {
+        pg.stop().await.unwrap();
+    }
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "the last one out stopped it"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
