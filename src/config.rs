@@ -2,6 +2,7 @@
 //! variables, overridden by flags. Kept apart from the catalog YAML that ingest
 //! reads: this file configures Almanac, descriptors describe the catalog.
 
+use almanac_api::{AuthConfig, Limits};
 use almanac_ingest::schedule::ConfiguredLocation;
 use almanac_ingest::ReadLimits;
 use anyhow::Context;
@@ -16,6 +17,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub catalog: CatalogSettings,
     pub limits: LimitSettings,
+    /// Bearer tokens (sha-256 hashes only) and anonymous reads.
+    pub auth: AuthConfig,
+    /// GraphQL limits: depth, complexity, page size, timeout.
+    pub graphql: Limits,
 }
 
 /// What the catalog reads, Backstage-style: `catalog.locations`.

@@ -45,6 +45,13 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Rebuild an empty database from an `almanac export` file.
     Import(commands::export::ImportArgs),
+    /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
+    Schema,
+    /// Print the sha-256 of a token, for the `auth.tokens` of the configuration.
+    HashToken {
+        /// The token; read from stdin when absent, so it stays out of shell history.
+        token: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,15 +74,21 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    let settings = config::Settings::load(cli.config.as_deref(), cli.data_dir)?;
-    almanac_ingest::configure_limits(settings.limits.read_limits());
+    // Only the commands that touch the catalog read the configuration.
+    let settings = || -> anyhow::Result<config::Settings> {
+        let settings = config::Settings::load(cli.config.as_deref(), cli.data_dir.clone())?;
+        almanac_ingest::configure_limits(settings.limits.read_limits());
+        Ok(settings)
+    };
     match cli.command {
-        Command::Serve(args) => commands::serve::run(settings, args).await,
-        Command::Migrate => commands::migrate::run(settings).await,
-        Command::Ingest(args) => commands::ingest::run(settings, args).await,
-        Command::Replay(args) => commands::replay::run(settings, args).await,
-        Command::Verify => commands::verify::run(settings).await,
-        Command::Export(args) => commands::export::export(settings, args).await,
-        Command::Import(args) => commands::export::import(settings, args).await,
+        Command::Serve(args) => commands::serve::run(settings()?, args).await,
+        Command::Migrate => commands::migrate::run(settings()?).await,
+        Command::Ingest(args) => commands::ingest::run(settings()?, args).await,
+        Command::Replay(args) => commands::replay::run(settings()?, args).await,
+        Command::Verify => commands::verify::run(settings()?).await,
+        Command::Export(args) => commands::export::export(settings()?, args).await,
+        Command::Import(args) => commands::export::import(settings()?, args).await,
+        Command::Schema => commands::schema::print_schema(),
+        Command::HashToken { token } => commands::schema::hash_token(token),
     }
 }

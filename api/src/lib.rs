@@ -1,10 +1,26 @@
-//! Almanac's HTTP surface: health and readiness now, GraphQL over HTTP and
-//! WebSocket as it lands.
+//! Almanac's HTTP surface: health and readiness, and GraphQL over HTTP
+//! (`POST`/`GET /graphql`) and WebSocket (`graphql-transport-ws` on the same
+//! path).
 //!
-//! It serves what the store and its projections hold; it never writes SQL of
-//! its own against the event log.
+//! It serves what the store's projections hold and writes only through
+//! `almanac-ingest`; it never writes SQL of its own. It loads nothing from a
+//! CDN and serves no HTML: Almanac must work on air-gapped networks.
 
+mod auth;
+mod error;
+mod graphql;
 mod health;
+mod http;
+mod limits;
 mod server;
 
+pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};
+pub use error::ErrorCode;
+pub use limits::Limits;
 pub use server::{router, serve, AppState};
+
+/// The GraphQL schema in SDL; `almanac schema` prints it and `schema.graphql`
+/// at the repository root holds it.
+pub fn schema_sdl() -> String {
+    graphql::sdl()
+}

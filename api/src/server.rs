@@ -1,23 +1,71 @@
 //! The server entry point: `serve(listener, state, shutdown)`, so tests bind
 //! `127.0.0.1:0` and run the real server in-process.
 
+use crate::auth::AuthConfig;
+use crate::graphql;
+use crate::http::{self, GraphqlService};
+use crate::limits::Limits;
+use almanac_store::catalog::{Catalog, StatementCounter};
 use almanac_store::Database;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// Largest request body: pushed descriptors can be large, but not unbounded.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// What every request handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub database: Database,
+    /// Bearer tokens and whether anonymous clients may read.
+    pub auth: AuthConfig,
+    pub limits: Limits,
+    /// Counts the catalog's SQL statements (tests read it).
+    pub statements: StatementCounter,
+}
+
+impl AppState {
+    /// Defaults: anonymous reads allowed, no tokens (so no writes), default limits.
+    pub fn new(database: Database) -> Self {
+        Self {
+            database,
+            auth: AuthConfig::default(),
+            limits: Limits::default(),
+            statements: StatementCounter::default(),
+        }
+    }
+
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let pool = state.database.pool.clone();
+    let catalog = Catalog::with_counter(pool.clone(), state.statements.clone());
+    let service = GraphqlService {
+        schema: graphql::build(catalog, pool, state.limits.clone()),
+        auth: Arc::new(state.auth.clone()),
+    };
+    let graphql = Router::new()
+        .route("/graphql", get(http::get).post(http::post))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(service);
     Router::new()
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
         .with_state(state)
+        .merge(graphql)
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.

@@ -3,7 +3,7 @@
 
 use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
-use almanac_api::AppState;
+use almanac_api::{AppState, AuthConfig, Limits};
 use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
 use almanac_store::projection::Projector;
 use anyhow::Context;
@@ -48,7 +48,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         locations.push(demo_location());
     }
     let interval = Duration::from_secs(settings.catalog.refresh_interval_seconds.max(1));
-    let served = serve(&connected, &listen, locations, interval).await;
+    let api_settings = (settings.auth.clone(), settings.graphql.clone());
+    let served = serve(&connected, &listen, locations, interval, api_settings).await;
     connected.close().await?;
     served?;
     Ok(ExitCode::SUCCESS)
@@ -59,6 +60,7 @@ async fn serve(
     listen: &str,
     locations: Vec<ConfiguredLocation>,
     interval: Duration,
+    (auth, graphql): (AuthConfig, Limits),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
@@ -70,9 +72,9 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "almanac listening");
-    let state = AppState {
-        database: connected.database.clone(),
-    };
+    let state = AppState::new(connected.database.clone())
+        .with_auth(auth)
+        .with_limits(graphql);
     let served = almanac_api::serve(listener, state, shutdown_signal()).await;
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next

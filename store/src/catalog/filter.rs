@@ -221,7 +221,7 @@ mod tests {
         assert!(!text.contains("DROP"), "{text}");
         assert_eq!(
             text,
-            "(lower(name) = ANY($1::text[]) AND NOT coalesce(tags && $2::text[], FALSE) AND (labels @> $3))"
+            "(lower(name) = ANY($1::text[]) AND NOT coalesce(tags && $2::text[], FALSE) AND ((labels @> $3)))"
         );
     }
 

@@ -1,0 +1,194 @@
+//! The one error gate between Almanac and its clients.
+//!
+//! Resolvers return [`Result<T, ApiError>`](Result). `ApiError` deliberately has
+//! no `Display`, so async-graphql's blanket "anything printable becomes a client
+//! message" conversion cannot apply to it, and `?` on a `sqlx` or ingest error
+//! only compiles through the `From` impls below, which make it `Internal`.
+//! Known failures carry `extensions.code` from the closed [`ErrorCode`] enum;
+//! internal ones reach the client as "internal error" and are logged once, with
+//! their cause and GraphQL path, by the gate extension.
+
+use async_graphql::ErrorExtensions;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Every `extensions.code` Almanac sends. Clients may match on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The HTTP request is not a GraphQL request (bad JSON, no query).
+    BadRequest,
+    GraphqlParseFailed,
+    GraphqlValidationFailed,
+    /// A mutation sent with GET.
+    MethodNotAllowed,
+    /// The `Accept` header allows neither JSON media type.
+    NotAcceptable,
+    /// A POST body that is not `application/json`.
+    UnsupportedMediaType,
+    Unauthenticated,
+    Forbidden,
+    DepthLimitExceeded,
+    ComplexityLimitExceeded,
+    PageSizeExceeded,
+    Timeout,
+    InvalidArgument,
+    InvalidRef,
+    InvalidCursor,
+    InvalidId,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::NotAcceptable => "NOT_ACCEPTABLE",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::DepthLimitExceeded => "DEPTH_LIMIT_EXCEEDED",
+            ErrorCode::ComplexityLimitExceeded => "COMPLEXITY_LIMIT_EXCEEDED",
+            ErrorCode::PageSizeExceeded => "PAGE_SIZE_EXCEEDED",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::InvalidRef => "INVALID_REF",
+            ErrorCode::InvalidCursor => "INVALID_CURSOR",
+            ErrorCode::InvalidId => "INVALID_ID",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// What went wrong inside, kept for the log and never shown to a client.
+#[derive(Clone)]
+pub struct InternalError {
+    cause: Arc<dyn std::error::Error + Send + Sync>,
+    logged: Arc<AtomicBool>,
+}
+
+impl InternalError {
+    pub fn new(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            cause: Arc::new(cause),
+            logged: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// True the first time only: an error that bubbles up through several
+    /// fields is logged once.
+    pub(crate) fn first_report(&self) -> bool {
+        !self.logged.swap(true, Ordering::SeqCst)
+    }
+
+    pub(crate) fn cause(&self) -> &(dyn std::error::Error + Send + Sync) {
+        self.cause.as_ref()
+    }
+}
+
+impl fmt::Debug for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InternalError({})", self.cause)
+    }
+}
+
+/// A failure at the API boundary. No `Display`, on purpose (see the module doc).
+#[derive(Clone, Debug)]
+pub enum ApiError {
+    /// A known failure: its message is written for the client.
+    Known {
+        code: ErrorCode,
+        message: String,
+    },
+    Internal(InternalError),
+}
+
+/// The only text a client sees for an internal failure.
+pub const INTERNAL_MESSAGE: &str = "internal error";
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Known {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(InternalError::new(cause))
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Known { code, .. } => *code,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// As a GraphQL error: message plus `extensions.code`; the internal cause
+    /// rides along as the error's source, for the log only.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        let code = self.code().as_str();
+        match self {
+            ApiError::Known { message, .. } => {
+                async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+            }
+            ApiError::Internal(internal) => async_graphql::Error {
+                message: INTERNAL_MESSAGE.to_string(),
+                source: Some(Arc::new(internal)),
+                extensions: None,
+            }
+            .extend_with(|_, e| e.set("code", code)),
+        }
+    }
+
+    /// As a top-level error of a response (before or outside execution).
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        self.into_graphql().into_server_error(Default::default())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        error.into_graphql()
+    }
+}
+
+impl From<almanac_store::catalog::CatalogError> for ApiError {
+    fn from(error: almanac_store::catalog::CatalogError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<Arc<almanac_store::catalog::CatalogError>> for ApiError {
+    fn from(error: Arc<almanac_store::catalog::CatalogError>) -> Self {
+        ApiError::internal(SharedCause(error))
+    }
+}
+
+impl From<almanac_ingest::IngestError> for ApiError {
+    fn from(error: almanac_ingest::IngestError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+/// A cause shared by every field a batched load failed for.
+#[derive(Debug)]
+struct SharedCause<E>(Arc<E>);
+
+impl<E: fmt::Display> fmt::Display for SharedCause<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for SharedCause<E> {}

@@ -1,0 +1,202 @@
+//! Dependency walks as GraphQL: `dependencies` (the transitive set, each with
+//! its depth and one shortest path) and `dependencyGraph` (nodes and edges).
+//! The walk itself is `Catalog::walk_dependencies`, batched through a loader.
+
+use super::entity::{Entity, EntityData};
+use super::loaders::{Loaders, WalkKey};
+use crate::error::{ApiError, Result};
+use crate::limits::Limits;
+use almanac_store::catalog::{kind_of_ref, Direction, Walk};
+use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum DependencyDirection {
+    /// What the entity depends on.
+    Outgoing,
+    /// What depends on the entity (impact).
+    Incoming,
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Dependencies {
+    /// By depth, then ref. The entity itself is not included.
+    pub items: Vec<Dependency>,
+    /// A limit (the depth asked or the server's node budget) cut the walk:
+    /// more entities lie beyond.
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
+pub struct Dependency {
+    #[graphql(name = "ref")]
+    pub entity_ref: String,
+    /// 1 for a direct dependency.
+    pub depth: i32,
+    /// One shortest path: the root's ref first, this entity's last.
+    pub path: Vec<String>,
+    /// The API the last hop went through (with `viaApis`), else null.
+    pub via: Option<String>,
+}
+
+#[ComplexObject]
+impl Dependency {
+    /// Null when the ref is dangling.
+    async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        load(ctx, &self.entity_ref).await
+    }
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct DependencyGraph {
+    /// The root (depth 0) and every entity reached.
+    pub nodes: Vec<DependencyNode>,
+    /// `source` depends on `target`, whatever the walk's direction.
+    pub edges: Vec<DependencyEdge>,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
+pub struct DependencyNode {
+    /// The entity's ref, which edges use.
+    pub id: String,
+    pub depth: i32,
+}
+
+#[ComplexObject]
+impl DependencyNode {
+    async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        load(ctx, &self.id).await
+    }
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct DependencyEdge {
+    pub source: String,
+    pub target: String,
+    /// The API between them when the edge comes from `viaApis`.
+    pub via: Option<String>,
+}
+
+async fn load(ctx: &Context<'_>, entity_ref: &str) -> Result<Option<Entity>> {
+    Ok(Loaders::of(ctx)?
+        .entity(entity_ref)
+        .await?
+        .map(Entity::from_record))
+}
+
+/// Runs (or reuses, within the request) the walk the arguments describe.
+async fn walk(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    depth: Option<i32>,
+    direction: Option<DependencyDirection>,
+    via_apis: Option<bool>,
+) -> Result<Arc<Walk>> {
+    let limits = ctx.data::<Limits>().cloned().unwrap_or_default();
+    let max = limits.max_walk_depth;
+    let depth = match depth {
+        None => max,
+        Some(d) if d >= 1 && d as u32 <= max => d as u32,
+        Some(d) => {
+            return Err(ApiError::invalid(format!(
+                "depth must be between 1 and {max}, not {d}"
+            )))
+        }
+    };
+    let direction = match direction.unwrap_or(DependencyDirection::Outgoing) {
+        DependencyDirection::Outgoing => Direction::Outgoing,
+        DependencyDirection::Incoming => Direction::Incoming,
+    };
+    Loaders::of(ctx)?
+        .walk(WalkKey {
+            root: data.entity_ref().to_string(),
+            direction,
+            via_apis: via_apis.unwrap_or(false),
+            depth,
+        })
+        .await
+}
+
+/// The lower-case kinds to keep, or None for all.
+fn kind_filter(kinds: Option<Vec<String>>) -> Option<HashSet<String>> {
+    kinds.map(|kinds| kinds.iter().map(|k| k.to_lowercase()).collect())
+}
+
+fn kept(kinds: &Option<HashSet<String>>, entity_ref: &str) -> bool {
+    kinds
+        .as_ref()
+        .is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
+}
+
+pub async fn dependencies(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    depth: Option<i32>,
+    direction: Option<DependencyDirection>,
+    kinds: Option<Vec<String>>,
+    via_apis: Option<bool>,
+) -> Result<Dependencies> {
+    let walk = walk(data, ctx, depth, direction, via_apis).await?;
+    let kinds = kind_filter(kinds);
+    Ok(Dependencies {
+        items: walk
+            .reached
+            .iter()
+            .filter(|r| kept(&kinds, &r.entity_ref))
+            .map(|r| Dependency {
+                entity_ref: r.entity_ref.clone(),
+                depth: r.depth as i32,
+                path: r.path.clone(),
+                via: r.via.clone(),
+            })
+            .collect(),
+        truncated: walk.truncated,
+    })
+}
+
+pub async fn dependency_graph(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    depth: Option<i32>,
+    direction: Option<DependencyDirection>,
+    kinds: Option<Vec<String>>,
+    via_apis: Option<bool>,
+) -> Result<DependencyGraph> {
+    let walk = walk(data, ctx, depth, direction, via_apis).await?;
+    let kinds = kind_filter(kinds);
+    let root = DependencyNode {
+        id: data.entity_ref().to_string(),
+        depth: 0,
+    };
+    let nodes: Vec<DependencyNode> = std::iter::once(root)
+        .chain(
+            walk.reached
+                .iter()
+                .filter(|r| kept(&kinds, &r.entity_ref))
+                .map(|r| DependencyNode {
+                    id: r.entity_ref.clone(),
+                    depth: r.depth as i32,
+                }),
+        )
+        .collect();
+    let ids: HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let edges = walk
+        .edges
+        .iter()
+        .filter(|e| ids.contains(e.dependent.as_str()) && ids.contains(e.dependency.as_str()))
+        .map(|e| DependencyEdge {
+            source: e.dependent.clone(),
+            target: e.dependency.clone(),
+            via: e.via.clone(),
+        })
+        .collect();
+    Ok(DependencyGraph {
+        nodes,
+        edges,
+        truncated: walk.truncated,
+    })
+}

@@ -1,0 +1,160 @@
+//! The software kinds: Component, API, Resource, System, Domain, with their
+//! typed spec fields and relation fields in both directions.
+
+use super::Entity;
+use crate::error::Result;
+use async_graphql::Context;
+
+entity_type!(
+    /// A piece of software: a service, a website, a library.
+    Component, kind = "Component", {
+    /// `spec.type` (service, website, library, ...).
+    #[graphql(name = "type")]
+    async fn component_type(&self) -> Option<String> {
+        self.0.spec_str("type")
+    }
+    async fn lifecycle(&self) -> Option<String> {
+        self.0.spec_str("lifecycle")
+    }
+    /// The owner's canonical ref, even when no such entity exists.
+    async fn owner_ref(&self) -> Option<String> {
+        self.0.record().owner_ref.clone()
+    }
+    /// The owning Group or User.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        self.0.owner(ctx).await
+    }
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    /// The component this one is part of (`spec.subcomponentOf`).
+    async fn subcomponent_of(&self, ctx: &Context<'_>) -> Result<Option<Component>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    async fn subcomponents(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+    async fn provides_apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
+        self.0.typed(ctx, "providesApi").await
+    }
+    async fn consumes_apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
+        self.0.typed(ctx, "consumesApi").await
+    }
+    /// Direct dependencies (Components and Resources), from either side's declaration.
+    async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
+        self.0.related(ctx, "dependsOn").await
+    }
+    /// What depends on this directly.
+    async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
+        self.0.related(ctx, "dependencyOf").await
+    }
+});
+
+entity_type!(
+    /// An interface a component provides: OpenAPI, gRPC, AsyncAPI, GraphQL, ...
+    Api, kind = "API", {
+    #[graphql(name = "type")]
+    async fn api_type(&self) -> Option<String> {
+        self.0.spec_str("type")
+    }
+    async fn lifecycle(&self) -> Option<String> {
+        self.0.spec_str("lifecycle")
+    }
+    /// `spec.definition`, the API's description document.
+    async fn definition(&self) -> Option<String> {
+        self.0.spec_str("definition")
+    }
+    async fn owner_ref(&self) -> Option<String> {
+        self.0.record().owner_ref.clone()
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        self.0.owner(ctx).await
+    }
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    /// Components that provide it.
+    async fn providers(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
+        self.0.typed(ctx, "apiProvidedBy").await
+    }
+    /// Components that consume it.
+    async fn consumers(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
+        self.0.typed(ctx, "apiConsumedBy").await
+    }
+});
+
+entity_type!(
+    /// Infrastructure a component needs: a database, a queue, a bucket.
+    Resource, kind = "Resource", {
+    #[graphql(name = "type")]
+    async fn resource_type(&self) -> Option<String> {
+        self.0.spec_str("type")
+    }
+    async fn owner_ref(&self) -> Option<String> {
+        self.0.record().owner_ref.clone()
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        self.0.owner(ctx).await
+    }
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
+        self.0.related(ctx, "dependsOn").await
+    }
+    async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
+        self.0.related(ctx, "dependencyOf").await
+    }
+});
+
+entity_type!(
+    /// A collection of components, APIs and resources that work together.
+    System, kind = "System", {
+    #[graphql(name = "type")]
+    async fn system_type(&self) -> Option<String> {
+        self.0.spec_str("type")
+    }
+    async fn owner_ref(&self) -> Option<String> {
+        self.0.record().owner_ref.clone()
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        self.0.owner(ctx).await
+    }
+    async fn domain(&self, ctx: &Context<'_>) -> Result<Option<Domain>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    async fn components(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+    async fn apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+    async fn resources(&self, ctx: &Context<'_>) -> Result<Vec<Resource>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+});
+
+entity_type!(
+    /// A business area grouping systems.
+    Domain, kind = "Domain", {
+    #[graphql(name = "type")]
+    async fn domain_type(&self) -> Option<String> {
+        self.0.spec_str("type")
+    }
+    async fn owner_ref(&self) -> Option<String> {
+        self.0.record().owner_ref.clone()
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        self.0.owner(ctx).await
+    }
+    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+    /// The domain this one is part of (`spec.subdomainOf`).
+    async fn subdomain_of(&self, ctx: &Context<'_>) -> Result<Option<Domain>> {
+        self.0.typed_one(ctx, "partOf").await
+    }
+    async fn subdomains(&self, ctx: &Context<'_>) -> Result<Vec<Domain>> {
+        self.0.typed(ctx, "hasPart").await
+    }
+});

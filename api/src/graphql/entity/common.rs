@@ -1,0 +1,260 @@
+//! What every entity type shares: the common fields (one macro, so the ten
+//! types cannot drift apart) and the small types they return.
+
+use super::data::EntityData;
+use super::Entity;
+use crate::error::Result;
+use crate::graphql::loaders::Loaders;
+use almanac_store::catalog::ProcessingErrorRecord;
+use async_graphql::{ComplexObject, Context, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Declares an entity object type: the struct, its [`KindType`] impl when it
+/// stands for one kind, and a `#[Object]` impl holding the `Entity` interface's
+/// fields followed by the kind's own (`$body`).
+macro_rules! entity_type {
+    ($(#[$doc:meta])* $ty:ident, kind = $kind:literal, { $($body:tt)* }) => {
+        entity_type!(@object $(#[$doc])* $ty, { $($body)* });
+        impl $crate::graphql::entity::data::KindType for $ty {
+            const KIND: &'static str = $kind;
+            fn wrap(data: $crate::graphql::entity::data::EntityData) -> Self {
+                $ty(data)
+            }
+        }
+    };
+    (@object $(#[$doc:meta])* $ty:ident, { $($body:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $ty(pub $crate::graphql::entity::data::EntityData);
+
+        #[async_graphql::Object]
+        impl $ty {
+            /// Relay global id (opaque).
+            pub(crate) async fn id(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::ID> {
+                Ok(async_graphql::ID($crate::graphql::ids::encode_id(stringify!($ty), self.0.entity_ref())))
+            }
+            /// Canonical ref, lower-case: `kind:namespace/name`.
+            #[graphql(name = "ref")]
+            pub(crate) async fn entity_ref(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
+                Ok(self.0.entity_ref().to_string())
+            }
+            /// The kind as written (`Component`, `API`, ...).
+            pub(crate) async fn kind(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
+                Ok(self.0.record().kind.clone())
+            }
+            pub(crate) async fn namespace(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
+                Ok(self.0.record().namespace.clone())
+            }
+            pub(crate) async fn name(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
+                Ok(self.0.record().name.clone())
+            }
+            pub(crate) async fn title(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.record().title.clone())
+            }
+            pub(crate) async fn description(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.record().description.clone())
+            }
+            pub(crate) async fn tags(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<String>> {
+                Ok(self.0.record().tags.clone())
+            }
+            /// `metadata.labels` as an object.
+            pub(crate) async fn labels(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {
+                Ok(async_graphql::Json(self.0.record().labels.clone()))
+            }
+            /// `metadata.annotations` as an object.
+            pub(crate) async fn annotations(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {
+                Ok(async_graphql::Json(self.0.record().annotations.clone()))
+            }
+            /// One annotation's value.
+            pub(crate) async fn annotation(&self, _ctx: &async_graphql::Context<'_>, key: String) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.record().annotations.get(&key).and_then(|v| v.as_str()).map(str::to_string))
+            }
+            pub(crate) async fn links(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<$crate::graphql::entity::Link>> {
+                Ok($crate::graphql::entity::common::links(&self.0))
+            }
+            /// The whole `spec`, as JSON.
+            pub(crate) async fn spec(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {
+                Ok(async_graphql::Json(self.0.spec().clone()))
+            }
+            pub(crate) async fn uid(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
+                Ok(self.0.record().uid.to_string())
+            }
+            /// How many events the entity has had.
+            pub(crate) async fn version(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<i32> {
+                Ok(i32::try_from(self.0.record().version).unwrap_or(i32::MAX))
+            }
+            pub(crate) async fn created_at(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<chrono::DateTime<chrono::Utc>> {
+                Ok(self.0.record().created_at)
+            }
+            pub(crate) async fn updated_at(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<chrono::DateTime<chrono::Utc>> {
+                Ok(self.0.record().updated_at)
+            }
+            /// The location that provides it (`backstage.io/managed-by-location`).
+            pub(crate) async fn source(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.record().source.clone())
+            }
+            /// Every relation whose source is this entity, inverses declared by
+            /// others included (Backstage's `relations`); `type` keeps one type.
+            pub(crate) async fn relations(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(name = "type")] relation_type: Option<String>,
+            ) -> $crate::error::Result<Vec<$crate::graphql::entity::Relation>> {
+                $crate::graphql::entity::common::relations(&self.0, ctx, relation_type).await
+            }
+            /// Processing errors the last read recorded for this entity.
+            pub(crate) async fn errors(&self, ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<$crate::graphql::entity::ProcessingError>> {
+                $crate::graphql::entity::common::errors(&self.0, ctx).await
+            }
+            /// The transitive dependencies (OUTGOING, default) or dependents
+            /// (INCOMING) along dependsOn/dependencyOf; `viaApis` also counts "consumes
+            /// an API that B provides" as depending on B. `depth` defaults to the
+            /// server's maximum; `kinds` keeps those kinds in the result (the walk
+            /// goes through every kind).
+            pub(crate) async fn dependencies(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                depth: Option<i32>,
+                direction: Option<$crate::graphql::dependencies::DependencyDirection>,
+                kinds: Option<Vec<String>>,
+                via_apis: Option<bool>,
+            ) -> $crate::error::Result<$crate::graphql::dependencies::Dependencies> {
+                $crate::graphql::dependencies::dependencies(&self.0, ctx, depth, direction, kinds, via_apis).await
+            }
+            /// The same walk as `dependencies`, as nodes (the root included, at
+            /// depth 0) and edges, cycles included, ready to draw.
+            pub(crate) async fn dependency_graph(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                depth: Option<i32>,
+                direction: Option<$crate::graphql::dependencies::DependencyDirection>,
+                kinds: Option<Vec<String>>,
+                via_apis: Option<bool>,
+            ) -> $crate::error::Result<$crate::graphql::dependencies::DependencyGraph> {
+                $crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, kinds, via_apis).await
+            }
+
+            $($body)*
+        }
+    };
+}
+
+/// An entry of `metadata.links`.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Link {
+    pub url: String,
+    pub title: Option<String>,
+    pub icon: Option<String>,
+    #[graphql(name = "type")]
+    pub link_type: Option<String>,
+}
+
+pub fn links(data: &EntityData) -> Vec<Link> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    data.record().descriptor["metadata"]["links"]
+        .as_array()
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| {
+                    Some(Link {
+                        url: text(l, "url")?,
+                        title: text(l, "title"),
+                        icon: text(l, "icon"),
+                        link_type: text(l, "type"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `spec.profile` of a Group or User.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+}
+
+impl Profile {
+    pub fn of(data: &EntityData) -> Option<Profile> {
+        let profile = data.spec().get("profile")?;
+        let text = |key: &str| profile.get(key).and_then(Value::as_str).map(str::to_string);
+        Some(Profile {
+            display_name: text("displayName"),
+            email: text("email"),
+            picture: text("picture"),
+        })
+    }
+}
+
+/// One edge leaving an entity.
+#[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
+pub struct Relation {
+    /// Backstage's spelling: `ownedBy`, `ownerOf`, `partOf`, `hasPart`, ...
+    #[graphql(name = "type")]
+    pub relation_type: String,
+    pub target_ref: String,
+    /// The entity whose descriptor declared it (for an inverse, the other end).
+    pub declared_by: String,
+    /// The spec field that declared it, e.g. `spec.members`.
+    pub field: String,
+}
+
+#[ComplexObject]
+impl Relation {
+    /// The target, or null when no such entity exists (a dangling reference).
+    async fn target(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        Ok(Loaders::of(ctx)?
+            .entity(&self.target_ref)
+            .await?
+            .map(Entity::from_record))
+    }
+}
+
+pub async fn relations(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    relation_type: Option<String>,
+) -> Result<Vec<Relation>> {
+    let edges = Loaders::of(ctx)?.relations(data.entity_ref()).await?;
+    Ok(edges
+        .iter()
+        .filter(|e| relation_type.as_ref().is_none_or(|t| &e.relation == t))
+        .map(|e| Relation {
+            relation_type: e.relation.clone(),
+            target_ref: e.target_ref.clone(),
+            declared_by: e.declared_by.clone(),
+            field: e.field.clone(),
+        })
+        .collect())
+}
+
+/// What a read of a source could not accept.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct ProcessingError {
+    /// The location key (`file:...`, `url:...`, `api:...`).
+    pub source: String,
+    pub entity_ref: Option<String>,
+    pub message: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<&ProcessingErrorRecord> for ProcessingError {
+    fn from(row: &ProcessingErrorRecord) -> Self {
+        ProcessingError {
+            source: row.source.clone(),
+            entity_ref: row.entity_ref.clone(),
+            message: row.message.clone(),
+            recorded_at: row.recorded_at,
+        }
+    }
+}
+
+pub async fn errors(data: &EntityData, ctx: &Context<'_>) -> Result<Vec<ProcessingError>> {
+    let rows = Loaders::of(ctx)?.errors(data.entity_ref()).await?;
+    Ok(rows.iter().map(ProcessingError::from).collect())
+}

@@ -1,0 +1,110 @@
+//! One entity row and the reads every kind shares: spec values, relation hops
+//! (through the request's loaders) and typed views of related entities.
+
+use super::Entity;
+use crate::error::Result;
+use crate::graphql::loaders::Loaders;
+use almanac_store::catalog::{kind_of_ref, EntityRecord};
+use async_graphql::Context;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct EntityData(pub Arc<EntityRecord>);
+
+/// A GraphQL object type that stands for exactly one kind.
+pub trait KindType: Sized {
+    /// The kind as written in descriptors.
+    const KIND: &'static str;
+    fn wrap(data: EntityData) -> Self;
+}
+
+impl EntityData {
+    pub fn record(&self) -> &EntityRecord {
+        &self.0
+    }
+
+    pub fn entity_ref(&self) -> &str {
+        &self.0.entity_ref
+    }
+
+    pub fn spec(&self) -> &Value {
+        &self.0.descriptor["spec"]
+    }
+
+    pub fn spec_str(&self, key: &str) -> Option<String> {
+        self.spec()
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// The string items of a list in the spec (`targets`, say).
+    pub fn spec_strings(&self, key: &str) -> Vec<String> {
+        self.spec()
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Targets of this entity's `relation` edges, optionally of one kind
+    /// (lower-case, as in refs), that exist; dangling targets are left out.
+    pub async fn targets(
+        &self,
+        ctx: &Context<'_>,
+        relation: &str,
+        kind: Option<&str>,
+    ) -> Result<Vec<Arc<EntityRecord>>> {
+        let loaders = Loaders::of(ctx)?;
+        let edges = loaders.relations(self.entity_ref()).await?;
+        let refs: Vec<String> = edges
+            .iter()
+            .filter(|e| e.relation == relation)
+            .filter(|e| kind.is_none_or(|k| kind_of_ref(&e.target_ref) == k))
+            .map(|e| e.target_ref.clone())
+            .collect();
+        loaders.entities(&refs).await
+    }
+
+    /// Related entities of type `T` only.
+    pub async fn typed<T: KindType>(&self, ctx: &Context<'_>, relation: &str) -> Result<Vec<T>> {
+        let kind = T::KIND.to_lowercase();
+        Ok(self
+            .targets(ctx, relation, Some(&kind))
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == T::KIND)
+            .map(|r| T::wrap(EntityData(r)))
+            .collect())
+    }
+
+    pub async fn typed_one<T: KindType>(
+        &self,
+        ctx: &Context<'_>,
+        relation: &str,
+    ) -> Result<Option<T>> {
+        Ok(self.typed(ctx, relation).await?.into_iter().next())
+    }
+
+    /// Related entities of any kind.
+    pub async fn related(&self, ctx: &Context<'_>, relation: &str) -> Result<Vec<Entity>> {
+        Ok(super::entities(self.targets(ctx, relation, None).await?))
+    }
+
+    /// `spec.owner`, resolved (a Group or a User; null when dangling).
+    pub async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
+        let Some(owner) = &self.0.owner_ref else {
+            return Ok(None);
+        };
+        Ok(Loaders::of(ctx)?
+            .entity(owner)
+            .await?
+            .map(Entity::from_record))
+    }
+}

@@ -1,0 +1,198 @@
+//! Entities as GraphQL types: the `Entity` and `Node` interfaces, one object
+//! type per built-in kind and `GenericEntity` for the rest.
+//!
+//! Every type wraps the same [`EntityData`] (one projected row). Fields common
+//! to all kinds come from one macro ([`entity_type!`]) so they cannot drift
+//! between types; kind-specific fields live beside each type. Relation fields
+//! read `relation_edges` through the request's loaders, never row by row.
+
+#[macro_use]
+mod common;
+mod catalog_kinds;
+mod data;
+mod org;
+mod other;
+
+pub use catalog_kinds::{Api, Component, Domain, Resource, System};
+pub use common::{Link, ProcessingError, Profile, Relation};
+pub use data::EntityData;
+pub use org::{Group, User};
+pub use other::{GenericEntity, Location, Template};
+
+use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph};
+use almanac_store::catalog::EntityRecord;
+use async_graphql::{Interface, Json, ID};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A catalog entity of any kind. Query kind-specific fields with
+/// `... on Component { ... }`.
+// The interface's field list repeats `ty = "String"` and such by nature.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Clone, Debug, Interface)]
+#[graphql(
+    field(name = "id", ty = "ID", desc = "Relay global id (opaque)."),
+    field(
+        name = "ref",
+        method = "entity_ref",
+        ty = "String",
+        desc = "Canonical ref, lower-case: `kind:namespace/name`."
+    ),
+    field(
+        name = "kind",
+        ty = "String",
+        desc = "The kind as written (`Component`, `API`, ...)."
+    ),
+    field(name = "namespace", ty = "String"),
+    field(name = "name", ty = "String"),
+    field(name = "title", ty = "Option<String>"),
+    field(name = "description", ty = "Option<String>"),
+    field(name = "tags", ty = "Vec<String>"),
+    field(
+        name = "labels",
+        ty = "Json<Value>",
+        desc = "`metadata.labels` as an object."
+    ),
+    field(
+        name = "annotations",
+        ty = "Json<Value>",
+        desc = "`metadata.annotations` as an object."
+    ),
+    field(
+        name = "annotation",
+        ty = "Option<String>",
+        arg(name = "key", ty = "String"),
+        desc = "One annotation's value."
+    ),
+    field(name = "links", ty = "Vec<Link>"),
+    field(name = "spec", ty = "Json<Value>", desc = "The whole `spec`, as JSON."),
+    field(name = "uid", ty = "String"),
+    field(
+        name = "version",
+        ty = "i32",
+        desc = "How many events the entity has had."
+    ),
+    field(name = "created_at", ty = "DateTime<Utc>"),
+    field(name = "updated_at", ty = "DateTime<Utc>"),
+    field(
+        name = "source",
+        ty = "Option<String>",
+        desc = "The location that provides it (`backstage.io/managed-by-location`)."
+    ),
+    field(
+        name = "relations",
+        ty = "Vec<Relation>",
+        arg(name = "type", ty = "Option<String>"),
+        desc = "Every relation whose source is this entity, inverses included."
+    ),
+    field(
+        name = "errors",
+        ty = "Vec<ProcessingError>",
+        desc = "Processing errors the last read recorded for this entity."
+    ),
+    field(
+        name = "dependencies",
+        ty = "Dependencies",
+        arg(name = "depth", ty = "Option<i32>"),
+        arg(name = "direction", ty = "Option<DependencyDirection>"),
+        arg(name = "kinds", ty = "Option<Vec<String>>"),
+        arg(name = "viaApis", ty = "Option<bool>"),
+        desc = "The transitive dependencies (OUTGOING) or dependents (INCOMING)."
+    ),
+    field(
+        name = "dependencyGraph",
+        method = "dependency_graph",
+        ty = "DependencyGraph",
+        arg(name = "depth", ty = "Option<i32>"),
+        arg(name = "direction", ty = "Option<DependencyDirection>"),
+        arg(name = "kinds", ty = "Option<Vec<String>>"),
+        arg(name = "viaApis", ty = "Option<bool>"),
+        desc = "The same walk as nodes and edges, ready to draw."
+    )
+)]
+pub enum Entity {
+    Component(Component),
+    Api(Api),
+    Resource(Resource),
+    System(System),
+    Domain(Domain),
+    Group(Group),
+    User(User),
+    Location(Location),
+    Template(Template),
+    GenericEntity(GenericEntity),
+}
+
+/// Anything with a Relay global id, fetchable with `node(id:)`.
+#[derive(Clone, Debug, Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Component(Component),
+    Api(Api),
+    Resource(Resource),
+    System(System),
+    Domain(Domain),
+    Group(Group),
+    User(User),
+    Location(Location),
+    Template(Template),
+    GenericEntity(GenericEntity),
+}
+
+impl Entity {
+    /// The GraphQL type for a row, by its kind as written.
+    pub fn from_record(record: Arc<EntityRecord>) -> Entity {
+        let data = EntityData(record);
+        match data.0.kind.as_str() {
+            "Component" => Entity::Component(Component(data)),
+            "API" => Entity::Api(Api(data)),
+            "Resource" => Entity::Resource(Resource(data)),
+            "System" => Entity::System(System(data)),
+            "Domain" => Entity::Domain(Domain(data)),
+            "Group" => Entity::Group(Group(data)),
+            "User" => Entity::User(User(data)),
+            "Location" => Entity::Location(Location(data)),
+            "Template" => Entity::Template(Template(data)),
+            _ => Entity::GenericEntity(GenericEntity(data)),
+        }
+    }
+
+    /// The GraphQL type name (used in global ids).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Entity::Component(_) => "Component",
+            Entity::Api(_) => "Api",
+            Entity::Resource(_) => "Resource",
+            Entity::System(_) => "System",
+            Entity::Domain(_) => "Domain",
+            Entity::Group(_) => "Group",
+            Entity::User(_) => "User",
+            Entity::Location(_) => "Location",
+            Entity::Template(_) => "Template",
+            Entity::GenericEntity(_) => "GenericEntity",
+        }
+    }
+}
+
+impl From<Entity> for Node {
+    fn from(entity: Entity) -> Node {
+        match entity {
+            Entity::Component(e) => Node::Component(e),
+            Entity::Api(e) => Node::Api(e),
+            Entity::Resource(e) => Node::Resource(e),
+            Entity::System(e) => Node::System(e),
+            Entity::Domain(e) => Node::Domain(e),
+            Entity::Group(e) => Node::Group(e),
+            Entity::User(e) => Node::User(e),
+            Entity::Location(e) => Node::Location(e),
+            Entity::Template(e) => Node::Template(e),
+            Entity::GenericEntity(e) => Node::GenericEntity(e),
+        }
+    }
+}
+
+/// Rows as entities, in order.
+pub fn entities(records: impl IntoIterator<Item = Arc<EntityRecord>>) -> Vec<Entity> {
+    records.into_iter().map(Entity::from_record).collect()
+}

@@ -1,0 +1,222 @@
+//! The mutation root: push descriptors, delete an entity, add, remove or
+//! refresh a location. Every mutation needs a token with the `write` scope;
+//! its subject is the actor on the events. Each returns once the projector has
+//! caught up with its events, so the next query sees the change.
+
+use super::entity::entities;
+use super::loaders::Loaders;
+use super::operational::CatalogLocation;
+use super::results::*;
+use crate::auth::Principal;
+use crate::error::{ApiError, Result};
+use almanac_domain::EntityRef;
+use almanac_ingest::{operations, read_sources, ApplyOptions, IngestError, Ingestor, Source};
+use async_graphql::{Context, Object};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+pub struct Mutation;
+
+fn writer(ctx: &Context<'_>) -> Result<String> {
+    let principal = ctx.data::<Principal>().unwrap_or(&Principal::Anonymous);
+    principal.writer().map(str::to_string)
+}
+
+fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool> {
+    ctx.data::<PgPool>()
+        .map_err(|_| ApiError::internal(std::io::Error::other("database pool missing from schema")))
+}
+
+/// The name of a push's source: `source` without an `api:` prefix, else the actor.
+fn source_name(source: Option<String>, actor: &str) -> std::result::Result<String, InvalidInput> {
+    let name = source.unwrap_or_else(|| actor.to_string());
+    let name = name
+        .strip_prefix("api:")
+        .unwrap_or(&name)
+        .trim()
+        .to_string();
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(InvalidInput::new(
+            "source",
+            "source must be 1 to 200 printable characters",
+        ));
+    }
+    Ok(name)
+}
+
+#[Object]
+impl Mutation {
+    /// Pushes descriptors (YAML, several documents allowed, or JSON) as the
+    /// source `api:<source>` (default: the token's subject). All or nothing:
+    /// one invalid document and nothing is applied. Entities the source pushed
+    /// before and does not push now are kept (pushes only upsert).
+    async fn apply_entities(
+        &self,
+        ctx: &Context<'_>,
+        documents: String,
+        source: Option<String>,
+    ) -> Result<ApplyEntitiesResult> {
+        let actor = writer(ctx)?;
+        let name = match source_name(source, &actor) {
+            Ok(name) => name,
+            Err(invalid) => {
+                return Ok(ApplyEntitiesResult::InvalidDescriptors(
+                    InvalidDescriptors {
+                        message: invalid.message.clone(),
+                        errors: Vec::new(),
+                    },
+                ))
+            }
+        };
+        let pool = pool(ctx)?;
+        let ingestor = Ingestor::new(pool.clone());
+        let pushed = Source::Text {
+            name,
+            text: documents,
+        };
+        let key = pushed.origin();
+        let outcome = read_sources(std::slice::from_ref(&pushed), &ingestor.limits).await;
+        if let Some(invalid) = super::apply::invalid_descriptors(&outcome) {
+            return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid));
+        }
+        let refs = super::apply::candidate_refs(&outcome);
+        let catalog = Loaders::of(ctx)?.catalog();
+        if let Some(conflict) = super::apply::claimed_elsewhere(catalog, &refs, &key).await? {
+            return Ok(ApplyEntitiesResult::ApplyConflict(conflict));
+        }
+        let options = ApplyOptions {
+            actor,
+            remove_missing: false,
+            correlation_id: None,
+            origins: Vec::new(),
+        };
+        let report = match ingestor.apply(&outcome, &options).await {
+            Ok(report) => report,
+            Err(IngestError::Conflict(detail)) => {
+                return Ok(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
+                    message: format!("another writer changed these entities; try again ({detail})"),
+                    conflicts: Vec::new(),
+                }))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        ingestor.wait_visible(report.last_position).await?;
+        if !report.conflicts.is_empty() {
+            return Ok(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
+                message: "another source manages some of these entities".into(),
+                conflicts: IngestSummary::from(&report).conflicts,
+            }));
+        }
+        let rows = catalog.entities_by_ref(&refs).await?;
+        let mut rows: Vec<_> = rows.into_iter().map(Arc::new).collect();
+        rows.sort_by_key(|r| refs.iter().position(|x| *x == r.entity_ref));
+        Ok(ApplyEntitiesResult::ApplySuccess(ApplySuccess {
+            source: key,
+            registered: count(report.registered),
+            updated: count(report.updated),
+            unchanged: count(report.unchanged),
+            entities: entities(rows),
+        }))
+    }
+
+    /// Removes an entity. A file or URL source that still holds it registers
+    /// it again at its next read; remove it there too.
+    async fn delete_entity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Result<DeleteEntityResult> {
+        let actor = writer(ctx)?;
+        // Refs compare by their lower-cased canonical form, which names the stream.
+        let parsed = match EntityRef::parse(entity_ref.trim(), None, "default") {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                return Ok(DeleteEntityResult::InvalidInput(InvalidInput::new(
+                    "ref",
+                    err.to_string(),
+                )))
+            }
+        };
+        match operations::delete_entity(pool(ctx)?, &parsed, &actor).await? {
+            Some(_) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
+                entity_ref: parsed.canonical(),
+            })),
+            None => Ok(DeleteEntityResult::NotFound(NotFound {
+                message: format!("no entity {}", parsed.canonical()),
+            })),
+        }
+    }
+
+    /// Registers a location (`url` or `file`) and reads it now. Adding the
+    /// same type and target again reads it again.
+    async fn add_location(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "type")] location_type: String,
+        target: String,
+    ) -> Result<AddLocationResult> {
+        let actor = writer(ctx)?;
+        match operations::add_location(pool(ctx)?, &location_type, &target, &actor).await {
+            Ok((id, report)) => Ok(AddLocationResult::AddLocationSuccess(LocationSuccess {
+                location: location(ctx, &id).await?,
+                summary: IngestSummary::from(&report),
+            })),
+            Err(IngestError::Invalid(message)) => Ok(AddLocationResult::InvalidInput(
+                InvalidInput::new("target", message),
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Unregisters a location and removes every entity read through it.
+    async fn remove_location(&self, ctx: &Context<'_>, id: String) -> Result<RemoveLocationResult> {
+        let actor = writer(ctx)?;
+        match operations::remove_location(pool(ctx)?, &id, &actor).await {
+            Ok(Some(removed)) => Ok(RemoveLocationResult::RemoveLocationSuccess(
+                RemoveLocationSuccess {
+                    id,
+                    removed_entities: count(removed),
+                },
+            )),
+            Ok(None) => Ok(RemoveLocationResult::NotFound(NotFound {
+                message: format!("no location {id}"),
+            })),
+            Err(IngestError::Invalid(message)) => Ok(RemoveLocationResult::InvalidInput(
+                InvalidInput::new("id", message),
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Reads a registered location again now.
+    async fn refresh_location(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> Result<RefreshLocationResult> {
+        let actor = writer(ctx)?;
+        match operations::refresh_location(pool(ctx)?, &id, &actor).await {
+            Ok(Some(report)) => Ok(RefreshLocationResult::RefreshLocationSuccess(
+                LocationSuccess {
+                    location: location(ctx, &id).await?,
+                    summary: IngestSummary::from(&report),
+                },
+            )),
+            Ok(None) => Ok(RefreshLocationResult::NotFound(NotFound {
+                message: format!("no location {id}"),
+            })),
+            Err(IngestError::Invalid(message)) => Ok(RefreshLocationResult::InvalidInput(
+                InvalidInput::new("id", message),
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+async fn location(ctx: &Context<'_>, id: &str) -> Result<Option<CatalogLocation>> {
+    let rows = Loaders::of(ctx)?
+        .catalog()
+        .locations_by_id(&[id.to_string()])
+        .await?;
+    Ok(rows.into_iter().next().map(CatalogLocation::from))
+}

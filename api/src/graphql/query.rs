@@ -1,0 +1,187 @@
+//! The query root: entities by ref, id, list, search and facets; ownership;
+//! and the operational views (locations, processing errors, conflicts).
+
+use super::connection::{self, page_size, EntityConnection};
+use super::entity::{Entity, Node, ProcessingError};
+use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
+use super::ids::decode_id;
+use super::loaders::Loaders;
+use super::operational::{CatalogLocation, EntityConflict};
+use super::ownership::Ownership;
+use crate::error::{ApiError, Result};
+use crate::limits::Limits;
+use async_graphql::{Context, Object, SimpleObject, ID};
+
+pub struct Query;
+
+/// One value of a facet and how many entities have it.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Facet {
+    pub value: String,
+    pub count: i32,
+}
+
+fn limits(ctx: &Context<'_>) -> Limits {
+    ctx.data::<Limits>().cloned().unwrap_or_default()
+}
+
+/// The entity a ref names. A ref without a kind is refused (`INVALID_REF`):
+/// names are unique per kind only, so guessing one would be wrong half the time.
+async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> {
+    let canonical = canonical_ref(text, None)?;
+    Ok(Loaders::of(ctx)?
+        .entity(&canonical)
+        .await?
+        .map(Entity::from_record))
+}
+
+async fn node_by_id(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
+    let (type_name, key) = decode_id(id)?;
+    let Some(record) = Loaders::of(ctx)?.entity(&key).await? else {
+        return Ok(None);
+    };
+    let entity = Entity::from_record(record);
+    // An id names one type: the same key under another type is not this node.
+    Ok((entity.type_name() == type_name).then(|| entity.into()))
+}
+
+#[Object]
+impl Query {
+    /// Fetches any object by its global `id`.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        node_by_id(ctx, &id).await
+    }
+
+    /// Fetches several objects by id, in order; null for the unknown ones.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        let max = limits(ctx).max_page_size;
+        if ids.len() > max as usize {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::PageSizeExceeded,
+                format!("at most {max} ids per call"),
+            ));
+        }
+        let lookups = ids.iter().map(|id| node_by_id(ctx, id));
+        futures::future::try_join_all(lookups).await
+    }
+
+    /// An entity by ref, case-insensitively: `kind:[namespace/]name`, the
+    /// namespace defaulting to `default`. The kind is required (`INVALID_REF`
+    /// without it). Null when there is no such entity.
+    async fn entity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Result<Option<Entity>> {
+        entity_by_ref(ctx, &entity_ref).await
+    }
+
+    /// A page of entities. Default order: name, then ref. Cursors are opaque
+    /// and tied to the `orderBy` they came from.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn entities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EntityFilter>,
+        order_by: Option<Vec<EntityOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<EntityConnection> {
+        connection::list(
+            ctx,
+            filter.as_ref(),
+            order_by.as_deref(),
+            first,
+            after.as_deref(),
+        )
+        .await
+    }
+
+    /// Ranked search over name, title, description and tags: whole words,
+    /// prefixes (as you type) and near misses.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        text: String,
+        filter: Option<EntityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<EntityConnection> {
+        connection::search(ctx, &text, filter.as_ref(), first, after.as_deref()).await
+    }
+
+    /// The values of `field` among the entities `filter` keeps, most common first.
+    async fn facets(
+        &self,
+        ctx: &Context<'_>,
+        field: FacetField,
+        filter: Option<EntityFilter>,
+        first: Option<i32>,
+    ) -> Result<Vec<Facet>> {
+        let limits = limits(ctx);
+        let first = page_size(&limits, first.or(Some(limits.max_page_size)))?;
+        let filter = EntityFilter::compile(filter.as_ref(), limits.max_filter_conditions)?;
+        let facets = Loaders::of(ctx)?
+            .catalog()
+            .facets(field.into(), &filter, first)
+            .await?;
+        Ok(facets
+            .into_iter()
+            .map(|f| Facet {
+                value: f.value,
+                count: i32::try_from(f.count).unwrap_or(i32::MAX),
+            })
+            .collect())
+    }
+
+    /// Who owns an entity and how to reach them. Null when there is no such entity.
+    async fn ownership(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Result<Option<Ownership>> {
+        let canonical = canonical_ref(&entity_ref, None)?;
+        let loaders = Loaders::of(ctx)?;
+        let Some(entity) = loaders.entity(&canonical).await? else {
+            return Ok(None);
+        };
+        let owner = match &entity.owner_ref {
+            Some(owner) => loaders.entity(owner).await?,
+            None => None,
+        };
+        Ok(Some(Ownership { entity, owner }))
+    }
+
+    /// The locations the catalog reads, oldest first.
+    async fn locations(&self, ctx: &Context<'_>) -> Result<Vec<CatalogLocation>> {
+        let rows = Loaders::of(ctx)?.catalog().locations().await?;
+        Ok(rows.into_iter().map(CatalogLocation::from).collect())
+    }
+
+    /// What the last read of each source could not accept, newest first.
+    async fn processing_errors(
+        &self,
+        ctx: &Context<'_>,
+        source: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Vec<ProcessingError>> {
+        let first = page_size(&limits(ctx), first)?;
+        let rows = Loaders::of(ctx)?
+            .catalog()
+            .processing_errors(source.as_deref(), first)
+            .await?;
+        Ok(rows.iter().map(ProcessingError::from).collect())
+    }
+
+    /// Entities two sources claim, most recently seen first.
+    async fn conflicts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<EntityConflict>> {
+        let first = page_size(&limits(ctx), first)?;
+        let rows = Loaders::of(ctx)?.catalog().conflicts(first).await?;
+        Ok(rows.into_iter().map(EntityConflict::from).collect())
+    }
+}

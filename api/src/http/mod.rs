@@ -1,0 +1,203 @@
+//! GraphQL over HTTP, as the GraphQL-over-HTTP spec says: `POST /graphql`
+//! with a JSON body, `GET /graphql` with the query in the URL (queries only),
+//! answered as `application/graphql-response+json` or `application/json` by
+//! the `Accept` header. A request that does not parse or validate gets 400
+//! with a GraphQL error body; a WebSocket upgrade on `GET` goes to [`ws`].
+//!
+//! The stock async-graphql-axum response always answers with the spec's media
+//! type, which breaks clients that only accept `application/json`; hence this
+//! small handler around `Schema::execute`.
+
+mod media;
+mod ws;
+
+use crate::auth::{AuthConfig, Principal};
+use crate::error::{ApiError, ErrorCode};
+use crate::graphql::gate::{Phase, PhaseCell, ViaGet};
+use crate::graphql::AlmanacSchema;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use media::{negotiate, Media};
+use serde_json::json;
+use std::sync::Arc;
+
+/// What the GraphQL routes need.
+#[derive(Clone)]
+pub struct GraphqlService {
+    pub schema: AlmanacSchema,
+    pub auth: Arc<AuthConfig>,
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// A request turned away before execution: its body is `{"errors": [...]}`
+/// and nothing else (no `data`: the request never ran).
+struct Refusal {
+    media: Media,
+    status: StatusCode,
+    error: ApiError,
+}
+
+impl Refusal {
+    fn new(media: Media, status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            media,
+            status,
+            error: ApiError::new(code, message),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({ "errors": [self.error.into_server_error()] });
+        let mut response = (self.status, body.to_string()).into_response();
+        set_content_type(&mut response, self.media);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn set_content_type(response: &mut Response, media: Media) {
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+}
+
+/// The media type to answer in, or the 406 that says none fits.
+fn media_of(headers: &HeaderMap) -> Result<Media, Refusal> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    negotiate(accept).ok_or_else(|| {
+        Refusal::new(
+            Media::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::NotAcceptable,
+            "accept application/graphql-response+json or application/json",
+        )
+    })
+}
+
+fn principal(auth: &AuthConfig, headers: &HeaderMap, media: Media) -> Result<Principal, Refusal> {
+    auth.authenticate(authorization(headers))
+        .map_err(|error| Refusal {
+            media,
+            status: StatusCode::UNAUTHORIZED,
+            error,
+        })
+}
+
+pub async fn post(
+    State(service): State<GraphqlService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let media = match media_of(&headers) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(media::JSON);
+    if !content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with(media::JSON)
+    {
+        return Refusal::new(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the request as application/json",
+        )
+        .into_response();
+    }
+    let principal = match principal(&service.auth, &headers, media) {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => {
+            return Refusal::new(
+                media,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                format!("the body must be one GraphQL request as a JSON object: {err}"),
+            )
+            .into_response()
+        }
+    };
+    execute(&service, request.data(principal), media).await
+}
+
+pub async fn get(State(service): State<GraphqlService>, request: Request) -> Response {
+    if ws::is_upgrade(request.headers()) {
+        return ws::upgrade(service, request).await;
+    }
+    let media = match media_of(request.headers()) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let principal = match principal(&service.auth, request.headers(), media) {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let query = request.uri().query().unwrap_or("");
+    let graphql = match async_graphql::http::parse_query_string(query) {
+        Ok(graphql) => graphql,
+        Err(err) => {
+            return Refusal::new(
+                media,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                format!("bad GraphQL GET request: {err}"),
+            )
+            .into_response()
+        }
+    };
+    execute(&service, graphql.data(principal).data(ViaGet), media).await
+}
+
+async fn execute(
+    service: &GraphqlService,
+    request: async_graphql::Request,
+    media: Media,
+) -> Response {
+    let phase = Arc::new(PhaseCell::default());
+    let response = service.schema.execute(request.data(phase.clone())).await;
+    let status = match phase.get() {
+        Phase::Executed => StatusCode::OK,
+        Phase::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
+        Phase::Received | Phase::Rejected if response.is_err() => StatusCode::BAD_REQUEST,
+        Phase::Received | Phase::Rejected => StatusCode::OK,
+    };
+    let body = if status == StatusCode::OK {
+        serde_json::to_string(&response)
+    } else {
+        // The request never ran: the spec wants errors and no `data`.
+        serde_json::to_string(&json!({ "errors": response.errors }))
+    };
+    let body = body.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot serialise a GraphQL response");
+        json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE }] }).to_string()
+    });
+    let mut http = (status, body).into_response();
+    set_content_type(&mut http, media);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        http.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    http
+}

@@ -1,0 +1,65 @@
+//! Bounds on what one request may cost: query depth and complexity, page
+//! size, walk size and wall-clock time. Each refusal is a clear error with its
+//! own `extensions.code` (see [`crate::error::ErrorCode`]).
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `limits:` under the API's configuration; every field has a default.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Deepest selection nesting a query may have.
+    pub max_depth: usize,
+    /// Largest query cost: one per field, list fields multiplied by their page size.
+    pub max_complexity: usize,
+    /// Largest `first:` of a paginated field.
+    pub max_page_size: i32,
+    /// `first:` when the client does not say.
+    pub default_page_size: i32,
+    /// Deepest `dependencies(depth:)` walk.
+    pub max_walk_depth: u32,
+    /// Most entities one dependency walk may reach before it is truncated.
+    pub max_walk_nodes: usize,
+    /// Most leaf conditions in one `EntityFilter` (and/or/not included).
+    pub max_filter_conditions: usize,
+    /// Wall-clock budget of a query, in milliseconds.
+    pub query_timeout_ms: u64,
+    /// Wall-clock budget of a mutation (reads sources, waits for the projector).
+    pub mutation_timeout_ms: u64,
+    /// How long a batch loader gathers keys before it queries. Longer windows
+    /// make fewer, larger batches on a slow or busy machine, at that latency
+    /// per level of the query.
+    pub batch_window_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            max_complexity: 50_000,
+            max_page_size: 500,
+            default_page_size: 50,
+            max_walk_depth: 16,
+            max_walk_nodes: 2_000,
+            max_filter_conditions: 64,
+            query_timeout_ms: 15_000,
+            mutation_timeout_ms: 120_000,
+            batch_window_ms: 2,
+        }
+    }
+}
+
+impl Limits {
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.query_timeout_ms)
+    }
+
+    pub fn batch_window(&self) -> Duration {
+        Duration::from_millis(self.batch_window_ms)
+    }
+
+    pub fn mutation_timeout(&self) -> Duration {
+        Duration::from_millis(self.mutation_timeout_ms)
+    }
+}

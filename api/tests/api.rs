@@ -1,0 +1,17 @@
+//! Integration tests of the API: a real server on 127.0.0.1:0, a real
+//! PostgreSQL, the demo catalog ingested.
+#![allow(clippy::unwrap_used)]
+
+mod api {
+    mod batching;
+    mod dependencies;
+    mod entity_page;
+    mod errors;
+    mod lists;
+    mod locations;
+    mod mutations;
+    mod ownership;
+    mod schema;
+    pub mod support;
+    mod transport;
+}

@@ -1,0 +1,157 @@
+//! Shared helpers: an in-process server (`almanac_api::serve` on 127.0.0.1:0)
+//! over a fresh database with the demo catalog, and GraphQL calls over HTTP.
+
+use almanac_api::{token_hash, AppState, AuthConfig, Limits, Scope, TokenConfig};
+use almanac_ingest::{Ingestor, Source};
+use almanac_store::testing::{test_db, TestDb};
+use almanac_store::Database;
+use serde_json::{json, Value};
+use std::path::Path;
+use tokio::sync::oneshot;
+
+/// Token of `ci-bot`, scopes read and write.
+pub const WRITER: &str = "writer-secret-token";
+/// Token of `dashboard`, scope read only.
+pub const READER: &str = "reader-secret-token";
+
+pub fn auth(anonymous_read: bool) -> AuthConfig {
+    AuthConfig {
+        anonymous_read,
+        tokens: vec![
+            TokenConfig {
+                subject: "ci-bot".into(),
+                sha256: token_hash(WRITER),
+                scopes: vec![Scope::Read, Scope::Write],
+            },
+            TokenConfig {
+                subject: "dashboard".into(),
+                sha256: token_hash(READER),
+                scopes: vec![Scope::Read],
+            },
+        ],
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub db: TestDb,
+    pub state: AppState,
+    client: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+pub async fn ingest_demo(db: &TestDb) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/catalog-info.yaml");
+    let ingestor = Ingestor::new(db.pool.clone());
+    let report = ingestor.ingest(&Source::File(path)).await.unwrap();
+    ingestor.wait_visible(report.last_position).await.unwrap();
+    assert_eq!(
+        report.registered, 175,
+        "the demo catalog registers 175 entities"
+    );
+}
+
+/// The demo catalog behind a server that allows anonymous reads.
+pub async fn demo_server() -> TestServer {
+    server(auth(true), Limits::default(), true).await
+}
+
+pub async fn server(auth: AuthConfig, limits: Limits, demo: bool) -> TestServer {
+    let db = test_db().await;
+    if demo {
+        ingest_demo(&db).await;
+    }
+    let state = AppState::new(Database::new(db.pool.clone()))
+        .with_auth(auth)
+        .with_limits(limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(almanac_api::serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        url,
+        db,
+        state,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl TestServer {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.url)
+    }
+
+    /// POSTs a request; `token` as a bearer token, `accept` as the Accept header.
+    pub async fn post(
+        &self,
+        body: Value,
+        token: Option<&str>,
+        accept: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.graphql_url()).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// The whole response body of a query sent with `token`.
+    pub async fn call(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let response = self
+            .post(
+                json!({ "query": query, "variables": variables }),
+                token,
+                Some("application/graphql-response+json"),
+            )
+            .await;
+        response.json().await.unwrap()
+    }
+
+    /// `data` of a query that must succeed without errors.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.call(query, variables, None).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// `data` of a mutation sent with the writer's token.
+    pub async fn mutate(&self, query: &str, variables: Value) -> Value {
+        let body = self.call(query, variables, Some(WRITER)).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn first_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body:#}"))
+        .to_string()
+}
+
+/// The strings of a JSON array, picked by `key` from each item when given.
+pub fn strings(value: &Value, key: Option<&str>) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value:#}"))
+        .iter()
+        .map(|item| {
+            let item = key.map_or(item, |k| &item[k]);
+            item.as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Same, sorted.
+pub fn sorted(value: &Value, key: Option<&str>) -> Vec<String> {
+    let mut items = strings(value, key);
+    items.sort();
+    items
+}
