@@ -12,6 +12,7 @@ mod graphql;
 mod health;
 mod http;
 mod limits;
+mod metrics;
 mod server;
 
 pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};

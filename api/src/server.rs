@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
+        .route("/metrics", get(super::metrics::metrics))
         .with_state(state)
         .merge(graphql)
 }

@@ -48,6 +48,24 @@ async fn ingest_replay_and_verify_from_the_command_line() {
 
     // Beside a running server on the same data directory.
     let server = Server::start(&dir);
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("almanac_entities{kind=\"Component\"} 61\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("almanac_log_head_position 175\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("almanac_projection_lag_events 0\n"),
+        "{metrics}"
+    );
     let (_, out, _) = run(&dir, &["ingest", demo]);
     assert!(
         out.contains("0 registered, 0 updated, 0 removed, 175 unchanged"),

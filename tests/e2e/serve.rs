@@ -31,10 +31,10 @@ async fn serve_answers_health_and_keeps_data_across_restarts_and_kill_9() {
         get(&server.url("/healthz")).await,
         (200, json!({"status": "ok"}))
     );
-    assert_eq!(
-        get(&server.url("/readyz")).await,
-        (200, json!({"status": "ready"}))
-    );
+    let (status, ready) = get(&server.url("/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["projection"]["lag_events"], 0);
 
     with_log(&dir, async |log| {
         let append = StreamAppend {

@@ -1,0 +1,87 @@
+//! `/metrics` in Prometheus' text format: the log head, the projection's
+//! checkpoint and lag (events and seconds), and the catalog's size by kind.
+//! Read from the database at scrape time, so every server of a shared database
+//! reports the same figures.
+
+use super::server::AppState;
+use almanac_store::projection::lag;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match render(&state).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn render(state: &AppState) -> Result<String, sqlx::Error> {
+    let pool = &state.database.pool;
+    let lag = lag(pool).await?;
+    let kinds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, count(*) FROM entities GROUP BY kind ORDER BY kind")
+            .fetch_all(pool)
+            .await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, String)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |value: String| vec![(String::new(), value)];
+    gauge(
+        "almanac_build_info",
+        "Almanac's version.",
+        &[(
+            format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+            "1".into(),
+        )],
+    );
+    gauge(
+        "almanac_log_head_position",
+        "The newest position in the event log.",
+        &one(lag.head.to_string()),
+    );
+    gauge(
+        "almanac_projection_checkpoint",
+        "The last log position folded into the catalog projections.",
+        &one(lag.checkpoint.to_string()),
+    );
+    gauge(
+        "almanac_projection_lag_events",
+        "Events appended but not yet projected.",
+        &one(lag.events.to_string()),
+    );
+    gauge(
+        "almanac_projection_lag_seconds",
+        "Age of the oldest event not yet projected (0 when caught up).",
+        &one(format!("{:.3}", lag.seconds)),
+    );
+    let by_kind: Vec<(String, String)> = kinds
+        .iter()
+        .map(|(kind, count)| (format!("{{kind=\"{}\"}}", escape(kind)), count.to_string()))
+        .collect();
+    gauge("almanac_entities", "Live entities by kind.", &by_kind);
+    Ok(out)
+}
+
+/// Label values escape backslash, quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
