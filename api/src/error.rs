@@ -38,6 +38,9 @@ pub enum ErrorCode {
     InvalidRef,
     InvalidCursor,
     InvalidId,
+    /// A subscriber fell further behind than its buffer holds; the error's
+    /// `extensions.resumeFrom` is the position to subscribe after again.
+    SubscriberTooSlow,
     Internal,
 }
 
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::InvalidRef => "INVALID_REF",
             ErrorCode::InvalidCursor => "INVALID_CURSOR",
             ErrorCode::InvalidId => "INVALID_ID",
+            ErrorCode::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -172,6 +176,18 @@ impl From<almanac_store::catalog::CatalogError> for ApiError {
 impl From<Arc<almanac_store::catalog::CatalogError>> for ApiError {
     fn from(error: Arc<almanac_store::catalog::CatalogError>) -> Self {
         ApiError::internal(SharedCause(error))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<almanac_store::history::HistoryError> for ApiError {
+    fn from(error: almanac_store::history::HistoryError) -> Self {
+        ApiError::internal(error)
     }
 }
 

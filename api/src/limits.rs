@@ -31,6 +31,14 @@ pub struct Limits {
     /// make fewer, larger batches on a slow or busy machine, at that latency
     /// per level of the query.
     pub batch_window_ms: u64,
+    /// Events buffered for one subscriber; a subscriber further behind than
+    /// this (for longer than `subscription_grace_ms`) is ended with
+    /// `SUBSCRIBER_TOO_SLOW` and the position to resume from.
+    pub subscription_buffer: usize,
+    /// How long a full buffer may wait for room before the subscriber is ended.
+    pub subscription_grace_ms: u64,
+    /// How often live subscriptions re-read the log when no notification came.
+    pub subscription_poll_ms: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +54,9 @@ impl Default for Limits {
             query_timeout_ms: 15_000,
             mutation_timeout_ms: 120_000,
             batch_window_ms: 2,
+            subscription_buffer: 1_000,
+            subscription_grace_ms: 1_000,
+            subscription_poll_ms: 1_000,
         }
     }
 }
@@ -57,6 +68,14 @@ impl Limits {
 
     pub fn batch_window(&self) -> Duration {
         Duration::from_millis(self.batch_window_ms)
+    }
+
+    pub fn subscription_grace(&self) -> Duration {
+        Duration::from_millis(self.subscription_grace_ms)
+    }
+
+    pub fn subscription_poll(&self) -> Duration {
+        Duration::from_millis(self.subscription_poll_ms)
     }
 
     pub fn mutation_timeout(&self) -> Duration {

@@ -7,7 +7,9 @@ mod api {
     mod dependencies;
     mod entity_page;
     mod errors;
+    mod history;
     mod lists;
+    mod live;
     mod locations;
     mod mutations;
     mod ownership;

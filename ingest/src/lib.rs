@@ -73,7 +73,8 @@ impl Ingestor {
         let options = ApplyOptions {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),
-            correlation_id: None,
+            // One id per run: every event of this read says which run wrote it.
+            correlation_id: Some(uuid::Uuid::new_v4()),
             origins: vec![source.origin()],
         };
         self.reconciler.apply(&outcome, &options).await

@@ -114,4 +114,22 @@ impl EventLog {
         .fetch_all(self.pool())
         .await
     }
+
+    /// One stream's events from version 1 through `through` (inclusive), in
+    /// version order: what a page of history folds once to know each event's
+    /// state before and after.
+    pub async fn read_stream_through(
+        &self,
+        stream: &str,
+        through: i64,
+    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version <= $2 \
+             ORDER BY version"
+        ))
+        .bind(stream)
+        .bind(through)
+        .fetch_all(self.pool())
+        .await
+    }
 }

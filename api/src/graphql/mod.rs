@@ -9,6 +9,7 @@ mod dependencies;
 pub mod entity;
 mod filter;
 pub mod gate;
+mod history;
 mod ids;
 pub mod loaders;
 mod memo;
@@ -20,20 +21,27 @@ mod results;
 
 use crate::limits::Limits;
 use almanac_store::catalog::Catalog;
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
+use history::{Subscription, WakeHub};
 use sqlx::PgPool;
 
-/// Subscriptions come with the history issue; the WebSocket transport already
-/// runs queries and mutations over `graphql-transport-ws`.
-pub type AlmanacSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// Queries, mutations and the live history subscriptions (over WebSocket).
+pub type AlmanacSchema = Schema<query::Query, mutation::Mutation, Subscription>;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).extension(gate::Gate)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
+    Schema::build(query::Query, mutation::Mutation, Subscription).extension(gate::Gate)
 }
 
-/// The schema the server runs: reads go through `catalog`, writes use `pool`.
+/// The schema the server runs: reads go through `catalog`, writes and the
+/// log's history use `pool`; subscriptions share one event listener.
 pub fn build(catalog: Catalog, pool: PgPool, limits: Limits) -> AlmanacSchema {
-    builder().data(catalog).data(pool).data(limits).finish()
+    let hub = WakeHub::new(pool.clone(), limits.subscription_poll());
+    builder()
+        .data(catalog)
+        .data(pool)
+        .data(limits)
+        .data(hub)
+        .finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

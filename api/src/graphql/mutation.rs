@@ -87,7 +87,7 @@ impl Mutation {
         let options = ApplyOptions {
             actor,
             remove_missing: false,
-            correlation_id: None,
+            correlation_id: Some(uuid::Uuid::new_v4()),
             origins: Vec::new(),
         };
         let report = match ingestor.apply(&outcome, &options).await {

@@ -50,7 +50,7 @@ impl Ownership {
 }
 
 fn contact(record: &Arc<EntityRecord>, role: ContactRole) -> Option<Contact> {
-    let profile = Profile::of(&EntityData(record.clone()))?;
+    let profile = Profile::of(&EntityData::current(record.clone()))?;
     Some(Contact {
         entity_ref: record.entity_ref.clone(),
         name: profile.display_name.unwrap_or_else(|| record.name.clone()),
@@ -80,7 +80,10 @@ impl Ownership {
     /// (empty when the owner is a User).
     async fn chain(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         let chain = self.chain_records(ctx).await?;
-        Ok(chain.iter().map(|r| Group(EntityData(r.clone()))).collect())
+        Ok(chain
+            .iter()
+            .map(|r| Group(EntityData::current(r.clone())))
+            .collect())
     }
 
     /// Who to write to, in order: the owner, the owning group's members, then

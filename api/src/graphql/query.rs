@@ -4,6 +4,7 @@
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
+use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
 use super::ids::decode_id;
 use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
@@ -11,6 +12,7 @@ use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
 
 pub struct Query;
 
@@ -68,12 +70,68 @@ impl Query {
     /// An entity by ref, case-insensitively: `kind:[namespace/]name`, the
     /// namespace defaulting to `default`. The kind is required (`INVALID_REF`
     /// without it). Null when there is no such entity.
+    ///
+    /// Time travel: with `asOf` (a time) or `version` (one of the entity's
+    /// versions), the entity as it was then, folded from its events, also when
+    /// it has been removed since; null before it existed, while it was removed,
+    /// or for a version it never had. Of such a snapshot, the descriptor
+    /// fields (`spec`, `title`, `tags`, `owner`'s ref, ...), `version`,
+    /// `createdAt`, `updatedAt` and `relations` are as of then; `relations`
+    /// lists only what its own descriptor declared (no inverses declared by
+    /// others). Hops to other entities (`relations.target`, `owner`, ...)
+    /// reach them as they are now; `errors`, `history` and the group walks
+    /// (`members`, `ownedEntities`, `ancestors`) are today's.
     async fn entity(
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "ref")] entity_ref: String,
+        as_of: Option<DateTime<Utc>>,
+        version: Option<i32>,
     ) -> Result<Option<Entity>> {
-        entity_by_ref(ctx, &entity_ref).await
+        if as_of.is_none() && version.is_none() {
+            return entity_by_ref(ctx, &entity_ref).await;
+        }
+        let canonical = canonical_ref(&entity_ref, None)?;
+        history::entity_then(ctx, &canonical, as_of, version).await
+    }
+
+    /// The changes that turn version `fromVersion` of an entity into version
+    /// `toVersion` (either way round; version 0 is "before it existed", and a
+    /// removed state counts as null).
+    async fn entity_diff(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+        from_version: i32,
+        to_version: i32,
+    ) -> Result<Vec<Change>> {
+        let canonical = canonical_ref(&entity_ref, None)?;
+        history::entity_diff(ctx, &canonical, from_version, to_version).await
+    }
+
+    /// The audit feed: every event of the log in position order, narrowed by
+    /// `filter`. Cursors stay valid while new events arrive: walking on
+    /// reaches every later event, none twice.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<HistoryEventConnection> {
+        history::events_page(ctx, filter.as_ref(), first, after.as_deref()).await
+    }
+
+    /// Recomputes the hash chain of one entity's stream from the stored rows;
+    /// `breaks` names the first link that does not hold.
+    async fn verify_integrity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "ref")] entity_ref: String,
+    ) -> Result<IntegrityReport> {
+        let canonical = canonical_ref(&entity_ref, None)?;
+        history::verify_integrity(ctx, &canonical).await
     }
 
     /// A page of entities. Default order: name, then ref. Cursors are opaque

@@ -26,6 +26,15 @@ async fn the_demo_lands_with_its_relations_and_its_one_error() {
         .ends_with("systems/orders/invoice-renderer/catalog-info.yaml"));
     assert!(error.message.contains("spec.owner"), "{}", error.message);
 
+    // One ingest run, one correlation id on every event it wrote.
+    let (runs, missing): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT correlation_id), count(*) FILTER (WHERE correlation_id IS NULL) FROM events",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((runs, missing), (1, 0));
+
     let kinds: Vec<(String, i64)> =
         sqlx::query_as("SELECT kind, count(*) FROM entities GROUP BY kind ORDER BY kind")
             .fetch_all(&db.pool)

@@ -135,6 +135,19 @@ macro_rules! entity_type {
                 $crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, kinds, via_apis).await
             }
 
+            /// The entity's events with what each changed, newest first by
+            /// default. Cursors are opaque and tied to the entity and order.
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn history(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+                order: Option<$crate::graphql::history::HistoryOrder>,
+            ) -> $crate::error::Result<$crate::graphql::history::HistoryEventConnection> {
+                $crate::graphql::history::entity_history(ctx, self.0.entity_ref(), first, after.as_deref(), order.unwrap_or_default()).await
+            }
+
             $($body)*
         }
     };
@@ -220,7 +233,7 @@ pub async fn relations(
     ctx: &Context<'_>,
     relation_type: Option<String>,
 ) -> Result<Vec<Relation>> {
-    let edges = Loaders::of(ctx)?.relations(data.entity_ref()).await?;
+    let edges = data.edges(ctx).await?;
     Ok(edges
         .iter()
         .filter(|e| relation_type.as_ref().is_none_or(|t| &e.relation == t))

@@ -4,13 +4,16 @@
 use super::Entity;
 use crate::error::Result;
 use crate::graphql::loaders::Loaders;
-use almanac_store::catalog::{kind_of_ref, EntityRecord};
+use almanac_store::catalog::{kind_of_ref, EntityRecord, RelationRecord};
 use async_graphql::Context;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A row, and for an entity as it was (time travel) the relations it declared
+/// then: relation fields of such a snapshot answer from those, not from today's
+/// `relation_edges`.
 #[derive(Clone, Debug)]
-pub struct EntityData(pub Arc<EntityRecord>);
+pub struct EntityData(pub Arc<EntityRecord>, pub Option<Arc<Vec<RelationRecord>>>);
 
 /// A GraphQL object type that stands for exactly one kind.
 pub trait KindType: Sized {
@@ -20,6 +23,19 @@ pub trait KindType: Sized {
 }
 
 impl EntityData {
+    /// The entity as it is now.
+    pub fn current(record: Arc<EntityRecord>) -> Self {
+        EntityData(record, None)
+    }
+
+    /// Its relation rows: the snapshot's when it is one, else today's.
+    pub async fn edges(&self, ctx: &Context<'_>) -> Result<Arc<Vec<RelationRecord>>> {
+        match &self.1 {
+            Some(past) => Ok(past.clone()),
+            None => Loaders::of(ctx)?.relations(self.entity_ref()).await,
+        }
+    }
+
     pub fn record(&self) -> &EntityRecord {
         &self.0
     }
@@ -62,7 +78,7 @@ impl EntityData {
         kind: Option<&str>,
     ) -> Result<Vec<Arc<EntityRecord>>> {
         let loaders = Loaders::of(ctx)?;
-        let edges = loaders.relations(self.entity_ref()).await?;
+        let edges = self.edges(ctx).await?;
         let refs: Vec<String> = edges
             .iter()
             .filter(|e| e.relation == relation)
@@ -80,7 +96,7 @@ impl EntityData {
             .await?
             .into_iter()
             .filter(|r| r.kind == T::KIND)
-            .map(|r| T::wrap(EntityData(r)))
+            .map(|r| T::wrap(EntityData::current(r)))
             .collect())
     }
 

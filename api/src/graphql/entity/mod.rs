@@ -20,6 +20,7 @@ pub use org::{Group, User};
 pub use other::{GenericEntity, Location, Template};
 
 use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph};
+use super::history::{HistoryEventConnection, HistoryOrder};
 use almanac_store::catalog::EntityRecord;
 use async_graphql::{Interface, Json, ID};
 use chrono::{DateTime, Utc};
@@ -109,6 +110,14 @@ use std::sync::Arc;
         arg(name = "kinds", ty = "Option<Vec<String>>"),
         arg(name = "viaApis", ty = "Option<bool>"),
         desc = "The same walk as nodes and edges, ready to draw."
+    ),
+    field(
+        name = "history",
+        ty = "HistoryEventConnection",
+        arg(name = "first", ty = "Option<i32>"),
+        arg(name = "after", ty = "Option<String>"),
+        arg(name = "order", ty = "Option<HistoryOrder>"),
+        desc = "The entity's events with what each changed, newest first by default."
     )
 )]
 pub enum Entity {
@@ -143,7 +152,11 @@ pub enum Node {
 impl Entity {
     /// The GraphQL type for a row, by its kind as written.
     pub fn from_record(record: Arc<EntityRecord>) -> Entity {
-        let data = EntityData(record);
+        Entity::from_data(EntityData::current(record))
+    }
+
+    /// The GraphQL type for an entity now or as it was.
+    pub fn from_data(data: EntityData) -> Entity {
         match data.0.kind.as_str() {
             "Component" => Entity::Component(Component(data)),
             "API" => Entity::Api(Api(data)),

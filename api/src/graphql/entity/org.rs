@@ -28,13 +28,13 @@ entity_type!(
     /// The parent, its parent and so on up to the root, nearest first.
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         let rows = Loaders::of(ctx)?.ancestors(self.0.entity_ref()).await?;
-        Ok(rows.iter().map(|r| Group(EntityData(r.clone()))).collect())
+        Ok(rows.iter().map(|r| Group(EntityData::current(r.clone()))).collect())
     }
     /// Users in this group; `transitive` adds those of every subgroup.
     async fn members(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<User>> {
         let key = MembersKey(self.0.entity_ref().to_string(), transitive.unwrap_or(false));
         let rows = Loaders::of(ctx)?.members(key).await?;
-        Ok(rows.iter().map(|r| User(EntityData(r.clone()))).collect())
+        Ok(rows.iter().map(|r| User(EntityData::current(r.clone()))).collect())
     }
     /// What this group owns; `transitive` adds what its subgroups own.
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {
