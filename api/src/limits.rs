@@ -39,6 +39,9 @@ pub struct Limits {
     pub subscription_grace_ms: u64,
     /// How often live subscriptions re-read the log when no notification came.
     pub subscription_poll_ms: u64,
+    /// Whether `addLocation(type: "file")` is allowed: off by default, since it
+    /// lets any holder of a write token make the server read its own disk.
+    pub allow_file_locations: bool,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             subscription_buffer: 1_000,
             subscription_grace_ms: 1_000,
             subscription_poll_ms: 1_000,
+            allow_file_locations: false,
         }
     }
 }

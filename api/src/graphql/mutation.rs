@@ -9,6 +9,7 @@ use super::operational::CatalogLocation;
 use super::results::*;
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
+use crate::limits::Limits;
 use almanac_domain::EntityRef;
 use almanac_ingest::{operations, read_sources, ApplyOptions, IngestError, Ingestor, Source};
 use async_graphql::{Context, Object};
@@ -147,8 +148,8 @@ impl Mutation {
         }
     }
 
-    /// Registers a location (`url` or `file`) and reads it now. Adding the
-    /// same type and target again reads it again.
+    /// Registers a location (`url`, or `file` where the server allows it) and
+    /// reads it now. Adding the same type and target again reads it again.
     async fn add_location(
         &self,
         ctx: &Context<'_>,
@@ -156,6 +157,14 @@ impl Mutation {
         target: String,
     ) -> Result<AddLocationResult> {
         let actor = writer(ctx)?;
+        let allow_files = ctx.data::<Limits>().is_ok_and(|l| l.allow_file_locations);
+        if location_type == "file" && !allow_files {
+            return Ok(AddLocationResult::InvalidInput(InvalidInput::new(
+                "type",
+                "file locations cannot be added through the API on this server \
+                 (configure them, or set graphql.allow_file_locations); use a url location",
+            )));
+        }
         match operations::add_location(pool(ctx)?, &location_type, &target, &actor).await {
             Ok((id, report)) => Ok(AddLocationResult::AddLocationSuccess(LocationSuccess {
                 location: location(ctx, &id).await?,

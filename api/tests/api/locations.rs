@@ -15,7 +15,15 @@ spec: { type: service, lifecycle: experimental, owner: team-warehouse }
 
 #[tokio::test]
 async fn locations_are_added_refreshed_and_removed() {
-    let server = server(auth(true), Limits::default(), false).await;
+    let server = server(
+        auth(true),
+        Limits {
+            allow_file_locations: true,
+            ..Limits::default()
+        },
+        false,
+    )
+    .await;
     let dir = std::env::temp_dir().join(format!("almanac-api-location-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("catalog-info.yaml");

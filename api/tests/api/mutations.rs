@@ -171,6 +171,15 @@ spec: { type: service, lifecycle: production, owner: team-sre }
         .mutate(r#"mutation { addLocation(type: "ftp", target: "x") { __typename ... on InvalidInput { message } } }"#, json!({}))
         .await;
     assert_eq!(data["addLocation"]["__typename"], "InvalidInput");
+    // File locations are off unless the server allows them.
+    let data = server
+        .mutate(r#"mutation { addLocation(type: "file", target: "/etc/passwd") { __typename ... on InvalidInput { message } } }"#, json!({}))
+        .await;
+    assert_eq!(data["addLocation"]["__typename"], "InvalidInput");
+    assert!(data["addLocation"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("file locations cannot be added"));
 }
 
 #[tokio::test]
