@@ -1,0 +1,311 @@
+//! One catalog size, start to finish: generate, serve, cold ingest, unchanged
+//! re-ingest, a 1% edit, replay, the query scenarios, the floor, memory; then
+//! stop the server and clean up. Each step is timed as the user would see it.
+
+use crate::almanac::{Almanac, Target};
+use crate::catalog::{Catalog, EDIT_MARK};
+use crate::database::BenchDb;
+use crate::load::Bounds;
+use crate::memory::Sampler;
+use crate::report::{Floor, Ingest, Ratios, Replay, RunReport};
+use crate::{floor, scenarios, timeline};
+use anyhow::{bail, Context};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Settings {
+    pub exe: PathBuf,
+    pub work_dir: PathBuf,
+    pub seed: u64,
+    pub bounds: Bounds,
+    pub concurrency: Vec<usize>,
+    pub database_url: Option<String>,
+    pub almanac_config: Option<PathBuf>,
+    /// Query scenarios to run by name; empty for all.
+    pub scenarios: Vec<String>,
+    pub keep: bool,
+}
+
+pub async fn run(
+    settings: &Settings,
+    entities: usize,
+    postgres: &mut String,
+) -> anyhow::Result<RunReport> {
+    let dir = settings
+        .work_dir
+        .join(format!("almanac-bench-{}-{entities}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    eprintln!("[{entities}] generating the catalog in {}", dir.display());
+    let start = Instant::now();
+    let catalog = Catalog::generate(entities, settings.seed, &dir.join("catalog"))?;
+    let mut report = RunReport {
+        entities,
+        generate_seconds: start.elapsed().as_secs_f64(),
+        catalog: catalog.stats.clone(),
+        ..RunReport::default()
+    };
+    let run_database = format!("almanac_bench_{}_{entities}", std::process::id());
+    let target = match &settings.database_url {
+        Some(url) => Target::Url(BenchDb::create_run_database(url, &run_database).await?),
+        None => Target::DataDir(dir.join("data")),
+    };
+    let almanac = Almanac {
+        exe: settings.exe.clone(),
+        target: target.clone(),
+        config: settings.almanac_config.clone(),
+        logs,
+    };
+    eprintln!("[{entities}] starting almanac serve");
+    let server = almanac.serve()?;
+    let sampler = Sampler::start(server.pid());
+    let db = match (&target, &settings.database_url) {
+        (Target::Url(run_url), Some(base)) => BenchDb::url(base, run_url, &run_database).await?,
+        (Target::DataDir(data), _) => BenchDb::embedded(data).await?,
+        (Target::Url(_), None) => bail!("no DATABASE_URL"),
+    };
+    if postgres.is_empty() {
+        *postgres = db.server_version().await?;
+    }
+    let measured = steps(
+        settings,
+        &almanac,
+        &catalog,
+        &db,
+        &server,
+        &sampler,
+        &mut report,
+    )
+    .await;
+    report.memory = sampler.finish();
+    let stopped = server.terminate();
+    db.close().await?;
+    measured?;
+    stopped?;
+    if !settings.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(report)
+}
+
+async fn steps(
+    settings: &Settings,
+    almanac: &Almanac,
+    catalog: &Catalog,
+    db: &BenchDb,
+    server: &crate::almanac::Server,
+    sampler: &Sampler,
+    report: &mut RunReport,
+) -> anyhow::Result<()> {
+    let n = report.entities;
+    let root = catalog.root.display().to_string();
+    eprintln!("[{n}] cold ingest");
+    sampler.phase("cold_ingest");
+    report.cold_ingest = ingest(almanac, db, "ingest-cold", &root).await?;
+    let cold_head = report.cold_ingest.log_head;
+    eprintln!("[{n}] re-ingest, unchanged");
+    sampler.phase("reingest_unchanged");
+    report.reingest_unchanged = ingest(almanac, db, "ingest-unchanged", &root).await?;
+    eprintln!("[{n}] edit 1% of the files, re-ingest");
+    sampler.phase("edit_one_percent");
+    let edited = catalog.edit_one_percent()?;
+    report.edit_one_percent = ingest(almanac, db, "ingest-edit", &root).await?;
+    let visible = db.visible_with(&edited, EDIT_MARK).await?;
+    report.edit_one_percent.changes_visible = Some(format!("{visible} of {}", edited.len()));
+    eprintln!("[{n}] replay");
+    sampler.phase("replay");
+    report.replay = replay(almanac).await?;
+    eprintln!("[{n}] queries");
+    sampler.phase("queries");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .build()?;
+    let url = server.url("/graphql");
+    let chosen =
+        |name: &str| settings.scenarios.is_empty() || settings.scenarios.iter().any(|s| s == name);
+    for scenario in scenarios::all(catalog)
+        .into_iter()
+        .filter(|s| chosen(s.name))
+    {
+        eprintln!("[{n}]   {}", scenario.name);
+        let measured = scenarios::measure(
+            &client,
+            &url,
+            scenario,
+            &settings.concurrency,
+            settings.bounds,
+        )
+        .await;
+        report.queries.push(measured);
+    }
+    eprintln!("[{n}] floor: COPY and SQL lookups");
+    sampler.phase("floor");
+    report.floor = measure_floor(settings, catalog, db, cold_head).await;
+    report.ratios = ratios(report);
+    let ingests = [
+        ("cold ingest", &report.cold_ingest),
+        ("re-ingest", &report.reingest_unchanged),
+        ("1% edit", &report.edit_one_percent),
+    ];
+    for (step, ingest) in ingests {
+        if let Some(error) = &ingest.command_error {
+            report.notes.push(format!("{n} entities, {step}: {error}"));
+        }
+    }
+    Ok(())
+}
+
+async fn ingest(almanac: &Almanac, db: &BenchDb, name: &str, root: &str) -> anyhow::Result<Ingest> {
+    let before = db.head().await?;
+    let start = Instant::now();
+    let (done, watching) = tokio::sync::watch::channel(false);
+    let poll = timeline::watch_ingest(db, before, watching);
+    let command = async {
+        let finished = almanac.run(name, &["ingest", "--json", root]).await;
+        let _ = done.send(true);
+        finished
+    };
+    let (mut timeline, finished) = tokio::join!(poll, command);
+    let finished = finished?;
+    let mut seconds = finished.seconds;
+    let summary: Value = match &finished.failure {
+        None => serde_json::from_str(&finished.stdout)
+            .with_context(|| format!("ingest printed no JSON summary: {}", finished.stdout))?,
+        Some(failure) => {
+            // The command gave up (its wait for the projection timed out, say):
+            // what it appended still becomes visible; time that ourselves.
+            eprintln!("  {failure}; waiting for the projection");
+            wait_projected(db).await?;
+            seconds = start.elapsed().as_secs_f64();
+            timeline.projected_s = Some(seconds);
+            Value::Null
+        }
+    };
+    let count = |key: &str| summary[key].as_u64().unwrap_or(0) as usize;
+    let after = db.head().await?;
+    let (entities, relations) = db.counts().await?;
+    let changed = match finished.failure {
+        None => (count("registered") + count("updated")) as f64,
+        Some(_) => (after - before) as f64,
+    };
+    Ok(Ingest {
+        seconds,
+        command_error: finished.failure,
+        files_read: count("sources_read"),
+        registered: count("registered"),
+        updated: count("updated"),
+        unchanged: count("unchanged"),
+        events_appended: after - before,
+        log_head: after,
+        entities_per_second: changed / seconds,
+        events_per_second: (after - before) as f64 / seconds,
+        entities_projected: entities,
+        relation_rows_projected: relations,
+        changes_visible: None,
+        timeline,
+    })
+}
+
+/// Polls until the projection checkpoint reaches the log head (30 min at most).
+async fn wait_projected(db: &BenchDb) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let lag = almanac_store::projection::lag(&db.pool).await?;
+        if lag.checkpoint >= lag.head {
+            return Ok(());
+        }
+        if start.elapsed() > std::time::Duration::from_secs(1800) {
+            bail!("the projection did not reach the log head in 30 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `replayed E events up to position P: N entities, R relation rows`
+async fn replay(almanac: &Almanac) -> anyhow::Result<Replay> {
+    let finished = almanac.run("replay", &["replay"]).await?;
+    if let Some(failure) = finished.failure {
+        bail!(failure);
+    }
+    let words: Vec<&str> = finished.stdout.split_whitespace().collect();
+    let number = |after: &str| -> i64 {
+        words
+            .iter()
+            .position(|w| *w == after)
+            .and_then(|i| words.get(i + 1))
+            .and_then(|w| w.trim_end_matches(':').parse().ok())
+            .unwrap_or(0)
+    };
+    let events = number("replayed") as u64;
+    let entities = words
+        .iter()
+        .position(|w| *w == "entities,")
+        .and_then(|i| words[i - 1].parse().ok())
+        .unwrap_or(0);
+    let relations = words
+        .iter()
+        .position(|w| *w == "relation")
+        .and_then(|i| words[i - 1].parse().ok())
+        .unwrap_or(0);
+    Ok(Replay {
+        seconds: finished.seconds,
+        events,
+        events_per_second: events as f64 / finished.seconds,
+        entities,
+        relation_rows: relations,
+    })
+}
+
+async fn measure_floor(
+    settings: &Settings,
+    catalog: &Catalog,
+    db: &BenchDb,
+    cold_head: i64,
+) -> Floor {
+    let mut floor = Floor::default();
+    match floor::copy_events(db, cold_head).await {
+        Ok(copy) => floor.copy_events = Some(copy),
+        Err(err) => floor.copy_events_error = Some(format!("{err:#}")),
+    }
+    let refs: Arc<Vec<String>> = Arc::new(
+        (0..catalog.component_count())
+            .map(|i| catalog.component_ref(i))
+            .collect(),
+    );
+    for &concurrency in &settings.concurrency {
+        floor
+            .lookup_by_ref
+            .push(floor::lookup_by_ref(db, refs.clone(), concurrency, settings.bounds).await);
+    }
+    floor
+}
+
+fn ratios(report: &RunReport) -> Ratios {
+    let copy = report.floor.copy_events.as_ref().map(|c| c.seconds);
+    let sql_at = |c: usize| {
+        report
+            .floor
+            .lookup_by_ref
+            .iter()
+            .find(|m| m.concurrency == c)
+    };
+    let entity_at = |c: usize| {
+        report
+            .queries
+            .iter()
+            .find(|q| q.name == "entity_by_ref" && q.available)
+            .and_then(|q| q.runs.iter().find(|m| m.concurrency == c))
+    };
+    Ratios {
+        cold_ingest_seconds_over_copy_seconds: copy.map(|c| report.cold_ingest.seconds / c),
+        entity_by_ref_p50_over_sql_p50_at_1: entity_at(1)
+            .zip(sql_at(1))
+            .map(|(e, s)| e.p50_ms / s.p50_ms),
+        sql_rps_over_entity_by_ref_rps_at_10: entity_at(10)
+            .zip(sql_at(10))
+            .map(|(e, s)| s.requests_per_second / e.requests_per_second),
+    }
+}
