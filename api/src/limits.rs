@@ -30,7 +30,7 @@ pub struct Limits {
     /// How long a batch loader gathers keys before it queries. Longer windows
     /// make fewer, larger batches on a slow or busy machine, at that latency
     /// per level of the query.
-    pub batch_window_ms: u64,
+    pub batch_window_us: u64,
     /// Events buffered for one subscriber; a subscriber further behind than
     /// this (for longer than `subscription_grace_ms`) is ended with
     /// `SUBSCRIBER_TOO_SLOW` and the position to resume from.
@@ -56,7 +56,9 @@ impl Default for Limits {
             max_filter_conditions: 64,
             query_timeout_ms: 15_000,
             mutation_timeout_ms: 120_000,
-            batch_window_ms: 2,
+            // Paid once per relation hop of every query: long enough for a
+            // page's siblings to register their keys, short next to a query.
+            batch_window_us: 500,
             subscription_buffer: 1_000,
             subscription_grace_ms: 1_000,
             subscription_poll_ms: 1_000,
@@ -71,7 +73,7 @@ impl Limits {
     }
 
     pub fn batch_window(&self) -> Duration {
-        Duration::from_millis(self.batch_window_ms)
+        Duration::from_micros(self.batch_window_us)
     }
 
     pub fn subscription_grace(&self) -> Duration {

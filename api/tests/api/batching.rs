@@ -10,7 +10,7 @@ async fn a_page_of_100_components_with_relations_costs_a_handful_of_statements()
     // A debug build polls a page's 100 rows more slowly than the default 2 ms
     // window: widen it so that batches are not split by the build's speed.
     let limits = Limits {
-        batch_window_ms: 250,
+        batch_window_us: 250_000,
         ..Limits::default()
     };
     let server = server(auth(true), limits, false).await;
