@@ -291,5 +291,8 @@ pub fn human(document: &Document) -> String {
             values,
         );
     }
+    for note in runs.iter().flat_map(|r| &r.notes) {
+        out.push_str(&format!("\nnote: {note}\n"));
+    }
     out
 }

@@ -14,7 +14,7 @@ use almanac_domain::{
     PendingEvent, RemovalReason,
 };
 use almanac_store::log::append_in;
-use almanac_store::projection::{wait_for_position, Projector, Step};
+use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
 use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -92,9 +92,24 @@ impl Reconciler {
     pub async fn sync_projection(&self) -> Result<(), IngestError> {
         let head = EventLog::new(self.pool.clone()).head_position().await?;
         if self.projector.catch_up().await? == Step::Busy {
-            wait_for_position(&self.pool, head, self.visibility_timeout).await?;
+            self.wait_while_progressing(head).await?;
         }
         Ok(())
+    }
+
+    /// Waits for the projector that holds the lock. A large ingest may take it
+    /// minutes: give up only when it stops moving for a whole timeout.
+    async fn wait_while_progressing(&self, position: i64) -> Result<(), IngestError> {
+        let mut last_reached = -1;
+        loop {
+            match wait_for_position(&self.pool, position, self.visibility_timeout).await {
+                Ok(()) => return Ok(()),
+                Err(ProjectionError::WaitTimeout { reached, .. }) if reached > last_reached => {
+                    last_reached = reached;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     /// Read-your-writes: returns once `position` is visible to queries.
@@ -103,7 +118,7 @@ impl Reconciler {
             return Ok(());
         };
         if self.projector.catch_up().await? == Step::Busy {
-            wait_for_position(&self.pool, position, self.visibility_timeout).await?;
+            self.wait_while_progressing(position).await?;
         }
         Ok(())
     }

@@ -185,7 +185,11 @@ impl Cluster {
                     "trust".as_ref(),
                     "-E".as_ref(),
                     "UTF8".as_ref(),
+                    // Byte-order collation (PostgreSQL 15 compares "C" with memcmp:
+                    // refs and keys sort and index faster); UTF-8 character classes
+                    // so lower() and text search still know non-ASCII letters.
                     "--locale=C.UTF-8".as_ref(),
+                    "--lc-collate=C".as_ref(),
                     "--no-instructions".as_ref(),
                 ],
             )
@@ -218,7 +222,8 @@ impl Cluster {
              unix_socket_directories = '{}'\n\
              unix_socket_permissions = 0700\n\
              port = {SOCKET_PORT}\n\
-             max_connections = {}\n",
+             max_connections = {}\n\
+             max_wal_size = '2GB'\n",
             self.socket_dir.display(),
             options.max_connections
         );
