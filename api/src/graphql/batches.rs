@@ -4,7 +4,7 @@
 use crate::limits::Limits;
 use almanac_store::catalog::{
     Catalog, CatalogError, Direction, EntityRecord, OwnedScope, ProcessingErrorRecord,
-    RelationRecord, Walk, WalkLimits,
+    RelationRecord, Rooted, Walk, WalkLimits,
 };
 use async_graphql::dataloader::Loader;
 use std::collections::HashMap;
@@ -131,26 +131,18 @@ impl Loader<OwnedKey> for CatalogLoader {
     type Error = Arc<CatalogError>;
 
     async fn load(&self, keys: &[OwnedKey]) -> LoadResult<OwnedKey, Self::Value> {
-        // One statement per scope present in the batch (at most three).
-        let mut out = HashMap::new();
-        for scope in [
+        let scopes = [
             OwnedScope::Direct,
             OwnedScope::Subgroups,
             OwnedScope::Memberships,
-        ] {
-            let batch: Vec<OwnedKey> = keys.iter().filter(|k| k.1 == scope).cloned().collect();
-            if batch.is_empty() {
-                continue;
-            }
-            let roots: Vec<String> = batch.iter().map(|k| k.0.clone()).collect();
-            let rows = self.catalog.owned_entities(&roots, scope).await?;
-            out.extend(by_root(
-                &batch,
-                |k| &k.0,
-                rows.into_iter().map(|r| (r.root, r.entity)),
-            ));
-        }
-        Ok(out)
+        ];
+        per_variant(
+            keys,
+            scopes,
+            |k| (&k.0, k.1),
+            |roots, scope| async move { self.catalog.owned_entities(&roots, scope).await },
+        )
+        .await
     }
 }
 
@@ -159,23 +151,49 @@ impl Loader<MembersKey> for CatalogLoader {
     type Error = Arc<CatalogError>;
 
     async fn load(&self, keys: &[MembersKey]) -> LoadResult<MembersKey, Self::Value> {
-        let mut out = HashMap::new();
-        for transitive in [false, true] {
-            let batch: Vec<MembersKey> =
-                keys.iter().filter(|k| k.1 == transitive).cloned().collect();
-            if batch.is_empty() {
-                continue;
-            }
-            let roots: Vec<String> = batch.iter().map(|k| k.0.clone()).collect();
-            let rows = self.catalog.members(&roots, transitive).await?;
-            out.extend(by_root(
-                &batch,
-                |k| &k.0,
-                rows.into_iter().map(|r| (r.root, r.entity)),
-            ));
-        }
-        Ok(out)
+        per_variant(
+            keys,
+            [false, true],
+            |k| (&k.0, k.1),
+            |roots, transitive| async move { self.catalog.members(&roots, transitive).await },
+        )
+        .await
     }
+}
+
+/// Keys that pair a root ref with a variant of one query (a scope, a flag): one
+/// statement per variant present in the batch, rows grouped back by root.
+async fn per_variant<K, V, F, Fut>(
+    keys: &[K],
+    variants: impl IntoIterator<Item = V>,
+    parts: impl Fn(&K) -> (&String, V),
+    fetch: F,
+) -> LoadResult<K, Arc<Vec<Arc<EntityRecord>>>>
+where
+    K: std::hash::Hash + Eq + Clone,
+    V: PartialEq + Copy,
+    F: Fn(Vec<String>, V) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Rooted>, CatalogError>>,
+{
+    let mut out = HashMap::new();
+    for variant in variants {
+        let batch: Vec<K> = keys
+            .iter()
+            .filter(|k| parts(k).1 == variant)
+            .cloned()
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let roots: Vec<String> = batch.iter().map(|k| parts(k).0.clone()).collect();
+        let rows = fetch(roots, variant).await?;
+        out.extend(by_root(
+            &batch,
+            |k| parts(k).0,
+            rows.into_iter().map(|r| (r.root, r.entity)),
+        ));
+    }
+    Ok(out)
 }
 
 impl Loader<AncestorsKey> for CatalogLoader {
