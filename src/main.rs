@@ -47,10 +47,11 @@ enum Command {
     Import(commands::export::ImportArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
-    /// Print the sha-256 of a token, for the `auth.tokens` of the configuration.
+    /// Print the sha-256 of a token read from stdin, for the `auth.tokens` of the configuration.
     HashToken {
-        /// The token; read from stdin when absent, so it stays out of shell history.
-        token: Option<String>,
+        /// Refused: a token on the command line shows in `ps` and shell history.
+        #[arg(hide = true)]
+        refused: Option<String>,
     },
 }
 
@@ -89,6 +90,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Export(args) => commands::export::export(settings()?, args).await,
         Command::Import(args) => commands::export::import(settings()?, args).await,
         Command::Schema => commands::schema::print_schema(),
-        Command::HashToken { token } => commands::schema::hash_token(token),
+        Command::HashToken { refused } => commands::schema::hash_token(refused.is_some()),
     }
 }

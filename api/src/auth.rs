@@ -1,12 +1,19 @@
-//! Bearer tokens from the service configuration.
+//! Bearer tokens from the service configuration, and what each may do.
 //!
 //! The configuration holds only the SHA-256 (hex) of each token, with the
-//! token's subject and scopes; a request's `Authorization: Bearer <token>` is
-//! hashed and looked up. A presented token that matches nothing is refused
-//! outright, never downgraded to anonymous. Whether anonymous requests may
-//! read is the configuration's choice; writing always needs the `write` scope.
+//! token's subject, scopes and the push sources it owns; a request's
+//! `Authorization: Bearer <token>` is hashed and looked up. A presented token
+//! is authoritative: one that matches nothing, or a malformed header, is
+//! refused outright (never downgraded to anonymous), and a token without the
+//! `read` scope cannot read even where anonymous clients may. Whether
+//! anonymous requests may read is the configuration's choice; writing always
+//! needs the `write` scope, and a push may only go to a source the token owns.
+//!
+//! It does not decide transport matters (HTTP status, WebSocket close codes):
+//! `http` maps these errors onto them.
 
 use crate::error::{ApiError, ErrorCode};
+use axum::http::{header, HeaderMap};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -17,6 +24,11 @@ pub struct AuthConfig {
     /// Requests without a token may run queries.
     pub anonymous_read: bool,
     pub tokens: Vec<TokenConfig>,
+    /// `/metrics` needs a token with the `metrics` scope.
+    pub metrics_token_required: bool,
+    /// A WebSocket must send `connection_init` within this time, or it is
+    /// closed with 4408.
+    pub connection_init_timeout_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -25,6 +37,8 @@ impl Default for AuthConfig {
         Self {
             anonymous_read: true,
             tokens: Vec::new(),
+            metrics_token_required: false,
+            connection_init_timeout_ms: 10_000,
         }
     }
 }
@@ -37,20 +51,34 @@ pub struct TokenConfig {
     /// Lower-case hex SHA-256 of the token (`printf %s "$TOKEN" | sha256sum`).
     pub sha256: String,
     pub scopes: Vec<Scope>,
+    /// Push sources besides `api:<subject>` this token may write to
+    /// (`api:shared`, or just `shared`).
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
+    /// Run GraphQL operations (every operation's answer is catalog data).
     Read,
+    /// Run mutations (together with `read`).
     Write,
+    /// Scrape `/metrics` when `auth.metrics_token_required` is set.
+    Metrics,
 }
 
 /// Who is asking, as resolvers see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
+    /// No token; exists only where `anonymous_read` is on.
     Anonymous,
-    Token { subject: String, scopes: Vec<Scope> },
+    Token {
+        subject: String,
+        scopes: Vec<Scope>,
+        /// Extra push sources, normalised to `api:<name>`.
+        sources: Vec<String>,
+    },
 }
 
 impl Principal {
@@ -61,6 +89,23 @@ impl Principal {
         }
     }
 
+    /// Whether this principal may run GraphQL operations at all: anonymous
+    /// (where allowed) or a token with `read`. A mutation's answer is catalog
+    /// data too, so a writer needs `read` as well.
+    pub fn reader(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Anonymous => Ok(()),
+            Principal::Token { scopes, .. } if scopes.contains(&Scope::Read) => Ok(()),
+            Principal::Token { subject, .. } => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the token of `{subject}` lacks the read scope, which every GraphQL \
+                     operation needs (a writer needs [read, write])"
+                ),
+            )),
+        }
+    }
+
     /// The actor of a write, or why it is refused.
     pub fn writer(&self) -> Result<&str, ApiError> {
         match self {
@@ -68,13 +113,43 @@ impl Principal {
                 ErrorCode::Unauthenticated,
                 "this operation needs a bearer token with the write scope",
             )),
-            Principal::Token { subject, scopes } if scopes.contains(&Scope::Write) => Ok(subject),
+            Principal::Token {
+                subject, scopes, ..
+            } if scopes.contains(&Scope::Write) => Ok(subject),
             Principal::Token { .. } => Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "this token lacks the write scope",
             )),
         }
     }
+
+    /// Whether a push may write to `source` (`api:<name>`): the token's own
+    /// `api:<subject>` or one listed in its `sources`.
+    pub fn may_push_to(&self, source: &str) -> Result<(), ApiError> {
+        let subject = self.writer()?;
+        let sources = match self {
+            Principal::Token { sources, .. } => sources.as_slice(),
+            Principal::Anonymous => &[],
+        };
+        if source == push_source(subject) || sources.iter().any(|s| s == source) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the token of `{subject}` may not push to source `{source}`: it owns `{}`{}{} \
+                 (auth.tokens[].sources lists more)",
+                push_source(subject),
+                if sources.is_empty() { "" } else { " and " },
+                sources.join(", "),
+            ),
+        ))
+    }
+}
+
+/// The push source a name stands for: `api:<name>`, with or without the prefix.
+pub fn push_source(name: &str) -> String {
+    format!("api:{}", name.strip_prefix("api:").unwrap_or(name).trim())
 }
 
 /// The SHA-256 of `token`, as configured.
@@ -82,23 +157,69 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The request's `Authorization` header, if any. More than one, or one that
+/// is not visible ASCII, is refused rather than ignored: a client that meant
+/// to authenticate must not silently become anonymous.
+pub fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "send one Authorization header, not several",
+        ));
+    }
+    value.to_str().map(Some).map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "the Authorization header must be ASCII: `Bearer <token>`",
+        )
+    })
+}
+
 impl AuthConfig {
     /// The principal behind an `Authorization` header value (or its absence).
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
-        let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
-            return if self.anonymous_read {
-                Ok(Principal::Anonymous)
-            } else {
-                Err(ApiError::new(
-                    ErrorCode::Unauthenticated,
-                    "a bearer token is required",
-                ))
-            };
+        match authorization {
+            Some(header) => self.token(header),
+            None if self.anonymous_read => Ok(Principal::Anonymous),
+            None => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "a bearer token is required",
+            )),
+        }
+    }
+
+    /// Whether a scrape of `/metrics` may proceed.
+    pub fn metrics_access(&self, authorization: Option<&str>) -> Result<(), ApiError> {
+        if !self.metrics_token_required {
+            return Ok(());
+        }
+        let Some(header) = authorization else {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "/metrics needs a bearer token with the metrics scope",
+            ));
         };
+        match self.token(header)? {
+            Principal::Token { scopes, .. } if scopes.contains(&Scope::Metrics) => Ok(()),
+            _ => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this token lacks the metrics scope",
+            )),
+        }
+    }
+
+    /// The token a present header carries; anything malformed is refused.
+    fn token(&self, header: &str) -> Result<Principal, ApiError> {
         let token = header
+            .trim()
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::Unauthenticated,
@@ -117,6 +238,7 @@ impl AuthConfig {
             .map(|t| Principal::Token {
                 subject: t.subject.clone(),
                 scopes: t.scopes.clone(),
+                sources: t.sources.iter().map(|s| push_source(s)).collect(),
             })
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "unknown bearer token"))
     }
@@ -139,7 +261,9 @@ mod tests {
                 subject: "ci-bot".into(),
                 sha256: token_hash("s3cret"),
                 scopes: vec![Scope::Read],
+                sources: Vec::new(),
             }],
+            ..AuthConfig::default()
         }
     }
 
@@ -154,6 +278,39 @@ mod tests {
         assert!(config().authenticate(Some("Bearer wrong")).is_err());
         assert!(config().authenticate(None).is_err());
         assert!(config().authenticate(Some("Basic s3cret")).is_err());
+        for malformed in ["", "  ", "Bearer", "Bearer  ", "s3cret"] {
+            assert_eq!(
+                config()
+                    .authenticate(Some(malformed))
+                    .err()
+                    .map(|e| e.code()),
+                Some(ErrorCode::Unauthenticated),
+                "{malformed:?}"
+            );
+        }
+        let anonymous = AuthConfig {
+            anonymous_read: true,
+            ..config()
+        };
+        assert!(anonymous.authenticate(Some("")).is_err());
+        assert_eq!(
+            anonymous.authenticate(None).ok(),
+            Some(Principal::Anonymous)
+        );
+    }
+
+    #[test]
+    fn a_push_goes_only_to_a_source_the_token_owns() {
+        let principal = Principal::Token {
+            subject: "ci-bot".into(),
+            scopes: vec![Scope::Read, Scope::Write],
+            sources: vec![push_source("shared")],
+        };
+        assert!(principal.may_push_to("api:ci-bot").is_ok());
+        assert!(principal.may_push_to("api:shared").is_ok());
+        let refused = principal.may_push_to("api:release-bot").err().unwrap();
+        assert_eq!(refused.code(), ErrorCode::Forbidden);
+        assert_eq!(push_source("api:x"), push_source("x"));
     }
 
     #[test]

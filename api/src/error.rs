@@ -138,6 +138,14 @@ impl ApiError {
         }
     }
 
+    /// The text a client may see (a WebSocket close reason, say).
+    pub fn client_message(&self) -> &str {
+        match self {
+            ApiError::Known { message, .. } => message,
+            ApiError::Internal(_) => INTERNAL_MESSAGE,
+        }
+    }
+
     /// As a GraphQL error: message plus `extensions.code`; the internal cause
     /// rides along as the error's source, for the log only.
     pub fn into_graphql(self) -> async_graphql::Error {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api {
+    mod authz;
     mod batching;
     mod dependencies;
     mod entity_page;

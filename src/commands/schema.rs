@@ -1,5 +1,7 @@
 //! Commands that need no database: `almanac schema` prints the GraphQL SDL the
-//! server runs; `almanac hash-token` prints what `auth.tokens[].sha256` holds.
+//! server runs; `almanac hash-token` prints what `auth.tokens[].sha256` holds
+//! for a token read from stdin (never from the command line, where `ps` and
+//! shell history would show it).
 
 use std::process::ExitCode;
 
@@ -8,16 +10,21 @@ pub fn print_schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn hash_token(token: Option<String>) -> anyhow::Result<ExitCode> {
-    let token = match token {
-        Some(token) => token,
-        None => {
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_string()
-        }
-    };
-    anyhow::ensure!(!token.is_empty(), "an empty token cannot be used");
-    println!("{}", almanac_api::token_hash(&token));
+/// `argument_given`: a token was passed as an argument, which is refused
+/// without echoing it.
+pub fn hash_token(argument_given: bool) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !argument_given,
+        "hash-token reads the token from stdin only (an argument shows in `ps` and shell \
+         history): printf %s \"$TOKEN\" | almanac hash-token"
+    );
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let token = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        !token.is_empty(),
+        "no token on stdin: printf %s \"$TOKEN\" | almanac hash-token"
+    );
+    println!("{}", almanac_api::token_hash(token));
     Ok(ExitCode::SUCCESS)
 }

@@ -213,3 +213,42 @@ fn export_then_import_rebuilds_an_identical_log_elsewhere() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn hash_token_reads_the_token_from_stdin_only() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = almanac()
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-token\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        almanac_api::token_hash("s3cret-token")
+    );
+
+    let out = almanac()
+        .args(["hash-token", "s3cret-token"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hash-token reads the token from stdin only"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-token"), "the token is not echoed");
+}

@@ -1,7 +1,9 @@
 //! The mutation root: push descriptors, delete an entity, add, remove or
 //! refresh a location. Every mutation needs a token with the `write` scope;
-//! its subject is the actor on the events. Each returns once the projector has
-//! caught up with its events, so the next query sees the change.
+//! its subject is the actor on the events, and a push may go only to a source
+//! the token owns (`api:<subject>` or its configured `sources`). Each returns
+//! once the projector has caught up with its events, so the next query sees
+//! the change.
 
 use super::entity::entities;
 use super::loaders::Loaders;
@@ -18,9 +20,12 @@ use std::sync::Arc;
 
 pub struct Mutation;
 
+fn principal<'a>(ctx: &Context<'a>) -> &'a Principal {
+    ctx.data::<Principal>().unwrap_or(&Principal::Anonymous)
+}
+
 fn writer(ctx: &Context<'_>) -> Result<String> {
-    let principal = ctx.data::<Principal>().unwrap_or(&Principal::Anonymous);
-    principal.writer().map(str::to_string)
+    principal(ctx).writer().map(str::to_string)
 }
 
 fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool> {
@@ -47,6 +52,7 @@ fn source_name(source: Option<String>, actor: &str) -> std::result::Result<Strin
 
 #[Object]
 impl Mutation {
+    // A source the token does not own is `FORBIDDEN` (see the module doc).
     /// Pushes descriptors (YAML, several documents allowed, or JSON) as the
     /// source `api:<source>` (default: the token's subject). All or nothing:
     /// one invalid document and nothing is applied. Entities the source pushed
@@ -69,6 +75,8 @@ impl Mutation {
                 ))
             }
         };
+        // Before anything is read: a refused push writes nothing.
+        principal(ctx).may_push_to(&format!("api:{name}"))?;
         let pool = pool(ctx)?;
         let ingestor = Ingestor::new(pool.clone());
         let pushed = Source::Text {

@@ -11,7 +11,7 @@
 mod media;
 mod ws;
 
-use crate::auth::{AuthConfig, Principal};
+use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::gate::{Phase, PhaseCell, ViaGet};
 use crate::graphql::AlmanacSchema;
@@ -28,12 +28,6 @@ use std::sync::Arc;
 pub struct GraphqlService {
     pub schema: AlmanacSchema,
     pub auth: Arc<AuthConfig>,
-}
-
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
 }
 
 /// A request turned away before execution: its body is `{"errors": [...]}`
@@ -88,13 +82,31 @@ fn media_of(headers: &HeaderMap) -> Result<Media, Refusal> {
     })
 }
 
+/// Who may run GraphQL operations on this request: a malformed header or an
+/// unknown token is 401, a token without the `read` scope 403.
 fn principal(auth: &AuthConfig, headers: &HeaderMap, media: Media) -> Result<Principal, Refusal> {
-    auth.authenticate(authorization(headers))
+    authorization_header(headers)
+        .and_then(|header| reader_of(auth, header))
         .map_err(|error| Refusal {
             media,
-            status: StatusCode::UNAUTHORIZED,
+            status: auth_status(&error),
             error,
         })
+}
+
+/// The principal behind a header value (or its absence), if it may read.
+fn reader_of(auth: &AuthConfig, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    let principal = auth.authenticate(authorization)?;
+    principal.reader()?;
+    Ok(principal)
+}
+
+/// 403 for a known token that may not, 401 for everything else refused.
+pub(crate) fn auth_status(error: &ApiError) -> StatusCode {
+    match error.code() {
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    }
 }
 
 pub async fn post(

@@ -13,12 +13,15 @@ use std::path::PathBuf;
 pub const SECOND_WRITER: &str = "second-writer-token";
 const REF: &str = "component:default/audited";
 
+/// Both writers own the push source `api:shared`.
 pub async fn writers_server(limits: Limits) -> TestServer {
     let mut config = auth(true);
+    config.tokens[0].sources = vec!["api:shared".into()];
     config.tokens.push(TokenConfig {
         subject: "release-bot".into(),
         sha256: token_hash(SECOND_WRITER),
         scopes: vec![Scope::Read, Scope::Write],
+        sources: vec!["shared".into()],
     });
     server(config, limits, false).await
 }

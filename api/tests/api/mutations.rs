@@ -144,16 +144,14 @@ metadata:
   name: checkout-service
 spec: { type: service, lifecycle: production, owner: team-sre }
 ";
-    let data = server
-        .mutate(APPLY, json!({ "documents": takeover, "source": "ci" }))
-        .await;
+    let data = server.mutate(APPLY, json!({ "documents": takeover })).await;
     let result = &data["applyEntities"];
     assert_eq!(result["__typename"], "ApplyConflict");
     assert_eq!(
         result["conflicts"][0]["entityRef"],
         "component:default/checkout-service"
     );
-    assert_eq!(result["conflicts"][0]["newSource"], "api:ci");
+    assert_eq!(result["conflicts"][0]["newSource"], "api:ci-bot");
     let read = server
         .data(r#"{ entity(ref: "component:checkout-service") { ... on Component { owner { ref } } } }"#, json!({}))
         .await;

@@ -22,13 +22,16 @@ pub fn auth(anonymous_read: bool) -> AuthConfig {
                 subject: "ci-bot".into(),
                 sha256: token_hash(WRITER),
                 scopes: vec![Scope::Read, Scope::Write],
+                sources: Vec::new(),
             },
             TokenConfig {
                 subject: "dashboard".into(),
                 sha256: token_hash(READER),
                 scopes: vec![Scope::Read],
+                sources: Vec::new(),
             },
         ],
+        ..AuthConfig::default()
     }
 }
 
