@@ -192,6 +192,37 @@ impl AuthConfig {
         }
     }
 
+    /// What in this configuration cannot work as its author likely meant,
+    /// for `serve` to log at start (not refused: the server is still safe).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for token in &self.tokens {
+            let has = |scope| token.scopes.contains(&scope);
+            if !has(Scope::Read) && (has(Scope::Write) || !token.sources.is_empty()) {
+                warnings.push(format!(
+                    "auth.tokens: `{}` has no read scope, so it can run no GraphQL operation \
+                     (a writer needs [read, write])",
+                    token.subject
+                ));
+            }
+        }
+        let scrapers = self
+            .tokens
+            .iter()
+            .any(|t| t.scopes.contains(&Scope::Metrics));
+        if self.metrics_token_required && !scrapers {
+            warnings.push(
+                "auth.metrics_token_required is set but no token has the metrics scope".into(),
+            );
+        }
+        if self.connection_init_timeout_ms == 0 {
+            warnings.push(
+                "auth.connection_init_timeout_ms is 0: every WebSocket will be closed".into(),
+            );
+        }
+        warnings
+    }
+
     /// Whether a scrape of `/metrics` may proceed.
     pub fn metrics_access(&self, authorization: Option<&str>) -> Result<(), ApiError> {
         if !self.metrics_token_required {
@@ -297,6 +328,18 @@ mod tests {
             anonymous.authenticate(None).ok(),
             Some(Principal::Anonymous)
         );
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_are_warned_about() {
+        assert!(config().warnings().is_empty());
+        let mut odd = config();
+        odd.tokens[0].scopes = vec![Scope::Write];
+        odd.metrics_token_required = true;
+        let warnings = odd.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`ci-bot` has no read scope"));
+        assert!(warnings[1].contains("no token has the metrics scope"));
     }
 
     #[test]

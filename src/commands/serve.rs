@@ -72,6 +72,9 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "almanac listening");
+    for warning in auth.warnings() {
+        tracing::warn!("{warning}");
+    }
     let state = AppState::new(connected.database.clone())
         .with_auth(auth)
         .with_limits(graphql);
