@@ -364,5 +364,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(config.tokens[0].scopes, vec![Scope::Read, Scope::Write]);
+        assert!(config.tokens[0].sources.is_empty());
+        assert_eq!(config.connection_init_timeout_ms, 10_000);
+        assert!(!config.metrics_token_required);
+        let config: AuthConfig = serde_json::from_value(serde_json::json!({
+            "metrics_token_required": true,
+            "connection_init_timeout_ms": 2000,
+            "tokens": [{ "subject": "prom", "sha256": "cd", "scopes": ["metrics"],
+                         "sources": ["api:shared"] }]
+        }))
+        .unwrap();
+        assert_eq!(config.tokens[0].scopes, vec![Scope::Metrics]);
+        assert_eq!(config.tokens[0].sources, vec!["api:shared".to_string()]);
+        assert_eq!(config.connection_init_timeout_ms, 2000);
     }
 }
