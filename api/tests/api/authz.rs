@@ -280,6 +280,26 @@ async fn websocket_authenticates_at_upgrade_or_in_connection_init() {
     )
     .await;
     assert_eq!(next(&mut socket).await.expect_err("closed").0, 4401);
+
+    // Pings are answered before the init; any other message first is 4400.
+    let mut socket = open(&server, None).await.unwrap();
+    send(&mut socket, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut socket).await.unwrap(), json!({ "type": "pong" }));
+    send(&mut socket, json!({ "id": "1", "type": "complete" })).await;
+    assert_eq!(next(&mut socket).await.expect_err("closed").0, 4400);
+
+    // A second connection_init: 4429, as the spec says.
+    let mut socket = open(&server, Some(&format!("Bearer {READER}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        init(&mut socket, json!({})).await.unwrap()["type"],
+        "connection_ack"
+    );
+    assert_eq!(
+        init(&mut socket, json!({})).await.expect_err("closed").0,
+        4429
+    );
 }
 
 #[tokio::test]
