@@ -4,7 +4,7 @@
 
 use almanac_api::{AuthConfig, Limits};
 use almanac_ingest::schedule::ConfiguredLocation;
-use almanac_ingest::ReadLimits;
+use almanac_ingest::{ReadLimits, ReadPolicy};
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,9 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// GraphQL limits: depth, complexity, page size, timeout.
     pub graphql: Limits,
+    /// What URL reads may reach (`reading.allow`) and the headers sent to a host
+    /// (`reading.credentials`); by default no URL is read.
+    pub reading: ReadPolicy,
 }
 
 /// What the catalog reads, Backstage-style: `catalog.locations`.
@@ -114,6 +117,11 @@ impl Settings {
         if let Some(dir) = data_dir_flag {
             settings.database.data_dir = Some(dir);
         }
+        settings
+            .reading
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("the reading section of the configuration is not valid")?;
         Ok(settings)
     }
 
