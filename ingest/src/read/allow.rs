@@ -42,8 +42,8 @@ pub struct AllowRule {
     pub private: bool,
 }
 
-/// Headers for one host (`host` or `host:port`, exact), e.g. `token: ...` for
-/// `Authorization: Bearer ...`.
+/// Headers for one host: `host` (any port) or `host:port` (that port only), exact, no
+/// wildcard. `token: ...` sends `Authorization: Bearer ...`; `headers` any others.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostCredentials {
