@@ -4,7 +4,7 @@
 
 use almanac_api::{AuthConfig, Limits};
 use almanac_ingest::schedule::ConfiguredLocation;
-use almanac_ingest::ReadLimits;
+use almanac_ingest::{ReadLimits, ReadPolicy};
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,9 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// GraphQL limits: depth, complexity, page size, timeout.
     pub graphql: Limits,
+    /// What URL reads may reach (`reading.allow`) and the headers sent to a host
+    /// (`reading.credentials`); by default no URL is read.
+    pub reading: ReadPolicy,
 }
 
 /// What the catalog reads, Backstage-style: `catalog.locations`.
@@ -114,6 +117,11 @@ impl Settings {
         if let Some(dir) = data_dir_flag {
             settings.database.data_dir = Some(dir);
         }
+        settings
+            .reading
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("the reading section of the configuration is not valid")?;
         Ok(settings)
     }
 
@@ -122,5 +130,60 @@ impl Settings {
             .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+#[cfg(test)]
+mod reading_tests {
+    use super::Settings;
+
+    fn load(text: &str) -> anyhow::Result<Settings> {
+        let path = std::env::temp_dir().join(format!(
+            "almanac-config-reading-{}-{}.yaml",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::write(&path, text)?;
+        let loaded = Settings::load(Some(&path), None);
+        let _ = std::fs::remove_file(&path);
+        loaded
+    }
+
+    #[test]
+    fn the_reading_section_lists_hosts_and_credentials_and_defaults_to_nothing() {
+        let settings = load(
+            "reading:\n  allow:\n    - host: git.example.com\n    - host: '*.corp.example'\n      \
+             paths: [/catalog/]\n    - host: git.internal.example\n      private: true\n  \
+             credentials:\n    - host: git.internal.example\n      token: s3cret\n",
+        )
+        .expect("valid configuration");
+        let hosts: Vec<&str> = settings
+            .reading
+            .allow
+            .iter()
+            .map(|rule| rule.host.as_str())
+            .collect();
+        assert_eq!(
+            hosts,
+            ["git.example.com", "*.corp.example", "git.internal.example"]
+        );
+        assert_eq!(settings.reading.allow[1].paths, ["/catalog/"]);
+        assert!(settings.reading.allow[2].private);
+        assert!(!format!("{settings:?}").contains("s3cret"));
+
+        let empty = load("listen: 127.0.0.1:7007\n").expect("valid configuration");
+        assert!(empty.reading.allow.is_empty());
+    }
+
+    #[test]
+    fn a_bad_reading_entry_stops_the_start_naming_it() {
+        let error = load("reading:\n  allow:\n    - host: 'a.*.example'\n")
+            .expect_err("a wildcard inside a host");
+        assert_eq!(
+            format!("{error:#}"),
+            "the reading section of the configuration is not valid: reading.allow: host \
+             \"a.*.example\" is not a host, *.domain or *"
+        );
+        assert!(load("reading:\n  allow:\n    - hots: x\n").is_err());
     }
 }

@@ -29,6 +29,14 @@ impl Connected {
                 (server, owner, None)
             }
             None => {
+                if almanac_store::embedded::effective_uid() == Some(0) {
+                    // PostgreSQL is handed to another account, but Almanac itself keeps
+                    // root's rights for every file it reads and every request it serves.
+                    tracing::warn!(
+                        "almanac runs as root; run it as an unprivileged user that owns the \
+                         data directory (README: Security)"
+                    );
+                }
                 let dir = settings.data_dir();
                 let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&dir))
                     .await

@@ -6,4 +6,5 @@ mod e2e {
     mod cli;
     mod serve;
     pub mod support;
+    mod unprivileged;
 }

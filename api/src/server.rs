@@ -5,6 +5,7 @@ use crate::auth::AuthConfig;
 use crate::graphql;
 use crate::http::{self, GraphqlService};
 use crate::limits::Limits;
+use almanac_ingest::ReadPolicy;
 use almanac_store::catalog::{Catalog, StatementCounter};
 use almanac_store::Database;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Bearer tokens and whether anonymous clients may read.
     pub auth: AuthConfig,
     pub limits: Limits,
+    /// What pushes and locations may read by URL (`reading:`); by default nothing.
+    pub reading: ReadPolicy,
     /// Counts the catalog's SQL statements (tests read it).
     pub statements: StatementCounter,
 }
@@ -35,6 +38,7 @@ impl AppState {
             database,
             auth: AuthConfig::default(),
             limits: Limits::default(),
+            reading: ReadPolicy::default(),
             statements: StatementCounter::default(),
         }
     }
@@ -48,13 +52,18 @@ impl AppState {
         self.limits = limits;
         self
     }
+
+    pub fn with_reading(mut self, reading: ReadPolicy) -> Self {
+        self.reading = reading;
+        self
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let pool = state.database.pool.clone();
     let catalog = Catalog::with_counter(pool.clone(), state.statements.clone());
     let service = GraphqlService {
-        schema: graphql::build(catalog, pool, state.limits.clone()),
+        schema: graphql::build(catalog, pool, state.limits.clone(), state.reading.clone()),
         auth: Arc::new(state.auth.clone()),
     };
     let graphql = Router::new()

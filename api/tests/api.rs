@@ -14,6 +14,7 @@ mod api {
     mod locations;
     mod mutations;
     mod ownership;
+    mod reading;
     mod schema;
     pub mod support;
     mod transport;

@@ -13,7 +13,7 @@ mod report;
 pub mod schedule;
 mod state;
 
-pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, Source};
+pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source};
 pub use reconcile::{ApplyOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport};
 
@@ -46,15 +46,35 @@ pub enum IngestError {
 #[derive(Clone, Debug)]
 pub struct Ingestor {
     reconciler: Reconciler,
+    pool: PgPool,
     pub limits: ReadLimits,
+    /// What URL reads may reach (`reading:`); by default nothing. Passed in by the
+    /// caller, never taken from a global.
+    pub reading: ReadPolicy,
 }
 
 impl Ingestor {
     pub fn new(pool: PgPool) -> Self {
         Self {
-            reconciler: Reconciler::new(pool),
+            reconciler: Reconciler::new(pool.clone()),
+            pool,
             limits: CONFIGURED_LIMITS.get().cloned().unwrap_or_default(),
+            reading: ReadPolicy::default(),
         }
+    }
+
+    pub fn with_reading(mut self, reading: ReadPolicy) -> Self {
+        self.reading = reading;
+        self
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Reads sources with this ingestor's limits and policy, without applying them.
+    pub async fn read(&self, sources: &[Source]) -> ReadOutcome {
+        read_sources(sources, &self.limits, &self.reading).await
     }
 
     pub fn with_limits(mut self, limits: ReadLimits) -> Self {
@@ -69,7 +89,7 @@ impl Ingestor {
     /// Reads one root source whole and applies it as `ingest:<origin>`;
     /// what the source no longer holds is removed.
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
-        let outcome = read_sources(std::slice::from_ref(source), &self.limits).await;
+        let outcome = self.read(std::slice::from_ref(source)).await;
         let options = ApplyOptions {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),

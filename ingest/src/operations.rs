@@ -35,10 +35,21 @@ pub fn location_source(location_type: &str, target: &str) -> Result<Source, Inge
             })
         }
         "url" if target.starts_with("http://") || target.starts_with("https://") => {
+            // Refused before it is recorded: the target is shown to every reader.
+            if reqwest::Url::parse(target)
+                .is_ok_and(|url| !url.username().is_empty() || url.password().is_some())
+            {
+                return Err(IngestError::Invalid(format!(
+                    "location target {} carries user info; credentials come from \
+                     reading.credentials, never from the URL",
+                    crate::read::redact(target)
+                )));
+            }
             Ok(Source::Url(target.to_string()))
         }
         "url" => Err(IngestError::Invalid(format!(
-            "location target {target:?} is not an http(s) URL"
+            "location target {:?} is not an http(s) URL",
+            crate::read::redact(target)
         ))),
         other => Err(IngestError::Invalid(format!(
             "location type {other:?} is not supported (use file or url)"
@@ -124,15 +135,17 @@ pub async fn delete_entity(
 }
 
 /// Registers a location (once: the id follows from type and target) and reads
-/// it, recording `actor` on every event (an API user adding a location).
+/// it with `ingestor`'s policy, recording `actor` on every event (an API user adding
+/// a location).
 pub async fn add_location(
-    pool: &PgPool,
+    ingestor: &Ingestor,
     location_type: &str,
     target: &str,
     actor: &str,
 ) -> Result<(String, IngestReport), IngestError> {
+    let pool = ingestor.pool();
     let (id, source) = register_location(pool, location_type, target, actor).await?;
-    let report = read_location(pool, &source, actor).await?;
+    let report = read_location(ingestor, &source, actor).await?;
     Ok((id, report))
 }
 
@@ -176,19 +189,17 @@ pub fn scheduled_actor(source: &Source) -> String {
 
 /// Reads a registered location again now. `None` when there is no such location.
 pub async fn refresh_location(
-    pool: &PgPool,
+    ingestor: &Ingestor,
     id: &str,
     actor: &str,
 ) -> Result<Option<IngestReport>, IngestError> {
-    Ingestor::new(pool.clone())
-        .reconciler()
-        .sync_projection()
-        .await?;
+    let pool = ingestor.pool();
+    ingestor.reconciler().sync_projection().await?;
     let Some(location) = find_location(pool, id).await? else {
         return Ok(None);
     };
     let source = location_source(&location.location_type, &location.target)?;
-    Ok(Some(read_location(pool, &source, actor).await?))
+    Ok(Some(read_location(ingestor, &source, actor).await?))
 }
 
 /// Unregisters a location and removes every entity read through it, in one
@@ -241,13 +252,13 @@ pub async fn remove_location(
     Ok(Some(entities.len()))
 }
 
+/// Reads one location with `ingestor`'s limits and policy and applies it.
 pub async fn read_location(
-    pool: &PgPool,
+    ingestor: &Ingestor,
     source: &Source,
     actor: &str,
 ) -> Result<IngestReport, IngestError> {
-    let ingestor = Ingestor::new(pool.clone());
-    let outcome = crate::read_sources(std::slice::from_ref(source), &ingestor.limits).await;
+    let outcome = ingestor.read(std::slice::from_ref(source)).await;
     let options = ApplyOptions {
         actor: actor.to_string(),
         remove_missing: true,

@@ -5,7 +5,7 @@
 use crate::operations::{
     list_locations, location_source, read_location, register_location, scheduled_actor,
 };
-use sqlx::PgPool;
+use crate::Ingestor;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -22,24 +22,27 @@ pub struct ConfiguredLocation {
 /// follow as `ingest:<origin>`.
 const CONFIG_ACTOR: &str = "config";
 
+/// Registers the configured locations, then re-reads every registered location each
+/// interval, with `ingestor`'s limits and reading policy.
 pub async fn run_schedule(
-    pool: PgPool,
+    ingestor: Ingestor,
     configured: Vec<ConfiguredLocation>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     for location in &configured {
         match register_location(
-            &pool,
+            ingestor.pool(),
             &location.location_type,
             &location.target,
             CONFIG_ACTOR,
         )
         .await
         {
-            Ok((id, source)) => read_and_log(&pool, &id, &source).await,
+            Ok((id, source)) => read_and_log(&ingestor, &id, &source).await,
             Err(err) => {
-                tracing::error!(location.target = %location.target, error = %err, "cannot register location")
+                let target = crate::read::redact(&location.target);
+                tracing::error!(location.target = %target, error = %err, "cannot register location")
             }
         }
     }
@@ -51,12 +54,12 @@ pub async fn run_schedule(
         if *shutdown.borrow() {
             return;
         }
-        refresh_all(&pool).await;
+        refresh_all(&ingestor).await;
     }
 }
 
-async fn refresh_all(pool: &PgPool) {
-    let locations = match list_locations(pool).await {
+async fn refresh_all(ingestor: &Ingestor) {
+    let locations = match list_locations(ingestor.pool()).await {
         Ok(locations) => locations,
         Err(err) => {
             tracing::error!(error = %err, "cannot list locations to refresh");
@@ -65,7 +68,7 @@ async fn refresh_all(pool: &PgPool) {
     };
     for location in locations {
         match location_source(&location.location_type, &location.target) {
-            Ok(source) => read_and_log(pool, &location.id, &source).await,
+            Ok(source) => read_and_log(ingestor, &location.id, &source).await,
             Err(err) => {
                 tracing::error!(location.id = %location.id, error = %err, "location cannot be read")
             }
@@ -73,8 +76,8 @@ async fn refresh_all(pool: &PgPool) {
     }
 }
 
-async fn read_and_log(pool: &PgPool, id: &str, source: &crate::Source) {
-    match read_location(pool, source, &scheduled_actor(source)).await {
+async fn read_and_log(ingestor: &Ingestor, id: &str, source: &crate::Source) {
+    match read_location(ingestor, source, &scheduled_actor(source)).await {
         Ok(report) => tracing::info!(
             location.id = %id,
             location.origin = %source.origin(),

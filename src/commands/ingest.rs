@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::database::Connected;
-use almanac_ingest::{IngestReport, Ingestor, Source};
+use almanac_ingest::{IngestReport, Ingestor, ReadPolicy, Source};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +39,7 @@ pub fn source_of(text: &str, glob: &str) -> Source {
 
 pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let connected = Connected::open(&settings).await?;
-    let result = ingest_all(&connected, &args).await;
+    let result = ingest_all(&connected, &args, settings.reading.clone()).await;
     connected.close().await?;
     let report = result?;
     if args.json {
@@ -54,9 +54,13 @@ pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCod
     })
 }
 
-async fn ingest_all(connected: &Connected, args: &IngestArgs) -> anyhow::Result<IngestReport> {
+async fn ingest_all(
+    connected: &Connected,
+    args: &IngestArgs,
+    reading: ReadPolicy,
+) -> anyhow::Result<IngestReport> {
     connected.migrate().await?;
-    let ingestor = Ingestor::new(connected.database.pool.clone());
+    let ingestor = Ingestor::new(connected.database.pool.clone()).with_reading(reading);
     let progress = std::io::stderr().is_terminal();
     let mut total = IngestReport::default();
     for text in &args.sources {

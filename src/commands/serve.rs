@@ -5,6 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, Limits};
 use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
+use almanac_ingest::{Ingestor, ReadPolicy};
 use almanac_store::projection::Projector;
 use anyhow::Context;
 use std::process::ExitCode;
@@ -48,7 +49,11 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         locations.push(demo_location());
     }
     let interval = Duration::from_secs(settings.catalog.refresh_interval_seconds.max(1));
-    let api_settings = (settings.auth.clone(), settings.graphql.clone());
+    let api_settings = (
+        settings.auth.clone(),
+        settings.graphql.clone(),
+        settings.reading.clone(),
+    );
     let served = serve(&connected, &listen, locations, interval, api_settings).await;
     connected.close().await?;
     served?;
@@ -60,13 +65,14 @@ async fn serve(
     listen: &str,
     locations: Vec<ConfiguredLocation>,
     interval: Duration,
-    (auth, graphql): (AuthConfig, Limits),
+    (auth, graphql, reading): (AuthConfig, Limits, ReadPolicy),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
-    let scheduler = tokio::spawn(run_schedule(pool, locations, interval, stopped));
+    let ingestor = Ingestor::new(pool).with_reading(reading.clone());
+    let scheduler = tokio::spawn(run_schedule(ingestor, locations, interval, stopped));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -77,7 +83,8 @@ async fn serve(
     }
     let state = AppState::new(connected.database.clone())
         .with_auth(auth)
-        .with_limits(graphql);
+        .with_limits(graphql)
+        .with_reading(reading);
     let served = almanac_api::serve(listener, state, shutdown_signal()).await;
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next

@@ -34,9 +34,15 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
 
 /// The schema the server runs: reads go through `catalog`, writes and the
 /// log's history use `pool`; subscriptions share one event listener.
-pub fn build(catalog: Catalog, pool: PgPool, limits: Limits) -> AlmanacSchema {
+pub fn build(
+    catalog: Catalog,
+    pool: PgPool,
+    limits: Limits,
+    reading: almanac_ingest::ReadPolicy,
+) -> AlmanacSchema {
     let hub = WakeHub::new(pool.clone(), limits.subscription_poll());
     builder()
+        .data(reading)
         .data(catalog)
         .data(pool)
         .data(limits)

@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 use almanac_domain::EntityRef;
-use almanac_ingest::{operations, read_sources, ApplyOptions, IngestError, Ingestor, Source};
+use almanac_ingest::{operations, ApplyOptions, IngestError, Ingestor, ReadPolicy, Source};
 use async_graphql::{Context, Object};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -26,6 +26,12 @@ fn principal<'a>(ctx: &Context<'a>) -> &'a Principal {
 
 fn writer(ctx: &Context<'_>) -> Result<String> {
     principal(ctx).writer().map(str::to_string)
+}
+
+/// An ingestor that reads URLs only as the server's `reading:` policy allows.
+fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
+    let reading = ctx.data::<ReadPolicy>().cloned().unwrap_or_default();
+    Ok(Ingestor::new(pool(ctx)?.clone()).with_reading(reading))
 }
 
 fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool> {
@@ -77,14 +83,13 @@ impl Mutation {
         };
         // Before anything is read: a refused push writes nothing.
         principal(ctx).may_push_to(&format!("api:{name}"))?;
-        let pool = pool(ctx)?;
-        let ingestor = Ingestor::new(pool.clone());
+        let ingestor = ingestor(ctx)?;
         let pushed = Source::Text {
             name,
             text: documents,
         };
         let key = pushed.origin();
-        let outcome = read_sources(std::slice::from_ref(&pushed), &ingestor.limits).await;
+        let outcome = ingestor.read(std::slice::from_ref(&pushed)).await;
         if let Some(invalid) = super::apply::invalid_descriptors(&outcome) {
             return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid));
         }
@@ -173,7 +178,7 @@ impl Mutation {
                  (configure them, or set graphql.allow_file_locations); use a url location",
             )));
         }
-        match operations::add_location(pool(ctx)?, &location_type, &target, &actor).await {
+        match operations::add_location(&ingestor(ctx)?, &location_type, &target, &actor).await {
             Ok((id, report)) => Ok(AddLocationResult::AddLocationSuccess(LocationSuccess {
                 location: location(ctx, &id).await?,
                 summary: IngestSummary::from(&report),
@@ -212,7 +217,7 @@ impl Mutation {
         id: String,
     ) -> Result<RefreshLocationResult> {
         let actor = writer(ctx)?;
-        match operations::refresh_location(pool(ctx)?, &id, &actor).await {
+        match operations::refresh_location(&ingestor(ctx)?, &id, &actor).await {
             Ok(Some(report)) => Ok(RefreshLocationResult::RefreshLocationSuccess(
                 LocationSuccess {
                     location: location(ctx, &id).await?,

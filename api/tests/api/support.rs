@@ -158,3 +158,25 @@ pub fn sorted(value: &Value, key: Option<&str>) -> Vec<String> {
     items.sort();
     items
 }
+
+/// A server over a fresh database (no demo), anonymous reads allowed, whose URL reads
+/// follow `reading`.
+pub async fn reading_server(reading: almanac_ingest::ReadPolicy) -> TestServer {
+    let db = test_db().await;
+    let state = AppState::new(Database::new(db.pool.clone()))
+        .with_auth(auth(true))
+        .with_reading(reading);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(almanac_api::serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        url,
+        db,
+        state,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}

@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 
 use reqwest::Url;
 
+use super::allow::redact;
+
 /// A place to read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Address {
@@ -27,7 +29,7 @@ impl Address {
     pub(crate) fn key(&self) -> String {
         match self {
             Address::File(path) => format!("file:{}", path.display()),
-            Address::Url(url) => format!("url:{url}"),
+            Address::Url(url) => format!("url:{}", redact(url.as_str())),
             Address::Text(name) => format!("api:{name}"),
         }
     }
@@ -95,8 +97,9 @@ impl Address {
 pub(crate) struct ResolveError(pub(crate) String);
 
 impl ResolveError {
+    /// The message, with any credential in a URL it names removed.
     fn new(message: String) -> Self {
-        ResolveError(message)
+        ResolveError(redact(&message))
     }
 }
 

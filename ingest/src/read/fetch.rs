@@ -1,18 +1,25 @@
 //! Reading the text at an [`Address`]: a local file or an http(s) URL, capped at
 //! `max_file_bytes` while reading (a growing file or a lying `Content-Length` cannot get
-//! past the cap), decoded as UTF-8.
+//! past the cap), decoded as UTF-8. A file below a source's root is read only inside that
+//! root (`root.rs`); a URL only as `reading.allow` permits (`allow.rs`), checked at every
+//! redirect hop and on the address each connection really goes to; failures are a small
+//! closed set of messages that never hold the server's or the socket's own text.
 //!
 //! It does not parse what it reads, and it tells a missing target (`NotFound`, which an
 //! optional Location may skip) from every other failure.
 
 use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::{header, redirect, Client, Response, StatusCode, Url};
 use tokio::io::AsyncReadExt;
 
 use super::address::Address;
+use super::allow::{is_public, ReadPolicy, Refusal};
 
 /// Redirects one URL read may follow.
 const MAX_REDIRECTS: usize = 5;
@@ -32,32 +39,100 @@ impl FetchError {
     }
 }
 
-/// What reads need besides the address: the size cap and the HTTP client.
+impl From<Refusal> for FetchError {
+    fn from(refusal: Refusal) -> Self {
+        FetchError::Failed(refusal.to_string())
+    }
+}
+
+/// What reads need besides the address: the size cap, the policy and the HTTP clients.
 pub(crate) struct Fetcher {
     max_bytes: u64,
     timeout: Duration,
+    policy: Arc<ReadPolicy>,
     /// Built once per `read_sources` call; the error is kept to report on each URL.
-    client: Result<Client, String>,
+    clients: Result<Clients, String>,
+}
+
+/// Two clients, so the address rule is enforced on the connection itself: `public`
+/// resolves names through [`PublicOnly`] (one lookup, checked, and the connection goes
+/// to exactly the addresses checked); `any` is for hosts listed with `private: true`.
+/// Neither follows redirects (each hop is checked here) nor uses a proxy (the proxy's
+/// address would be checked instead of the target's).
+struct Clients {
+    public: Client,
+    any: Client,
+}
+
+impl Clients {
+    fn new(timeout: Duration) -> Result<Clients, String> {
+        let builder = || {
+            Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .redirect(redirect::Policy::none())
+                .no_proxy()
+        };
+        let public = builder()
+            .dns_resolver(Arc::new(PublicOnly))
+            .build()
+            .map_err(|_| "cannot set up the HTTP client".to_string())?;
+        let any = builder()
+            .build()
+            .map_err(|_| "cannot set up the HTTP client".to_string())?;
+        Ok(Clients { public, any })
+    }
+}
+
+/// A resolver that refuses a name if any of its addresses is not public. The client
+/// connects only to the addresses returned here, so a name that answers differently on
+/// a second lookup (DNS rebinding) never gets one.
+struct PublicOnly;
+
+/// The resolver's refusal, found again in reqwest's error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("resolves to a private address")]
+struct PrivateAddress;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addresses.iter().any(|address| !is_public(address.ip())) {
+                return Err(Box::new(PrivateAddress) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
 }
 
 impl Fetcher {
-    pub(crate) fn new(max_bytes: u64, timeout: Duration) -> Fetcher {
-        let client = Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(redirect::Policy::limited(MAX_REDIRECTS))
-            .build()
-            .map_err(|error| format!("cannot set up the HTTP client: {error}"));
+    pub(crate) fn new(max_bytes: u64, timeout: Duration, policy: Arc<ReadPolicy>) -> Fetcher {
         Fetcher {
             max_bytes,
             timeout,
-            client,
+            policy,
+            clients: Clients::new(timeout),
         }
     }
 
-    pub(crate) async fn fetch(&self, address: &Address) -> Result<String, FetchError> {
+    /// Reads `address`. A file is read only under `root` (after resolving `..` and
+    /// symbolic links) when one is given; `None` is for a root source the caller named.
+    pub(crate) async fn fetch(
+        &self,
+        address: &Address,
+        root: Option<&Path>,
+    ) -> Result<String, FetchError> {
         let bytes = match address {
-            Address::File(path) => self.read_file(path).await?,
+            Address::File(path) => {
+                let path = match root {
+                    Some(root) => super::root::inside(path, root).await?,
+                    None => path.clone(),
+                };
+                self.read_file(&path).await?
+            }
             Address::Url(url) => self.read_url(url).await?,
             Address::Text(name) => {
                 return Err(FetchError::Failed(format!(
@@ -97,24 +172,71 @@ impl Fetcher {
         Ok(bytes)
     }
 
+    /// Reads a URL, checking it and every redirect against the policy; the whole read
+    /// (all hops and the body) within the timeout.
     async fn read_url(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let client = self
-            .client
+        match tokio::time::timeout(self.timeout, self.follow(url)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    async fn follow(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let clients = self
+            .clients
             .as_ref()
             .map_err(|e| FetchError::Failed(e.clone()))?;
-        let mut response = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| self.http_error(e))?;
-        match response.status() {
-            StatusCode::NOT_FOUND | StatusCode::GONE => {
-                return Err(FetchError::NotFound(format!("HTTP {}", response.status())))
+        let mut current = url.clone();
+        for hop in 0..=MAX_REDIRECTS {
+            let permit = self.policy.check(&current)?;
+            let client = if permit.private {
+                &clients.any
+            } else {
+                &clients.public
+            };
+            // Only this hop's host gets its configured headers.
+            let headers = self
+                .policy
+                .headers_for(&current)
+                .map_err(FetchError::Failed)?;
+            let response = client
+                .get(current.clone())
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| self.http_error(e))?;
+            if !response.status().is_redirection() {
+                return self.body(response).await;
             }
-            status if !status.is_success() => {
-                return Err(FetchError::Failed(format!("HTTP {status}")))
+            let next = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| current.join(location).ok())
+                .filter(|next| matches!(next.scheme(), "http" | "https"));
+            match next {
+                Some(next) if hop < MAX_REDIRECTS => current = next,
+                Some(_) => break,
+                None => {
+                    return Err(FetchError::Failed(format!(
+                        "HTTP status {} without a usable http(s) Location",
+                        response.status().as_u16()
+                    )))
+                }
             }
-            _ => {}
+        }
+        Err(FetchError::Failed(format!(
+            "too many redirects (more than {MAX_REDIRECTS})"
+        )))
+    }
+
+    async fn body(&self, mut response: Response) -> Result<Vec<u8>, FetchError> {
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Err(FetchError::NotFound(status_message(status)));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Failed(status_message(status)));
         }
         // A declared length over the cap fails early; a missing or false one is caught
         // by counting the body as it arrives.
@@ -131,8 +253,24 @@ impl Fetcher {
         Ok(body)
     }
 
+    /// One of a closed set of messages: never the socket's or the server's own text, so
+    /// an error cannot scan ports or echo a response.
     fn http_error(&self, error: reqwest::Error) -> FetchError {
-        http_error(self.timeout, error)
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            if cause.is::<PrivateAddress>() {
+                return Refusal::PrivateAddress.into();
+            }
+            source = cause.source();
+        }
+        if error.is_timeout() {
+            return self.timed_out();
+        }
+        FetchError::Failed("connection failed".to_string())
+    }
+
+    fn timed_out(&self) -> FetchError {
+        FetchError::Failed(format!("timed out after {:?}", self.timeout))
     }
 
     fn too_large(&self, what: &str) -> FetchError {
@@ -143,20 +281,6 @@ impl Fetcher {
     }
 }
 
-fn http_error(timeout: Duration, error: reqwest::Error) -> FetchError {
-    if error.is_timeout() {
-        return FetchError::Failed(format!("timed out after {timeout:?}"));
-    }
-    if error.is_redirect() {
-        return FetchError::Failed(format!("too many redirects (more than {MAX_REDIRECTS})"));
-    }
-    // reqwest's own message is terse ("error sending request"); its sources say why.
-    let mut causes = String::new();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        causes.push_str(": ");
-        causes.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    FetchError::Failed(format!("{}{causes}", error.without_url()))
+fn status_message(status: StatusCode) -> String {
+    format!("HTTP status {}", status.as_u16())
 }

@@ -9,6 +9,7 @@ use almanac_domain::{Candidate, Kind};
 use serde_json::Value;
 
 use super::address::Address;
+use super::allow::redact;
 
 /// One target of one Location entity.
 #[derive(Clone, Debug)]
@@ -48,7 +49,7 @@ pub(crate) fn targets(candidates: &[Candidate], parent: &Address) -> Vec<Target>
             let address = parent.resolve_target(target_type, target);
             let key = match &address {
                 Ok(address) => address.key(),
-                Err(_) => format!("{target_type}:{target}"),
+                Err(_) => redact(&format!("{target_type}:{target}")),
             };
             out.push(Target {
                 address: address.map_err(|error| error.0),

@@ -9,19 +9,24 @@
 //! re-reads: the caller does, using the read/failed distinction of [`ReadOutcome`].
 
 mod address;
+mod allow;
 mod directory;
 mod fetch;
 mod location;
 mod outcome;
 mod parse;
 mod placeholder;
+mod root;
 mod schedule;
 mod source;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
+pub use allow::{redact, AllowRule, HostCredentials, ReadPolicy, Refusal};
 pub use outcome::{ReadFailure, ReadFile, ReadOutcome};
 pub use source::{ReadLimits, Source, DEFAULT_DIRECTORY_GLOB};
 
@@ -35,16 +40,23 @@ enum Done {
         file: ReadFile,
         targets: Vec<Target>,
         depth: usize,
+        root: Option<Arc<PathBuf>>,
     },
     Failed(ReadFailure),
     /// An optional target that does not exist.
     Skipped,
 }
 
-/// Reads every source, and every location their Location entities lead to. Never fails
-/// as a whole: what cannot be read is a [`ReadFailure`] in the outcome.
-pub async fn read_sources(sources: &[Source], limits: &ReadLimits) -> ReadOutcome {
-    let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout);
+/// Reads every source, and every location their Location entities lead to, reading URLs
+/// only as `policy` allows and files only inside their source's root. Never fails as a
+/// whole: what cannot be read is a [`ReadFailure`] in the outcome.
+pub async fn read_sources(
+    sources: &[Source],
+    limits: &ReadLimits,
+    policy: &ReadPolicy,
+) -> ReadOutcome {
+    let policy = Arc::new(policy.clone());
+    let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout, policy);
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
     let mut outcome = ReadOutcome::default();
     let mut scheduler = Scheduler::new(limits);
@@ -71,9 +83,10 @@ pub async fn read_sources(sources: &[Source], limits: &ReadLimits) -> ReadOutcom
                     file,
                     targets,
                     depth,
+                    root,
                 } => {
                     for target in targets {
-                        let child = scheduler.child(target, &file, depth);
+                        let child = scheduler.child(target, &file, depth, root.clone());
                         match child {
                             Ok(Some(task)) => next.push(task),
                             Ok(None) => {}
@@ -109,9 +122,14 @@ async fn read_one(task: Task, fetcher: &Fetcher, limits: &ReadLimits) -> Done {
             message,
         })
     };
+    // A root the caller named is read as is; what it leads to stays inside its root.
+    let within = match task.depth {
+        0 => None,
+        _ => task.root.as_deref().map(PathBuf::as_path),
+    };
     let text = match &task.text {
         Some(text) => text.clone(),
-        None => match fetcher.fetch(&task.address).await {
+        None => match fetcher.fetch(&task.address, within).await {
             Ok(text) => text,
             Err(FetchError::NotFound(_)) if task.optional => {
                 tracing::debug!(location.target = %task.key, "optional location target missing, skipped");
@@ -124,6 +142,7 @@ async fn read_one(task: Task, fetcher: &Fetcher, limits: &ReadLimits) -> Done {
         address: &task.address,
         key: &task.key,
         origin: &task.origin,
+        root: task.root.as_deref().map(PathBuf::as_path),
     };
     match parse::candidates(text, from, fetcher, limits).await {
         Ok(candidates) => {
@@ -136,6 +155,7 @@ async fn read_one(task: Task, fetcher: &Fetcher, limits: &ReadLimits) -> Done {
             let targets = location::targets(&candidates, &task.address);
             Done::Read {
                 depth: task.depth,
+                root: task.root.clone(),
                 targets,
                 file: ReadFile {
                     key: task.key.clone(),

@@ -6,6 +6,8 @@
 //! whole input) fails the file; a broken document is an invalid candidate of its own and
 //! the rest of the file still lands. Parsing and validation run on the blocking pool.
 
+use std::path::Path;
+
 use almanac_domain::document::{parse_documents, DocumentLimits};
 use almanac_domain::entity::{ref_of_raw, MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::validation::{ValidationError, ValidationErrors};
@@ -24,6 +26,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) key: &'a str,
     /// The root's key (`backstage.io/managed-by-origin-location`).
     pub(crate) origin: &'a str,
+    /// The directory the source's files must stay under; `None` for URLs and pushes.
+    pub(crate) root: Option<&'a Path>,
 }
 
 pub(crate) fn document_limits(limits: &ReadLimits) -> DocumentLimits {
@@ -53,7 +57,8 @@ pub(crate) async fn candidates(
         Resolved::none()
     } else {
         let budget = limits.max_placeholder_bytes;
-        placeholder::resolve(wanted, from.address, fetcher, &document_limits, budget).await
+        let base = (from.address, from.root);
+        placeholder::resolve(wanted, base, fetcher, &document_limits, budget).await
     };
 
     let key = from.key.to_string();

@@ -8,12 +8,14 @@
 //! searched for further placeholders. Other `$`-keys are left as they are.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use almanac_domain::document::{parse_documents, DocumentError, DocumentLimits};
 use almanac_domain::validation::ValidationError;
 use serde_json::Value;
 
 use super::address::Address;
+use super::allow::redact;
 use super::fetch::Fetcher;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,7 +92,7 @@ fn children(value: &Value) -> Vec<&Value> {
 /// Reads every wanted placeholder relative to `base`, one at a time, within the budget.
 pub(crate) async fn resolve(
     wanted: Vec<Wanted>,
-    base: &Address,
+    (base, root): (&Address, Option<&Path>),
     fetcher: &Fetcher,
     document_limits: &DocumentLimits,
     budget: u64,
@@ -103,7 +105,7 @@ pub(crate) async fn resolve(
                 "the placeholders of this file read more than {budget} bytes in total"
             ))
         } else {
-            read_one(kind, &target, base, fetcher, document_limits).await
+            read_one(kind, &target, (base, root), fetcher, document_limits).await
         };
         if let Ok((_, bytes)) = &value {
             remaining = remaining.saturating_sub(*bytes);
@@ -120,13 +122,13 @@ pub(crate) async fn resolve(
 async fn read_one(
     kind: PlaceholderKind,
     target: &str,
-    base: &Address,
+    (base, root): (&Address, Option<&Path>),
     fetcher: &Fetcher,
     document_limits: &DocumentLimits,
 ) -> Result<(Value, u64), String> {
     let address = base.resolve_placeholder(target).map_err(|e| e.0)?;
     let text = fetcher
-        .fetch(&address)
+        .fetch(&address, root)
         .await
         .map_err(|e| format!("{}: {}", address.key(), e.message()))?;
     let bytes = text.len() as u64;
@@ -200,12 +202,13 @@ impl Resolved {
         argument: &Value,
     ) -> Result<Value, ValidationError> {
         let fail = |message: String| ValidationError::new(field, format!("{field}: {message}"));
-        let Value::String(target) = argument else {
+        let Value::String(written) = argument else {
             return Err(fail(format!("{} expects a string path or URL", kind.key())));
         };
+        let target = redact(written);
         let resolved = self
             .values
-            .get(&(kind, target.clone()))
+            .get(&(kind, written.clone()))
             .ok_or_else(|| fail(format!("cannot read {} {target}: not resolved", kind.key())))?;
         let (value, bytes) = resolved
             .as_ref()

@@ -5,11 +5,14 @@
 //! It reads nothing but a directory listing; `mod.rs` reads the tasks it hands out.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::address::{parse_absolute_url, Address};
 use super::directory;
 use super::location::Target;
 use super::outcome::{ReadFailure, ReadFile};
+use super::root;
 use super::source::{self, ReadLimits, Source};
 
 /// One location to read.
@@ -25,6 +28,8 @@ pub(crate) struct Task {
     pub(crate) text: Option<String>,
     /// The Location entity that named this target, for messages.
     pub(crate) via: Option<String>,
+    /// The directory a file source's targets and placeholders must stay under.
+    pub(crate) root: Option<Arc<PathBuf>>,
 }
 
 /// Hands out tasks: each key once, within the depth and file limits.
@@ -56,7 +61,18 @@ impl<'a> Scheduler<'a> {
             message,
         };
         let address = match source {
-            Source::File(path) => Address::File(source::absolute(path)),
+            Source::File(path) => {
+                let path = source::absolute(path);
+                let directory = path.parent().map(root::of_directory);
+                let address = Address::File(path);
+                if let Some(mut task) = self.task(address, &origin, 0, false, None) {
+                    task.root = directory.map(Arc::new);
+                    level.push(task);
+                } else if self.scheduled >= self.limits.max_files {
+                    errors.push(fail(self.too_many()));
+                }
+                return;
+            }
             Source::Url(url) => match parse_absolute_url(url) {
                 Ok(Some(url)) => Address::Url(url),
                 Ok(None) => return errors.push(fail("not an absolute http(s) URL".into())),
@@ -72,6 +88,7 @@ impl<'a> Scheduler<'a> {
             }
             Source::Directory { root, glob } => {
                 let root = source::absolute(root);
+                let held_to = Arc::new(root::of_directory(&root));
                 let (glob, max_files) = (glob.clone(), self.limits.max_files);
                 let walk_root = root.clone();
                 let walked = tokio::task::spawn_blocking(move || {
@@ -93,7 +110,10 @@ impl<'a> Scheduler<'a> {
                 for path in walked.files {
                     let address = Address::File(path);
                     match self.task(address, &origin, 0, false, None) {
-                        Some(task) => level.push(task),
+                        Some(mut task) => {
+                            task.root = Some(Arc::clone(&held_to));
+                            level.push(task)
+                        }
                         None if self.scheduled >= self.limits.max_files => {
                             return errors.push(fail(self.too_many()))
                         }
@@ -117,6 +137,7 @@ impl<'a> Scheduler<'a> {
         target: Target,
         parent: &ReadFile,
         depth: usize,
+        root: Option<Arc<PathBuf>>,
     ) -> Result<Option<Task>, ReadFailure> {
         let via = format!("{} in {}", target.declared_by, parent.key);
         let fail = |message: String| ReadFailure {
@@ -141,7 +162,13 @@ impl<'a> Scheduler<'a> {
             target.optional,
             Some(via.clone()),
         );
-        task.map(Some).ok_or_else(|| fail(self.too_many()))
+        match task {
+            Some(mut task) => {
+                task.root = root;
+                Ok(Some(task))
+            }
+            None => Err(fail(self.too_many())),
+        }
     }
 
     /// A task for `address` unless its key was seen or the file budget is spent.
@@ -167,6 +194,7 @@ impl<'a> Scheduler<'a> {
             optional,
             text: None,
             via,
+            root: None,
         })
     }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::address::normalize_path;
+use super::allow::redact;
 
 /// The glob a [`Source::Directory`] uses when the caller has no better one.
 pub const DEFAULT_DIRECTORY_GLOB: &str = "**/catalog-info.yaml";
@@ -46,9 +47,10 @@ impl Source {
                 let root = root.to_string_lossy();
                 format!("file:{}/{}", root.trim_end_matches('/'), glob)
             }
+            // Never the user info: the origin is shown to every reader.
             Source::Url(url) => match reqwest::Url::parse(url) {
-                Ok(parsed) => format!("url:{parsed}"),
-                Err(_) => format!("url:{url}"),
+                Ok(parsed) => format!("url:{}", redact(parsed.as_str())),
+                Err(_) => format!("url:{}", redact(url)),
             },
             Source::Text { name, .. } => format!("api:{name}"),
         }

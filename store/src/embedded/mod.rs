@@ -15,7 +15,7 @@ mod roles;
 mod run;
 
 pub use binaries::PgBinaries;
-pub use os_user::OsUser;
+pub use os_user::{effective_uid, OsUser};
 pub use roles::{
     ensure_roles as ensure_roles_for_tests, APP_ROLE, DATABASE, OWNER_ROLE, SERVER_ROLE,
 };

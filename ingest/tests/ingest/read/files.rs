@@ -115,7 +115,12 @@ async fn a_directory_with_more_files_than_the_limit_fails_whole() {
     };
     let source = Source::directory(dir.path());
 
-    let outcome = read_sources(std::slice::from_ref(&source), &limits).await;
+    let outcome = read_sources(
+        std::slice::from_ref(&source),
+        &limits,
+        &ReadPolicy::default(),
+    )
+    .await;
 
     assert!(outcome.files.is_empty());
     assert_eq!(outcome.errors.len(), 1);

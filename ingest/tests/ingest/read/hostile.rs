@@ -76,7 +76,12 @@ async fn an_oversized_file_is_a_failure_naming_it() {
         ..ReadLimits::default()
     };
 
-    let outcome = read_sources(&[Source::File(path.clone())], &limits).await;
+    let outcome = read_sources(
+        &[Source::File(path.clone())],
+        &limits,
+        &ReadPolicy::default(),
+    )
+    .await;
 
     assert!(outcome.files.is_empty());
     assert_eq!(
@@ -107,7 +112,7 @@ async fn an_oversized_pushed_text_and_too_many_documents_are_failures() {
         },
     ];
 
-    let outcome = read_sources(&sources, &limits).await;
+    let outcome = read_sources(&sources, &limits, &ReadPolicy::default()).await;
 
     assert!(outcome.files.is_empty());
     let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();

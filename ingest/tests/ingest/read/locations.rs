@@ -9,11 +9,12 @@ async fn location_targets_resolve_relative_to_their_file_and_are_read() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     let spec =
-        "  targets:\n    - ./services/catalog-info.yaml\n    - ../shared/catalog-info.yaml\n    \
+        "  targets:\n    - ./services/catalog-info.yaml\n    - ./team/../shared/catalog-info.yaml\n    \
                 - ./not-there.yaml\n  presence: optional\n";
     let parent = write(root, "repo/catalog-info.yaml", &location("root", spec));
     let services = write(root, "repo/services/catalog-info.yaml", &component("svc"));
-    let shared = write(root, "shared/catalog-info.yaml", &component("lib"));
+    // `..` is fine while the target stays under the root file's directory.
+    let shared = write(root, "repo/shared/catalog-info.yaml", &component("lib"));
 
     let outcome = read_file(&parent).await;
 
@@ -90,7 +91,12 @@ async fn a_chain_deeper_than_the_limit_stops_with_a_failure() {
         ..ReadLimits::default()
     };
 
-    let outcome = read_sources(&[Source::File(dir.path().join("0.yaml"))], &limits).await;
+    let outcome = read_sources(
+        &[Source::File(dir.path().join("0.yaml"))],
+        &limits,
+        &ReadPolicy::default(),
+    )
+    .await;
 
     let read: Vec<String> = (0..3)
         .map(|l| file_key(&dir.path().join(format!("{l}.yaml"))))

@@ -6,6 +6,9 @@ mod files;
 mod hostile;
 mod locations;
 mod placeholders;
+mod roots;
+mod ssrf;
+mod target;
 mod urls;
 
 use std::collections::HashMap;
@@ -15,7 +18,9 @@ use std::time::Duration;
 
 use almanac_domain::entity::{MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::{Candidate, Entity};
-use almanac_ingest::read::{read_sources, ReadFile, ReadLimits, ReadOutcome, Source};
+use almanac_ingest::read::{
+    read_sources, AllowRule, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source,
+};
 use axum::body::Body;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -44,12 +49,41 @@ pub fn component(name: &str) -> String {
     )
 }
 
+/// An API entity whose definition is `{placeholder: target}`.
+pub fn api_with(name: &str, placeholder: &str, target: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {name}\nspec:\n  \
+         type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    {placeholder}: {target}\n"
+    )
+}
+
 pub fn location(name: &str, spec: &str) -> String {
     format!("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: {name}\nspec:\n{spec}")
 }
 
+/// Reads with the default limits and the default policy (no URL allowed).
 pub async fn read(sources: &[Source]) -> ReadOutcome {
-    read_sources(sources, &ReadLimits::default()).await
+    read_sources(sources, &ReadLimits::default(), &ReadPolicy::default()).await
+}
+
+/// A policy listing exactly the authorities of `bases` (`http://127.0.0.1:<port>`).
+pub fn allowing(bases: &[&str]) -> ReadPolicy {
+    ReadPolicy {
+        allow: bases
+            .iter()
+            .map(|base| AllowRule {
+                host: base.trim_start_matches("http://").to_string(),
+                paths: Vec::new(),
+                private: false,
+            })
+            .collect(),
+        ..ReadPolicy::default()
+    }
+}
+
+/// Reads with the default limits, allowing the test servers at `bases`.
+pub async fn read_allowing(sources: &[Source], bases: &[&str]) -> ReadOutcome {
+    read_sources(sources, &ReadLimits::default(), &allowing(bases)).await
 }
 
 pub async fn read_file(path: &Path) -> ReadOutcome {

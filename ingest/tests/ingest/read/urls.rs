@@ -21,7 +21,7 @@ async fn a_url_source_is_read_with_its_locations() {
     .await;
     let url = format!("{base}/repo/catalog-info.yaml");
 
-    let outcome = read(&[Source::Url(url.clone())]).await;
+    let outcome = read_allowing(&[Source::Url(url.clone())], &[&base]).await;
 
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     let origin = format!("url:{url}");
@@ -42,15 +42,18 @@ async fn a_404_is_a_failure_unless_the_target_is_optional() {
     let base = serve(&[("/optional.yaml", &optional)]).await;
     let missing = format!("{base}/missing.yaml");
 
-    let outcome = read(&[
-        Source::Url(missing.clone()),
-        Source::Url(format!("{base}/optional.yaml")),
-    ])
+    let outcome = read_allowing(
+        &[
+            Source::Url(missing.clone()),
+            Source::Url(format!("{base}/optional.yaml")),
+        ],
+        &[&base],
+    )
     .await;
 
     assert_eq!(keys(&outcome), [format!("url:{base}/optional.yaml")]);
     let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
-    assert_eq!(errors, [format!("url:{missing}: HTTP 404 Not Found")]);
+    assert_eq!(errors, [format!("url:{missing}: HTTP status 404")]);
 }
 
 #[tokio::test]
@@ -61,7 +64,12 @@ async fn a_body_over_the_limit_is_cut_off_even_without_a_content_length() {
         ..ReadLimits::default()
     };
 
-    let outcome = read_sources(&[Source::Url(format!("{base}/big"))], &limits).await;
+    let outcome = read_sources(
+        &[Source::Url(format!("{base}/big"))],
+        &limits,
+        &allowing(&[&base]),
+    )
+    .await;
 
     assert!(outcome.files.is_empty());
     assert_eq!(
@@ -78,7 +86,12 @@ async fn a_slow_server_times_out() {
         ..ReadLimits::default()
     };
 
-    let outcome = read_sources(&[Source::Url(format!("{base}/slow"))], &limits).await;
+    let outcome = read_sources(
+        &[Source::Url(format!("{base}/slow"))],
+        &limits,
+        &allowing(&[&base]),
+    )
+    .await;
 
     assert_eq!(
         outcome.errors[0].to_string(),
