@@ -5,5 +5,6 @@
 mod e2e {
     mod cli;
     mod serve;
+    mod supervise;
     pub mod support;
 }

@@ -42,7 +42,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         .listen
         .or(settings.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let connected = Connected::open(&settings).await?;
+    let mut connected = Connected::open(&settings).await?;
+    connected.supervise(settings.database.supervisor.supervision());
     let mut locations = settings.catalog.locations.clone();
     if args.demo {
         locations.push(demo_location());
@@ -75,13 +76,34 @@ async fn serve(
     let state = AppState::new(connected.database.clone())
         .with_auth(auth)
         .with_limits(graphql);
-    let served = almanac_api::serve(listener, state, shutdown_signal()).await;
+    let health = connected.database.health.clone();
+    let database_failed = async move {
+        match health {
+            Some(health) => health.failed().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (shutdown, gave_up) = tokio::sync::oneshot::channel();
+    let stopping = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            reason = database_failed => {
+                tracing::error!(%reason, "the embedded database is gone for good; exiting");
+                let _ = shutdown.send(reason);
+            }
+        }
+    };
+    let served = almanac_api::serve(listener, state, stopping).await;
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.
     let _ = tokio::time::timeout(Duration::from_secs(10), projector).await;
     scheduler.abort();
     served.context("server failed")?;
+    if let Ok(reason) = gave_up.await {
+        // Non-zero, so that systemd or Kubernetes restarts the process.
+        anyhow::bail!("embedded database could not be restarted: {reason}");
+    }
     tracing::info!("almanac stopped");
     Ok(())
 }
