@@ -3,6 +3,8 @@
 //! restarting almanac; when it cannot be repaired, `serve` exits non-zero.
 
 use super::support::{scratch_dir, Server};
+use almanac_store::embedded::{Durability, EmbeddedOptions, EmbeddedPostgres};
+use almanac_store::{connect, Database};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,6 +26,32 @@ fn configure(dir: &Path, supervisor: &str) -> (std::path::PathBuf, std::path::Pa
     )
     .unwrap();
     (catalog, config)
+}
+
+/// A migrated cluster made without waiting for the disk (seconds on a busy
+/// machine): the server then starts on it as on any existing data directory.
+async fn prepare_cluster(data: &Path) {
+    let mut options = EmbeddedOptions::new(data);
+    options.durability = Durability::Throwaway;
+    let pg = EmbeddedPostgres::start(options).await.unwrap();
+    let owner = connect(pg.owner_options(), 2).await.unwrap();
+    Database::migrate(&owner).await.unwrap();
+    owner.close().await;
+    pg.stop().await.unwrap();
+}
+
+/// Ends the test without a clean shutdown's checkpoint, and removes the
+/// directory in a process of its own: deleting a cluster's files can take
+/// seconds on a busy disk, and the test need not wait for it.
+fn discard(server: Option<Server>, dir: &Path) {
+    let data = dir.join("data");
+    if let Some(server) = server {
+        server.kill_hard();
+    }
+    if data.join("pg/postmaster.pid").exists() {
+        kill_postmaster(&data);
+    }
+    let _ = std::process::Command::new("rm").arg("-rf").arg(dir).spawn();
 }
 
 /// SIGKILL the postmaster (it runs as another user, so by pid from its file).
@@ -80,6 +108,7 @@ async fn a_killed_postmaster_is_restarted_under_a_running_server_and_nothing_is_
     let dir = scratch_dir("supervise");
     let (catalog, config) = configure(&dir, "");
     let data = dir.join("data");
+    prepare_cluster(&data).await;
     let mut server = Server::start_with(&data, &["--config", config.to_str().unwrap()]);
     wait_for_title(&server, "Before").await;
 
@@ -121,8 +150,7 @@ async fn a_killed_postmaster_is_restarted_under_a_running_server_and_nothing_is_
         server.child.try_wait().unwrap().is_none(),
         "the same almanac process served throughout"
     );
-    assert!(server.terminate().success());
-    let _ = std::fs::remove_dir_all(&dir);
+    discard(Some(server), &dir);
 }
 
 #[tokio::test]
@@ -133,6 +161,7 @@ async fn serve_exits_non_zero_when_the_postmaster_cannot_be_restarted() {
         "    max_restarts: 1\n    restart_window_seconds: 60\n",
     );
     let data = dir.join("data");
+    prepare_cluster(&data).await;
     let mut server = Server::start_with(&data, &["--config", config.to_str().unwrap()]);
     assert_eq!(get(&server.url("/readyz")).await.0, 200);
     // A setting PostgreSQL refuses: read at the next start only.
@@ -154,5 +183,5 @@ async fn serve_exits_non_zero_when_the_postmaster_cannot_be_restarted() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(1), "{status}");
-    let _ = std::fs::remove_dir_all(&dir);
+    discard(None, &dir);
 }
