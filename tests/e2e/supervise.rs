@@ -51,7 +51,12 @@ fn discard(server: Option<Server>, dir: &Path) {
     if data.join("pg/postmaster.pid").exists() {
         kill_postmaster(&data);
     }
-    let _ = std::process::Command::new("rm").arg("-rf").arg(dir).spawn();
+    let _ = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 /// SIGKILL the postmaster (it runs as another user, so by pid from its file).
