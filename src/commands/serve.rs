@@ -5,6 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, Limits};
 use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
+use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::projection::Projector;
 use anyhow::Context;
 use std::process::ExitCode;
@@ -77,35 +78,53 @@ async fn serve(
         .with_auth(auth)
         .with_limits(graphql);
     let health = connected.database.health.clone();
-    let database_failed = async move {
-        match health {
-            Some(health) => health.failed().await,
-            None => std::future::pending().await,
-        }
-    };
-    let (shutdown, gave_up) = tokio::sync::oneshot::channel();
-    let stopping = async move {
-        tokio::select! {
-            () = shutdown_signal() => {}
-            reason = database_failed => {
-                tracing::error!(%reason, "the embedded database is gone for good; exiting");
-                let _ = shutdown.send(reason);
+    let stopping = {
+        let health = health.clone();
+        async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                reason = database_failed(health) => {
+                    tracing::error!(%reason, "the embedded database is gone for good; exiting");
+                }
             }
         }
     };
-    let served = almanac_api::serve(listener, state, stopping).await;
+    let served = tokio::select! {
+        served = almanac_api::serve(listener, state, stopping) => served,
+        // Requests still open (a WebSocket subscription, say) must not keep a
+        // process without a database alive.
+        () = async {
+            database_failed(health.clone()).await;
+            tokio::time::sleep(FAILED_DRAIN).await;
+        } => {
+            tracing::warn!("requests still open after the database was given up; exiting anyway");
+            Ok(())
+        }
+    };
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.
     let _ = tokio::time::timeout(Duration::from_secs(10), projector).await;
     scheduler.abort();
     served.context("server failed")?;
-    if let Ok(reason) = gave_up.await {
+    if let Some(DatabaseState::Failed { reason }) = health.map(|health| health.state()) {
         // Non-zero, so that systemd or Kubernetes restarts the process.
         anyhow::bail!("embedded database could not be restarted: {reason}");
     }
     tracing::info!("almanac stopped");
     Ok(())
+}
+
+/// How long open requests may finish once the database was given up.
+const FAILED_DRAIN: Duration = Duration::from_secs(10);
+
+/// Resolves, with the reason, when the embedded database's supervisor gives
+/// up; never without one (`DATABASE_URL`).
+async fn database_failed(health: Option<DatabaseHealth>) -> String {
+    match health {
+        Some(health) => health.failed().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn shutdown_signal() {
