@@ -78,6 +78,41 @@ pub struct DatabaseSettings {
     pub owner_url: Option<String>,
     /// Where the embedded database lives when no URL is set.
     pub data_dir: Option<PathBuf>,
+    /// How `serve` watches and restarts the embedded database.
+    pub supervisor: SupervisorSettings,
+}
+
+/// `database.supervisor`: see `almanac_store::embedded::Supervision`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorSettings {
+    /// How often the postmaster is checked.
+    pub check_interval_ms: u64,
+    /// Restart attempts allowed within the window; the next death makes
+    /// `serve` exit non-zero.
+    pub max_restarts: u32,
+    pub restart_window_seconds: u64,
+}
+
+impl Default for SupervisorSettings {
+    fn default() -> Self {
+        let defaults = almanac_store::embedded::Supervision::default();
+        Self {
+            check_interval_ms: defaults.interval.as_millis() as u64,
+            max_restarts: defaults.max_restarts,
+            restart_window_seconds: defaults.window.as_secs(),
+        }
+    }
+}
+
+impl SupervisorSettings {
+    pub fn supervision(&self) -> almanac_store::embedded::Supervision {
+        almanac_store::embedded::Supervision {
+            interval: std::time::Duration::from_millis(self.check_interval_ms.max(10)),
+            max_restarts: self.max_restarts,
+            window: std::time::Duration::from_secs(self.restart_window_seconds),
+        }
+    }
 }
 
 // URLs may carry passwords: never print them.
@@ -87,6 +122,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("owner_url", &self.owner_url.as_ref().map(|_| "<set>"))
             .field("data_dir", &self.data_dir)
+            .field("supervisor", &self.supervisor)
             .finish()
     }
 }

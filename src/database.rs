@@ -3,8 +3,8 @@
 //! stopped when the last process using it leaves.
 
 use crate::config::Settings;
-use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
-use almanac_store::{connect, Database};
+use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres, Supervision};
+use almanac_store::{connect, connect_with, pool_options, Database};
 use anyhow::Context;
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
@@ -49,12 +49,28 @@ impl Connected {
                 (pg.server_options(), pg.owner_options(), Some(pg))
             }
         };
-        let pool = connect(server, 16).await?;
+        let database = match &embedded {
+            Some(pg) => {
+                let health = pg.health();
+                let pool = connect_with(health.guard(pool_options(16)), server).await?;
+                Database::new(pool).with_health(health)
+            }
+            None => Database::new(connect(server, 16).await?),
+        };
         Ok(Self {
-            database: Database::new(pool),
+            database,
             owner,
             embedded,
         })
+    }
+
+    /// Watches the embedded database and restarts it when it dies (a no-op
+    /// with `DATABASE_URL`: that server has its own supervisor). The
+    /// database's health then follows what the supervisor sees.
+    pub fn supervise(&mut self, settings: Supervision) {
+        if let Some(pg) = self.embedded.as_mut() {
+            pg.supervise(settings);
+        }
     }
 
     /// A short-lived pool as the schema owner (migrations, imports).

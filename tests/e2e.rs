@@ -5,6 +5,7 @@
 mod e2e {
     mod cli;
     mod serve;
+    mod supervise;
     pub mod support;
     mod unprivileged;
 }

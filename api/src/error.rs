@@ -41,6 +41,9 @@ pub enum ErrorCode {
     /// A subscriber fell further behind than its buffer holds; the error's
     /// `extensions.resumeFrom` is the position to subscribe after again.
     SubscriberTooSlow,
+    /// The database did not answer in time (down, restarting, or every
+    /// connection busy): retry shortly. Not a bug, so not `INTERNAL`.
+    Unavailable,
     Internal,
 }
 
@@ -64,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => "INVALID_CURSOR",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -115,6 +119,10 @@ pub enum ApiError {
 /// The only text a client sees for an internal failure.
 pub const INTERNAL_MESSAGE: &str = "internal error";
 
+/// What a client sees when the database could not be reached in time.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "the database is unavailable (restarting or overloaded); retry shortly";
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Known {
@@ -127,7 +135,13 @@ impl ApiError {
         Self::new(ErrorCode::InvalidArgument, message)
     }
 
+    /// An internal failure, unless its cause is the database being out of
+    /// reach: that one the client may retry, so it gets `UNAVAILABLE`.
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if database_unavailable(&cause) {
+            tracing::debug!(error = %cause, "database unavailable");
+            return Self::new(ErrorCode::Unavailable, UNAVAILABLE_MESSAGE);
+        }
         ApiError::Internal(InternalError::new(cause))
     }
 
@@ -205,6 +219,27 @@ impl From<almanac_ingest::IngestError> for ApiError {
     }
 }
 
+/// Whether a `sqlx::Error` in the cause chain says the database could not be
+/// reached: no connection in time, a broken one, or a server shutting down or
+/// starting up (SQLSTATE class 57P: 01 admin, 02 crash shutdown, 03 cannot
+/// connect now). Typed matches only, never message text.
+fn database_unavailable(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(cause);
+    while let Some(error) = next {
+        if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
+            return match sqlx {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+                sqlx::Error::Database(db) => {
+                    matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+                }
+                _ => false,
+            };
+        }
+        next = error.source();
+    }
+    false
+}
+
 /// A cause shared by every field a batched load failed for.
 #[derive(Debug)]
 struct SharedCause<E>(Arc<E>);
@@ -215,4 +250,33 @@ impl<E: fmt::Display> fmt::Display for SharedCause<E> {
     }
 }
 
-impl<E: std::error::Error> std::error::Error for SharedCause<E> {}
+impl<E: std::error::Error> std::error::Error for SharedCause<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use almanac_store::catalog::CatalogError;
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_not_internal() {
+        let timed_out = ApiError::from(CatalogError::from(sqlx::Error::PoolTimedOut));
+        assert_eq!(timed_out.code(), ErrorCode::Unavailable);
+        let shared = ApiError::from(Arc::new(CatalogError::from(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        ))));
+        assert_eq!(shared.code(), ErrorCode::Unavailable);
+        match shared.into_graphql().extensions {
+            Some(extensions) => assert_eq!(
+                extensions.get("code"),
+                Some(&async_graphql::Value::from("UNAVAILABLE"))
+            ),
+            None => panic!("no extensions"),
+        }
+        let other = ApiError::from(sqlx::Error::RowNotFound);
+        assert_eq!(other.code(), ErrorCode::Internal);
+    }
+}

@@ -1,21 +1,63 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the
-//! database answers, carries every migration this binary expects, and the
-//! projection is not stuck far behind the log).
+//! Liveness (`/healthz`: the process answers, and the embedded database has
+//! not been given up on) and readiness (`/readyz`: the database is up and
+//! answers, carries every migration this binary expects, and the projection is
+//! not stuck far behind the log).
+//!
+//! While the embedded database's supervisor restarts PostgreSQL the process is
+//! alive but not ready: restarting the process would not help, waiting does.
 
 use super::server::AppState;
+use almanac_store::embedded::DatabaseState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.database.state() {
+        DatabaseState::Failed { reason } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "failing",
+                "reason": "embedded database could not be restarted",
+                "detail": reason,
+            })),
+        ),
+        DatabaseState::Up | DatabaseState::Restarting { .. } => {
+            (StatusCode::OK, Json(json!({ "status": "ok" })))
+        }
+    }
+}
+
+/// Answered from the supervisor's state, without waiting on a dead database.
+fn supervisor_unready(state: &DatabaseState) -> Option<(StatusCode, Json<Value>)> {
+    let body = match state {
+        DatabaseState::Up => return None,
+        DatabaseState::Restarting {
+            attempts,
+            last_error,
+        } => json!({
+            "status": "not ready",
+            "reason": "embedded database restarting",
+            "attempts": attempts,
+            "last_error": last_error,
+        }),
+        DatabaseState::Failed { reason } => json!({
+            "status": "not ready",
+            "reason": "embedded database could not be restarted",
+            "detail": reason,
+        }),
+    };
+    Some((StatusCode::SERVICE_UNAVAILABLE, Json(body)))
 }
 
 /// A projection further behind than this is not serving the catalog's present.
 const MAX_READY_LAG_SECONDS: f64 = 120.0;
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if let Some(unready) = supervisor_unready(&state.database.state()) {
+        return unready;
+    }
     match state.database.readiness().await {
         Ok(readiness) if readiness.is_ready() => projection_readiness(&state).await,
         Ok(readiness) => (

@@ -6,6 +6,7 @@ use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, Limits};
 use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
 use almanac_ingest::{Ingestor, ReadPolicy};
+use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::projection::Projector;
 use anyhow::Context;
 use std::process::ExitCode;
@@ -43,7 +44,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         .listen
         .or(settings.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let connected = Connected::open(&settings).await?;
+    let mut connected = Connected::open(&settings).await?;
+    connected.supervise(settings.database.supervisor.supervision());
     let mut locations = settings.catalog.locations.clone();
     if args.demo {
         locations.push(demo_location());
@@ -85,15 +87,54 @@ async fn serve(
         .with_auth(auth)
         .with_limits(graphql)
         .with_reading(reading);
-    let served = almanac_api::serve(listener, state, shutdown_signal()).await;
+    let health = connected.database.health.clone();
+    let stopping = {
+        let health = health.clone();
+        async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                reason = database_failed(health) => {
+                    tracing::error!(%reason, "the embedded database is gone for good; exiting");
+                }
+            }
+        }
+    };
+    let served = tokio::select! {
+        served = almanac_api::serve(listener, state, stopping) => served,
+        // Requests still open (a WebSocket subscription, say) must not keep a
+        // process without a database alive.
+        () = async {
+            database_failed(health.clone()).await;
+            tokio::time::sleep(FAILED_DRAIN).await;
+        } => {
+            tracing::warn!("requests still open after the database was given up; exiting anyway");
+            Ok(())
+        }
+    };
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.
     let _ = tokio::time::timeout(Duration::from_secs(10), projector).await;
     scheduler.abort();
     served.context("server failed")?;
+    if let Some(DatabaseState::Failed { reason }) = health.map(|health| health.state()) {
+        // Non-zero, so that systemd or Kubernetes restarts the process.
+        anyhow::bail!("embedded database could not be restarted: {reason}");
+    }
     tracing::info!("almanac stopped");
     Ok(())
+}
+
+/// How long open requests may finish once the database was given up.
+const FAILED_DRAIN: Duration = Duration::from_secs(10);
+
+/// Resolves, with the reason, when the embedded database's supervisor gives
+/// up; never without one (`DATABASE_URL`).
+async fn database_failed(health: Option<DatabaseHealth>) -> String {
+    match health {
+        Some(health) => health.failed().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn shutdown_signal() {

@@ -14,7 +14,7 @@ pub mod projection;
 #[cfg(feature = "test-harness")]
 pub mod testing;
 
-pub use db::{connect, Database, DbError, MIGRATOR};
+pub use db::{connect, connect_with, pool_options, Database, DbError, MIGRATOR};
 pub use log::{
     AppendError, AppendMeta, AppendOutcome, EventLog, NewEvent, StoredEvent, StreamAppend,
 };

@@ -6,23 +6,31 @@
 //! cluster; whoever starts it when it is down starts it, and the last one out
 //! stops it. A cluster left running by a killed process is adopted, and a stale
 //! `postmaster.pid` from a killed postmaster is cleared before starting.
+//! A long-running process (`almanac serve`) also [supervises](EmbeddedPostgres::supervise)
+//! the postmaster and restarts it if it dies.
 //! It does not tune PostgreSQL for production: point `DATABASE_URL` at a managed
 //! server for that.
 
 mod binaries;
+mod health;
 mod os_user;
 mod roles;
 mod run;
+mod supervise;
 
 pub use binaries::PgBinaries;
+pub use health::{DatabaseHealth, DatabaseState};
 pub use os_user::{effective_uid, OsUser};
 pub use roles::{
     ensure_roles as ensure_roles_for_tests, APP_ROLE, DATABASE, OWNER_ROLE, SERVER_ROLE,
 };
+pub use supervise::Supervision;
 
 use sqlx::postgres::PgConnectOptions;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// The superuser `initdb` creates; only Almanac's setup code connects as it.
 pub const SUPERUSER: &str = "postgres";
@@ -104,11 +112,28 @@ async fn lock(file: File, mode: Mode, cluster: &run::Cluster) -> Result<File, Em
 /// A running embedded cluster, used by this process until [`stop`](Self::stop).
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
-    cluster: run::Cluster,
+    cluster: Arc<run::Cluster>,
+    options: EmbeddedOptions,
     /// Held shared while this process uses the cluster.
     usage_lock: File,
     /// False when the cluster was already running (adopted).
     pub started_here: bool,
+    health: DatabaseHealth,
+    supervisor: Option<Supervisor>,
+}
+
+#[derive(Debug)]
+struct Supervisor {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A process that drops its handle without `stop` (it is dying) must not leave
+/// a task restarting the cluster behind.
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl EmbeddedPostgres {
@@ -132,9 +157,36 @@ impl EmbeddedPostgres {
         drop(start_lock);
         Ok(Self {
             started_here: ready?,
-            cluster,
+            cluster: Arc::new(cluster),
+            options,
             usage_lock,
+            health: DatabaseHealth::new(),
+            supervisor: None,
         })
+    }
+
+    /// Starts watching the postmaster and restarting it when it dies (see
+    /// [`Supervision`]); the returned handle reports what the supervisor sees.
+    /// Calling it again replaces nothing: one supervisor per process.
+    pub fn supervise(&mut self, settings: Supervision) -> DatabaseHealth {
+        if self.supervisor.is_none() {
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(supervise::run(
+                self.cluster.clone(),
+                self.options.clone(),
+                settings,
+                self.health.clone(),
+                stopped,
+            ));
+            self.supervisor = Some(Supervisor { stop, task });
+        }
+        self.health.clone()
+    }
+
+    /// The supervisor's view of the database; `Up` for good when unsupervised.
+    /// Give it to [`DatabaseHealth::guard`] for every pool on this cluster.
+    pub fn health(&self) -> DatabaseHealth {
+        self.health.clone()
     }
 
     /// Connection options for a role and database on the private socket.
@@ -165,8 +217,14 @@ impl EmbeddedPostgres {
         let Self {
             cluster,
             usage_lock,
+            supervisor,
             ..
         } = self;
+        // First, or it would restart the cluster we are about to stop.
+        if let Some(mut supervisor) = supervisor {
+            let _ = supervisor.stop.send(true);
+            let _ = (&mut supervisor.task).await;
+        }
         let sole_user = usage_lock.unlock().is_ok() && usage_lock.try_lock().is_ok();
         if sole_user {
             cluster.stop().await?;
