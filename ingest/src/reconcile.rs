@@ -19,7 +19,7 @@ use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// How many entities one transaction reconciles at most.
@@ -105,14 +105,30 @@ impl Reconciler {
     }
 
     /// Waits for the projector that holds the lock. A large ingest may take it
-    /// minutes: give up only when it stops moving for a whole timeout.
+    /// minutes: give up only when it stops moving for a whole timeout. The
+    /// holder may also finish just before `position` commits (two writers
+    /// racing, no background projector): so every `TAKE_OVER` this projects
+    /// itself if the lock has come free, rather than wait for nobody.
     async fn wait_while_progressing(&self, position: i64) -> Result<(), IngestError> {
+        const TAKE_OVER: Duration = Duration::from_millis(200);
         let mut last_reached = -1;
+        let mut progressed = Instant::now();
         loop {
-            match wait_for_position(&self.pool, position, self.visibility_timeout).await {
+            match wait_for_position(&self.pool, position, TAKE_OVER).await {
                 Ok(()) => return Ok(()),
-                Err(ProjectionError::WaitTimeout { reached, .. }) if reached > last_reached => {
-                    last_reached = reached;
+                Err(ProjectionError::WaitTimeout { reached, .. }) => {
+                    if reached > last_reached {
+                        last_reached = reached;
+                        progressed = Instant::now();
+                    } else if progressed.elapsed() >= self.visibility_timeout {
+                        return Err(ProjectionError::WaitTimeout {
+                            position,
+                            reached,
+                            waited_ms: progressed.elapsed().as_millis(),
+                        }
+                        .into());
+                    }
+                    self.projector.catch_up().await?;
                 }
                 Err(err) => return Err(err.into()),
             }
