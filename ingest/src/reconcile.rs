@@ -1,7 +1,10 @@
 //! From read sources to appended events: load the state once per chunk, let
 //! `decide` reconcile each source, append the chunk's events in bulk together
-//! with its operational state, in one transaction. A chunk that loses a race
-//! with another writer (stale expected version) is decided again from fresh state.
+//! with its operational state, in one transaction that holds the append lock
+//! from the state read to the commit, so what was decided is what is appended
+//! to. Pushes (`all_or_nothing`) are one chunk, refused whole on a conflict
+//! with another source or a missed expected version; reads record such
+//! conflicts and apply the rest.
 
 use crate::read::{ReadFailure, ReadFile, ReadOutcome};
 use crate::record::{self, ConflictRow, ErrorRow};
@@ -73,7 +76,13 @@ impl Reconciler {
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
         let mut report = IngestReport::default();
-        for chunk in chunks(&outcome.files) {
+        // All or nothing needs one transaction, whatever the size.
+        let chunks = if options.all_or_nothing {
+            vec![outcome.files.as_slice()]
+        } else {
+            chunks(&outcome.files)
+        };
+        for chunk in chunks {
             let mut attempt = 0;
             loop {
                 attempt += 1;
