@@ -15,7 +15,7 @@ mod state;
 
 pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source};
 pub use reconcile::{ApplyOptions, Reconciler};
-pub use report::{ConflictReport, ErrorReport, IngestReport};
+pub use report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 
 use almanac_store::projection::ProjectionError;
 use sqlx::PgPool;
@@ -35,6 +35,16 @@ pub enum IngestError {
     Invalid(String),
     #[error("another writer changed the same entities: {0}")]
     Conflict(String),
+    /// An all-or-nothing apply names entities another source manages: nothing
+    /// was written.
+    #[error("{} entities are managed by another source; nothing was applied", .0.len())]
+    Claimed(Vec<ConflictReport>),
+    /// Expected versions that do not match: nothing was written.
+    #[error("{} entities are not at the expected version; nothing was applied", .0.len())]
+    VersionConflict(Vec<VersionMismatch>),
+    /// An event of the log does not fold (read while deciding from the log).
+    #[error(transparent)]
+    History(#[from] almanac_store::history::HistoryError),
     #[error("database error during ingest: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -96,6 +106,8 @@ impl Ingestor {
             // One id per run: every event of this read says which run wrote it.
             correlation_id: Some(uuid::Uuid::new_v4()),
             origins: vec![source.origin()],
+            all_or_nothing: false,
+            expected_versions: Default::default(),
         };
         self.reconciler.apply(&outcome, &options).await
     }

@@ -264,6 +264,8 @@ pub async fn read_location(
         remove_missing: true,
         correlation_id: Some(Uuid::new_v4()),
         origins: vec![source.origin()],
+        all_or_nothing: false,
+        expected_versions: Default::default(),
     };
     let report = ingestor.apply(&outcome, &options).await?;
     ingestor.wait_visible(report.last_position).await?;

@@ -1,11 +1,14 @@
 //! From read sources to appended events: load the state once per chunk, let
 //! `decide` reconcile each source, append the chunk's events in bulk together
-//! with its operational state, in one transaction. A chunk that loses a race
-//! with another writer (stale expected version) is decided again from fresh state.
+//! with its operational state, in one transaction that holds the append lock
+//! from the state read to the commit, so what was decided is what is appended
+//! to. Pushes (`all_or_nothing`) are one chunk, refused whole on a conflict
+//! with another source or a missed expected version; reads record such
+//! conflicts and apply the rest.
 
 use crate::read::{ReadFailure, ReadFile, ReadOutcome};
 use crate::record::{self, ConflictRow, ErrorRow};
-use crate::report::{ConflictReport, ErrorReport, IngestReport};
+use crate::report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 use crate::state::{self, StateMap};
 use crate::IngestError;
 use almanac_domain::entity::managed_by_location;
@@ -13,13 +16,13 @@ use almanac_domain::{
     apply, decide, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
     PendingEvent, RemovalReason,
 };
-use almanac_store::log::append_in;
+use almanac_store::log::{append_in, lock_appends};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
 use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// How many entities one transaction reconciles at most.
@@ -38,6 +41,13 @@ pub struct ApplyOptions {
     /// through one of them from a file that was not read this time are removed.
     /// Empty for pushes.
     pub origins: Vec<String>,
+    /// True for pushes: if a source names an entity another source manages,
+    /// nothing at all is applied ([`IngestError::Claimed`]). False for reads,
+    /// where such an entity is recorded as a conflict and the rest applies.
+    pub all_or_nothing: bool,
+    /// Canonical ref -> the version the writer last saw (0: no live entity).
+    /// One mismatch and nothing is applied ([`IngestError::VersionConflict`]).
+    pub expected_versions: HashMap<String, i64>,
 }
 
 /// Applies read sources to the catalog.
@@ -66,7 +76,13 @@ impl Reconciler {
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
         let mut report = IngestReport::default();
-        for chunk in chunks(&outcome.files) {
+        // All or nothing needs one transaction, whatever the size.
+        let chunks = if options.all_or_nothing {
+            vec![outcome.files.as_slice()]
+        } else {
+            chunks(&outcome.files)
+        };
+        for chunk in chunks {
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -98,14 +114,30 @@ impl Reconciler {
     }
 
     /// Waits for the projector that holds the lock. A large ingest may take it
-    /// minutes: give up only when it stops moving for a whole timeout.
+    /// minutes: give up only when it stops moving for a whole timeout. The
+    /// holder may also finish just before `position` commits (two writers
+    /// racing, no background projector): so every `TAKE_OVER` this projects
+    /// itself if the lock has come free, rather than wait for nobody.
     async fn wait_while_progressing(&self, position: i64) -> Result<(), IngestError> {
+        const TAKE_OVER: Duration = Duration::from_millis(200);
         let mut last_reached = -1;
+        let mut progressed = Instant::now();
         loop {
-            match wait_for_position(&self.pool, position, self.visibility_timeout).await {
+            match wait_for_position(&self.pool, position, TAKE_OVER).await {
                 Ok(()) => return Ok(()),
-                Err(ProjectionError::WaitTimeout { reached, .. }) if reached > last_reached => {
-                    last_reached = reached;
+                Err(ProjectionError::WaitTimeout { reached, .. }) => {
+                    if reached > last_reached {
+                        last_reached = reached;
+                        progressed = Instant::now();
+                    } else if progressed.elapsed() >= self.visibility_timeout {
+                        return Err(ProjectionError::WaitTimeout {
+                            position,
+                            reached,
+                            waited_ms: progressed.elapsed().as_millis(),
+                        }
+                        .into());
+                    }
+                    self.projector.catch_up().await?;
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -134,8 +166,13 @@ impl Reconciler {
             .map(|f| candidate_refs(&f.candidates))
             .collect();
         let all_named: Vec<String> = named.iter().flatten().cloned().collect();
-        let mut conn = self.pool.acquire().await?;
-        let mut map = state::load(&mut conn, &keys, &all_named).await?;
+        // Decide and append in one transaction under the append lock: the state
+        // read here is the state the events are appended to, so ownership and
+        // expected versions cannot change between the check and the write.
+        let mut tx = self.pool.begin().await?;
+        lock_appends(&mut tx).await?;
+        let mut map = state::load(&mut tx, &keys, &all_named).await?;
+        check_versions(&map, &all_named, &options.expected_versions)?;
         let claimed = claims(&map);
 
         let mut report = IngestReport {
@@ -183,11 +220,16 @@ impl Reconciler {
             }
         }
 
+        if options.all_or_nothing && !conflicts.is_empty() {
+            // Dropping the transaction rolls it back: nothing is written.
+            return Err(IngestError::Claimed(
+                conflicts.into_iter().map(conflict_report).collect(),
+            ));
+        }
         let reads: Vec<(String, String, Option<String>)> = files
             .iter()
             .map(|f| (f.key.clone(), f.origin.clone(), None))
             .collect();
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         if !appends.is_empty() {
             let outcome = append_in(&mut tx, &appends, &meta(options))
                 .await
@@ -312,6 +354,38 @@ fn all_identified(candidates: &[Candidate]) -> bool {
     })
 }
 
+/// Refuses the chunk if a named entity is not at the version its writer expected.
+fn check_versions(
+    map: &StateMap,
+    named: &[String],
+    expected: &HashMap<String, i64>,
+) -> Result<(), IngestError> {
+    if expected.is_empty() {
+        return Ok(());
+    }
+    let mut mismatches: Vec<VersionMismatch> = named
+        .iter()
+        .filter_map(|entity_ref| {
+            let expected = *expected.get(entity_ref)?;
+            let actual = map
+                .get(entity_ref)
+                .filter(|s| s.descriptor.is_some())
+                .map_or(0, |s| s.version);
+            (actual != expected).then(|| VersionMismatch {
+                entity_ref: entity_ref.clone(),
+                expected,
+                actual,
+            })
+        })
+        .collect();
+    if mismatches.is_empty() {
+        return Ok(());
+    }
+    mismatches.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+    mismatches.dedup();
+    Err(IngestError::VersionConflict(mismatches))
+}
+
 /// Source key -> refs of the live entities it manages.
 fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
     let mut claimed: HashMap<String, Vec<String>> = HashMap::new();
@@ -410,9 +484,9 @@ fn conflict_report(row: ConflictRow) -> ConflictReport {
 impl IngestError {
     pub(crate) fn from_append(err: AppendError) -> IngestError {
         match err {
-            AppendError::Conflict { .. } | AppendError::ConcurrentConflict(_) => {
-                IngestError::Conflict(err.to_string())
-            }
+            AppendError::Conflict { .. }
+            | AppendError::ConcurrentConflict(_)
+            | AppendError::AlreadyRegistered { .. } => IngestError::Conflict(err.to_string()),
             AppendError::Database(db) => IngestError::Database(db),
         }
     }

@@ -45,3 +45,12 @@ impl IngestReport {
         self.last_position = self.last_position.max(other.last_position);
     }
 }
+
+/// A pushed entity whose version is not the one the writer said it last saw.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VersionMismatch {
+    pub entity_ref: String,
+    pub expected: i64,
+    /// The live entity's version; 0 when there is no live entity.
+    pub actual: i64,
+}

@@ -1,12 +1,17 @@
-//! The checks `applyEntities` makes before it writes anything: every pushed
-//! document must validate, and none may name an entity another source manages.
-//! Together they make a push all or nothing in the usual case.
+//! The checks `applyEntities` makes on its input before it writes anything
+//! (every pushed document must validate, expected versions must name pushed
+//! entities), and the typed results of a push that `ingest` refused whole.
+//! Ownership and expected versions are not checked here but by `ingest`, under
+//! the append lock, in the transaction that appends: that is what makes a push
+//! all or nothing also when two writers race.
 
-use super::results::{ApplyConflict, ConflictSummary, DescriptorError, InvalidDescriptors};
-use crate::error::Result;
-use almanac_domain::Candidate;
-use almanac_ingest::ReadOutcome;
-use almanac_store::catalog::Catalog;
+use super::results::{
+    ApplyConflict, ApplyEntitiesResult, ConflictSummary, DescriptorError, ExpectedVersion,
+    InvalidDescriptors, VersionConflict, VersionMismatch,
+};
+use almanac_domain::{Candidate, EntityRef};
+use almanac_ingest::{IngestError, ReadOutcome};
+use std::collections::HashMap;
 
 /// The errors of a push that cannot be applied as a whole, if any.
 pub fn invalid_descriptors(outcome: &ReadOutcome) -> Option<InvalidDescriptors> {
@@ -67,26 +72,85 @@ pub fn candidate_refs(outcome: &ReadOutcome) -> Vec<String> {
         .collect()
 }
 
-/// The pushed entities that a different source already manages.
-pub async fn claimed_elsewhere(
-    catalog: &Catalog,
+/// The expected versions of a push by canonical ref. Each must name an entity
+/// the push holds, once; otherwise the push is refused as invalid.
+pub fn expected_versions(
+    inputs: &[ExpectedVersion],
     refs: &[String],
-    key: &str,
-) -> Result<Option<ApplyConflict>> {
-    let existing = catalog.entities_by_ref(refs).await?;
-    let conflicts: Vec<ConflictSummary> = existing
-        .into_iter()
-        .filter_map(|row| {
-            let source = row.source?;
-            (source != key).then(|| ConflictSummary {
-                entity_ref: row.entity_ref,
-                existing_source: source,
-                new_source: key.to_string(),
-            })
-        })
-        .collect();
-    Ok((!conflicts.is_empty()).then(|| ApplyConflict {
-        message: "another source manages some of these entities; nothing was applied".into(),
-        conflicts,
-    }))
+) -> std::result::Result<HashMap<String, i64>, InvalidDescriptors> {
+    let mut expected = HashMap::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let error = |message: String| DescriptorError {
+            document: None,
+            entity_ref: Some(input.entity_ref.clone()),
+            field: "expectedVersions".into(),
+            message,
+        };
+        let canonical = match EntityRef::parse(input.entity_ref.trim(), None, "default") {
+            Ok(parsed) => parsed.canonical(),
+            Err(err) => {
+                errors.push(error(err.to_string()));
+                continue;
+            }
+        };
+        if input.version < 0 {
+            errors.push(error(format!(
+                "expected version of {canonical} must be 0 or more, not {}",
+                input.version
+            )));
+        } else if !refs.contains(&canonical) {
+            errors.push(error(format!(
+                "expected version given for {canonical}, which the pushed documents do not hold"
+            )));
+        } else if expected.insert(canonical.clone(), input.version).is_some() {
+            errors.push(error(format!(
+                "expected version given twice for {canonical}"
+            )));
+        }
+    }
+    if errors.is_empty() {
+        return Ok(expected);
+    }
+    Err(InvalidDescriptors {
+        message: format!(
+            "{} error(s) in expectedVersions; nothing was applied",
+            errors.len()
+        ),
+        errors,
+    })
+}
+
+/// The result of a push that `ingest` refused as a whole, if it was refused.
+pub fn refusal(error: &IngestError) -> Option<ApplyEntitiesResult> {
+    match error {
+        IngestError::Claimed(conflicts) => {
+            Some(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
+                message: "another source manages some of these entities; nothing was applied"
+                    .into(),
+                conflicts: conflicts.iter().map(ConflictSummary::from).collect(),
+            }))
+        }
+        IngestError::VersionConflict(mismatches) => {
+            Some(ApplyEntitiesResult::VersionConflict(VersionConflict {
+                message: format!(
+                    "{} entities are not at the expected version; nothing was applied",
+                    mismatches.len()
+                ),
+                conflicts: mismatches
+                    .iter()
+                    .map(|m| VersionMismatch {
+                        entity_ref: m.entity_ref.clone(),
+                        expected: m.expected,
+                        actual: m.actual,
+                    })
+                    .collect(),
+            }))
+        }
+        IngestError::Conflict(detail) => Some(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
+            message: format!("another writer changed these entities; try again ({detail})"),
+            conflicts: Vec::new(),
+        })),
+        _ => None,
+    }
 }

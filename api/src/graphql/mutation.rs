@@ -60,14 +60,19 @@ fn source_name(source: Option<String>, actor: &str) -> std::result::Result<Strin
 impl Mutation {
     // A source the token does not own is `FORBIDDEN` (see the module doc).
     /// Pushes descriptors (YAML, several documents allowed, or JSON) as the
-    /// source `api:<source>` (default: the token's subject). All or nothing:
-    /// one invalid document and nothing is applied. Entities the source pushed
-    /// before and does not push now are kept (pushes only upsert).
+    /// source `api:<source>` (default: the token's subject). All or nothing,
+    /// also when writers race: one invalid document, one entity another source
+    /// manages, or one entity not at its expected version, and nothing is
+    /// applied. Entities the source pushed before and does not push now are
+    /// kept (pushes only upsert). `expectedVersions` lists the version an
+    /// entity must be at (its `version` as last read; 0: not in the catalog)
+    /// for read-modify-write: a mismatch gives `VersionConflict`.
     async fn apply_entities(
         &self,
         ctx: &Context<'_>,
         documents: String,
         source: Option<String>,
+        expected_versions: Option<Vec<ExpectedVersion>>,
     ) -> Result<ApplyEntitiesResult> {
         let actor = writer(ctx)?;
         let name = match source_name(source, &actor) {
@@ -94,33 +99,27 @@ impl Mutation {
             return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid));
         }
         let refs = super::apply::candidate_refs(&outcome);
+        let expected_versions = match super::apply::expected_versions(
+            expected_versions.as_deref().unwrap_or_default(),
+            &refs,
+        ) {
+            Ok(expected) => expected,
+            Err(invalid) => return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid)),
+        };
         let catalog = Loaders::of(ctx)?.catalog();
-        if let Some(conflict) = super::apply::claimed_elsewhere(catalog, &refs, &key).await? {
-            return Ok(ApplyEntitiesResult::ApplyConflict(conflict));
-        }
         let options = ApplyOptions {
             actor,
             remove_missing: false,
             correlation_id: Some(uuid::Uuid::new_v4()),
             origins: Vec::new(),
+            all_or_nothing: true,
+            expected_versions,
         };
         let report = match ingestor.apply(&outcome, &options).await {
             Ok(report) => report,
-            Err(IngestError::Conflict(detail)) => {
-                return Ok(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
-                    message: format!("another writer changed these entities; try again ({detail})"),
-                    conflicts: Vec::new(),
-                }))
-            }
-            Err(other) => return Err(other.into()),
+            Err(err) => return super::apply::refusal(&err).ok_or_else(|| err.into()),
         };
         ingestor.wait_visible(report.last_position).await?;
-        if !report.conflicts.is_empty() {
-            return Ok(ApplyEntitiesResult::ApplyConflict(ApplyConflict {
-                message: "another source manages some of these entities".into(),
-                conflicts: IngestSummary::from(&report).conflicts,
-            }));
-        }
         let rows = catalog.entities_by_ref(&refs).await?;
         let mut rows: Vec<_> = rows.into_iter().map(Arc::new).collect();
         rows.sort_by_key(|r| refs.iter().position(|x| *x == r.entity_ref));

@@ -4,14 +4,15 @@
 
 use super::entity::Entity;
 use super::operational::CatalogLocation;
-use almanac_ingest::IngestReport;
-use async_graphql::{SimpleObject, Union};
+use almanac_ingest::{ConflictReport, IngestReport};
+use async_graphql::{InputObject, SimpleObject, Union};
 
 #[derive(Clone, Debug, Union)]
 pub enum ApplyEntitiesResult {
     ApplySuccess(ApplySuccess),
     InvalidDescriptors(InvalidDescriptors),
     ApplyConflict(ApplyConflict),
+    VersionConflict(VersionConflict),
 }
 
 #[derive(Clone, Debug, Union)]
@@ -86,6 +87,41 @@ pub struct ConflictSummary {
     pub new_source: String,
 }
 
+impl From<&ConflictReport> for ConflictSummary {
+    fn from(c: &ConflictReport) -> Self {
+        ConflictSummary {
+            entity_ref: c.entity_ref.clone(),
+            existing_source: c.existing_source.clone(),
+            new_source: c.new_source.clone(),
+        }
+    }
+}
+
+/// The version a push expects an entity to be at (`0`: not in the catalog).
+#[derive(Clone, Debug, InputObject)]
+pub struct ExpectedVersion {
+    #[graphql(name = "ref")]
+    pub entity_ref: String,
+    pub version: i64,
+}
+
+/// Some entities are not at the version the push expected (another writer
+/// changed them since they were read). Nothing was applied.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct VersionConflict {
+    pub message: String,
+    pub conflicts: Vec<VersionMismatch>,
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct VersionMismatch {
+    #[graphql(name = "ref")]
+    pub entity_ref: String,
+    pub expected: i64,
+    /// The entity's version now; 0 when it is not in the catalog.
+    pub actual: i64,
+}
+
 #[derive(Clone, Debug, SimpleObject)]
 pub struct DeleteSuccess {
     #[graphql(name = "ref")]
@@ -155,15 +191,7 @@ impl From<&IngestReport> for IngestSummary {
                     message: e.message.clone(),
                 })
                 .collect(),
-            conflicts: report
-                .conflicts
-                .iter()
-                .map(|c| ConflictSummary {
-                    entity_ref: c.entity_ref.clone(),
-                    existing_source: c.existing_source.clone(),
-                    new_source: c.new_source.clone(),
-                })
-                .collect(),
+            conflicts: report.conflicts.iter().map(ConflictSummary::from).collect(),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::notify::EVENTS_CHANNEL;
 use super::{EventLog, APPEND_LOCK_KEY};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -68,6 +69,10 @@ pub enum AppendError {
     },
     #[error("a concurrent append to the same stream won (SQLSTATE {0})")]
     ConcurrentConflict(String),
+    /// The database refused a registration on a stream whose entity is live
+    /// (trigger of `migrations/0004_single_registration.sql`).
+    #[error("stream {stream} already holds a live entity: it cannot be registered again")]
+    AlreadyRegistered { stream: String },
     #[error("database error while appending: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -84,6 +89,18 @@ impl EventLog {
         tx.commit().await.map_err(map_conflict)?;
         Ok(outcome)
     }
+}
+
+/// Takes the append lock for the rest of the caller's transaction: a writer
+/// that must read stream heads and decide before it appends takes it first, so
+/// nothing moves between its reads and its append ([`append_in`] takes it again,
+/// which is free).
+pub async fn lock_appends(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK_KEY)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Appends inside the caller's transaction; the events become visible (and
@@ -255,13 +272,25 @@ async fn plan_rows(
     Ok(rows)
 }
 
+/// SQLSTATE the log's insert trigger raises for a second live registration.
+const ALREADY_REGISTERED: &str = "AL001";
+
 /// A unique violation or a serialisation failure means another writer got there
-/// first. Decided by SQLSTATE, never by message text.
+/// first; `AL001` that the stream's entity is live already. Decided by SQLSTATE,
+/// never by message text (the trigger puts the stream in DETAIL).
 fn map_conflict(err: sqlx::Error) -> AppendError {
     if let sqlx::Error::Database(db) = &err {
         if let Some(code) = db.code() {
             if code == "23505" || code == "40001" {
                 return AppendError::ConcurrentConflict(code.into_owned());
+            }
+            if code == ALREADY_REGISTERED {
+                let stream = db
+                    .try_downcast_ref::<PgDatabaseError>()
+                    .and_then(PgDatabaseError::detail)
+                    .unwrap_or_default()
+                    .to_string();
+                return AppendError::AlreadyRegistered { stream };
             }
         }
     }

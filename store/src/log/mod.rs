@@ -11,7 +11,9 @@ mod read;
 mod transfer;
 mod verify;
 
-pub use append::{append_in, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend};
+pub use append::{
+    append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend,
+};
 pub use hash::event_hash;
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
 pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS};

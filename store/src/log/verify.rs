@@ -34,11 +34,13 @@ pub struct GuardReport {
     pub missing_or_disabled: Vec<String>,
 }
 
-/// The triggers `migrations/0001_event_log.sql` installs on `events`.
-const GUARDS: [&str; 3] = [
+/// The triggers `migrations/0001_event_log.sql` and
+/// `0004_single_registration.sql` install on `events`.
+const GUARDS: [&str; 4] = [
     "events_no_update_delete",
     "events_no_truncate",
     "events_serialise_appends",
+    "events_single_registration",
 ];
 
 impl EventLog {

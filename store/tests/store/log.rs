@@ -132,3 +132,97 @@ async fn an_idempotent_retry_writes_nothing_and_returns_the_first_positions() {
     assert_eq!(retry.positions, first.positions);
     assert_eq!(log.read_feed(0, 100).await.unwrap().len(), 2);
 }
+
+fn registration(stream: &str, expected_version: i64) -> StreamAppend {
+    StreamAppend {
+        stream: stream.into(),
+        expected_version,
+        events: vec![event(
+            "EntityRegistered",
+            json!({"descriptor": {"kind": "Component"}}),
+        )],
+        source: None,
+    }
+}
+
+#[tokio::test]
+async fn the_log_refuses_a_second_registration_of_a_live_entity() {
+    let db = test_db().await;
+    let log = EventLog::new(db.pool.clone());
+    let stream = "component:default/twice";
+    log.append(&[registration(stream, 0)], &meta("alice"))
+        .await
+        .unwrap();
+
+    // The append API checks only the expected version; the database refuses.
+    let err = log
+        .append(&[registration(stream, 1)], &meta("bob"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppendError::AlreadyRegistered { stream: s } if s == stream),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "stream component:default/twice already holds a live entity: it cannot be registered again"
+    );
+
+    // Two registrations in one batch of a new stream: refused, nothing written.
+    let mut double = registration("component:default/batch", 0);
+    double.events.push(double.events[0].clone());
+    let err = log.append(&[double], &meta("bob")).await.unwrap_err();
+    assert!(
+        matches!(err, AppendError::AlreadyRegistered { .. }),
+        "{err:?}"
+    );
+    assert!(log
+        .read_stream("component:default/batch", 1)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A plain INSERT as the server's role, bypassing the store: refused too.
+    let raw = sqlx::query(
+        "INSERT INTO events (stream, version, event_type, schema_version, payload, actor, \
+                             recorded_at, hash) \
+         VALUES ($1, 2, 'EntityRegistered', 1, '{}', 'mallory', now(), $2)",
+    )
+    .bind(stream)
+    .bind(vec![0u8; 32])
+    .execute(&db.pool)
+    .await
+    .unwrap_err();
+    let code = raw.as_database_error().and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("AL001"), "{raw}");
+
+    // After a removal the stream may register again.
+    log.append(
+        &[StreamAppend {
+            stream: stream.into(),
+            expected_version: 1,
+            events: vec![
+                event("EntityRemoved", json!({"reason": "DeletedByUser"})),
+                event(
+                    "EntityRegistered",
+                    json!({"descriptor": {"kind": "Component"}}),
+                ),
+            ],
+            source: None,
+        }],
+        &meta("carol"),
+    )
+    .await
+    .unwrap();
+    let types: Vec<String> = log
+        .read_stream(stream, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        ["EntityRegistered", "EntityRemoved", "EntityRegistered"]
+    );
+}
