@@ -2,6 +2,7 @@
 //! live entity, and expected versions for read-modify-write.
 
 use super::support::{auth, server, TestServer};
+use almanac_api::AuthConfig;
 use almanac_api::Limits;
 use serde_json::{json, Value};
 
@@ -29,6 +30,13 @@ fn pair(who: &str, round: usize) -> String {
         component(&format!("shared-{round}"), "production"),
         component(&format!("only-{who}-{round}"), "production")
     )
+}
+
+/// The writer token owns the sources these tests push to (pushes go only to owned sources).
+fn pushing_auth() -> AuthConfig {
+    let mut config = auth(true);
+    config.tokens[0].sources = vec!["alpha".into(), "beta".into(), "bot".into()];
+    config
 }
 
 async fn push(server: &TestServer, documents: String, source: &str) -> Value {
@@ -66,7 +74,7 @@ async fn double_registrations(server: &TestServer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_pushes_apply_all_or_nothing() {
-    let server = server(auth(true), Limits::default(), false).await;
+    let server = server(pushing_auth(), Limits::default(), false).await;
     for round in 0..30 {
         let (alpha, beta) = tokio::join!(
             push(&server, pair("alpha", round), "alpha"),
@@ -118,7 +126,7 @@ async fn push_expecting(server: &TestServer, documents: String, expected: Value)
 
 #[tokio::test]
 async fn a_matching_expected_version_applies() {
-    let server = server(auth(true), Limits::default(), false).await;
+    let server = server(pushing_auth(), Limits::default(), false).await;
     // 0: the entity must not be in the catalog yet.
     let created = push_expecting(
         &server,
@@ -152,7 +160,7 @@ async fn a_matching_expected_version_applies() {
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_typed_conflict_and_writes_nothing() {
-    let server = server(auth(true), Limits::default(), false).await;
+    let server = server(pushing_auth(), Limits::default(), false).await;
     let first = push_expecting(&server, component("billing", "experimental"), json!([])).await;
     assert_eq!(first["__typename"], "ApplySuccess", "{first:#}");
     // Another writer moves it to version 2 meanwhile.
