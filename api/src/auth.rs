@@ -409,6 +409,11 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("`ci-bot` has no read scope"));
         assert!(warnings[1].contains("no token has the metrics scope"));
+        let mut admin = config();
+        admin.tokens[0].scopes = vec![Scope::Read, Scope::Admin];
+        let warnings = admin.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("admin scope without write"));
     }
 
     #[test]
