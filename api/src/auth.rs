@@ -66,6 +66,9 @@ pub enum Scope {
     Write,
     /// Scrape `/metrics` when `auth.metrics_token_required` is set.
     Metrics,
+    /// Add and remove locations, and delete entities of any source (together
+    /// with `read` and `write`).
+    Admin,
 }
 
 /// Who is asking, as resolvers see it.
@@ -123,25 +126,84 @@ impl Principal {
         }
     }
 
-    /// Whether a push may write to `source` (`api:<name>`): the token's own
-    /// `api:<subject>` or one listed in its `sources`.
+    /// Whether this principal owns `source`: its own `api:<subject>` or one
+    /// listed in its `sources`. The one ownership rule, for pushes and deletes.
+    fn owns(&self, source: &str) -> bool {
+        match self {
+            Principal::Anonymous => false,
+            Principal::Token {
+                subject, sources, ..
+            } => source == push_source(subject) || sources.iter().any(|s| s == source),
+        }
+    }
+
+    /// What this principal owns, for error messages.
+    fn owned(&self) -> String {
+        match self {
+            Principal::Anonymous => "nothing".into(),
+            Principal::Token {
+                subject, sources, ..
+            } => std::iter::once(push_source(subject))
+                .chain(sources.iter().cloned())
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    fn has(&self, scope: Scope) -> bool {
+        matches!(self, Principal::Token { scopes, .. } if scopes.contains(&scope))
+    }
+
+    /// Whether a push may write to `source` (`api:<name>`): a source the
+    /// token owns.
     pub fn may_push_to(&self, source: &str) -> Result<(), ApiError> {
         let subject = self.writer()?;
-        let sources = match self {
-            Principal::Token { sources, .. } => sources.as_slice(),
-            Principal::Anonymous => &[],
-        };
-        if source == push_source(subject) || sources.iter().any(|s| s == source) {
+        if self.owns(source) {
             return Ok(());
         }
         Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
-                "the token of `{subject}` may not push to source `{source}`: it owns `{}`{}{} \
+                "the token of `{subject}` may not push to source `{source}`: it owns {} \
                  (auth.tokens[].sources lists more)",
-                push_source(subject),
-                if sources.is_empty() { "" } else { " and " },
-                sources.join(", "),
+                self.owned(),
+            ),
+        ))
+    }
+
+    /// Whether `entity_ref`, managed by `source` (its
+    /// `backstage.io/managed-by-location`), may be deleted: a source the token
+    /// owns, or any source with the `admin` scope.
+    pub fn may_delete(&self, entity_ref: &str, source: Option<&str>) -> Result<(), ApiError> {
+        let subject = self.writer()?;
+        if self.has(Scope::Admin) || source.is_some_and(|s| self.owns(s)) {
+            return Ok(());
+        }
+        let managed = source.map_or("no source".to_string(), |s| format!("source `{s}`"));
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the token of `{subject}` may not delete {entity_ref}: it belongs to {managed}, \
+                 and the token owns {} (remove it at its source, or use a token with the \
+                 admin scope)",
+                self.owned(),
+            ),
+        ))
+    }
+
+    /// The actor of a location change (`operation`), which needs the
+    /// `admin` scope besides `write`: a location decides what the server reads.
+    pub fn admin(&self, operation: &str) -> Result<&str, ApiError> {
+        let subject = self.writer()?;
+        if self.has(Scope::Admin) {
+            return Ok(subject);
+        }
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{operation} needs the admin scope, which the token of `{subject}` lacks \
+                 (a location decides what the server reads)"
             ),
         ))
     }
@@ -202,6 +264,13 @@ impl AuthConfig {
                 warnings.push(format!(
                     "auth.tokens: `{}` has no read scope, so it can run no GraphQL operation \
                      (a writer needs [read, write])",
+                    token.subject
+                ));
+            }
+            if has(Scope::Admin) && !has(Scope::Write) {
+                warnings.push(format!(
+                    "auth.tokens: `{}` has the admin scope without write, so it can change \
+                     no location (an admin needs [read, write, admin])",
                     token.subject
                 ));
             }
@@ -340,6 +409,11 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("`ci-bot` has no read scope"));
         assert!(warnings[1].contains("no token has the metrics scope"));
+        let mut admin = config();
+        admin.tokens[0].scopes = vec![Scope::Read, Scope::Admin];
+        let warnings = admin.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("admin scope without write"));
     }
 
     #[test]
@@ -354,6 +428,51 @@ mod tests {
         let refused = principal.may_push_to("api:release-bot").err().unwrap();
         assert_eq!(refused.code(), ErrorCode::Forbidden);
         assert_eq!(push_source("api:x"), push_source("x"));
+    }
+
+    #[test]
+    fn deletes_follow_source_ownership_and_locations_need_admin() {
+        let writer = Principal::Token {
+            subject: "ci-bot".into(),
+            scopes: vec![Scope::Read, Scope::Write],
+            sources: vec![push_source("shared")],
+        };
+        assert!(writer
+            .may_delete("component:default/a", Some("api:ci-bot"))
+            .is_ok());
+        assert!(writer
+            .may_delete("component:default/a", Some("api:shared"))
+            .is_ok());
+        for source in [
+            Some("api:release-bot"),
+            Some("file:/srv/catalog-info.yaml"),
+            None,
+        ] {
+            let refused = writer
+                .may_delete("component:default/a", source)
+                .err()
+                .unwrap();
+            assert_eq!(refused.code(), ErrorCode::Forbidden);
+        }
+        assert_eq!(
+            writer.admin("addLocation").err().map(|e| e.code()),
+            Some(ErrorCode::Forbidden)
+        );
+        let admin = Principal::Token {
+            subject: "platform".into(),
+            scopes: vec![Scope::Read, Scope::Write, Scope::Admin],
+            sources: Vec::new(),
+        };
+        assert_eq!(admin.admin("addLocation").ok(), Some("platform"));
+        assert!(admin
+            .may_delete("component:default/a", Some("url:https://x/y"))
+            .is_ok());
+        let admin_only = Principal::Token {
+            subject: "platform".into(),
+            scopes: vec![Scope::Read, Scope::Admin],
+            sources: Vec::new(),
+        };
+        assert!(admin_only.admin("addLocation").is_err());
     }
 
     #[test]

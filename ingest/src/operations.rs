@@ -103,9 +103,12 @@ fn meta(actor: &str, source: Option<String>) -> AppendMeta {
 
 /// Removes a live entity for a user. `None` when there is no such live entity.
 /// A file source that still holds it registers it again at its next read.
+/// With `expected_version`, a stream at another version is a `Conflict` (the
+/// caller judged the entity at that version, e.g. who may delete it).
 pub async fn delete_entity(
     pool: &PgPool,
     entity_ref: &EntityRef,
+    expected_version: Option<i64>,
     actor: &str,
 ) -> Result<Option<i64>, IngestError> {
     let stream = almanac_domain::entity_stream(entity_ref);
@@ -114,6 +117,11 @@ pub async fn delete_entity(
     };
     if last_type == "EntityRemoved" {
         return Ok(None);
+    }
+    if let Some(expected) = expected_version.filter(|v| *v != version) {
+        return Err(IngestError::Conflict(format!(
+            "{stream} changed (version {version}, not {expected})"
+        )));
     }
     let event = CatalogEvent::EntityRemoved {
         reason: RemovalReason::DeletedByUser,

@@ -1,9 +1,13 @@
 //! The mutation root: push descriptors, delete an entity, add, remove or
 //! refresh a location. Every mutation needs a token with the `write` scope;
-//! its subject is the actor on the events, and a push may go only to a source
-//! the token owns (`api:<subject>` or its configured `sources`). Each returns
-//! once the projector has caught up with its events, so the next query sees
-//! the change.
+//! its subject is the actor on the events. A push may go only to a source the
+//! token owns (`api:<subject>` or its configured `sources`), and an entity may
+//! be deleted only where its source is one the token owns; adding and removing
+//! locations (which decide what the server reads) and deleting entities of any
+//! source need the `admin` scope too. Each refusal is a top-level `FORBIDDEN`
+//! error given before anything is read or written. Each mutation returns once
+//! the projector has caught up with its events, so the next query sees the
+//! change.
 
 use super::entity::entities;
 use super::loaders::Loaders;
@@ -58,7 +62,6 @@ fn source_name(source: Option<String>, actor: &str) -> std::result::Result<Strin
 
 #[Object]
 impl Mutation {
-    // A source the token does not own is `FORBIDDEN` (see the module doc).
     /// Pushes descriptors (YAML, several documents allowed, or JSON) as the
     /// source `api:<source>` (default: the token's subject). All or nothing,
     /// also when writers race: one invalid document, one entity another source
@@ -66,7 +69,10 @@ impl Mutation {
     /// applied. Entities the source pushed before and does not push now are
     /// kept (pushes only upsert). `expectedVersions` lists the version an
     /// entity must be at (its `version` as last read; 0: not in the catalog)
-    /// for read-modify-write: a mismatch gives `VersionConflict`.
+    /// for read-modify-write: a mismatch gives `VersionConflict`. The token
+    /// must own the source (`api:<its subject>` or one of its configured
+    /// `sources`); any other is a `FORBIDDEN` error naming it, and nothing is
+    /// written.
     async fn apply_entities(
         &self,
         ctx: &Context<'_>,
@@ -132,8 +138,12 @@ impl Mutation {
         }))
     }
 
-    /// Removes an entity. A file or URL source that still holds it registers
-    /// it again at its next read; remove it there too.
+    /// Removes an entity. The token must own the entity's `source` (its
+    /// `backstage.io/managed-by-location`: `api:<its subject>` or one of its
+    /// configured `sources`), or have the `admin` scope; otherwise a
+    /// `FORBIDDEN` error naming the entity and its source, and nothing is
+    /// written. A file or URL source that still holds it registers it again at
+    /// its next read; remove it there too.
     async fn delete_entity(
         &self,
         ctx: &Context<'_>,
@@ -150,25 +160,50 @@ impl Mutation {
                 )))
             }
         };
-        match operations::delete_entity(pool(ctx)?, &parsed, &actor).await? {
-            Some(_) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
-                entity_ref: parsed.canonical(),
+        let canonical = parsed.canonical();
+        let not_found = || {
+            Ok(DeleteEntityResult::NotFound(NotFound {
+                message: format!("no entity {canonical}"),
+            }))
+        };
+        let pool = pool(ctx)?;
+        // The source is judged as projected; pinning the version it was judged
+        // at keeps a concurrent change of hands from being deleted unseen.
+        Ingestor::new(pool.clone())
+            .reconciler()
+            .sync_projection()
+            .await?;
+        let rows = Loaders::of(ctx)?
+            .catalog()
+            .entities_by_ref(std::slice::from_ref(&canonical))
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return not_found();
+        };
+        principal(ctx).may_delete(&canonical, row.source.as_deref())?;
+        match operations::delete_entity(pool, &parsed, Some(row.version), &actor).await {
+            Ok(Some(_)) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
+                entity_ref: canonical,
             })),
-            None => Ok(DeleteEntityResult::NotFound(NotFound {
-                message: format!("no entity {}", parsed.canonical()),
-            })),
+            Ok(None) => not_found(),
+            Err(IngestError::Conflict(detail)) => Ok(DeleteEntityResult::InvalidInput(
+                InvalidInput::new("ref", format!("{detail}; nothing was deleted, try again")),
+            )),
+            Err(other) => Err(other.into()),
         }
     }
 
     /// Registers a location (`url`, or `file` where the server allows it) and
     /// reads it now. Adding the same type and target again reads it again.
+    /// Needs the `admin` scope (with `read` and `write`); without it a
+    /// `FORBIDDEN` error, and nothing is read or written.
     async fn add_location(
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "type")] location_type: String,
         target: String,
     ) -> Result<AddLocationResult> {
-        let actor = writer(ctx)?;
+        let actor = principal(ctx).admin("addLocation")?.to_string();
         let allow_files = ctx.data::<Limits>().is_ok_and(|l| l.allow_file_locations);
         if location_type == "file" && !allow_files {
             return Ok(AddLocationResult::InvalidInput(InvalidInput::new(
@@ -190,8 +225,10 @@ impl Mutation {
     }
 
     /// Unregisters a location and removes every entity read through it.
+    /// Needs the `admin` scope (with `read` and `write`); without it a
+    /// `FORBIDDEN` error, and nothing is written.
     async fn remove_location(&self, ctx: &Context<'_>, id: String) -> Result<RemoveLocationResult> {
-        let actor = writer(ctx)?;
+        let actor = principal(ctx).admin("removeLocation")?.to_string();
         match operations::remove_location(pool(ctx)?, &id, &actor).await {
             Ok(Some(removed)) => Ok(RemoveLocationResult::RemoveLocationSuccess(
                 RemoveLocationSuccess {
@@ -209,7 +246,9 @@ impl Mutation {
         }
     }
 
-    /// Reads a registered location again now.
+    /// Reads a registered location again now. Needs `write` only (no
+    /// `FORBIDDEN` for a writer): it reads what an admin registered, as the
+    /// scheduler would.
     async fn refresh_location(
         &self,
         ctx: &Context<'_>,

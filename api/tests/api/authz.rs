@@ -1,8 +1,9 @@
 //! Authorisation over HTTP and WebSocket, tried as a hostile client would:
 //! scopes, malformed headers, WebSocket authentication and its close codes,
-//! push-source ownership, and the metrics token.
+//! push-source ownership, who may delete an entity or change locations, and
+//! the metrics token.
 
-use super::support::{auth, first_code, server, TestServer, READER, WRITER};
+use super::support::{auth, first_code, server, TestServer, ADMIN, READER, WRITER};
 use almanac_api::{token_hash, AuthConfig, Limits, Scope, TokenConfig};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -398,6 +399,164 @@ async fn a_push_goes_only_to_a_source_the_token_owns() {
         assert_eq!(result["source"], expected);
         assert_eq!(result["registered"], 1);
     }
+}
+
+const DELETE: &str = r#"mutation($r: String!) {
+  deleteEntity(ref: $r) { __typename ... on DeleteSuccess { ref } }
+}"#;
+
+async fn entity_source(server: &TestServer, entity_ref: &str) -> Value {
+    server
+        .data(
+            "query($r: String!) { entity(ref: $r) { source } }",
+            json!({ "r": entity_ref }),
+        )
+        .await["entity"]["source"]
+        .clone()
+}
+
+/// A refused mutation: a top-level FORBIDDEN whose message holds each of `named`.
+fn assert_forbidden(body: &Value, named: &[&str]) {
+    assert_eq!(first_code(body), "FORBIDDEN", "{body:#}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    for name in named {
+        assert!(message.contains(name), "`{name}` not in: {message}");
+    }
+}
+
+#[tokio::test]
+async fn an_entity_is_deleted_only_by_a_token_that_owns_its_source() {
+    let mut config = config(true);
+    config.tokens.push(token(
+        "release-bot",
+        "release-token",
+        vec![Scope::Read, Scope::Write],
+        &["shared"],
+    ));
+    let server = started(config).await;
+    for (secret, name, source) in [
+        (WRITER, "mine", None),
+        ("release-token", "theirs", None),
+        ("release-token", "common", Some("shared")),
+        ("release-token", "orphan", None),
+    ] {
+        let body = server
+            .call(
+                APPLY,
+                json!({ "d": component(name), "s": source }),
+                Some(secret),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["applyEntities"]["__typename"], "ApplySuccess",
+            "{body:#}"
+        );
+    }
+
+    // Another token's entity: refused, naming the entity and its source; nothing written.
+    let before = event_count(&server).await;
+    let body = server
+        .call(DELETE, json!({ "r": "component:theirs" }), Some(WRITER))
+        .await;
+    assert_forbidden(
+        &body,
+        &["component:default/theirs", "api:release-bot", "`ci-bot`"],
+    );
+    assert!(body["data"].is_null() || body["data"]["deleteEntity"].is_null());
+    assert_eq!(event_count(&server).await, before, "nothing appended");
+    assert_eq!(
+        entity_source(&server, "component:theirs").await,
+        "api:release-bot"
+    );
+
+    // Its own, and one in a source it shares: deleted.
+    for name in ["mine", "common"] {
+        let body = server
+            .call(
+                DELETE,
+                json!({ "r": format!("component:{name}") }),
+                Some(WRITER),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["deleteEntity"],
+            json!({ "__typename": "DeleteSuccess", "ref": format!("component:default/{name}") }),
+            "{body:#}"
+        );
+    }
+    assert!(entity_source(&server, "component:mine").await.is_null());
+
+    // The admin scope may delete what any source manages.
+    let body = server
+        .call(DELETE, json!({ "r": "component:orphan" }), Some(ADMIN))
+        .await;
+    assert_eq!(
+        body["data"]["deleteEntity"]["__typename"], "DeleteSuccess",
+        "{body:#}"
+    );
+}
+
+#[tokio::test]
+async fn location_mutations_need_the_admin_scope() {
+    let server = server(
+        config(true),
+        Limits {
+            allow_file_locations: true,
+            ..Limits::default()
+        },
+        false,
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("almanac-authz-location-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("catalog-info.yaml");
+    std::fs::write(&file, component("located")).unwrap();
+    let target = file.display().to_string();
+    let add = r#"mutation($t: String!) { addLocation(type: "file", target: $t) {
+        __typename ... on LocationSuccess { location { id addedBy } summary { registered } } } }"#;
+    let remove = r#"mutation($id: String!) { removeLocation(id: $id) {
+        __typename ... on RemoveLocationSuccess { removedEntities } } }"#;
+    let refresh = r#"mutation($id: String!) { refreshLocation(id: $id) {
+        __typename ... on LocationSuccess { summary { unchanged } } } }"#;
+
+    // A writer without admin: refused before anything is read or written.
+    let body = server.call(add, json!({ "t": target }), Some(WRITER)).await;
+    assert_forbidden(&body, &["`ci-bot`", "admin scope", "addLocation"]);
+    assert_eq!(event_count(&server).await, 0, "nothing written");
+    let listed = server.data("{ locations { id } }", json!({})).await;
+    assert_eq!(listed["locations"], json!([]));
+
+    // With admin: added and read.
+    let added = server.mutate_as(ADMIN, add, json!({ "t": target })).await;
+    let success = &added["addLocation"];
+    assert_eq!(success["__typename"], "LocationSuccess", "{added:#}");
+    assert_eq!(success["location"]["addedBy"], "platform-team");
+    assert_eq!(success["summary"]["registered"], 1);
+    let id = success["location"]["id"].as_str().unwrap().to_string();
+    let source = format!("file:{target}");
+    assert_eq!(entity_source(&server, "component:located").await, source);
+
+    // A writer may refresh it (it reads only what an admin registered) ...
+    let refreshed = server.mutate(refresh, json!({ "id": id })).await;
+    assert_eq!(refreshed["refreshLocation"]["summary"]["unchanged"], 1);
+    // ... but neither delete what it manages nor remove it.
+    let before = event_count(&server).await;
+    let body = server
+        .call(DELETE, json!({ "r": "component:located" }), Some(WRITER))
+        .await;
+    assert_forbidden(&body, &["component:default/located", &source]);
+    let body = server.call(remove, json!({ "id": id }), Some(WRITER)).await;
+    assert_forbidden(&body, &["`ci-bot`", "admin scope", "removeLocation"]);
+    assert_eq!(event_count(&server).await, before, "nothing written");
+    assert_eq!(entity_source(&server, "component:located").await, source);
+
+    let removed = server.mutate_as(ADMIN, remove, json!({ "id": id })).await;
+    assert_eq!(
+        removed["removeLocation"]["removedEntities"], 1,
+        "{removed:#}"
+    );
+    assert!(entity_source(&server, "component:located").await.is_null());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Locations and operational views: add, refresh and remove a location through
 //! the API; processing errors and conflicts as queries.
 
-use super::support::{auth, demo_server, server};
+use super::support::{auth, demo_server, server, ADMIN};
 use almanac_api::Limits;
 use serde_json::json;
 
@@ -31,7 +31,8 @@ async fn locations_are_added_refreshed_and_removed() {
     let target = file.display().to_string();
 
     let added = server
-        .mutate(
+        .mutate_as(
+            ADMIN,
             r#"mutation($t: String!) { addLocation(type: "file", target: $t) {
                  __typename ... on LocationSuccess { location { id type target addedBy } summary { registered errors { message } } } } }"#,
             json!({ "t": target }),
@@ -41,7 +42,7 @@ async fn locations_are_added_refreshed_and_removed() {
     assert_eq!(success["__typename"], "LocationSuccess", "{added:#}");
     assert_eq!(success["summary"]["registered"], 1);
     assert_eq!(success["location"]["target"], target);
-    assert_eq!(success["location"]["addedBy"], "ci-bot");
+    assert_eq!(success["location"]["addedBy"], "platform-team");
     let id = success["location"]["id"].as_str().unwrap().to_string();
 
     let listed = server.data("{ locations { id type } }", json!({})).await;
@@ -63,7 +64,8 @@ async fn locations_are_added_refreshed_and_removed() {
     assert_eq!(refreshed["refreshLocation"]["summary"]["unchanged"], 1);
 
     let removed = server
-        .mutate(
+        .mutate_as(
+            ADMIN,
             r#"mutation($id: String!) { removeLocation(id: $id) { __typename ... on RemoveLocationSuccess { removedEntities } } }"#,
             json!({ "id": id }),
         )

@@ -1,7 +1,7 @@
 //! Push ingestion and the other mutations: typed results, tokens and scopes,
 //! the token's subject as actor, and read-your-writes.
 
-use super::support::{demo_server, first_code, READER, WRITER};
+use super::support::{demo_server, first_code, ADMIN, READER, WRITER};
 use serde_json::json;
 
 const APPLY: &str = r#"
@@ -161,17 +161,17 @@ spec: { type: service, lifecycle: production, owner: team-sre }
     );
 
     let data = server
-        .mutate(r#"mutation { removeLocation(id: "nope") { __typename } refreshLocation(id: "nope") { __typename } }"#, json!({}))
+        .mutate_as(ADMIN, r#"mutation { removeLocation(id: "nope") { __typename } refreshLocation(id: "nope") { __typename } }"#, json!({}))
         .await;
     assert_eq!(data["removeLocation"]["__typename"], "NotFound");
     assert_eq!(data["refreshLocation"]["__typename"], "NotFound");
     let data = server
-        .mutate(r#"mutation { addLocation(type: "ftp", target: "x") { __typename ... on InvalidInput { message } } }"#, json!({}))
+        .mutate_as(ADMIN, r#"mutation { addLocation(type: "ftp", target: "x") { __typename ... on InvalidInput { message } } }"#, json!({}))
         .await;
     assert_eq!(data["addLocation"]["__typename"], "InvalidInput");
     // File locations are off unless the server allows them.
     let data = server
-        .mutate(r#"mutation { addLocation(type: "file", target: "/etc/passwd") { __typename ... on InvalidInput { message } } }"#, json!({}))
+        .mutate_as(ADMIN, r#"mutation { addLocation(type: "file", target: "/etc/passwd") { __typename ... on InvalidInput { message } } }"#, json!({}))
         .await;
     assert_eq!(data["addLocation"]["__typename"], "InvalidInput");
     assert!(data["addLocation"]["message"]

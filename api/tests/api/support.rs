@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 pub const WRITER: &str = "writer-secret-token";
 /// Token of `dashboard`, scope read only.
 pub const READER: &str = "reader-secret-token";
+/// Token of `platform-team`, scopes read, write and admin.
+pub const ADMIN: &str = "admin-secret-token";
 
 pub fn auth(anonymous_read: bool) -> AuthConfig {
     AuthConfig {
@@ -28,6 +30,12 @@ pub fn auth(anonymous_read: bool) -> AuthConfig {
                 subject: "dashboard".into(),
                 sha256: token_hash(READER),
                 scopes: vec![Scope::Read],
+                sources: Vec::new(),
+            },
+            TokenConfig {
+                subject: "platform-team".into(),
+                sha256: token_hash(ADMIN),
+                scopes: vec![Scope::Read, Scope::Write, Scope::Admin],
                 sources: Vec::new(),
             },
         ],
@@ -125,7 +133,12 @@ impl TestServer {
 
     /// `data` of a mutation sent with the writer's token.
     pub async fn mutate(&self, query: &str, variables: Value) -> Value {
-        let body = self.call(query, variables, Some(WRITER)).await;
+        self.mutate_as(WRITER, query, variables).await
+    }
+
+    /// `data` of a mutation sent with `token`, which must succeed without errors.
+    pub async fn mutate_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.call(query, variables, Some(token)).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }
