@@ -12,6 +12,8 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 async fn start(dir: &PathBuf) -> (EmbeddedPostgres, EventLog) {
+    // Appends are signed; the harness's test key does.
+    almanac_store::testing::test_sealer();
     let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir))
         .await
         .unwrap();
