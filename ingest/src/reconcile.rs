@@ -414,6 +414,7 @@ impl IngestError {
                 IngestError::Conflict(err.to_string())
             }
             AppendError::Database(db) => IngestError::Database(db),
+            AppendError::Seal(seal) => IngestError::Seal(seal),
         }
     }
 }
