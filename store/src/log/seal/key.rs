@@ -6,7 +6,7 @@
 //! database's users cannot read it (the embedded PostgreSQL runs as another
 //! user, and nothing in the database points to the file).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -188,8 +188,7 @@ impl TrustedKey {
             return false;
         };
         let signature = Signature::from_bytes(&bytes);
-        self.key.verify(message, &signature).is_ok()
-            && self.key.verify_strict(message, &signature).is_ok()
+        self.key.verify_strict(message, &signature).is_ok()
     }
 }
 
