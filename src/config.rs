@@ -24,6 +24,26 @@ pub struct Settings {
     /// What URL reads may reach (`reading.allow`) and the headers sent to a host
     /// (`reading.credentials`); by default no URL is read.
     pub reading: ReadPolicy,
+    /// The key that signs the log's checkpoints.
+    pub signing: SigningSettings,
+}
+
+/// `signing.key_path`: the Ed25519 key that signs checkpoints, created on first
+/// start (mode 0600). Default `<data-dir>/signing.key`; `ALMANAC_SIGNING_KEY`
+/// overrides. Keep it where the database's users cannot reach it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningSettings {
+    pub key_path: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing
+            .key_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("signing.key"))
+    }
 }
 
 /// What the catalog reads, Backstage-style: `catalog.locations`.
@@ -149,6 +169,9 @@ impl Settings {
         }
         if let Ok(listen) = std::env::var("ALMANAC_LISTEN") {
             settings.listen = Some(listen);
+        }
+        if let Ok(path) = std::env::var("ALMANAC_SIGNING_KEY") {
+            settings.signing.key_path = Some(PathBuf::from(path));
         }
         if let Some(dir) = data_dir_flag {
             settings.database.data_dir = Some(dir);

@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod database;
+mod signing;
 mod telemetry;
 
 use clap::{Parser, Subcommand};
@@ -39,8 +40,10 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Rebuild the projections from the log (or, with --verify, compare).
     Replay(commands::replay::ReplayArgs),
-    /// Check every stream's hash chain and the log's append-only guards.
-    Verify,
+    /// Check the hash chains, the signed checkpoints and the append-only guards.
+    Verify(commands::verify::VerifyArgs),
+    /// Print the latest signed checkpoint as JSON, for an auditor to keep.
+    ExportCheckpoint,
     /// Write the events as NDJSON to stdout (all, one entity's, or since a time).
     Export(commands::export::ExportArgs),
     /// Rebuild an empty database from an `almanac export` file.
@@ -82,13 +85,26 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Ok(settings)
     };
     match cli.command {
-        Command::Serve(args) => commands::serve::run(settings()?, args).await,
+        Command::Serve(args) => {
+            let settings = settings()?;
+            signing::install(&settings)?;
+            commands::serve::run(settings, args).await
+        }
         Command::Migrate => commands::migrate::run(settings()?).await,
-        Command::Ingest(args) => commands::ingest::run(settings()?, args).await,
+        Command::Ingest(args) => {
+            let settings = settings()?;
+            signing::install(&settings)?;
+            commands::ingest::run(settings, args).await
+        }
         Command::Replay(args) => commands::replay::run(settings()?, args).await,
-        Command::Verify => commands::verify::run(settings()?).await,
+        Command::Verify(args) => commands::verify::run(settings()?, args).await,
+        Command::ExportCheckpoint => commands::verify::export_checkpoint(settings()?).await,
         Command::Export(args) => commands::export::export(settings()?, args).await,
-        Command::Import(args) => commands::export::import(settings()?, args).await,
+        Command::Import(args) => {
+            let settings = settings()?;
+            signing::install(&settings)?;
+            commands::export::import(settings, args).await
+        }
         Command::Schema => commands::schema::print_schema(),
         Command::HashToken { refused } => commands::schema::hash_token(refused.is_some()),
     }

@@ -49,6 +49,9 @@ pub enum IngestError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
+    /// The append could not be signed (no key): nothing was written.
+    #[error(transparent)]
+    Seal(#[from] almanac_store::log::seal::SealError),
 }
 
 /// Reads sources and applies them: the one call `almanac ingest`, the

@@ -488,6 +488,7 @@ impl IngestError {
             | AppendError::ConcurrentConflict(_)
             | AppendError::AlreadyRegistered { .. } => IngestError::Conflict(err.to_string()),
             AppendError::Database(db) => IngestError::Database(db),
+            AppendError::Seal(seal) => IngestError::Seal(seal),
         }
     }
 }

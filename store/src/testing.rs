@@ -8,10 +8,12 @@
 //! in its own process). A migrated template database, named by the migrations'
 //! checksums, is cloned per test, which costs milliseconds.
 //! Databases left by test processes that have exited are dropped on the next run.
+//! Appends must be signed, so the harness installs a fixed test signing key.
 
 use crate::embedded::{
     self, Durability, EmbeddedOptions, EmbeddedPostgres, OWNER_ROLE, SERVER_ROLE,
 };
+use crate::log::seal::{self, Sealer};
 use crate::MIGRATOR;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -65,6 +67,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// # Panics
 /// When no PostgreSQL can be reached: a test without its database cannot run.
 pub async fn test_db() -> TestDb {
+    test_sealer();
     let cluster = cluster();
     let name = format!(
         "{DB_PREFIX}{}_{}",
@@ -96,6 +99,13 @@ pub async fn test_db() -> TestDb {
         owner,
         server,
     }
+}
+
+/// The key every append of a test process signs with (installed by
+/// [`test_db`]; a fixed seed, so it is not a secret: tests only).
+pub fn test_sealer() -> &'static Sealer {
+    let _ = seal::install(Sealer::from_seed([7; 32]));
+    seal::installed().expect("a signing key was just installed")
 }
 
 async fn open_pool(options: PgConnectOptions) -> PgPool {

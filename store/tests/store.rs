@@ -11,4 +11,5 @@ mod store {
     mod log;
     mod projection;
     pub mod support;
+    mod tamper;
 }

@@ -86,6 +86,19 @@ async fn ingest_replay_and_verify_from_the_command_line() {
     );
     assert!(out.contains("append-only guards in place"), "{out}");
     assert!(server.terminate().success());
+    // An auditor keeps the latest signed checkpoint.
+    let (code, checkpoint, err) = run(&dir, &["export-checkpoint"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(checkpoint.contains("\"event_count\": 175"), "{checkpoint}");
+    let checkpoint_file = dir.join("checkpoint.json");
+    std::fs::write(&checkpoint_file, &checkpoint).unwrap();
+    let with_checkpoint = ["verify", "--checkpoint", checkpoint_file.to_str().unwrap()];
+    let (code, out, _) = run(&dir, &with_checkpoint);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("the log reproduces the auditor's checkpoint at position 175"),
+        "{out}"
+    );
 
     // Tamper as the superuser, triggers off: verify names the stream and version.
     let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&dir))
@@ -106,6 +119,15 @@ async fn ingest_replay_and_verify_from_the_command_line() {
     .execute(&mut su)
     .await
     .unwrap();
+    // And the newest event with its checkpoint, which only the auditor's file shows.
+    sqlx::query("DELETE FROM events WHERE position = 175")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM log_checkpoints WHERE position = 175")
+        .execute(&mut su)
+        .await
+        .unwrap();
     su.close().await.unwrap();
     pg.stop().await.unwrap();
     let (code, out, _) = run(&dir, &["verify"]);
@@ -114,6 +136,13 @@ async fn ingest_replay_and_verify_from_the_command_line() {
         out.contains("broken: stream component:default/checkout-service version 1"),
         "{out}"
     );
+    let (code, out, _) = run(&dir, &with_checkpoint);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the log does NOT reproduce the auditor's checkpoint at position 175"),
+        "{out}"
+    );
+    assert!(out.contains("rolled back"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -198,6 +227,22 @@ fn export_then_import_rebuilds_an_identical_log_elsewhere() {
     );
     let (code, out, _) = run(&dir.join("b"), &["verify"]);
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("175 events sealed"), "{out}");
+    // An auditor's checkpoint from the old server verifies on the new one: the
+    // heads are a function of the events; the import is sealed by b's own key.
+    let (code, checkpoint, err) = run(&dir.join("a"), &["export-checkpoint"]);
+    assert_eq!(code, 0, "{err}");
+    let checkpoint_file = dir.join("checkpoint.json");
+    std::fs::write(&checkpoint_file, &checkpoint).unwrap();
+    let (code, out, _) = run(
+        &dir.join("b"),
+        &["verify", "--checkpoint", checkpoint_file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("the log reproduces the auditor's checkpoint at position 175"),
+        "{out}"
+    );
     let (code, out, _) = run(&dir.join("b"), &["replay", "--verify"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("175 entities"), "{out}");

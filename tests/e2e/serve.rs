@@ -1,5 +1,6 @@
 use super::support::{almanac, scratch_dir, Server};
 use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
+use almanac_store::log::seal::{self, Sealer};
 use almanac_store::{connect, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::json;
 use std::path::Path;
@@ -7,6 +8,9 @@ use std::path::Path;
 /// Attaches to the same data directory as the server (adopting its cluster),
 /// like a second `almanac` process would.
 async fn with_log<T>(dir: &Path, f: impl AsyncFnOnce(&EventLog) -> T) -> T {
+    // Appends are signed with the data directory's key, as `almanac` signs them.
+    let sealer = Sealer::load_or_create(&dir.join("signing.key")).unwrap();
+    let _ = seal::install(sealer);
     let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir))
         .await
         .unwrap();

@@ -392,3 +392,96 @@ async fn verify_integrity_names_the_tampered_version() {
     assert_eq!(report["breaks"][0]["stream"], REF);
     assert_eq!(report["breaks"][0]["version"], 2);
 }
+
+#[tokio::test]
+async fn verify_integrity_names_an_event_inserted_by_the_server_role_and_a_replaced_guard() {
+    use almanac_store::log::{event_hash, HashInput};
+    use almanac_store::EventLog;
+    let (server, _) = edited().await;
+    let query = r#"{ verifyIntegrity(ref: "component:audited") { intact events breaks { stream version position reason } } }"#;
+    // The server's own role appends a forged version with a valid chain link,
+    // another actor and a time a day back, through plain SQL.
+    let head = EventLog::new(server.db.pool.clone())
+        .read_stream(REF, 1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let recorded_at = head.recorded_at - chrono::Duration::days(1);
+    let payload = json!({"changes": []});
+    let hash = event_hash(
+        Some(&head.hash),
+        &HashInput {
+            stream: REF,
+            version: head.version + 1,
+            event_type: &head.event_type,
+            schema_version: head.schema_version,
+            payload: &payload,
+            actor: "admin",
+            source: None,
+            correlation_id: None,
+            causation_id: None,
+            recorded_at,
+        },
+    );
+    sqlx::query(
+        "INSERT INTO events (stream, version, event_type, schema_version, payload, actor, \
+           recorded_at, hash) VALUES ($1, $2, $3, $4, $5, 'admin', $6, $7)",
+    )
+    .bind(REF)
+    .bind(head.version + 1)
+    .bind(&head.event_type)
+    .bind(head.schema_version)
+    .bind(&payload)
+    .bind(recorded_at)
+    .bind(hash.as_slice())
+    .execute(&server.db.pool)
+    .await
+    .unwrap();
+    let report = server.data(query, json!({})).await["verifyIntegrity"].clone();
+    assert_eq!(report["intact"], false, "{report}");
+    let breaks = report["breaks"].as_array().unwrap();
+    let named: Vec<(i64, &str)> = breaks
+        .iter()
+        .map(|b| {
+            (
+                b["version"].as_i64().unwrap(),
+                b["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        named
+            .iter()
+            .any(|(v, r)| *v == head.version + 1 && r.contains("after the last signed checkpoint")),
+        "{named:?}"
+    );
+    assert!(
+        named
+            .iter()
+            .any(|(v, r)| *v == head.version + 1 && r.contains("earlier than")),
+        "{named:?}"
+    );
+
+    // The owner replaces a guard function with a no-op.
+    sqlx::query(
+        "CREATE OR REPLACE FUNCTION events_serialise_appends() RETURNS trigger \
+         LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+    )
+    .execute(&server.db.owner)
+    .await
+    .unwrap();
+    let report = server.data(query, json!({})).await["verifyIntegrity"].clone();
+    let reasons: Vec<&str> = report["breaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("guard altered") && r.contains("events_serialise_appends")),
+        "{reasons:?}"
+    );
+}

@@ -3,6 +3,7 @@
 
 use super::hash::{event_hash, HashInput};
 use super::notify::EVENTS_CHANNEL;
+use super::seal::{seal_append, SealError};
 use super::{EventLog, APPEND_LOCK_KEY};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
@@ -75,6 +76,8 @@ pub enum AppendError {
     AlreadyRegistered { stream: String },
     #[error("database error while appending: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Seal(#[from] SealError),
 }
 
 impl EventLog {
@@ -185,6 +188,8 @@ pub async fn append_in(
             .await
             .map_err(map_conflict)?;
     }
+    // The signed checkpoint commits with the events, or neither does.
+    seal_append(conn, &positions, &rows.stream, &rows.version, &rows.hash).await?;
     let last = positions.iter().copied().max().unwrap_or_default();
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(EVENTS_CHANNEL)

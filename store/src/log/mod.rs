@@ -5,16 +5,19 @@
 //! This module never updates or deletes a row of the log.
 
 mod append;
+mod audit;
 mod hash;
 mod notify;
 mod read;
+pub mod seal;
 mod transfer;
 mod verify;
 
 pub use append::{
     append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend,
 };
-pub use hash::event_hash;
+pub use audit::Audit;
+pub use hash::{event_hash, HashInput};
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
 pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS};
 pub use transfer::TransferError;

@@ -1,9 +1,12 @@
 //! Export and import of the log as NDJSON, one [`StoredEvent`] per line with
 //! every stored column, hash included. An import goes only into an empty log, keeps the
 //! original positions and times, and re-checks every hash link as it reads, so
-//! a file altered after export is refused rather than imported.
+//! a file altered after export is refused rather than imported. The imported log
+//! is sealed again with this server's key (its global heads are a function of
+//! the events, so an auditor's checkpoint from the old server still verifies).
 
 use super::read::{StoredEvent, EVENT_COLUMNS};
+use super::seal::{installed, seal_backlog, SealError};
 use super::verify::check_link;
 use super::EventLog;
 use chrono::{DateTime, Utc};
@@ -20,6 +23,8 @@ pub enum TransferError {
     NotEmpty(i64),
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Seal(#[from] SealError),
 }
 
 impl EventLog {
@@ -52,11 +57,15 @@ impl EventLog {
         &self,
         lines: impl IntoIterator<Item = (usize, String)>,
     ) -> Result<u64, TransferError> {
+        let sealer = installed().ok_or(SealError::NoKey)?;
         let mut tx = self.pool().begin().await?;
-        let (existing,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
-        if existing > 0 {
+        // Checkpoints without events would be sealed onto: empty means both.
+        let (existing, checkpoints): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM log_checkpoints)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if existing > 0 || checkpoints > 0 {
             return Err(TransferError::NotEmpty(existing));
         }
         let mut heads: HashMap<String, (i64, Vec<u8>)> = HashMap::new();
@@ -107,6 +116,7 @@ impl EventLog {
         )
         .execute(&mut *tx)
         .await?;
+        seal_backlog(&mut tx, sealer).await?;
         tx.commit().await?;
         Ok(count)
     }

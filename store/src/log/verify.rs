@@ -1,5 +1,7 @@
 //! Proof of integrity: recompute every stream's hash chain from the stored rows,
-//! and check that the database still guards the log against change.
+//! and check that the database still guards the log against change: the guard
+//! triggers exist, are enabled, fire as installed, and run the function text
+//! this binary ships. The signed checkpoints are checked in `seal/check.rs`.
 
 use super::hash::{event_hash, HashInput};
 use super::read::{StoredEvent, EVENT_COLUMNS};
@@ -28,20 +30,126 @@ impl VerifyReport {
     }
 }
 
-/// Which append-only triggers are present and enabled on the events table.
-#[derive(Clone, Debug, PartialEq)]
+/// What is wrong with the database's append-only guards.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GuardReport {
+    /// Guard triggers that are gone or disabled, as `trigger on table`.
     pub missing_or_disabled: Vec<String>,
+    /// Guards still there but changed: another function, another firing, or a
+    /// function body that is not the text this binary ships.
+    pub altered: Vec<String>,
 }
 
-/// The triggers `migrations/0001_event_log.sql` and
-/// `0004_single_registration.sql` install on `events`.
-const GUARDS: [&str; 4] = [
-    "events_no_update_delete",
-    "events_no_truncate",
-    "events_serialise_appends",
-    "events_single_registration",
+impl GuardReport {
+    pub fn is_intact(&self) -> bool {
+        self.missing_or_disabled.is_empty() && self.altered.is_empty()
+    }
+}
+
+/// Each guard: table, trigger, the function it runs, its `pg_trigger.tgtype`
+/// (BEFORE = 2, INSERT = 4, DELETE = 8, UPDATE = 16, TRUNCATE = 32; statement level).
+const GUARDS: [(&str, &str, &str, i16); 8] = [
+    (
+        "events",
+        "events_no_update_delete",
+        "events_reject_change",
+        2 | 8 | 16,
+    ),
+    (
+        "events",
+        "events_no_truncate",
+        "events_reject_change",
+        2 | 32,
+    ),
+    (
+        "events",
+        "events_serialise_appends",
+        "events_serialise_appends",
+        2 | 4,
+    ),
+    (
+        "append_requests",
+        "append_requests_no_update_delete",
+        "events_reject_change",
+        2 | 8 | 16,
+    ),
+    (
+        "append_requests",
+        "append_requests_no_truncate",
+        "events_reject_change",
+        2 | 32,
+    ),
+    (
+        "log_checkpoints",
+        "log_checkpoints_no_update_delete",
+        "events_reject_change",
+        2 | 8 | 16,
+    ),
+    (
+        "log_checkpoints",
+        "log_checkpoints_no_truncate",
+        "events_reject_change",
+        2 | 32,
+    ),
+    (
+        "events",
+        "events_single_registration",
+        "events_single_registration",
+        1 | 2 | 4,
+    ),
 ];
+
+/// The guard functions' bodies exactly as `migrations/0001_event_log.sql` and
+/// `0004_single_registration.sql` install them (`pg_proc.prosrc`, the text between the `$$`). A function
+/// replaced with `CREATE OR REPLACE` keeps its name and its triggers, so only
+/// its text shows the change.
+const GUARD_FUNCTIONS: [(&str, &str); 3] = [
+    (
+        "events_reject_change",
+        "BEGIN
+    RAISE EXCEPTION 'the event log is append-only: % on % is not allowed', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END",
+    ),
+    (
+        "events_serialise_appends",
+        "BEGIN
+    PERFORM pg_advisory_xact_lock(7006001);
+    RETURN NULL;
+END",
+    ),
+    (
+        "events_single_registration",
+        "DECLARE
+    latest text;
+BEGIN
+    SELECT event_type INTO latest FROM events
+     WHERE stream = NEW.stream AND version < NEW.version
+       AND event_type IN ('EntityRegistered', 'EntityRemoved')
+     ORDER BY version DESC LIMIT 1;
+    IF latest = 'EntityRegistered' THEN
+        -- SQLSTATE AL001 is Almanac's \"already registered\"; the store maps it to
+        -- a typed error by code, and DETAIL carries the stream.
+        RAISE EXCEPTION 'stream % already holds a live registration', NEW.stream
+            USING ERRCODE = 'AL001', DETAIL = NEW.stream;
+    END IF;
+    RETURN NEW;
+END",
+    ),
+];
+
+/// A trigger on a guarded table and the function it runs.
+#[derive(sqlx::FromRow)]
+struct GuardRow {
+    relation: String,
+    trigger_name: String,
+    enabled: String,
+    tgtype: i16,
+    function: String,
+    body: String,
+    language: String,
+    definer: bool,
+}
 
 impl EventLog {
     /// Walks every stream (or just `stream`) in version order, streaming rows so
@@ -83,22 +191,73 @@ impl EventLog {
         Ok(report)
     }
 
-    /// Append-only is enforced by triggers; a disabled or dropped one is a finding.
+    /// Append-only is enforced by triggers: a dropped, disabled or re-pointed
+    /// trigger, or a guard function whose body was replaced, is a finding.
     pub async fn check_guards(&self) -> Result<GuardReport, sqlx::Error> {
-        let enabled: Vec<(String,)> = sqlx::query_as(
-            "SELECT tgname::text FROM pg_trigger \
-             WHERE tgrelid = 'events'::regclass AND tgenabled IN ('O', 'A')",
+        let tables: Vec<&str> = GUARDS.iter().map(|guard| guard.0).collect();
+        let triggers: Vec<GuardRow> = sqlx::query_as(
+            "SELECT c.relname::text AS relation, t.tgname::text AS trigger_name, \
+                        t.tgenabled::text AS enabled, t.tgtype, p.proname::text AS function, \
+                        p.prosrc AS body, l.lanname::text AS language, p.prosecdef AS definer \
+                 FROM pg_trigger t \
+                 JOIN pg_class c ON c.oid = t.tgrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_proc p ON p.oid = t.tgfoid \
+                 JOIN pg_language l ON l.oid = p.prolang \
+                 WHERE NOT t.tgisinternal AND c.relname = ANY($1) \
+                   AND n.nspname = current_schema()",
         )
+        .bind(&tables)
         .fetch_all(&self.pool)
         .await?;
-        let missing_or_disabled = GUARDS
-            .iter()
-            .filter(|guard| !enabled.iter().any(|(name,)| name == *guard))
-            .map(|guard| guard.to_string())
-            .collect();
-        Ok(GuardReport {
-            missing_or_disabled,
-        })
+        let mut report = GuardReport::default();
+        for (table, name, function, tgtype) in GUARDS {
+            let found = triggers
+                .iter()
+                .find(|row| row.relation == table && row.trigger_name == name);
+            let Some(GuardRow {
+                enabled,
+                tgtype: actual_type,
+                function: proname,
+                body,
+                language,
+                definer,
+                ..
+            }) = found
+            else {
+                report
+                    .missing_or_disabled
+                    .push(format!("{name} on {table}"));
+                continue;
+            };
+            if !matches!(enabled.as_str(), "O" | "A") {
+                report
+                    .missing_or_disabled
+                    .push(format!("{name} on {table}"));
+                continue;
+            }
+            if proname != function || *actual_type != tgtype {
+                report.altered.push(format!(
+                    "trigger {name} on {table} was re-created: it runs {proname} (tgtype \
+                     {actual_type}) where Almanac installs {function} (tgtype {tgtype})"
+                ));
+                continue;
+            }
+            let expected = GUARD_FUNCTIONS
+                .iter()
+                .find(|(f, _)| *f == function)
+                .map_or("", |(_, body)| *body);
+            if body.trim() != expected || language != "plpgsql" || *definer {
+                let message = format!(
+                    "function {function} (run by the guard triggers) is not the one Almanac \
+                     installs: its body was replaced"
+                );
+                if !report.altered.contains(&message) {
+                    report.altered.push(message);
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

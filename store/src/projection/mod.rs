@@ -91,6 +91,10 @@ impl Projector {
         let Some((events, last)) =
             batch::project_batch(&mut tx, &Tables::LIVE, current, None, self.batch_size).await?
         else {
+            // End the transaction here: a dropped one only queues its rollback,
+            // and its connection would go back to the pool still holding the
+            // projector lock, so the next step would see Busy.
+            tx.rollback().await?;
             return Ok(Step::Idle {
                 checkpoint: current,
             });

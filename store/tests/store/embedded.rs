@@ -20,6 +20,8 @@ async fn start(dir: &PathBuf) -> (EmbeddedPostgres, EventLog) {
 }
 
 async fn start_with(options: EmbeddedOptions) -> (EmbeddedPostgres, EventLog) {
+    // Appends are signed; the harness's test key does.
+    almanac_store::testing::test_sealer();
     let pg = EmbeddedPostgres::start(options).await.unwrap();
     let owner = connect(pg.owner_options(), 2).await.unwrap();
     Database::migrate(&owner).await.unwrap();
