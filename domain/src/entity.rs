@@ -207,7 +207,14 @@ pub fn ref_of_raw(descriptor: &Value) -> Option<EntityRef> {
         None => "default",
         Some(namespace) => namespace.as_str()?,
     };
-    if kind.is_empty() || name.is_empty() || namespace.is_empty() {
+    let parts = [kind, namespace, name];
+    // A part longer than a valid one names no entity, and would not fit the index of the
+    // table that records the document's errors.
+    let limit = crate::validation::limits::MAX_REF_PART_BYTES;
+    if parts
+        .iter()
+        .any(|part| part.is_empty() || part.len() > limit)
+    {
         return None;
     }
     Some(EntityRef::new(kind, namespace, name))
