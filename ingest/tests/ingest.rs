@@ -4,6 +4,7 @@
 mod ingest {
     mod changes;
     mod demo;
+    mod poison;
     mod read;
     pub mod support;
 }
