@@ -29,12 +29,14 @@ pub struct Entity {
 
 impl Entity {
     /// Validates a descriptor and normalises it (`metadata.namespace` defaults to `default`
-    /// and is written into the document). Returns every broken rule on failure.
+    /// and is written into the document; numbers take the form jsonb gives back, see
+    /// `canonical`). Returns every broken rule on failure.
     pub fn from_value(mut descriptor: Value) -> Result<Entity, ValidationErrors> {
         let errors = validation::check_descriptor(&descriptor);
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
         }
+        crate::canonical::canonicalize_numbers(&mut descriptor);
         let kind = Kind::parse(
             descriptor
                 .get("kind")

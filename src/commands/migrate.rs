@@ -1,5 +1,6 @@
 //! `almanac migrate`: apply the schema and exit.
 
+use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use std::process::ExitCode;
@@ -9,6 +10,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     let result = connected.migrate().await;
     connected.close().await?;
     result?;
-    println!("migrations applied");
+    outln!("migrations applied")?;
     Ok(ExitCode::SUCCESS)
 }

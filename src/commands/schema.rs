@@ -1,10 +1,14 @@
 //! Commands that need no database: `almanac schema` prints the GraphQL SDL the
 //! server runs; `almanac hash-token` prints what `auth.tokens[].sha256` holds.
 
+use crate::commands::outln;
 use std::process::ExitCode;
 
 pub fn print_schema() -> anyhow::Result<ExitCode> {
-    print!("{}", almanac_api::schema_sdl());
+    use std::io::Write as _;
+    std::io::stdout()
+        .lock()
+        .write_all(almanac_api::schema_sdl().as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -18,6 +22,6 @@ pub fn hash_token(token: Option<String>) -> anyhow::Result<ExitCode> {
         }
     };
     anyhow::ensure!(!token.is_empty(), "an empty token cannot be used");
-    println!("{}", almanac_api::token_hash(&token));
+    outln!("{}", almanac_api::token_hash(&token))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `almanac verify`: walk every stream's hash chain and check that the events
 //! table is still guarded; exit non-zero on any break.
 
+use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_store::log::{GuardReport, VerifyReport};
@@ -12,23 +13,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     let result = check(&connected).await;
     connected.close().await?;
     let (chains, guards) = result?;
-    println!(
+    outln!(
         "checked {} events in {} streams: {} broken",
         chains.events,
         chains.streams,
         chains.breaks.len()
-    );
+    )?;
     for broken in &chains.breaks {
-        println!(
+        outln!(
             "broken: stream {} version {} (position {}): {}",
-            broken.stream, broken.version, broken.position, broken.reason
-        );
+            broken.stream,
+            broken.version,
+            broken.position,
+            broken.reason
+        )?;
     }
     for guard in &guards.missing_or_disabled {
-        println!("guard missing or disabled: trigger {guard} on events");
+        outln!("guard missing or disabled: trigger {guard} on events")?;
     }
     if guards.missing_or_disabled.is_empty() {
-        println!("append-only guards in place");
+        outln!("append-only guards in place")?;
     }
     Ok(
         if chains.is_intact() && guards.missing_or_disabled.is_empty() {

@@ -9,6 +9,7 @@ mod store {
     mod hash_chain;
     mod history;
     mod log;
+    mod numbers;
     mod poison;
     mod projection;
     pub mod support;

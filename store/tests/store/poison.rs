@@ -296,7 +296,9 @@ async fn search_indexes_the_first_of_very_many_tags() {
     let db = test_db().await;
     let mut tagged = component("tagged", "service");
     // 1.3 MB of distinct tags: more lexemes than a tsvector holds.
-    let tags: Vec<String> = (0..60_000).map(|i| format!("t{i:06}-overflowing")).collect();
+    let tags: Vec<String> = (0..60_000)
+        .map(|i| format!("t{i:06}-overflowing"))
+        .collect();
     tagged["metadata"]["tags"] = json!(tags);
     append(&db, &stream("tagged"), 0, registered(tagged)).await;
     Projector::new(db.pool.clone()).catch_up().await.unwrap();
