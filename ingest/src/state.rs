@@ -53,6 +53,20 @@ pub async fn load(
             );
         }
     }
+    // An entity whose newest event could not be projected has a row behind its stream:
+    // decide from its true state, or every later write to it would conflict.
+    let mut touched: Vec<String> = map.keys().cloned().collect();
+    touched.extend(refs.iter().cloned());
+    let behind = almanac_store::projection::behind_states(conn, &touched).await?;
+    for (stream, version, descriptor) in behind {
+        map.insert(
+            stream,
+            StreamState {
+                version,
+                descriptor,
+            },
+        );
+    }
     Ok(map)
 }
 

@@ -121,3 +121,60 @@ async fn poison_descriptors_are_refused_and_ordinary_pushes_keep_landing() {
             .unwrap();
     assert_eq!(count, 0);
 }
+
+/// A descriptor stored before the limits (appended here past validation) cannot be
+/// projected; its owner pushes a fixed one, which lands: decide starts from the entity's
+/// true state, not from its row, which is behind.
+#[tokio::test]
+async fn an_entity_stored_before_the_limits_is_fixed_by_its_next_push() {
+    use almanac_store::projection::Projector;
+    use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+    let db = test_db().await;
+    let mut legacy = component("legacy");
+    legacy["metadata"]["namespace"] = json!("default");
+    legacy["metadata"]["annotations"] = json!({
+        "backstage.io/managed-by-location": "api:team",
+        "backstage.io/managed-by-origin-location": "api:team",
+    });
+    legacy["spec"]["type"] = json!(noise(10_000));
+    EventLog::new(db.pool.clone())
+        .append(
+            &[StreamAppend {
+                stream: "component:default/legacy".into(),
+                expected_version: 0,
+                events: vec![NewEvent {
+                    event_type: "EntityRegistered".into(),
+                    schema_version: 1,
+                    payload: json!({ "descriptor": legacy }),
+                }],
+                source: Some("api:team".into()),
+            }],
+            &AppendMeta {
+                actor: "old-version".into(),
+                ..AppendMeta::default()
+            },
+        )
+        .await
+        .unwrap();
+    Projector::new(db.pool.clone()).catch_up().await.unwrap();
+    let failed: (i64,) = sqlx::query_as("SELECT count(*) FROM projection_failures")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed.0, 1);
+
+    let report = ingest(&db.pool, push("team", &component("legacy"))).await;
+    assert_eq!((report.updated, report.errors.len()), (1, 0), "{report:?}");
+    let (version, spec_type): (i64, String) = sqlx::query_as(
+        "SELECT version, spec_type FROM entities WHERE ref = 'component:default/legacy'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((version, spec_type.as_str()), (2, "service"));
+    let failed: (i64,) = sqlx::query_as("SELECT count(*) FROM projection_failures")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed.0, 0);
+}

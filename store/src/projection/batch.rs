@@ -333,11 +333,38 @@ async fn load(
         .collect())
 }
 
+/// The state of every stream among `streams` whose projected row is behind its log (its
+/// newest state could not be stored): `(stream, version, descriptor)`, folded from the
+/// whole log. Writers deciding against such an entity must start from this, not the row.
+pub async fn behind_states(
+    conn: &mut PgConnection,
+    streams: &[String],
+) -> Result<Vec<(String, i64, Option<Value>)>, sqlx::Error> {
+    let behind = failures::write_failed(conn, &Tables::LIVE, streams).await?;
+    let versions: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT stream, max(version) FROM events WHERE stream = ANY($1) GROUP BY stream",
+    )
+    .bind(&behind)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut folded = fold_from_log(conn, &behind, i64::MAX).await?;
+    Ok(versions
+        .into_iter()
+        .map(|(stream, version)| {
+            let descriptor = folded
+                .remove(&stream)
+                .and_then(|w| w.row)
+                .map(|row| row.descriptor);
+            (stream, version, descriptor)
+        })
+        .collect())
+}
+
 async fn fold_from_log(
     conn: &mut PgConnection,
     streams: &[String],
     after: i64,
-) -> Result<BTreeMap<String, Working>, ProjectionError> {
+) -> Result<BTreeMap<String, Working>, sqlx::Error> {
     if streams.is_empty() {
         return Ok(BTreeMap::new());
     }

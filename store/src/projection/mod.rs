@@ -17,6 +17,7 @@ pub mod rows;
 mod tables;
 mod wait;
 
+pub use batch::behind_states;
 pub use replay::{replay, ReplayMode, ReplayReport};
 pub use tables::Tables;
 pub use wait::{checkpoint, lag, wait_for_position, Lag};
