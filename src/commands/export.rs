@@ -2,7 +2,6 @@
 //! stdout; `almanac import FILE` rebuilds a database from such a file (into an
 //! empty log only) and projects it.
 
-use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_domain::EntityRef;

@@ -2,7 +2,6 @@
 //! non-zero when anything could not be accepted. Works beside a running
 //! `almanac serve` on the same data directory (the embedded database is shared).
 
-use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_ingest::{IngestReport, Ingestor, Source};

@@ -1,6 +1,5 @@
 //! `almanac migrate`: apply the schema and exit.
 
-use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use std::process::ExitCode;

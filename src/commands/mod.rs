@@ -8,7 +8,6 @@ macro_rules! outln {
         writeln!(std::io::stdout().lock(), $($arg)*)
     }};
 }
-pub(crate) use outln;
 
 pub mod export;
 pub mod ingest;

@@ -1,7 +1,6 @@
 //! `almanac replay [--verify]`: rebuild every projection from the log and swap it
 //! in, or rebuild alongside and report any difference from the live tables.
 
-use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_store::projection::{replay, ReplayMode, ReplayReport};

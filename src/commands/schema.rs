@@ -1,7 +1,6 @@
 //! Commands that need no database: `almanac schema` prints the GraphQL SDL the
 //! server runs; `almanac hash-token` prints what `auth.tokens[].sha256` holds.
 
-use crate::commands::outln;
 use std::process::ExitCode;
 
 pub fn print_schema() -> anyhow::Result<ExitCode> {

@@ -1,7 +1,6 @@
 //! `almanac verify`: walk every stream's hash chain and check that the events
 //! table is still guarded; exit non-zero on any break.
 
-use crate::commands::outln;
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_store::log::{GuardReport, VerifyReport};
