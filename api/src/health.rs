@@ -5,6 +5,12 @@
 //!
 //! While the embedded database's supervisor restarts PostgreSQL the process is
 //! alive but not ready: restarting the process would not help, waiting does.
+//!
+//! Events the projector could not project are reported in the body
+//! (`projection.failures`, and a `warnings` line) but keep the server ready: the
+//! projector has moved past them and the catalog serves and updates everything
+//! else, so taking this server out of rotation would turn one bad entity back
+//! into an outage of the whole catalog.
 
 use super::server::AppState;
 use almanac_store::embedded::DatabaseState;
@@ -79,13 +85,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 async fn projection_readiness(state: &AppState) -> (StatusCode, Json<Value>) {
-    match almanac_store::projection::lag(&state.database.pool).await {
-        Ok(lag) => {
+    let pool = &state.database.pool;
+    let figures = async {
+        let lag = almanac_store::projection::lag(pool).await?;
+        let failed = almanac_store::projection::failures::count_by_stage(pool).await?;
+        Ok::<_, sqlx::Error>((lag, failed.iter().map(|(_, n)| n).sum::<i64>()))
+    };
+    match figures.await {
+        Ok((lag, failures)) => {
             let projection = json!({
                 "checkpoint": lag.checkpoint,
                 "head": lag.head,
                 "lag_events": lag.events,
                 "lag_seconds": lag.seconds,
+                "failures": failures,
             });
             if lag.seconds > MAX_READY_LAG_SECONDS {
                 (
@@ -95,10 +108,14 @@ async fn projection_readiness(state: &AppState) -> (StatusCode, Json<Value>) {
                     ),
                 )
             } else {
-                (
-                    StatusCode::OK,
-                    Json(json!({ "status": "ready", "projection": projection })),
-                )
+                let mut body = json!({ "status": "ready", "projection": projection });
+                if failures > 0 {
+                    body["warnings"] = json!([format!(
+                        "{failures} events could not be projected; see processingErrors \
+                         (source \"projector\") and almanac_projection_failures"
+                    )]);
+                }
+                (StatusCode::OK, Json(body))
             }
         }
         Err(err) => {

@@ -1,5 +1,6 @@
 //! `/metrics` in Prometheus' text format: the log head, the projection's
-//! checkpoint and lag (events and seconds), and the catalog's size by kind.
+//! checkpoint and lag (events and seconds), the events it could not project,
+//! and the catalog's size by kind.
 //! Read from the database at scrape time, so every server of a shared database
 //! reports the same figures. With `auth.metrics_token_required` a scrape needs
 //! a bearer token with the `metrics` scope (401 without one, 403 without the
@@ -8,7 +9,7 @@
 use super::server::AppState;
 use crate::auth::authorization_header;
 use crate::http::auth_status;
-use almanac_store::projection::lag;
+use almanac_store::projection::{failures, lag};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,6 +47,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 async fn render(state: &AppState) -> Result<String, sqlx::Error> {
     let pool = &state.database.pool;
     let lag = lag(pool).await?;
+    let failed = failures::count_by_stage(pool).await?;
     let kinds: Vec<(String, i64)> =
         sqlx::query_as("SELECT kind, count(*) FROM entities GROUP BY kind ORDER BY kind")
             .fetch_all(pool)
@@ -85,6 +87,22 @@ async fn render(state: &AppState) -> Result<String, sqlx::Error> {
         "almanac_projection_lag_seconds",
         "Age of the oldest event not yet projected (0 when caught up).",
         &one(format!("{:.3}", lag.seconds)),
+    );
+    // Every stage is listed, zero included, so an alert can compare against 0.
+    let by_stage: Vec<(String, String)> = ["decode", "fold", "write"]
+        .iter()
+        .map(|stage| {
+            let count = failed
+                .iter()
+                .find(|(s, _)| s == stage)
+                .map_or(0, |(_, n)| *n);
+            (format!("{{stage=\"{stage}\"}}"), count.to_string())
+        })
+        .collect();
+    gauge(
+        "almanac_projection_failures",
+        "Events the projector could not project (recorded, skipped past), by stage.",
+        &by_stage,
     );
     let by_kind: Vec<(String, String)> = kinds
         .iter()

@@ -14,6 +14,7 @@ mod api {
     mod locations;
     mod mutations;
     mod ownership;
+    mod projection_failures;
     mod pushes;
     mod reading;
     mod schema;

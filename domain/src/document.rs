@@ -4,7 +4,7 @@
 //! Guards: total size, number of documents, nesting depth, and alias expansion (per
 //! document, relative to its size, and for the whole input). A broken document yields an
 //! error in its own slot and the others still parse; only a broken limit rejects the whole
-//! input. This module does not validate entities (`Entity::from_value` does).
+//! input. Duplicate mapping keys are an error in JSON as in YAML. This module does not validate entities (`Entity::from_value` does).
 
 mod flow_depth;
 mod seed;
@@ -74,6 +74,8 @@ pub enum DocumentError {
     TooManyValues { max: usize },
     #[error("{position}: invalid YAML: {message}")]
     Syntax { position: Position, message: String },
+    #[error("{position}: invalid JSON: {message}")]
+    InvalidJson { position: Position, message: String },
     #[error("{position}: document nests deeper than {max} levels")]
     TooDeep { position: Position, max: usize },
     #[error(
@@ -102,13 +104,29 @@ pub fn parse_documents(
     // JSON first when it looks like JSON: YAML is nearly a superset, but libyaml rejects some
     // valid JSON (surrogate-pair escapes such as "\ud83d\ude00").
     if text.trim_start().starts_with(['{', '[']) {
-        if let Ok(value) = serde_json::from_str::<Value>(text) {
-            let position = Position {
-                document: 1,
-                line: Some(1),
-            };
-            push_root(value, position, true, limits, &mut out)?;
-            return Ok(out);
+        match parse_json(text) {
+            Ok(value) => {
+                let position = Position {
+                    document: 1,
+                    line: Some(1),
+                };
+                push_root(value, position, true, limits, &mut out)?;
+                return Ok(out);
+            }
+            // Valid JSON with a duplicate key: refused as in YAML (serde_json alone would
+            // keep the last one silently). Other errors go on to the YAML reader, which
+            // reads some JSON serde_json does not and reports the rest.
+            Err(err) if err.classify() == serde_json::error::Category::Data => {
+                out.push(Err(DocumentError::InvalidJson {
+                    position: Position {
+                        document: 1,
+                        line: Some(err.line()),
+                    },
+                    message: err.to_string(),
+                }));
+                return Ok(out);
+            }
+            Err(_) => {}
         }
     }
     let chunks = split::split(text);
@@ -166,6 +184,21 @@ pub fn parse_documents(
         }
     }
     Ok(out)
+}
+
+/// JSON through the same value builder as YAML, for its duplicate-key check; no budget,
+/// since JSON has no aliases (the input size bounds it) and serde_json bounds recursion.
+fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
+    let mut guard = Guard::new(usize::MAX, usize::MAX);
+    guard.start_document(usize::MAX);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = ValueSeed {
+        guard: &mut guard,
+        depth: 0,
+    }
+    .deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 fn syntax_error(

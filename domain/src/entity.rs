@@ -29,12 +29,14 @@ pub struct Entity {
 
 impl Entity {
     /// Validates a descriptor and normalises it (`metadata.namespace` defaults to `default`
-    /// and is written into the document). Returns every broken rule on failure.
+    /// and is written into the document; numbers take the form jsonb gives back, see
+    /// `canonical`). Returns every broken rule on failure.
     pub fn from_value(mut descriptor: Value) -> Result<Entity, ValidationErrors> {
         let errors = validation::check_descriptor(&descriptor);
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
         }
+        crate::canonical::canonicalize_numbers(&mut descriptor);
         let kind = Kind::parse(
             descriptor
                 .get("kind")
@@ -207,7 +209,14 @@ pub fn ref_of_raw(descriptor: &Value) -> Option<EntityRef> {
         None => "default",
         Some(namespace) => namespace.as_str()?,
     };
-    if kind.is_empty() || name.is_empty() || namespace.is_empty() {
+    let parts = [kind, namespace, name];
+    // A part longer than a valid one names no entity, and would not fit the index of the
+    // table that records the document's errors.
+    let limit = crate::validation::limits::MAX_REF_PART_BYTES;
+    if parts
+        .iter()
+        .any(|part| part.is_empty() || part.len() > limit)
+    {
         return None;
     }
     Some(EntityRef::new(kind, namespace, name))

@@ -6,6 +6,7 @@
 //! (times, when needed, are passed in). The `store`, `ingest` and `api` crates build on it;
 //! it depends on none of them.
 
+pub mod canonical;
 pub mod decide;
 pub mod diff;
 pub mod document;

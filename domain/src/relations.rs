@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::entity_ref::{EntityRef, RefError};
 use crate::kind::Kind;
+use crate::validation::limits::{MAX_REF_PART_BYTES, MAX_SPEC_TEXT_BYTES};
 use crate::validation::{describe, field_index, ValidationError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -210,21 +211,34 @@ pub(crate) fn declared(
             None => Vec::new(),
         };
         for (path, value) in references {
-            // Non-strings and empty strings are the spec rules' to report, not ours.
-            let Some(text) = value.as_str().filter(|text| !text.is_empty()) else {
+            // Non-strings, empty and over-long strings are the spec rules' to report, not ours.
+            let Some(text) = value
+                .as_str()
+                .filter(|text| !text.is_empty() && text.len() <= MAX_SPEC_TEXT_BYTES)
+            else {
                 continue;
             };
             match EntityRef::parse(text, rule.default_kind, source.namespace()) {
-                Ok(target) => {
-                    if seen.insert((rule.relation, target.clone())) {
-                        relations.push(DeclaredRelation {
-                            source: source.clone(),
-                            relation: rule.relation,
-                            target,
-                            field: rule.field,
-                        });
+                Ok(target) => match long_part(&target) {
+                    Some((part, len)) => errors.push(ValidationError::new(
+                        path.clone(),
+                        format!(
+                            "{path} {} is not a valid entity ref: its {part} is {len} bytes, \
+                             over the limit of {MAX_REF_PART_BYTES} bytes",
+                            describe(value)
+                        ),
+                    )),
+                    None => {
+                        if seen.insert((rule.relation, target.clone())) {
+                            relations.push(DeclaredRelation {
+                                source: source.clone(),
+                                relation: rule.relation,
+                                target,
+                                field: rule.field,
+                            });
+                        }
                     }
-                }
+                },
                 Err(RefError::KindRequired { .. }) => errors.push(ValidationError::new(
                     path.clone(),
                     format!(
@@ -244,6 +258,17 @@ pub(crate) fn declared(
         }
     }
     (relations, errors)
+}
+
+/// The first part of a ref longer than any entity's kind, namespace or name can be.
+fn long_part(target: &EntityRef) -> Option<(&'static str, usize)> {
+    [
+        ("kind", target.kind().len()),
+        ("namespace", target.namespace().len()),
+        ("name", target.name().len()),
+    ]
+    .into_iter()
+    .find(|(_, len)| *len > MAX_REF_PART_BYTES)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! default is applied by `Entity::from_value` once the document has passed). It does not
 //! parse YAML (`document` does) and does not check that referenced entities exist.
 
+pub mod limits;
 mod metadata;
 mod spec;
 mod structure;
@@ -61,6 +62,27 @@ impl ValidationError {
         )
     }
 
+    /// `<field> is <n> bytes, over the limit of <max> bytes`.
+    pub(crate) fn too_long(field: &str, actual: usize, max: usize) -> Self {
+        let name = display_name(field);
+        Self::new(
+            field,
+            format!(
+                "{name} is {actual} bytes, over the limit of {}",
+                limits::bytes(max)
+            ),
+        )
+    }
+
+    /// `<field> holds <n> <what>, over the limit of <max>`.
+    pub(crate) fn too_many(field: &str, what: &str, actual: usize, max: usize) -> Self {
+        let name = display_name(field);
+        Self::new(
+            field,
+            format!("{name} holds {actual} {what}, over the limit of {max}"),
+        )
+    }
+
     pub(crate) fn missing(field: &str, context: &str) -> Self {
         let name = display_name(field);
         Self::new(field, format!("{name} is required{context}"))
@@ -112,6 +134,16 @@ pub(crate) fn check_descriptor(doc: &Value) -> Vec<ValidationError> {
         ));
         return errors;
     }
+    // Size next: a document past it gets no further, so no rule walks a huge value.
+    let size = structure::json_size(doc);
+    if size > limits::MAX_DESCRIPTOR_BYTES {
+        errors.push(ValidationError::too_long(
+            "",
+            size,
+            limits::MAX_DESCRIPTOR_BYTES,
+        ));
+        return errors;
+    }
     structure::check_nul_characters(doc, &mut errors);
     let Some(root) = doc.as_object() else {
         errors.push(ValidationError::wrong_type(
@@ -141,8 +173,16 @@ pub(crate) fn check_descriptor(doc: &Value) -> Vec<ValidationError> {
         spec::check(kind, root.get("spec"), &mut errors);
         if let Some(spec) = root.get("spec").filter(|s| s.is_object()) {
             let source = source_ref(kind, root.get("metadata"));
-            let (_, ref_errors) = crate::relations::declared(kind, &source, spec);
+            let (relations, ref_errors) = crate::relations::declared(kind, &source, spec);
             errors.extend(ref_errors);
+            if relations.len() > limits::MAX_RELATIONS {
+                errors.push(ValidationError::too_many(
+                    "spec",
+                    "relations (distinct entity refs in its reference fields)",
+                    relations.len(),
+                    limits::MAX_RELATIONS,
+                ));
+            }
         }
     }
     errors

@@ -4,6 +4,7 @@
 mod ingest {
     mod changes;
     mod demo;
+    mod poison;
     mod races;
     mod read;
     pub mod support;

@@ -48,10 +48,11 @@ pub async fn export(settings: Settings, args: ExportArgs) -> anyhow::Result<Exit
             out.write_all(b"\n")
         })
         .await;
-    out.flush()?;
+    let flushed = out.flush();
     drop(out);
     connected.close().await?;
     let count = result?;
+    flushed?;
     eprintln!("exported {count} events");
     Ok(ExitCode::SUCCESS)
 }
@@ -85,6 +86,6 @@ pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<Exit
     }
     .await;
     connected.close().await?;
-    println!("imported {} events; projections rebuilt", result?);
+    outln!("imported {} events; projections rebuilt", result?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,9 +43,9 @@ pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCod
     connected.close().await?;
     let report = result?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_summary(&report);
+        print_summary(&report)?;
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
@@ -79,8 +79,8 @@ async fn ingest_all(
     Ok(total)
 }
 
-fn print_summary(report: &IngestReport) {
-    println!(
+fn print_summary(report: &IngestReport) -> std::io::Result<()> {
+    outln!(
         "{} sources read: {} registered, {} updated, {} removed, {} unchanged, {} conflicts, {} errors",
         report.sources_read,
         report.registered,
@@ -89,20 +89,25 @@ fn print_summary(report: &IngestReport) {
         report.unchanged,
         report.conflicts.len(),
         report.errors.len()
-    );
+    )?;
     for conflict in &report.conflicts {
-        println!(
+        outln!(
             "conflict: {} is managed by {}; {} also claims it",
-            conflict.entity_ref, conflict.existing_source, conflict.new_source
-        );
+            conflict.entity_ref,
+            conflict.existing_source,
+            conflict.new_source
+        )?;
     }
     for error in &report.errors {
         match &error.entity_ref {
-            Some(entity_ref) => println!(
+            Some(entity_ref) => outln!(
                 "error: {} ({}): {}",
-                error.source, entity_ref, error.message
-            ),
-            None => println!("error: {}: {}", error.source, error.message),
+                error.source,
+                entity_ref,
+                error.message
+            )?,
+            None => outln!("error: {}: {}", error.source, error.message)?,
         }
     }
+    Ok(())
 }

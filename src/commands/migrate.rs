@@ -9,6 +9,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     let result = connected.migrate().await;
     connected.close().await?;
     result?;
-    println!("migrations applied");
+    outln!("migrations applied")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,21 +19,24 @@ pub async fn run(settings: Settings, args: ReplayArgs) -> anyhow::Result<ExitCod
     let result = rebuild(&connected, &args).await;
     connected.close().await?;
     let report = result?;
-    println!(
+    outln!(
         "replayed {} events up to position {}: {} entities, {} relation rows",
-        report.events, report.up_to, report.entities, report.relations
-    );
+        report.events,
+        report.up_to,
+        report.entities,
+        report.relations
+    )?;
     if !args.verify {
-        println!("projections swapped in");
+        outln!("projections swapped in")?;
         return Ok(ExitCode::SUCCESS);
     }
     if report.differences.is_empty() {
-        println!("no difference from the live projections");
+        outln!("no difference from the live projections")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} differences (first ones):", report.differences.len());
+    outln!("{} differences (first ones):", report.differences.len())?;
     for difference in &report.differences {
-        println!("  {difference}");
+        outln!("  {difference}")?;
     }
     Ok(ExitCode::FAILURE)
 }

@@ -6,7 +6,10 @@
 use std::process::ExitCode;
 
 pub fn print_schema() -> anyhow::Result<ExitCode> {
-    print!("{}", almanac_api::schema_sdl());
+    use std::io::Write as _;
+    std::io::stdout()
+        .lock()
+        .write_all(almanac_api::schema_sdl().as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -25,6 +28,6 @@ pub fn hash_token(argument_given: bool) -> anyhow::Result<ExitCode> {
         !token.is_empty(),
         "no token on stdin: printf %s \"$TOKEN\" | almanac hash-token"
     );
-    println!("{}", almanac_api::token_hash(token));
+    outln!("{}", almanac_api::token_hash(token))?;
     Ok(ExitCode::SUCCESS)
 }

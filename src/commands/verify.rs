@@ -46,7 +46,7 @@ pub async fn run(settings: Settings, args: VerifyArgs) -> anyhow::Result<ExitCod
     let result = check(&connected, &trust).await;
     connected.close().await?;
     let audit = result?;
-    print(&audit, &trust);
+    print(&audit, &trust)?;
     Ok(if audit.is_intact() {
         ExitCode::SUCCESS
     } else {
@@ -54,48 +54,49 @@ pub async fn run(settings: Settings, args: VerifyArgs) -> anyhow::Result<ExitCod
     })
 }
 
-fn print(audit: &Audit, trust: &Trust) {
+fn print(audit: &Audit, trust: &Trust) -> std::io::Result<()> {
     let chains = &audit.chains;
-    println!(
+    outln!(
         "checked {} events in {} streams: {} broken",
         chains.events,
         chains.streams,
         chains.breaks.len()
-    );
+    )?;
     let seal = &audit.seal;
     let keys: Vec<&str> = trust.keys.iter().map(|k| k.key_id.as_str()).collect();
-    println!(
+    outln!(
         "checked {} signed checkpoints (trusted keys: {}): {} events sealed, up to position {}",
         seal.checkpoints,
         keys.join(", "),
         seal.sealed_events,
         seal.sealed_to.unwrap_or(0)
-    );
+    )?;
     if seal.backlog_events > 0 {
-        println!(
+        outln!(
             "note: {} events were sealed after they were written (an import or an upgrade): \
              they are proven from then on, not from when they were recorded",
             seal.backlog_events
-        );
+        )?;
     }
     if let Some(auditor) = &trust.auditor {
         match seal.auditor_verified_to {
-            Some(position) => println!(
+            Some(position) => outln!(
                 "the log reproduces the auditor's checkpoint at position {position} ({} events)",
                 auditor.event_count
-            ),
-            None => println!(
+            )?,
+            None => outln!(
                 "the log does NOT reproduce the auditor's checkpoint at position {}",
                 auditor.position
-            ),
+            )?,
         }
     }
     for line in audit.lines() {
-        println!("{line}");
+        outln!("{line}")?;
     }
     if audit.guards.is_intact() {
-        println!("append-only guards in place");
+        outln!("append-only guards in place")?;
     }
+    Ok(())
 }
 
 async fn check(connected: &Connected, trust: &Trust) -> anyhow::Result<Audit> {
@@ -120,7 +121,7 @@ pub async fn export_checkpoint(settings: Settings) -> anyhow::Result<ExitCode> {
     .await;
     connected.close().await?;
     let file = result?;
-    println!("{}", serde_json::to_string_pretty(&file)?);
+    outln!("{}", serde_json::to_string_pretty(&file)?)?;
     eprintln!(
         "checkpoint at position {} ({} events), key {}: keep this file and the key id",
         file.position, file.event_count, file.key_id

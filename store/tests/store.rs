@@ -9,6 +9,8 @@ mod store {
     mod hash_chain;
     mod history;
     mod log;
+    mod numbers;
+    mod poison;
     mod projection;
     pub mod support;
     mod tamper;

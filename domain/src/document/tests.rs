@@ -296,3 +296,30 @@ fn a_large_ordinary_catalog_parses() {
     assert_eq!(docs.len(), 2100);
     assert!(docs.iter().all(Result::is_ok));
 }
+
+#[test]
+fn json_duplicate_keys_are_refused_like_yaml_ones() {
+    let docs = parse("{\"kind\": \"Component\",\n \"spec\": {\"owner\": \"a\", \"owner\": \"b\"}}");
+    assert_eq!(docs.len(), 1);
+    let err = docs[0].clone().unwrap_err();
+    assert!(
+        matches!(&err, DocumentError::InvalidJson { position, .. } if position.line == Some(2)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("document 1 (line 2): invalid JSON: duplicate key \"owner\""),
+        "{err}"
+    );
+    let list = parse("[{\"a\": 1}, {\"b\": 1, \"b\": 2}]");
+    assert!(list[0]
+        .as_ref()
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate key \"b\""));
+    // Equal keys in different objects are no duplicates.
+    assert_eq!(
+        parse("[{\"a\": 1}, {\"a\": {\"a\": 2}}]"),
+        [Ok(json!({"a": 1})), Ok(json!({"a": {"a": 2}}))]
+    );
+}

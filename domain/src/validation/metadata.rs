@@ -5,7 +5,12 @@
 
 use serde_json::{Map, Value};
 
+use super::limits::{
+    MAX_ANNOTATIONS, MAX_ANNOTATION_VALUE_BYTES, MAX_DESCRIPTION_BYTES, MAX_LABELS, MAX_TAGS,
+    MAX_TITLE_BYTES, MAX_URL_BYTES,
+};
 use super::{field_index, field_key, syntax, ValidationError};
+use crate::entity::{MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 
 pub(super) fn check(metadata: Option<&Value>, errors: &mut Vec<ValidationError>) {
     let Some(value) = metadata else {
@@ -35,10 +40,19 @@ pub(super) fn check(metadata: Option<&Value>, errors: &mut Vec<ValidationError>)
             errors,
         );
     }
-    for key in ["title", "description"] {
-        if let Some(value) = metadata.get(key).filter(|v| !v.is_string()) {
-            let field = format!("metadata.{key}");
-            errors.push(ValidationError::wrong_type(&field, "a string", value));
+    for (key, max) in [
+        ("title", MAX_TITLE_BYTES),
+        ("description", MAX_DESCRIPTION_BYTES),
+    ] {
+        let field = format!("metadata.{key}");
+        match metadata.get(key) {
+            Some(Value::String(text)) if text.len() > max => {
+                errors.push(ValidationError::too_long(&field, text.len(), max));
+            }
+            Some(value) if !value.is_string() => {
+                errors.push(ValidationError::wrong_type(&field, "a string", value));
+            }
+            _ => {}
         }
     }
     if let Some(labels) = metadata.get("labels") {
@@ -80,6 +94,15 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
         ));
         return;
     };
+    let max = if is_labels {
+        MAX_LABELS
+    } else {
+        MAX_ANNOTATIONS
+    };
+    if map.len() > max {
+        errors.push(ValidationError::too_many(field, "entries", map.len(), max));
+        return;
+    }
     for (key, member) in map {
         let member_field = field_key(field, key);
         if !syntax::is_label_key(key) {
@@ -99,13 +122,29 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
                 syntax::LABEL_VALUE_RULE,
                 errors,
             );
-        } else if !member.is_string() {
-            errors.push(ValidationError::wrong_type(
-                &member_field,
-                "a string",
-                member,
-            ));
+        } else {
+            match member.as_str() {
+                None => errors.push(ValidationError::wrong_type(
+                    &member_field,
+                    "a string",
+                    member,
+                )),
+                Some(text) if text.len() > annotation_limit(key) => errors.push(
+                    ValidationError::too_long(&member_field, text.len(), annotation_limit(key)),
+                ),
+                Some(_) => {}
+            }
         }
+    }
+}
+
+/// The location annotations are indexed (an entity's source and origin), so they are held
+/// to the URL limit; other values only to the generous annotation limit.
+fn annotation_limit(key: &str) -> usize {
+    if key == MANAGED_BY_LOCATION || key == MANAGED_BY_ORIGIN_LOCATION {
+        MAX_URL_BYTES
+    } else {
+        MAX_ANNOTATION_VALUE_BYTES
     }
 }
 
@@ -118,6 +157,15 @@ fn check_tags(value: &Value, errors: &mut Vec<ValidationError>) {
         ));
         return;
     };
+    if tags.len() > MAX_TAGS {
+        errors.push(ValidationError::too_many(
+            "metadata.tags",
+            "tags",
+            tags.len(),
+            MAX_TAGS,
+        ));
+        return;
+    }
     for (i, tag) in tags.iter().enumerate() {
         let field = field_index("metadata.tags", i);
         check_text(&field, tag, syntax::is_tag, syntax::TAG_RULE, errors);
@@ -150,6 +198,13 @@ fn check_link(field: &str, link: &Map<String, Value>, errors: &mut Vec<Validatio
     let url_field = format!("{field}.url");
     match link.get("url") {
         None => errors.push(ValidationError::missing(&url_field, "")),
+        Some(Value::String(url)) if url.len() > MAX_URL_BYTES => {
+            errors.push(ValidationError::too_long(
+                &url_field,
+                url.len(),
+                MAX_URL_BYTES,
+            ));
+        }
         Some(url) => check_text(
             &url_field,
             url,

@@ -6,15 +6,21 @@
 
 use serde_json::Value;
 
+use super::limits::{MAX_SPEC_TEXT_BYTES, MAX_URL_BYTES};
 use super::{field_index, ValidationError};
 use crate::kind::Kind;
 
 #[derive(Clone, Copy)]
 enum Shape {
-    /// A non-empty string.
+    /// A non-empty string of at most `MAX_SPEC_TEXT_BYTES`.
     Text,
-    /// A list of non-empty strings; the list itself may be empty.
+    /// A list of such strings; the list itself may be empty.
     TextList,
+    /// A non-empty string only the descriptor limit bounds (an inline API definition).
+    LongText,
+    /// A non-empty string of at most `MAX_URL_BYTES`, and a list of them.
+    Url,
+    UrlList,
     Object,
     ObjectOrList,
     /// `required` or `optional`.
@@ -64,7 +70,7 @@ const API: &[Field] = &[
     req("type", Text),
     req("lifecycle", Text),
     req("owner", Text),
-    req("definition", Text),
+    req("definition", LongText),
     opt("system", Text),
 ];
 const RESOURCE: &[Field] = &[
@@ -90,8 +96,8 @@ const GROUP: &[Field] = &[
 const USER: &[Field] = &[req("memberOf", TextList), opt("profile", Profile)];
 const LOCATION: &[Field] = &[
     opt("type", Text),
-    opt("target", Text),
-    opt("targets", TextList),
+    opt("target", Url),
+    opt("targets", UrlList),
     opt("presence", Presence),
 ];
 const TEMPLATE: &[Field] = &[
@@ -133,7 +139,8 @@ pub(super) fn check(kind: &Kind, spec: Option<&Value>, errors: &mut Vec<Validati
         errors.push(ValidationError::wrong_type("spec", "an object", spec));
         return;
     };
-    for field in fields_of(kind) {
+    let fields = fields_of(kind);
+    for field in fields {
         let path = format!("spec.{}", field.name);
         match members.get(field.name) {
             None if field.required => {
@@ -146,23 +153,44 @@ pub(super) fn check(kind: &Kind, spec: Option<&Value>, errors: &mut Vec<Validati
             Some(value) => check_shape(&path, field.shape, value, errors),
         }
     }
+    // The catalog indexes these of every kind, so a kind without rules for them (a custom
+    // kind) still has them bounded.
+    for name in INDEXED {
+        if fields.iter().any(|field| field.name == name) {
+            continue;
+        }
+        if let Some(Value::String(text)) = members.get(name) {
+            check_length(&format!("spec.{name}"), text, MAX_SPEC_TEXT_BYTES, errors);
+        }
+    }
 }
+
+/// Spec fields the projection copies into indexed columns, whatever the kind.
+const INDEXED: [&str; 3] = ["type", "lifecycle", "owner"];
 
 fn check_shape(path: &str, shape: Shape, value: &Value, errors: &mut Vec<ValidationError>) {
     match shape {
-        Text => check_text(path, value, errors),
-        TextList => match value.as_array() {
-            None => errors.push(ValidationError::wrong_type(
-                path,
-                "a list of strings (it may be empty)",
-                value,
-            )),
-            Some(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    check_text(&field_index(path, i), item, errors);
+        Text => check_text(path, value, Some(MAX_SPEC_TEXT_BYTES), errors),
+        LongText => check_text(path, value, None, errors),
+        Url => check_text(path, value, Some(MAX_URL_BYTES), errors),
+        TextList | UrlList => {
+            let max = match shape {
+                UrlList => MAX_URL_BYTES,
+                _ => MAX_SPEC_TEXT_BYTES,
+            };
+            match value.as_array() {
+                None => errors.push(ValidationError::wrong_type(
+                    path,
+                    "a list of strings (it may be empty)",
+                    value,
+                )),
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        check_text(&field_index(path, i), item, Some(max), errors);
+                    }
                 }
             }
-        },
+        }
         Object if !value.is_object() => {
             errors.push(ValidationError::wrong_type(path, "an object", value));
         }
@@ -186,13 +214,21 @@ fn check_shape(path: &str, shape: Shape, value: &Value, errors: &mut Vec<Validat
     }
 }
 
-fn check_text(path: &str, value: &Value, errors: &mut Vec<ValidationError>) {
-    if value.as_str().is_none_or(str::is_empty) {
-        errors.push(ValidationError::wrong_type(
+fn check_text(path: &str, value: &Value, max: Option<usize>, errors: &mut Vec<ValidationError>) {
+    match (value.as_str(), max) {
+        (None | Some(""), _) => errors.push(ValidationError::wrong_type(
             path,
             "a non-empty string",
             value,
-        ));
+        )),
+        (Some(text), Some(max)) => check_length(path, text, max, errors),
+        (Some(_), None) => {}
+    }
+}
+
+fn check_length(path: &str, text: &str, max: usize, errors: &mut Vec<ValidationError>) {
+    if text.len() > max {
+        errors.push(ValidationError::too_long(path, text.len(), max));
     }
 }
 
@@ -210,7 +246,12 @@ fn check_steps(path: &str, value: &Value, errors: &mut Vec<ValidationError>) {
                 step,
             )),
             None => errors.push(ValidationError::missing(&format!("{step_path}.action"), "")),
-            Some(action) => check_text(&format!("{step_path}.action"), action, errors),
+            Some(action) => check_text(
+                &format!("{step_path}.action"),
+                action,
+                Some(MAX_SPEC_TEXT_BYTES),
+                errors,
+            ),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Whole-document rules that look at every node: the nesting limit and NUL characters.
+//! Whole-document rules that look at every node: the nesting limit, the serialised size and
+//! NUL characters.
 //!
 //! The depth check walks with an explicit stack so that a hostile, very deep value cannot
 //! overflow ours; the NUL check recurses, and runs only once the depth is known to be small.
@@ -26,6 +27,24 @@ pub(crate) fn too_deep(doc: &Value, max_depth: usize) -> bool {
         stack.extend(children.map(|child| (child, depth + 1)));
     }
     false
+}
+
+/// The length of the document serialised as compact JSON, counted without building it.
+pub(crate) fn json_size(doc: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, doc);
+    count.0
 }
 
 /// PostgreSQL's jsonb cannot store `\u0000`, so a NUL anywhere, in a key or a string,

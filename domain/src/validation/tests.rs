@@ -295,3 +295,205 @@ fn long_values_are_cut_short_in_messages() {
     let errors = errors_of(with(component(), "/metadata/name", json!(long)));
     assert!(errors[0].1.len() < 300, "{}", errors[0].1);
 }
+
+/// A string of `n` characters that no compression or index could shrink much.
+fn noise(n: usize) -> String {
+    let mut state = 0x2545_f491_u32;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect()
+}
+
+/// Sets `pointer`, creating its last key.
+fn with_new(mut doc: Value, pointer: &str, value: Value) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    doc.pointer_mut(parent)
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .insert(key.to_string(), value);
+    doc
+}
+
+fn only_error(doc: Value) -> (String, String) {
+    let errors = errors_of(doc);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors.into_iter().next().unwrap()
+}
+
+#[test]
+fn scalar_spec_fields_the_catalog_indexes_are_bounded() {
+    for field in ["type", "lifecycle", "owner"] {
+        let doc = with(component(), &format!("/spec/{field}"), json!(noise(10_000)));
+        let (path, message) = only_error(doc);
+        assert_eq!(path, format!("spec.{field}"));
+        assert_eq!(
+            message,
+            format!("spec.{field} is 10000 bytes, over the limit of 1024 bytes (1 KiB)")
+        );
+    }
+    let at_limit = with(component(), "/spec/type", json!(noise(1024)));
+    assert_eq!(errors_of(at_limit), []);
+}
+
+#[test]
+fn a_custom_kind_has_its_indexed_spec_fields_bounded_too() {
+    let doc = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+                     "spec": {"type": noise(5000), "anything": noise(5000)}});
+    let (path, message) = only_error(doc);
+    assert_eq!(path, "spec.type");
+    assert!(
+        message.contains("over the limit of 1024 bytes"),
+        "{message}"
+    );
+}
+
+#[test]
+fn references_are_bounded_by_what_an_entity_ref_can_be() {
+    let long = with_new(
+        component(),
+        "/spec/dependsOn",
+        json!([format!("resource:{}", noise(10_000))]),
+    );
+    let (path, message) = only_error(long);
+    assert_eq!(path, "spec.dependsOn[0]");
+    assert!(
+        message.contains("over the limit of 1024 bytes"),
+        "{message}"
+    );
+
+    let name = noise(64);
+    let doc = with_new(
+        component(),
+        "/spec/dependsOn",
+        json!([format!("resource:{name}")]),
+    );
+    let (path, message) = only_error(doc);
+    assert_eq!(path, "spec.dependsOn[0]");
+    assert!(
+        message.ends_with(
+            "is not a valid entity ref: its name is 64 bytes, over the limit of 63 bytes"
+        ),
+        "{message}"
+    );
+    let doc = with(
+        component(),
+        "/spec/owner",
+        json!(format!("{}/team", noise(64))),
+    );
+    assert!(only_error(doc).1.contains("its namespace is 64 bytes"));
+    let fits = with_new(
+        component(),
+        "/spec/dependsOn",
+        json!([format!("resource:{}", noise(63))]),
+    );
+    assert_eq!(errors_of(fits), []);
+}
+
+#[test]
+fn title_and_description_are_bounded_generously() {
+    let doc = with_new(component(), "/metadata/title", json!(noise(1025)));
+    assert_eq!(
+        only_error(doc),
+        (
+            "metadata.title".to_string(),
+            "metadata.title is 1025 bytes, over the limit of 1024 bytes (1 KiB)".to_string()
+        )
+    );
+    let words: Vec<String> = (0..200_000).map(|i| format!("w{i}")).collect();
+    let doc = with_new(component(), "/metadata/description", json!(words.join(" ")));
+    let (path, message) = only_error(doc);
+    assert_eq!(path, "metadata.description");
+    assert!(
+        message.contains("over the limit of 65536 bytes (64 KiB)"),
+        "{message}"
+    );
+    let fits = with_new(
+        component(),
+        "/metadata/description",
+        json!(noise(64 * 1024)),
+    );
+    assert_eq!(errors_of(fits), []);
+}
+
+#[test]
+fn tags_labels_and_annotations_are_counted() {
+    let tags: Vec<String> = (0..200_000).map(|i| format!("t{i}")).collect();
+    let doc = with_new(component(), "/metadata/tags", json!(tags));
+    assert_eq!(
+        only_error(doc),
+        (
+            "metadata.tags".to_string(),
+            "metadata.tags holds 200000 tags, over the limit of 1000".to_string()
+        )
+    );
+    let many: serde_json::Map<String, Value> =
+        (0..1001).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let doc = with_new(component(), "/metadata/labels", Value::Object(many.clone()));
+    assert_eq!(
+        only_error(doc).1,
+        "metadata.labels holds 1001 entries, over the limit of 1000"
+    );
+    let doc = with_new(component(), "/metadata/annotations", Value::Object(many));
+    assert_eq!(only_error(doc).0, "metadata.annotations");
+}
+
+#[test]
+fn annotation_values_are_bounded_and_the_indexed_ones_tightly() {
+    let doc = with_new(
+        component(),
+        "/metadata/annotations",
+        json!({"example.com/notes": noise(65 * 1024)}),
+    );
+    let (path, message) = only_error(doc);
+    assert_eq!(path, "metadata.annotations[\"example.com/notes\"]");
+    assert!(
+        message.contains("over the limit of 65536 bytes"),
+        "{message}"
+    );
+    let url = format!("url:https://example.com/{}", noise(3000));
+    let doc = with_new(
+        component(),
+        "/metadata/annotations",
+        json!({"backstage.io/managed-by-location": url}),
+    );
+    assert!(only_error(doc).1.contains("over the limit of 2048 bytes"));
+}
+
+#[test]
+fn relations_per_entity_are_counted() {
+    // spec.owner is one relation, the 10,001 dependsOn refs the rest.
+    let refs: Vec<String> = (0..10_001).map(|i| format!("resource:r{i}")).collect();
+    let doc = with_new(component(), "/spec/dependsOn", json!(refs));
+    assert_eq!(
+        only_error(doc),
+        (
+            "spec".to_string(),
+            "spec holds 10002 relations (distinct entity refs in its reference fields), \
+             over the limit of 10000"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn an_inline_definition_of_megabytes_is_fine_but_the_document_is_bounded() {
+    let api = |definition: String| {
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "API", "metadata": {"name": "a"},
+               "spec": {"type": "openapi", "lifecycle": "production", "owner": "t",
+                        "definition": definition}})
+    };
+    assert_eq!(errors_of(api("openapi: 3.0.0\n".repeat(300_000))), []); // 4.5 MB
+    let (path, message) = only_error(api("x".repeat(9 * 1024 * 1024)));
+    assert_eq!(path, "");
+    assert!(
+        message.starts_with("the document is 94373") // 9 MiB of text plus the rest
+            && message.ends_with("over the limit of 8388608 bytes (8 MiB)"),
+        "{message}"
+    );
+}

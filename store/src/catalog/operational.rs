@@ -1,5 +1,9 @@
 //! Operational state as read models: registered locations, the processing
 //! errors of the last read of each source, and entities two sources claim.
+//!
+//! Processing errors include the events the projector could not project
+//! (`projection_failures`), under the source `projector`, so they show where users
+//! already look: `processingErrors` and an entity's `errors`.
 
 use super::{Catalog, CatalogError};
 use chrono::{DateTime, Utc};
@@ -31,6 +35,11 @@ pub struct ConflictRecord {
     pub last_seen: DateTime<Utc>,
 }
 
+/// The ingest's processing errors and the projector's failures (under the source
+/// `projection::failures::PROJECTOR_SOURCE`), as one relation.
+const ALL_ERRORS: &str = "SELECT source, entity_ref, message, recorded_at FROM processing_errors \
+     UNION ALL SELECT 'projector', stream, message, recorded_at FROM projection_failures";
+
 impl Catalog {
     pub async fn locations(&self) -> Result<Vec<LocationRecord>, CatalogError> {
         Ok(sqlx::query_as(
@@ -58,11 +67,11 @@ impl Catalog {
         source: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ProcessingErrorRecord>, CatalogError> {
-        Ok(sqlx::query_as(
-            "SELECT source, entity_ref, message, recorded_at FROM processing_errors \
+        Ok(sqlx::query_as(&format!(
+            "SELECT source, entity_ref, message, recorded_at FROM ({ALL_ERRORS}) e \
              WHERE ($1::text IS NULL OR source = $1) \
-             ORDER BY recorded_at DESC, source, entity_ref NULLS FIRST, message LIMIT $2",
-        )
+             ORDER BY recorded_at DESC, source, entity_ref NULLS FIRST, message LIMIT $2"
+        ))
         .bind(source)
         .bind(limit)
         .fetch_all(self.counted())
@@ -74,10 +83,10 @@ impl Catalog {
         &self,
         refs: &[String],
     ) -> Result<Vec<ProcessingErrorRecord>, CatalogError> {
-        Ok(sqlx::query_as(
-            "SELECT source, entity_ref, message, recorded_at FROM processing_errors \
-             WHERE entity_ref = ANY($1) ORDER BY entity_ref, recorded_at DESC, message",
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT source, entity_ref, message, recorded_at FROM ({ALL_ERRORS}) e \
+             WHERE entity_ref = ANY($1) ORDER BY entity_ref, recorded_at DESC, message"
+        ))
         .bind(refs)
         .fetch_all(self.counted())
         .await?)

@@ -247,6 +247,9 @@ async fn plan_rows(
         }
         let source = append.source.as_deref().or(meta.source.as_deref());
         for event in &append.events {
+            // Hash what jsonb will give back (no -0.0, no 1e18 as a float): see
+            // `almanac_domain::canonical`. Done here so that every writer's payload is.
+            let payload = almanac_domain::canonical::canonical(event.payload.clone());
             let version = head.0 + 1;
             let previous = (!head.1.is_empty()).then_some(head.1.as_slice());
             let hash = event_hash(
@@ -256,7 +259,7 @@ async fn plan_rows(
                     version,
                     event_type: &event.event_type,
                     schema_version: event.schema_version,
-                    payload: &event.payload,
+                    payload: &payload,
                     actor: &meta.actor,
                     source,
                     correlation_id: meta.correlation_id,
@@ -269,7 +272,7 @@ async fn plan_rows(
             rows.version.push(version);
             rows.event_type.push(event.event_type.clone());
             rows.schema_version.push(event.schema_version);
-            rows.payload.push(event.payload.clone());
+            rows.payload.push(payload);
             rows.hash.push(hash.to_vec());
             rows.source.push(source.map(str::to_string));
         }

@@ -6,8 +6,12 @@
 //! checkpoint together. The checkpoint update is also guarded by its old value,
 //! so even two projectors that both believed they held the lock could not apply
 //! an event twice. It never writes to the event log.
+//!
+//! An event it cannot project does not stop it: the event is recorded in
+//! `projection_failures` and the checkpoint moves past it (see `batch`).
 
 mod batch;
+pub mod failures;
 mod replay;
 pub mod rows;
 mod tables;
@@ -80,6 +84,20 @@ impl Projector {
     /// One batch, if the lock is free.
     pub async fn step(&self) -> Result<Step, ProjectionError> {
         let mut tx = self.pool.begin().await?;
+        let result = self.step_in(&mut tx).await;
+        // Ended explicitly: a dropped transaction's rollback is only queued, and until it
+        // runs its connection would keep holding the projector lock.
+        match &result {
+            Ok(Step::Applied { .. }) => tx.commit().await?,
+            Ok(_) => tx.rollback().await?,
+            Err(_) => {
+                let _ = tx.rollback().await; // the batch's own error is the one to report
+            }
+        }
+        result
+    }
+
+    async fn step_in(&self, tx: &mut sqlx::PgConnection) -> Result<Step, ProjectionError> {
         let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
             .bind(PROJECTOR_LOCK_KEY)
             .fetch_one(&mut *tx)
@@ -87,20 +105,15 @@ impl Projector {
         if !locked {
             return Ok(Step::Busy);
         }
-        let current = read_checkpoint(&mut tx).await?;
+        let current = read_checkpoint(tx).await?;
         let Some((events, last)) =
-            batch::project_batch(&mut tx, &Tables::LIVE, current, None, self.batch_size).await?
+            batch::project_batch(tx, &Tables::LIVE, current, None, self.batch_size).await?
         else {
-            // End the transaction here: a dropped one only queues its rollback,
-            // and its connection would go back to the pool still holding the
-            // projector lock, so the next step would see Busy.
-            tx.rollback().await?;
             return Ok(Step::Idle {
                 checkpoint: current,
             });
         };
-        write_checkpoint(&mut tx, current, last).await?;
-        tx.commit().await?;
+        write_checkpoint(tx, current, last).await?;
         Ok(Step::Applied {
             events,
             checkpoint: last,
