@@ -10,6 +10,7 @@ use almanac_store::Database;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
+use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub limits: Limits,
     /// Counts the catalog's SQL statements (tests read it).
     pub statements: StatementCounter,
+    /// The pool GraphQL reads use, apart from `database.pool` (the
+    /// projector's and writers'), so readers cannot take their connections.
+    /// `None`: reads share `database.pool`.
+    pub read_pool: Option<PgPool>,
 }
 
 impl AppState {
@@ -36,7 +41,13 @@ impl AppState {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             statements: StatementCounter::default(),
+            read_pool: None,
         }
+    }
+
+    pub fn with_read_pool(mut self, reads: PgPool) -> Self {
+        self.read_pool = Some(reads);
+        self
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
@@ -52,10 +63,12 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let pool = state.database.pool.clone();
-    let catalog = Catalog::with_counter(pool.clone(), state.statements.clone());
+    let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
+    let catalog = Catalog::with_counter(reads.clone(), state.statements.clone());
     let service = GraphqlService {
-        schema: graphql::build(catalog, pool, state.limits.clone()),
+        schema: graphql::build(catalog, pool, reads, state.limits.clone()),
         auth: Arc::new(state.auth.clone()),
+        limits: state.limits.clone(),
     };
     let graphql = Router::new()
         .route("/graphql", get(http::get).post(http::post))

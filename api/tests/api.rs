@@ -13,6 +13,7 @@ mod api {
     mod locations;
     mod mutations;
     mod ownership;
+    mod readers;
     mod schema;
     pub mod support;
     mod transport;

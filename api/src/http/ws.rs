@@ -7,6 +7,7 @@
 
 use super::{authorization, GraphqlService};
 use crate::auth::Principal;
+use crate::graphql::ConnectionSlots;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -34,10 +35,14 @@ pub async fn upgrade(service: GraphqlService, request: Request) -> Response {
     let from_header = service.auth.authenticate(authorization(&parts.headers));
     let auth = service.auth.clone();
     let schema = service.schema.clone();
+    // Counts this connection's live subscriptions (its own limit).
+    let mut connection = Data::default();
+    connection.insert(ConnectionSlots::new(&service.limits));
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(connection)
                 .on_connection_init(move |payload| async move {
                     let token = ["Authorization", "authorization"]
                         .iter()

@@ -3,6 +3,7 @@
 
 use super::event_log;
 use crate::error::Result;
+use crate::graphql::long::Long;
 use async_graphql::{Context, SimpleObject};
 
 /// The first broken link of a stream.
@@ -10,7 +11,7 @@ use async_graphql::{Context, SimpleObject};
 pub struct ChainBreak {
     pub stream: String,
     pub version: i64,
-    pub position: i64,
+    pub position: Long,
     /// What did not match, e.g. the stored hash or the previous link.
     pub reason: String,
 }
@@ -21,7 +22,7 @@ pub struct IntegrityReport {
     /// True when no link is broken.
     pub intact: bool,
     /// Events checked.
-    pub events: i64,
+    pub events: Long,
     /// The first broken link of each broken stream (at most one here).
     pub breaks: Vec<ChainBreak>,
 }
@@ -30,14 +31,14 @@ pub async fn verify_integrity(ctx: &Context<'_>, stream: &str) -> Result<Integri
     let report = event_log(ctx)?.verify(Some(stream)).await?;
     Ok(IntegrityReport {
         intact: report.is_intact(),
-        events: i64::try_from(report.events).unwrap_or(i64::MAX),
+        events: Long(i64::try_from(report.events).unwrap_or(i64::MAX)),
         breaks: report
             .breaks
             .into_iter()
             .map(|b| ChainBreak {
                 stream: b.stream,
                 version: b.version,
-                position: b.position,
+                position: Long(b.position),
                 reason: b.reason,
             })
             .collect(),
