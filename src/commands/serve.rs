@@ -72,10 +72,19 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "almanac listening");
+    // GraphQL reads get a pool of their own, so readers cannot take the
+    // connections the projector and writers need; its statement_timeout
+    // backs up the per-request one the catalog sets.
+    let read_options = (*connected.database.pool.connect_options())
+        .clone()
+        .options([("statement_timeout", graphql.query_timeout_ms.to_string())]);
+    let reads = almanac_store::connect(read_options, graphql.read_connections.max(1)).await?;
     let state = AppState::new(connected.database.clone())
         .with_auth(auth)
-        .with_limits(graphql);
+        .with_limits(graphql)
+        .with_read_pool(reads.clone());
     let served = almanac_api::serve(listener, state, shutdown_signal()).await;
+    reads.close().await;
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.
