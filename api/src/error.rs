@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Forbidden,
     DepthLimitExceeded,
     ComplexityLimitExceeded,
+    /// A query text longer than `graphql.max_query_bytes`.
+    QueryTooLarge,
     /// More aliased fields than `graphql.max_aliases`.
     AliasLimitExceeded,
     /// The response would be larger than `graphql.max_response_bytes`.
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::DepthLimitExceeded => "DEPTH_LIMIT_EXCEEDED",
             ErrorCode::ComplexityLimitExceeded => "COMPLEXITY_LIMIT_EXCEEDED",
+            ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
             ErrorCode::AliasLimitExceeded => "ALIAS_LIMIT_EXCEEDED",
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::SubscriptionLimitExceeded => "SUBSCRIPTION_LIMIT_EXCEEDED",

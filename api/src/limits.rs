@@ -41,6 +41,9 @@ pub struct Limits {
     pub subscription_grace_ms: u64,
     /// How often live subscriptions re-read the log when no notification came.
     pub subscription_poll_ms: u64,
+    /// Largest GraphQL document (the `query` text, not its variables), in
+    /// bytes: checked before parsing. Send large values as variables.
+    pub max_query_bytes: usize,
     /// Most aliased fields in one document (fragments expanded): aliases are
     /// how one small request asks for the same costly field many times.
     pub max_aliases: usize,
@@ -85,6 +88,7 @@ impl Default for Limits {
             subscription_buffer: 1_000,
             subscription_grace_ms: 1_000,
             subscription_poll_ms: 1_000,
+            max_query_bytes: 256 * 1024,
             max_aliases: 100,
             max_response_bytes: 16 * 1024 * 1024,
             max_request_statements: 4,

@@ -173,6 +173,20 @@ impl Extension for GateExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let max_bytes = ctx
+            .data_opt::<Limits>()
+            .map_or(Limits::default().max_query_bytes, |l| l.max_query_bytes);
+        if query.len() > max_bytes {
+            set_phase(ctx, Phase::Rejected);
+            return Err(ApiError::new(
+                ErrorCode::QueryTooLarge,
+                format!(
+                    "the query text is {} bytes; the limit is {max_bytes} (send large values as variables)",
+                    query.len()
+                ),
+            )
+            .into_server_error());
+        }
         match next.run(ctx, query, variables).await {
             Ok(document) => {
                 let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();

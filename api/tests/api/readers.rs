@@ -65,6 +65,24 @@ async fn an_introspection_alias_bomb_is_refused_before_it_runs() {
 }
 
 #[tokio::test]
+async fn a_query_text_past_its_limit_is_refused_before_parsing() {
+    let server = demo_server().await;
+    let words = vec!["word"; 3_000].join(" ");
+    let bomb = aliased(200, &format!(r#"search(text: "{words}") {{ totalCount }}"#));
+    let size = refused(&server, &bomb, "QUERY_TOO_LARGE").await;
+    assert!(size < 1_000);
+    // The same text as a variable is the search's own limit's business.
+    let body = server
+        .call(
+            "query($t: String!) { search(text: $t) { totalCount } }",
+            json!({ "t": words }),
+            None,
+        )
+        .await;
+    assert_eq!(first_code(&body), "INVALID_ARGUMENT", "{body:#}");
+}
+
+#[tokio::test]
 async fn aliases_of_a_large_spec_stop_at_the_response_limit() {
     let limits = Limits {
         max_response_bytes: 4 * 1024 * 1024,
