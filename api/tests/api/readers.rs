@@ -9,6 +9,7 @@ use almanac_api::{AppState, Limits};
 use almanac_store::Database;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
+use sqlx::ConnectOptions;
 
 /// Peak resident memory of this test process (nextest runs each test in its
 /// own process, and the server runs in it), in bytes.
@@ -289,19 +290,55 @@ async fn a_search_bomb_leaves_other_clients_and_the_projector_unaffected() {
     assert_eq!(data["entity"]["name"], "pushed-during-bomb");
 }
 
+/// Catalog statements still running or waiting in this test database (seen
+/// as a superuser: other roles' activity is hidden from the owner).
+async fn running_statements(server: &TestServer) -> i64 {
+    let mut admin = server.db.superuser.connect().await.unwrap();
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND pid <> pg_backend_pid() AND query ILIKE '%FROM entities%'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
-async fn a_statement_past_the_request_deadline_is_a_timeout_not_internal() {
+async fn a_timed_out_request_leaves_no_statement_running_in_postgresql() {
     let limits = Limits {
-        query_timeout_ms: 1,
+        query_timeout_ms: 1_000,
         ..Limits::default()
     };
     let server = server(auth(true), limits, true).await;
-    let body = server
-        .call(
-            &aliased(50, r#"search(text: "service") { totalCount }"#),
-            json!({}),
-            None,
-        )
-        .await;
+    // Another session holds the table: every catalog read now waits on it.
+    let mut blocker = server.db.owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE entities IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let query = aliased(20, r#"search(text: "service") { totalCount }"#);
+    let request = server.call(&query, json!({}), None);
+    let during = async {
+        // Half-way through the request's second: its statements wait on the lock.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        running_statements(&server).await
+    };
+    let (body, during) = tokio::join!(request, during);
+    assert!(
+        during > 0,
+        "the request's statements were waiting on the lock"
+    );
     assert_eq!(first_code(&body), "TIMEOUT", "{body:#}");
+    // The statements were cancelled at the request's deadline, not left
+    // waiting (before, they ran on until the lock went away).
+    let mut running = running_statements(&server).await;
+    for _ in 0..40 {
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        running = running_statements(&server).await;
+    }
+    assert_eq!(running, 0, "statements still running after the timeout");
+    blocker.rollback().await.unwrap();
 }
