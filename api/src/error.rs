@@ -32,6 +32,15 @@ pub enum ErrorCode {
     Forbidden,
     DepthLimitExceeded,
     ComplexityLimitExceeded,
+    /// A query text longer than `graphql.max_query_bytes`.
+    QueryTooLarge,
+    /// More aliased fields than `graphql.max_aliases`.
+    AliasLimitExceeded,
+    /// The response would be larger than `graphql.max_response_bytes`.
+    ResponseTooLarge,
+    /// More live subscriptions on one WebSocket than
+    /// `graphql.max_subscriptions_per_connection`.
+    SubscriptionLimitExceeded,
     PageSizeExceeded,
     Timeout,
     InvalidArgument,
@@ -60,6 +69,10 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::DepthLimitExceeded => "DEPTH_LIMIT_EXCEEDED",
             ErrorCode::ComplexityLimitExceeded => "COMPLEXITY_LIMIT_EXCEEDED",
+            ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
+            ErrorCode::AliasLimitExceeded => "ALIAS_LIMIT_EXCEEDED",
+            ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
+            ErrorCode::SubscriptionLimitExceeded => "SUBSCRIPTION_LIMIT_EXCEEDED",
             ErrorCode::PageSizeExceeded => "PAGE_SIZE_EXCEEDED",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
@@ -189,14 +202,23 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+/// Said when a catalog statement ran out of the request's time.
+const STATEMENT_TIMEOUT: &str = "a catalog query ran out of the request's time";
+
 impl From<almanac_store::catalog::CatalogError> for ApiError {
     fn from(error: almanac_store::catalog::CatalogError) -> Self {
+        if error.is_timeout() {
+            return ApiError::new(ErrorCode::Timeout, STATEMENT_TIMEOUT);
+        }
         ApiError::internal(error)
     }
 }
 
 impl From<Arc<almanac_store::catalog::CatalogError>> for ApiError {
     fn from(error: Arc<almanac_store::catalog::CatalogError>) -> Self {
+        if error.is_timeout() {
+            return ApiError::new(ErrorCode::Timeout, STATEMENT_TIMEOUT);
+        }
         ApiError::internal(SharedCause(error))
     }
 }

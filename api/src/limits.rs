@@ -1,6 +1,8 @@
-//! Bounds on what one request may cost: query depth and complexity, page
-//! size, walk size and wall-clock time. Each refusal is a clear error with its
-//! own `extensions.code` (see [`crate::error::ErrorCode`]).
+//! Bounds on what one request may cost: query depth and complexity, aliases,
+//! page size, walk size, response bytes, database statements and wall-clock
+//! time; and on what one WebSocket may hold (subscriptions, buffered bytes).
+//! Each refusal is a clear error with its own `extensions.code` (see
+//! [`crate::error::ErrorCode`]).
 
 use serde::Deserialize;
 use std::time::Duration;
@@ -39,6 +41,30 @@ pub struct Limits {
     pub subscription_grace_ms: u64,
     /// How often live subscriptions re-read the log when no notification came.
     pub subscription_poll_ms: u64,
+    /// Largest GraphQL document (the `query` text, not its variables), in
+    /// bytes: checked before parsing. Send large values as variables.
+    pub max_query_bytes: usize,
+    /// Most aliased fields in one document (fragments expanded): aliases are
+    /// how one small request asks for the same costly field many times.
+    pub max_aliases: usize,
+    /// Largest response body, in bytes. Counted while the response is built
+    /// (every field's name and value), so a request past it stops early with
+    /// `RESPONSE_TOO_LARGE` instead of building the whole response first.
+    pub max_response_bytes: usize,
+    /// Most catalog statements one request runs at once; further statements
+    /// of that request wait for one of its own to finish, so one request with
+    /// many aliases queues inside itself instead of taking the read pool.
+    pub max_request_statements: usize,
+    /// Connections in the read pool that serves GraphQL reads, apart from
+    /// the pool the projector and writers use (set up by `almanac serve`).
+    pub read_connections: u32,
+    /// Bytes of events buffered for one subscriber (besides the count bound
+    /// `subscription_buffer`); past it for longer than the grace period, the
+    /// subscriber is ended with `SUBSCRIBER_TOO_SLOW`.
+    pub subscription_buffer_bytes: usize,
+    /// Most live subscriptions on one WebSocket; another one is refused with
+    /// `SUBSCRIPTION_LIMIT_EXCEEDED`.
+    pub max_subscriptions_per_connection: usize,
     /// Whether `addLocation(type: "file")` is allowed: off by default, since it
     /// lets any holder of a write token make the server read its own disk.
     pub allow_file_locations: bool,
@@ -62,6 +88,13 @@ impl Default for Limits {
             subscription_buffer: 1_000,
             subscription_grace_ms: 1_000,
             subscription_poll_ms: 1_000,
+            max_query_bytes: 256 * 1024,
+            max_aliases: 100,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_request_statements: 4,
+            read_connections: 8,
+            subscription_buffer_bytes: 4 * 1024 * 1024,
+            max_subscriptions_per_connection: 32,
             allow_file_locations: false,
         }
     }

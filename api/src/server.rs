@@ -11,6 +11,7 @@ use almanac_store::Database;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
+use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -29,6 +30,10 @@ pub struct AppState {
     pub reading: ReadPolicy,
     /// Counts the catalog's SQL statements (tests read it).
     pub statements: StatementCounter,
+    /// The pool GraphQL reads use, apart from `database.pool` (the
+    /// projector's and writers'), so readers cannot take their connections.
+    /// `None`: reads share `database.pool`.
+    pub read_pool: Option<PgPool>,
 }
 
 impl AppState {
@@ -40,7 +45,13 @@ impl AppState {
             limits: Limits::default(),
             reading: ReadPolicy::default(),
             statements: StatementCounter::default(),
+            read_pool: None,
         }
+    }
+
+    pub fn with_read_pool(mut self, reads: PgPool) -> Self {
+        self.read_pool = Some(reads);
+        self
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
@@ -61,10 +72,18 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let pool = state.database.pool.clone();
-    let catalog = Catalog::with_counter(pool.clone(), state.statements.clone());
+    let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
+    let catalog = Catalog::with_counter(reads.clone(), state.statements.clone());
     let service = GraphqlService {
-        schema: graphql::build(catalog, pool, state.limits.clone(), state.reading.clone()),
+        schema: graphql::build(
+            catalog,
+            pool,
+            reads,
+            state.limits.clone(),
+            state.reading.clone(),
+        ),
         auth: Arc::new(state.auth.clone()),
+        limits: state.limits.clone(),
     };
     let graphql = Router::new()
         .route("/graphql", get(http::get).post(http::post))

@@ -16,6 +16,7 @@ mod api {
     mod ownership;
     mod projection_failures;
     mod pushes;
+    mod readers;
     mod reading;
     mod schema;
     pub mod support;

@@ -83,10 +83,25 @@ async fn serve(
     for warning in auth.warnings() {
         tracing::warn!("{warning}");
     }
+    // GraphQL reads get a pool of their own, so readers cannot take the
+    // connections the projector and writers need; its statement_timeout
+    // backs up the per-request one the catalog sets.
+    let read_options = (*connected.database.pool.connect_options())
+        .clone()
+        .options([("statement_timeout", graphql.query_timeout_ms.to_string())]);
+    let read_pool = almanac_store::pool_options(graphql.read_connections.max(1));
+    // Guarded like the main pool: a restarted embedded database's dead
+    // connections are dropped, not handed out.
+    let read_pool = match &connected.database.health {
+        Some(health) => health.guard(read_pool),
+        None => read_pool,
+    };
+    let reads = almanac_store::connect_with(read_pool, read_options).await?;
     let state = AppState::new(connected.database.clone())
         .with_auth(auth)
         .with_limits(graphql)
-        .with_reading(reading);
+        .with_reading(reading)
+        .with_read_pool(reads.clone());
     let health = connected.database.health.clone();
     let stopping = {
         let health = health.clone();
@@ -111,6 +126,7 @@ async fn serve(
             Ok(())
         }
     };
+    reads.close().await;
     let _ = stop.send(true);
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.

@@ -2,7 +2,7 @@
 //! page info, and a `totalCount` that is only counted when asked for.
 
 use super::entity::Entity;
-use super::filter::{order_keys, order_signature, EntityFilter, EntityOrder};
+use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
 use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
@@ -142,10 +142,7 @@ pub async fn search(
     let limits = limits(ctx);
     let first = page_size(&limits, first)?;
     let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
-    let query = TextQuery::new(text);
-    if query.raw.is_empty() {
-        return Err(ApiError::invalid("search text must not be empty"));
-    }
+    let query = search_text(text)?;
     let after: Option<SearchCursor> = after.map(decode_cursor).transpose()?;
     if after.as_ref().is_some_and(|c| c.q != query.raw) {
         return Err(ApiError::new(

@@ -94,7 +94,7 @@ impl EntityFilter {
             all.push(Filter::Annotation(pairs(annotations, "annotation")?));
         }
         if let Some(text) = self.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            all.push(Filter::Text(TextQuery::new(text)));
+            all.push(Filter::Text(search_text(text)?));
         }
         if let Some(and) = &self.and {
             let items = and
@@ -122,6 +122,12 @@ impl EntityFilter {
 }
 
 /// Parses a user's ref (kind and namespace defaulted) into its canonical form.
+/// Search text as the catalog takes it, or `INVALID_ARGUMENT` naming the limit
+/// (length, words, NUL) it breaks.
+pub fn search_text(text: &str) -> Result<TextQuery> {
+    TextQuery::parse(text).map_err(|err| ApiError::invalid(err.to_string()))
+}
+
 pub fn canonical_ref(text: &str, default_kind: Option<&str>) -> Result<String> {
     EntityRef::parse(text.trim(), default_kind, "default")
         .map(|r| r.canonical())

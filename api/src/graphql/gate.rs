@@ -4,15 +4,18 @@
 //! refuses mutations sent with GET, hands each request fresh loaders, and logs
 //! internal errors once with their cause and GraphQL path.
 
+use super::cost::{measure, DocumentCost};
 use super::loaders::Loaders;
+use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::Limits;
-use almanac_store::catalog::Catalog;
+use almanac_store::catalog::{Catalog, ReadBudget};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::registry::MetaType;
 use async_graphql::{
     ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
     Variables,
@@ -30,6 +33,9 @@ pub enum Phase {
     /// A mutation over GET (HTTP 405).
     WrongMethod,
     Executed,
+    /// A query ran, but an argument or variable could not be coerced to its
+    /// type: a request error (HTTP 400), as the GraphQL-over-HTTP spec says.
+    BadArgument,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +69,31 @@ impl ExtensionFactory for Gate {
 struct GateExtension {
     /// (name, type) of each operation in the parsed document.
     operations: Mutex<Vec<(Option<String>, OperationType)>>,
+    /// What the document costs beyond async-graphql's complexity count.
+    cost: Mutex<DocumentCost>,
+    /// Bytes of response built so far (queries and mutations only).
+    response: ResponseBudget,
+    /// Set by `execute`: a mutation's argument errors do not undo what its
+    /// earlier fields did, so they stay field errors (HTTP 200).
+    is_mutation: std::sync::atomic::AtomicBool,
+}
+
+fn too_large(limit: usize) -> ServerError {
+    ApiError::new(
+        ErrorCode::ResponseTooLarge,
+        format!("the response would be larger than {limit} bytes; ask for fewer fields or a smaller page"),
+    )
+    .into_server_error()
+}
+
+/// Whether a field of type `return_type` (`[Foo!]!`) is a scalar or an enum,
+/// whose value is charged whole; an object's fields charge their own.
+fn is_leaf(ctx: &ExtensionContext<'_>, return_type: &str) -> bool {
+    let named = return_type.trim_matches(|c| c == '[' || c == ']' || c == '!');
+    matches!(
+        ctx.schema_env.registry.types.get(named),
+        Some(MetaType::Scalar { .. } | MetaType::Enum { .. }) | None
+    )
 }
 
 fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
@@ -73,6 +104,36 @@ fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
         extensions.set("code", code.as_str());
     }
     error
+}
+
+/// The first limit a document's [`DocumentCost`] breaks, as its refusal.
+fn over_limits(cost: &DocumentCost, limits: &Limits) -> Option<ServerError> {
+    let (code, message) = if let Some(name) = &cost.nul_in {
+        (
+            ErrorCode::InvalidArgument,
+            format!("{name} holds a NUL character, which cannot be stored or searched"),
+        )
+    } else if cost.aliases > limits.max_aliases {
+        (
+            ErrorCode::AliasLimitExceeded,
+            format!(
+                "the query has more than {} aliased fields, the limit",
+                limits.max_aliases
+            ),
+        )
+    } else if cost.fields.max(cost.introspection) > limits.max_complexity {
+        (
+            ErrorCode::ComplexityLimitExceeded,
+            format!(
+                "the query selects more than {} fields, the limit (introspection lists \
+                 count once per item the schema holds)",
+                limits.max_complexity
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(ApiError::new(code, message).into_server_error())
 }
 
 fn set_phase(ctx: &ExtensionContext<'_>, phase: Phase) {
@@ -95,9 +156,12 @@ impl Extension for GateExtension {
     ) -> ServerResult<Request> {
         if let (Some(catalog), Some(limits)) = (ctx.data_opt::<Catalog>(), ctx.data_opt::<Limits>())
         {
-            request
-                .data
-                .insert(Loaders::new(catalog.clone(), limits.clone()));
+            let budget = Arc::new(ReadBudget::new(limits.max_request_statements));
+            request.data.insert(Loaders::new(
+                catalog.with_budget(budget.clone()),
+                limits.clone(),
+            ));
+            request.data.insert(budget);
         }
         next.run(ctx, request).await
     }
@@ -109,8 +173,33 @@ impl Extension for GateExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let max_bytes = ctx
+            .data_opt::<Limits>()
+            .map_or(Limits::default().max_query_bytes, |l| l.max_query_bytes);
+        if query.len() > max_bytes {
+            set_phase(ctx, Phase::Rejected);
+            return Err(ApiError::new(
+                ErrorCode::QueryTooLarge,
+                format!(
+                    "the query text is {} bytes; the limit is {max_bytes} (send large values as variables)",
+                    query.len()
+                ),
+            )
+            .into_server_error());
+        }
         match next.run(ctx, query, variables).await {
             Ok(document) => {
+                let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+                let cap = limits.max_complexity.max(limits.max_aliases);
+                let cost = measure(&document, variables, &ctx.schema_env.registry, cap);
+                // Refused here, before async-graphql's validation walks a bomb.
+                if let Some(refusal) = over_limits(&cost, &limits) {
+                    set_phase(ctx, Phase::Rejected);
+                    return Err(refusal);
+                }
+                if let Ok(mut slot) = self.cost.lock() {
+                    *slot = cost;
+                }
                 if let Ok(mut operations) = self.operations.lock() {
                     *operations = document
                         .operations
@@ -133,6 +222,7 @@ impl Extension for GateExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+        let cost = self.cost.lock().map(|c| c.clone()).unwrap_or_default();
         let outcome = match next.run(ctx).await {
             Err(errors) => Err(errors
                 .into_iter()
@@ -145,13 +235,19 @@ impl Extension for GateExtension {
                     result.depth, limits.max_depth
                 ),
             )),
-            Ok(result) if result.complexity > limits.max_complexity => Err(refuse(
-                ErrorCode::ComplexityLimitExceeded,
-                format!(
-                    "the query costs {} (fields times page sizes); the limit is {}",
-                    result.complexity, limits.max_complexity
-                ),
-            )),
+            Ok(result)
+                if result.complexity.saturating_add(cost.introspection) > limits.max_complexity =>
+            {
+                Err(refuse(
+                    ErrorCode::ComplexityLimitExceeded,
+                    format!(
+                        "the query costs {} (fields times page sizes, introspection lists \
+                         times the schema's sizes); the limit is {}",
+                        result.complexity.saturating_add(cost.introspection),
+                        limits.max_complexity
+                    ),
+                ))
+            }
             Ok(result) => Ok(result),
         };
         if outcome.is_err() {
@@ -176,12 +272,22 @@ impl Extension for GateExtension {
             ));
         }
         set_phase(ctx, Phase::Executed);
+        self.is_mutation
+            .store(is_mutation, std::sync::atomic::Ordering::SeqCst);
         let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+        if operation != Some(OperationType::Subscription) {
+            self.response.enable(limits.max_response_bytes);
+        }
         let budget = if is_mutation {
             limits.mutation_timeout()
         } else {
             limits.query_timeout()
         };
+        // The catalog's statements end by the operation's deadline too: a
+        // timed-out request leaves nothing running in PostgreSQL.
+        if let Some(reads) = ctx.data_opt::<Arc<ReadBudget>>() {
+            reads.set_deadline(std::time::Instant::now() + budget);
+        }
         match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
             Ok(response) => response,
             Err(_) => {
@@ -205,7 +311,35 @@ impl Extension for GateExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let path = info.path_node;
-        let result = next.run(ctx, info).await;
+        if self.response.exhausted() {
+            return Err(too_large(self.response.limit()));
+        }
+        let key = info.alias.unwrap_or(info.name).len() + 4;
+        let leaf = is_leaf(ctx, info.return_type);
+        let result = next.run(ctx, info).await.map_err(|error| {
+            // Every error of ours has a code; one without is async-graphql's
+            // own, from coercing an argument or variable to its type.
+            let uncoded = error
+                .extensions
+                .as_ref()
+                .is_none_or(|e| e.get("code").is_none());
+            if uncoded && error.source.is_none() {
+                if !self.is_mutation.load(std::sync::atomic::Ordering::SeqCst) {
+                    set_phase(ctx, Phase::BadArgument);
+                }
+                return with_code(error, ErrorCode::InvalidArgument);
+            }
+            error
+        });
+        if let Ok(value) = &result {
+            let bytes = match value {
+                Some(value) if leaf => key + json_size(value),
+                _ => key,
+            };
+            if !self.response.charge(bytes) {
+                return Err(too_large(self.response.limit()));
+            }
+        }
         if let Err(error) = &result {
             if let Some(internal) = error
                 .source

@@ -5,6 +5,7 @@
 mod apply;
 mod batches;
 mod connection;
+mod cost;
 mod dependencies;
 pub mod entity;
 mod filter;
@@ -12,16 +13,19 @@ pub mod gate;
 mod history;
 mod ids;
 pub mod loaders;
+mod long;
 mod memo;
 mod mutation;
 mod operational;
 mod ownership;
 mod query;
 mod results;
+mod size;
 
 use crate::limits::Limits;
 use almanac_store::catalog::Catalog;
 use async_graphql::{Schema, SchemaBuilder};
+pub use history::ConnectionSlots;
 use history::{Subscription, WakeHub};
 use sqlx::PgPool;
 
@@ -32,19 +36,26 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
     Schema::build(query::Query, mutation::Mutation, Subscription).extension(gate::Gate)
 }
 
-/// The schema the server runs: reads go through `catalog`, writes and the
-/// log's history use `pool`; subscriptions share one event listener.
+/// The read pool, for what reads the log (history, subscriptions) rather
+/// than the projections.
+#[derive(Clone)]
+pub struct ReadPool(pub PgPool);
+
+/// The schema the server runs: reads go through `catalog`, writes use
+/// `pool`, the log's history `reads`; subscriptions share one event listener.
 pub fn build(
     catalog: Catalog,
     pool: PgPool,
+    reads: PgPool,
     limits: Limits,
     reading: almanac_ingest::ReadPolicy,
 ) -> AlmanacSchema {
-    let hub = WakeHub::new(pool.clone(), limits.subscription_poll());
+    let hub = WakeHub::new(reads.clone(), limits.subscription_poll());
     builder()
         .data(reading)
         .data(catalog)
         .data(pool)
+        .data(ReadPool(reads))
         .data(limits)
         .data(hub)
         .finish()

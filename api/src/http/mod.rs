@@ -15,6 +15,7 @@ use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::gate::{Phase, PhaseCell, ViaGet};
 use crate::graphql::AlmanacSchema;
+use crate::limits::Limits;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -28,6 +29,8 @@ use std::sync::Arc;
 pub struct GraphqlService {
     pub schema: AlmanacSchema,
     pub auth: Arc<AuthConfig>,
+    /// The `graphql:` limits (response bytes, subscriptions per connection).
+    pub limits: Limits,
 }
 
 /// A request turned away before execution: its body is `{"errors": [...]}`
@@ -192,19 +195,38 @@ async fn execute(
     let status = match phase.get() {
         Phase::Executed => StatusCode::OK,
         Phase::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
+        Phase::BadArgument => StatusCode::BAD_REQUEST,
         Phase::Received | Phase::Rejected if response.is_err() => StatusCode::BAD_REQUEST,
         Phase::Received | Phase::Rejected => StatusCode::OK,
     };
-    let body = if status == StatusCode::OK {
-        serde_json::to_string(&response)
+    let limit = service.limits.max_response_bytes;
+    let body = if status != StatusCode::OK {
+        // The request never ran, or was a request error (an argument that does
+        // not coerce): the spec wants errors and no `data`.
+        bounded_json(&json!({ "errors": response.errors }), limit)
+    } else if let Some(error) = response
+        .errors
+        .iter()
+        .find(|e| has_code(e, ErrorCode::ResponseTooLarge))
+    {
+        // Part of the data was dropped: send only why, not a partial answer.
+        bounded_json(&json!({ "errors": [error] }), limit)
     } else {
-        // The request never ran: the spec wants errors and no `data`.
-        serde_json::to_string(&json!({ "errors": response.errors }))
+        bounded_json(&response, limit)
     };
-    let body = body.unwrap_or_else(|err| {
-        tracing::error!(error = %err, "cannot serialise a GraphQL response");
-        json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE }] }).to_string()
-    });
+    let body = match body {
+        Ok(body) => body,
+        Err(Bounded::TooLarge) => json!({ "errors": [ApiError::new(
+            ErrorCode::ResponseTooLarge,
+            format!("the response would be larger than {limit} bytes; ask for fewer fields or a smaller page"),
+        )
+        .into_server_error()] })
+        .to_string(),
+        Err(Bounded::Failed(err)) => {
+            tracing::error!(error = %err, "cannot serialise a GraphQL response");
+            json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE }] }).to_string()
+        }
+    };
     let mut http = (status, body).into_response();
     set_content_type(&mut http, media);
     if status == StatusCode::METHOD_NOT_ALLOWED {
@@ -212,4 +234,49 @@ async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     http
+}
+
+fn has_code(error: &async_graphql::ServerError, code: ErrorCode) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .is_some_and(|c| *c == async_graphql::Value::from(code.as_str()))
+}
+
+enum Bounded {
+    TooLarge,
+    Failed(serde_json::Error),
+}
+
+/// `value` as JSON text, or `TooLarge` as soon as it passes `limit` bytes:
+/// the text is never held beyond the limit.
+fn bounded_json(value: &impl serde::Serialize, limit: usize) -> Result<String, Bounded> {
+    struct Capped {
+        bytes: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.bytes.len() + buf.len() > self.limit {
+                return Err(std::io::Error::other("response too large"));
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        bytes: Vec::new(),
+        limit,
+    };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => {
+            String::from_utf8(out.bytes).map_err(|e| Bounded::Failed(serde::ser::Error::custom(e)))
+        }
+        Err(err) if err.is_io() => Err(Bounded::TooLarge),
+        Err(err) => Err(Bounded::Failed(err)),
+    }
 }

@@ -18,6 +18,7 @@
 use super::GraphqlService;
 use crate::auth::{authorization_header, Principal};
 use crate::error::{ApiError, ErrorCode};
+use crate::graphql::ConnectionSlots;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -115,7 +116,11 @@ async fn serve(
     // async-graphql runs the protocol from the init on, which it sees again;
     // the principal is already settled.
     let replayed = futures::stream::once(async move { Ok(init.message) }).chain(stream);
+    // Counts this connection's live subscriptions (its own limit).
+    let mut connection = Data::default();
+    connection.insert(ConnectionSlots::new(&service.limits));
     GraphQLWebSocket::new_with_pair(sink, replayed, service.schema.clone(), protocol)
+        .with_data(connection)
         .on_connection_init(move |_payload| async move {
             let mut data = Data::default();
             data.insert(principal);

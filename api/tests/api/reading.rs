@@ -3,7 +3,7 @@
 //! recorded, and no answer (result, location, processing error, event) shows a
 //! credential or a byte of a refused read. A listed host is read.
 
-use super::support::reading_server;
+use super::support::{reading_server, ADMIN};
 use almanac_ingest::read::AllowRule;
 use almanac_ingest::ReadPolicy;
 use serde_json::json;
@@ -83,7 +83,9 @@ async fn a_push_and_a_url_location_read_nothing_unlisted_and_show_no_credential(
     );
 
     let with_credential = format!("http://probe:hunter2@{authority}/catalog-info.yaml");
-    let added = server.mutate(ADD, json!({ "t": with_credential })).await;
+    let added = server
+        .mutate_as(ADMIN, ADD, json!({ "t": with_credential }))
+        .await;
     assert_eq!(
         added["addLocation"]["__typename"], "InvalidInput",
         "{added:#}"
@@ -94,7 +96,7 @@ async fn a_push_and_a_url_location_read_nothing_unlisted_and_show_no_credential(
         .contains("carries user info"));
 
     let unlisted = format!("http://{authority}/catalog-info.yaml");
-    let added_unlisted = server.mutate(ADD, json!({ "t": unlisted })).await;
+    let added_unlisted = server.mutate_as(ADMIN, ADD, json!({ "t": unlisted })).await;
     let summary = &added_unlisted["addLocation"]["summary"];
     assert_eq!(
         summary["errors"][0]["message"],

@@ -51,6 +51,16 @@ pub struct TestServer {
     _stop: oneshot::Sender<()>,
 }
 
+async fn start(state: AppState) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(almanac_api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
 pub async fn ingest_demo(db: &TestDb) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/catalog-info.yaml");
     let ingestor = Ingestor::new(db.pool.clone());
@@ -75,12 +85,7 @@ pub async fn server(auth: AuthConfig, limits: Limits, demo: bool) -> TestServer 
     let state = AppState::new(Database::new(db.pool.clone()))
         .with_auth(auth)
         .with_limits(limits);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(almanac_api::serve(listener, state.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let (url, stop) = start(state.clone()).await;
     TestServer {
         url,
         db,
@@ -91,6 +96,14 @@ pub async fn server(auth: AuthConfig, limits: Limits, demo: bool) -> TestServer 
 }
 
 impl TestServer {
+    /// Serves `state` instead (same database), at a new address.
+    pub async fn restart_with(&mut self, state: AppState) {
+        let (url, stop) = start(state.clone()).await;
+        self.url = url;
+        self.state = state;
+        self._stop = stop;
+    }
+
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.url)
     }

@@ -143,7 +143,7 @@ impl Catalog {
         .bind(api_out)
         .bind(api_back)
         .bind(via_apis)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         let mut adjacency = Adjacency::new();
         for (from, to, via) in rows {

@@ -83,7 +83,7 @@ impl Catalog {
         );
         Ok(sqlx::query_as(&sql)
             .bind(refs)
-            .fetch_all(self.counted())
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 }

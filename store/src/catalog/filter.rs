@@ -62,21 +62,60 @@ pub struct TextQuery {
     pub prefix: String,
 }
 
+/// Most bytes of search text (after trimming and collapsing whitespace): a
+/// search is a few words, and a long text costs PostgreSQL far more than it
+/// could ever match (a 100k-word text overflowed the tsquery parser's stack).
+pub const MAX_SEARCH_BYTES: usize = 256;
+/// Most words in one search text: each is one more `&` term of the tsquery.
+pub const MAX_SEARCH_TERMS: usize = 16;
+
+/// Search text that cannot become a query. Its message names the limit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextQueryError {
+    #[error("search text must not be empty")]
+    Empty,
+    #[error("search text is {bytes} bytes; the limit is {MAX_SEARCH_BYTES}")]
+    TooLong { bytes: usize },
+    #[error("search text has {terms} words; the limit is {MAX_SEARCH_TERMS}")]
+    TooManyTerms { terms: usize },
+    #[error("search text must not contain a NUL character")]
+    Nul,
+}
+
 impl TextQuery {
-    pub fn new(text: &str) -> TextQuery {
-        let raw = text.trim().to_string();
+    /// Normalises `text` (trimmed, runs of whitespace made one space) and
+    /// checks it against [`MAX_SEARCH_BYTES`] and [`MAX_SEARCH_TERMS`] before
+    /// anything reaches SQL.
+    pub fn parse(text: &str) -> Result<TextQuery, TextQueryError> {
+        if text.contains('\0') {
+            return Err(TextQueryError::Nul);
+        }
+        // Checked before normalising too, so a huge input is not copied.
+        if text.len() > MAX_SEARCH_BYTES * 4 {
+            return Err(TextQueryError::TooLong { bytes: text.len() });
+        }
+        let raw = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if raw.is_empty() {
+            return Err(TextQueryError::Empty);
+        }
+        if raw.len() > MAX_SEARCH_BYTES {
+            return Err(TextQueryError::TooLong { bytes: raw.len() });
+        }
         let terms: Vec<String> = raw
             .split(|c: char| !c.is_alphanumeric())
             .filter(|term| !term.is_empty())
             .map(|term| format!("{}:*", term.to_lowercase()))
             .collect();
+        if terms.len() > MAX_SEARCH_TERMS {
+            return Err(TextQueryError::TooManyTerms { terms: terms.len() });
+        }
         let escaped = escape_like(&raw.to_lowercase());
-        TextQuery {
+        Ok(TextQuery {
             tsquery: (!terms.is_empty()).then(|| terms.join(" & ")),
             like: format!("%{escaped}%"),
             prefix: format!("{escaped}%"),
             raw,
-        }
+        })
     }
 
     /// Appends the match condition.
@@ -201,6 +240,7 @@ fn push_pairs(qb: &mut QueryBuilder<'_, Postgres>, column: &str, pairs: &[(Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -227,11 +267,37 @@ mod tests {
 
     #[test]
     fn text_terms_become_prefix_queries() {
-        let text = TextQuery::new(" Payments-Gate ");
+        let text = TextQuery::parse(" Payments-Gate ").unwrap();
         assert_eq!(text.tsquery.as_deref(), Some("payments:* & gate:*"));
         assert_eq!(text.like, "%payments-gate%");
-        assert_eq!(TextQuery::new("50%_off").like, "%50\\%\\_off%");
-        assert_eq!(TextQuery::new("--").tsquery, None);
+        assert_eq!(TextQuery::parse("50%_off").unwrap().like, "%50\\%\\_off%");
+        assert_eq!(TextQuery::parse("--").unwrap().tsquery, None);
+    }
+
+    #[test]
+    fn text_is_normalised_and_bounded_before_sql() {
+        assert_eq!(TextQuery::parse("  a \t\n b ").unwrap().raw, "a b");
+        assert_eq!(TextQuery::parse(" \t"), Err(TextQueryError::Empty));
+        assert_eq!(TextQuery::parse("a\0b"), Err(TextQueryError::Nul));
+        let long = "x".repeat(MAX_SEARCH_BYTES + 1);
+        assert_eq!(
+            TextQuery::parse(&long),
+            Err(TextQueryError::TooLong {
+                bytes: MAX_SEARCH_BYTES + 1
+            })
+        );
+        assert!(matches!(
+            TextQuery::parse(&"w ".repeat(100_000)),
+            Err(TextQueryError::TooLong { .. })
+        ));
+        let words = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
+        assert_eq!(
+            TextQuery::parse(&words),
+            Err(TextQueryError::TooManyTerms {
+                terms: MAX_SEARCH_TERMS + 1
+            })
+        );
+        assert!(TextQuery::parse(&vec!["w"; MAX_SEARCH_TERMS].join(" ")).is_ok());
     }
 
     #[test]

@@ -126,7 +126,10 @@ impl Catalog {
             });
         }
         qb.push("ref ASC LIMIT ").push_bind(first + 1);
-        let mut rows: Vec<Listed> = qb.build_query_as().fetch_all(self.counted()).await?;
+        let mut rows: Vec<Listed> = qb
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         let has_next = rows.len() as i64 > first;
         rows.truncate(first.max(0) as usize);
         Ok(ListPage { rows, has_next })
@@ -135,7 +138,10 @@ impl Catalog {
     pub async fn count_entities(&self, filter: &Filter) -> Result<i64, CatalogError> {
         let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM entities WHERE ");
         push_filter(&mut qb, filter);
-        let (count,): (i64,) = qb.build_query_as().fetch_one(self.counted()).await?;
+        let (count,): (i64,) = qb
+            .build_query_as()
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
         Ok(count)
     }
 
@@ -160,7 +166,10 @@ impl Catalog {
         push_filter(&mut qb, filter);
         qb.push(") f WHERE value IS NOT NULL GROUP BY value ORDER BY count(*) DESC, value LIMIT ")
             .push_bind(limit);
-        Ok(qb.build_query_as().fetch_all(self.counted()).await?)
+        Ok(qb
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?)
     }
 }
 

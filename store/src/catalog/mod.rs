@@ -20,21 +20,91 @@ mod search;
 
 pub use dependencies::{Direction, Reached, Walk, WalkEdge, WalkLimits};
 pub use entities::EntityRecord;
-pub use filter::{Filter, TextQuery};
+pub use filter::{Filter, TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
 pub use list::{Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey};
 pub use operational::{ConflictRecord, LocationRecord, ProcessingErrorRecord};
 pub use ownership::{Ancestor, OwnedScope, Rooted};
 pub use relations::RelationRecord;
 pub use search::Scored;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("catalog query failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The request's deadline passed before the statement could start.
+    #[error("the request's deadline passed before the catalog query ran")]
+    DeadlinePassed,
+}
+
+impl CatalogError {
+    /// True when the statement ran out of time: the request's deadline passed
+    /// before it started, or PostgreSQL cancelled it (`statement_timeout`).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            CatalogError::DeadlinePassed => true,
+            CatalogError::Database(sqlx::Error::Database(db)) => {
+                db.code().as_deref() == Some("57014")
+            }
+            CatalogError::Database(sqlx::Error::PoolTimedOut) => true,
+            CatalogError::Database(_) => false,
+        }
+    }
+}
+
+/// What one request may spend on catalog statements: how many it runs at
+/// once (the rest wait inside that request, not for the pool) and until when.
+/// Shared by the request's clones of the [`Catalog`].
+#[derive(Debug)]
+pub struct ReadBudget {
+    permits: Arc<Semaphore>,
+    deadline: Mutex<Option<Instant>>,
+}
+
+impl ReadBudget {
+    pub fn new(concurrent_statements: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrent_statements.max(1))),
+            deadline: Mutex::new(None),
+        }
+    }
+
+    /// Statements started from now on must end by `deadline`.
+    pub fn set_deadline(&self, deadline: Instant) {
+        if let Ok(mut slot) = self.deadline.lock() {
+            *slot = Some(deadline);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline.lock().ok().and_then(|d| *d)
+    }
+}
+
+/// One statement's connection: a read-only transaction whose
+/// `statement_timeout` is what is left of the request's time, and the
+/// request's permit to run it. Both are given back on drop.
+pub(crate) struct Reader {
+    transaction: Transaction<'static, Postgres>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for Reader {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.transaction
+    }
+}
+
+impl std::ops::DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.transaction
+    }
 }
 
 /// Counts the statements this module sends, so a test can prove that a page
@@ -57,6 +127,7 @@ impl StatementCounter {
 pub struct Catalog {
     pool: PgPool,
     statements: StatementCounter,
+    budget: Option<Arc<ReadBudget>>,
 }
 
 impl Catalog {
@@ -65,17 +136,64 @@ impl Catalog {
     }
 
     pub fn with_counter(pool: PgPool, statements: StatementCounter) -> Self {
-        Self { pool, statements }
+        Self {
+            pool,
+            statements,
+            budget: None,
+        }
+    }
+
+    /// This catalog for one request: its statements share `budget`.
+    pub fn with_budget(&self, budget: Arc<ReadBudget>) -> Self {
+        Self {
+            budget: Some(budget),
+            ..self.clone()
+        }
     }
 
     pub fn statements(&self) -> &StatementCounter {
         &self.statements
     }
 
-    /// The pool, counting the statement about to run on it.
-    fn counted(&self) -> &PgPool {
+    /// A connection for the statement about to run (counted): first the
+    /// request's permit, then a connection in a read-only transaction with a
+    /// `statement_timeout` of the time the request has left, set in the same
+    /// round trip as `BEGIN`. Without a budget, no timeout is set here.
+    pub(crate) async fn reader(&self) -> Result<Reader, CatalogError> {
         self.statements.bump();
-        &self.pool
+        let (permit, deadline) = match &self.budget {
+            Some(budget) => {
+                let permit = budget
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| CatalogError::DeadlinePassed)?;
+                (Some(permit), budget.deadline())
+            }
+            None => (None, None),
+        };
+        let begin = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ms = left.as_millis();
+                if ms == 0 {
+                    return Err(CatalogError::DeadlinePassed);
+                }
+                format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}")
+            }
+            None => "BEGIN READ ONLY".to_string(),
+        };
+        let transaction = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), self.pool.begin_with(begin))
+                .await
+                .map_err(|_| CatalogError::DeadlinePassed)??,
+            None => self.pool.begin_with(begin).await?,
+        };
+        Ok(Reader {
+            transaction,
+            _permit: permit,
+        })
     }
 }
 

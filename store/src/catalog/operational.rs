@@ -45,7 +45,7 @@ impl Catalog {
         Ok(sqlx::query_as(
             "SELECT id, type, target, added_by, added_at FROM locations ORDER BY added_at, id",
         )
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -57,7 +57,7 @@ impl Catalog {
             "SELECT id, type, target, added_by, added_at FROM locations WHERE id = ANY($1)",
         )
         .bind(ids)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -74,7 +74,7 @@ impl Catalog {
         ))
         .bind(source)
         .bind(limit)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -88,7 +88,7 @@ impl Catalog {
              WHERE entity_ref = ANY($1) ORDER BY entity_ref, recorded_at DESC, message"
         ))
         .bind(refs)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -98,7 +98,7 @@ impl Catalog {
              ORDER BY last_seen DESC, entity_ref, new_source LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 }

@@ -76,7 +76,7 @@ impl Catalog {
         Ok(sqlx::query_as(&sql)
             .bind(roots)
             .bind(descend)
-            .fetch_all(self.counted())
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 
@@ -97,7 +97,7 @@ impl Catalog {
         Ok(sqlx::query_as(&sql)
             .bind(roots)
             .bind(transitive)
-            .fetch_all(self.counted())
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 
@@ -122,7 +122,7 @@ impl Catalog {
         Ok(sqlx::query_as(&sql)
             .bind(roots)
             .bind(MAX_ANCESTRY)
-            .fetch_all(self.counted())
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 }

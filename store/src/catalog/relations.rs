@@ -30,7 +30,7 @@ impl Catalog {
              WHERE source_ref = ANY($1) ORDER BY source_ref, type, target_ref",
         )
         .bind(sources)
-        .fetch_all(self.counted())
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 }

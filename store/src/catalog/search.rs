@@ -45,7 +45,10 @@ impl Catalog {
         }
         qb.push(" ORDER BY score DESC, ref ASC LIMIT ")
             .push_bind(first + 1);
-        Ok(qb.build_query_as().fetch_all(self.counted()).await?)
+        Ok(qb
+            .build_query_as()
+            .fetch_all(&mut *self.reader().await?)
+            .await?)
     }
 
     pub async fn count_search(
@@ -57,7 +60,10 @@ impl Catalog {
         text.push_match(&mut qb);
         qb.push(" AND ");
         push_filter(&mut qb, filter);
-        let (count,): (i64,) = qb.build_query_as().fetch_one(self.counted()).await?;
+        let (count,): (i64,) = qb
+            .build_query_as()
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
         Ok(count)
     }
 }

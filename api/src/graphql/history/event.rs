@@ -11,6 +11,7 @@ use super::event_log;
 use crate::error::Result;
 use crate::graphql::entity::Entity;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::long::Long;
 use almanac_domain::{apply, CatalogEvent, EntityState};
 use almanac_store::history::{decode, HistoryError};
 use almanac_store::StoredEvent;
@@ -212,8 +213,8 @@ impl HistoryEvent {
 #[Object]
 impl HistoryEvent {
     /// Place in the global log; later events have larger positions.
-    async fn position(&self) -> i64 {
-        self.event.position
+    async fn position(&self) -> Long {
+        Long(self.event.position)
     }
 
     /// The stream: an entity's canonical ref, or `location/<id>`.

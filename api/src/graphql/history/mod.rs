@@ -15,18 +15,18 @@ pub use connection::{
     entity_history, events_page, EventFilter, HistoryEventConnection, HistoryOrder,
 };
 pub use event::Change;
-pub use live::{Subscription, WakeHub};
+pub use live::{ConnectionSlots, Subscription, WakeHub};
 pub use travel::{entity_diff, entity_then};
 pub use verify::{verify_integrity, IntegrityReport};
 
 use crate::error::{ApiError, Result};
+use crate::graphql::ReadPool;
 use almanac_store::EventLog;
 use async_graphql::Context;
-use sqlx::PgPool;
 
-/// The log, from the schema's pool.
+/// The log, over the schema's read pool.
 pub fn event_log(ctx: &Context<'_>) -> Result<EventLog> {
-    ctx.data::<PgPool>()
-        .map(|pool| EventLog::new(pool.clone()))
+    ctx.data::<ReadPool>()
+        .map(|reads| EventLog::new(reads.0.clone()))
         .map_err(|_| ApiError::internal(std::io::Error::other("database pool missing from schema")))
 }
