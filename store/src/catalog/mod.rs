@@ -45,13 +45,14 @@ pub enum CatalogError {
 impl CatalogError {
     /// True when the statement ran out of time: the request's deadline passed
     /// before it started, or PostgreSQL cancelled it (`statement_timeout`).
+    /// No connection within the pool's wait is not a timeout of the request but
+    /// the database out of reach (`UNAVAILABLE` at the API).
     pub fn is_timeout(&self) -> bool {
         match self {
             CatalogError::DeadlinePassed => true,
             CatalogError::Database(sqlx::Error::Database(db)) => {
                 db.code().as_deref() == Some("57014")
             }
-            CatalogError::Database(sqlx::Error::PoolTimedOut) => true,
             CatalogError::Database(_) => false,
         }
     }
