@@ -29,6 +29,24 @@ pub struct StoredEvent {
     pub hash: Vec<u8>,
 }
 
+impl StoredEvent {
+    /// The fields its hash covers, as stored: what `verify` recomputes.
+    pub fn hash_input(&self) -> super::HashInput<'_> {
+        super::HashInput {
+            stream: &self.stream,
+            version: self.version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: &self.payload,
+            actor: &self.actor,
+            source: self.source.as_deref(),
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            recorded_at: self.recorded_at,
+        }
+    }
+}
+
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -3,7 +3,7 @@
 //! triggers exist, are enabled, fire as installed, and run the function text
 //! this binary ships. The signed checkpoints are checked in `seal/check.rs`.
 
-use super::hash::{event_hash, HashInput};
+use super::hash::event_hash;
 use super::read::{StoredEvent, EVENT_COLUMNS};
 use super::EventLog;
 use futures::TryStreamExt;
@@ -99,44 +99,25 @@ const GUARDS: [(&str, &str, &str, i16); 8] = [
     ),
 ];
 
-/// The guard functions' bodies exactly as `migrations/0001_event_log.sql` and
-/// `0004_single_registration.sql` install them (`pg_proc.prosrc`, the text between the `$$`). A function
-/// replaced with `CREATE OR REPLACE` keeps its name and its triggers, so only
-/// its text shows the change.
-const GUARD_FUNCTIONS: [(&str, &str); 3] = [
-    (
-        "events_reject_change",
-        "BEGIN
-    RAISE EXCEPTION 'the event log is append-only: % on % is not allowed', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END",
-    ),
-    (
-        "events_serialise_appends",
-        "BEGIN
-    PERFORM pg_advisory_xact_lock(7006001);
-    RETURN NULL;
-END",
-    ),
-    (
-        "events_single_registration",
-        "DECLARE
-    latest text;
-BEGIN
-    SELECT event_type INTO latest FROM events
-     WHERE stream = NEW.stream AND version < NEW.version
-       AND event_type IN ('EntityRegistered', 'EntityRemoved')
-     ORDER BY version DESC LIMIT 1;
-    IF latest = 'EntityRegistered' THEN
-        -- SQLSTATE AL001 is Almanac's \"already registered\"; the store maps it to
-        -- a typed error by code, and DETAIL carries the stream.
-        RAISE EXCEPTION 'stream % already holds a live registration', NEW.stream
-            USING ERRCODE = 'AL001', DETAIL = NEW.stream;
-    END IF;
-    RETURN NEW;
-END",
-    ),
+/// The migrations that install the guard functions, as compiled into this binary.
+const GUARD_MIGRATIONS: [&str; 2] = [
+    include_str!("../../../migrations/0001_event_log.sql"),
+    include_str!("../../../migrations/0004_single_registration.sql"),
 ];
+
+/// A guard function's body exactly as its migration installs it (`pg_proc.prosrc`,
+/// the text between the `$$`, trimmed). A function replaced with `CREATE OR REPLACE`
+/// keeps its name and its triggers, so only its text shows the change. Read from
+/// the migrations themselves, so the two cannot drift.
+fn installed_body(function: &str) -> Option<&'static str> {
+    let head = format!("CREATE FUNCTION {function}()");
+    GUARD_MIGRATIONS.iter().find_map(|sql| {
+        let after = &sql[sql.find(&head)? + head.len()..];
+        let mut parts = after.splitn(3, "$$");
+        parts.next()?;
+        parts.next().map(str::trim)
+    })
+}
 
 /// A trigger on a guarded table and the function it runs.
 #[derive(sqlx::FromRow)]
@@ -243,10 +224,7 @@ impl EventLog {
                 ));
                 continue;
             }
-            let expected = GUARD_FUNCTIONS
-                .iter()
-                .find(|(f, _)| *f == function)
-                .map_or("", |(_, body)| *body);
+            let expected = installed_body(function).unwrap_or_default();
             if body.trim() != expected || language != "plpgsql" || *definer {
                 let message = format!(
                     "function {function} (run by the guard triggers) is not the one Almanac \
@@ -272,19 +250,25 @@ pub(super) fn check_link(previous: Option<&(i64, Vec<u8>)>, event: &StoredEvent)
     }
     let recomputed = event_hash(
         previous.map(|(_, hash)| hash.as_slice()),
-        &HashInput {
-            stream: &event.stream,
-            version: event.version,
-            event_type: &event.event_type,
-            schema_version: event.schema_version,
-            payload: &event.payload,
-            actor: &event.actor,
-            source: event.source.as_deref(),
-            correlation_id: event.correlation_id,
-            causation_id: event.causation_id,
-            recorded_at: event.recorded_at,
-        },
+        &event.hash_input(),
     );
     (recomputed.as_slice() != event.hash.as_slice())
         .then(|| "stored hash does not match the event's contents and the previous link".into())
+}
+
+#[cfg(test)]
+mod guard_body_tests {
+    use super::*;
+
+    #[test]
+    fn every_guard_function_has_its_body_in_the_migrations() {
+        for (_, _, function, _) in GUARDS {
+            let body = installed_body(function).unwrap_or_default();
+            assert!(
+                body.starts_with("BEGIN") || body.starts_with("DECLARE"),
+                "{function}: {body}"
+            );
+            assert!(body.ends_with("END"), "{function}: {body}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::support::{append, meta, n};
 use almanac_store::log::seal::{CheckpointFile, FindingKind, Sealer, Trust};
-use almanac_store::log::{event_hash, Audit, HashInput};
+use almanac_store::log::{event_hash, Audit};
 use almanac_store::testing::{test_db, test_sealer, TestDb};
 use almanac_store::{EventLog, StoredEvent};
 use chrono::Duration;
@@ -52,22 +52,7 @@ async fn exec(conn: &mut PgConnection, sql: &str) {
 }
 
 fn hash_of(event: &StoredEvent, previous: Option<&[u8]>) -> Vec<u8> {
-    event_hash(
-        previous,
-        &HashInput {
-            stream: &event.stream,
-            version: event.version,
-            event_type: &event.event_type,
-            schema_version: event.schema_version,
-            payload: &event.payload,
-            actor: &event.actor,
-            source: event.source.as_deref(),
-            correlation_id: event.correlation_id,
-            causation_id: event.causation_id,
-            recorded_at: event.recorded_at,
-        },
-    )
-    .to_vec()
+    event_hash(previous, &event.hash_input()).to_vec()
 }
 
 /// What an outside script can do: rewrite a stream's hashes from `version` on
