@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod database;
+mod demo;
 mod signing;
 mod telemetry;
 

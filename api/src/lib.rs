@@ -2,8 +2,10 @@
 //! (`POST`/`GET /graphql`) and WebSocket (`graphql-transport-ws` on the same
 //! path).
 //!
-//! It serves what the store's projections hold and writes only through
-//! `almanac-ingest`; it never writes SQL of its own. It loads nothing from a
+//! It serves what the store's projections hold (read through
+//! `almanac_store::catalog`) and writes only through `almanac-ingest`. Its one
+//! SQL statement of its own is a read: the entity counts by kind in
+//! `metrics.rs`. It loads nothing from a
 //! CDN and serves no HTML: Almanac must work on air-gapped networks.
 
 mod auth;

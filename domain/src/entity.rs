@@ -147,7 +147,7 @@ impl Entity {
         }
     }
 
-    /// Every relation the spec declares (DESIGN.md section 2), in table order.
+    /// Every relation the spec declares (see `relations::RULES`), in table order.
     pub fn relations(&self) -> Vec<DeclaredRelation> {
         relations::declared(&self.kind, &self.entity_ref(), self.spec()).0
     }

@@ -1,4 +1,5 @@
-//! Relations declared by an entity's spec: the conformance table of DESIGN.md section 2.
+//! Relations declared by an entity's spec: Backstage's reference fields
+//! and the relation each yields (the `RULES` table below).
 //!
 //! Each reference field yields a relation from the entity and, through [`DeclaredRelation::edges`],
 //! its inverse on the target. This module does not check that targets exist (dangling edges
@@ -169,7 +170,7 @@ macro_rules! row {
     };
 }
 
-/// DESIGN.md section 2, row by row.
+/// One row per reference field: kind, spec field, default target kind, relation.
 #[rustfmt::skip]
 const RULES: &[Rule] = &[
     row!(OWNED,              "owner",          Some("Group"),     OwnedBy),

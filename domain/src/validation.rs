@@ -1,5 +1,5 @@
-//! Validation of a descriptor against Backstage's rules (DESIGN.md section 1) and the
-//! reference rules of section 2, collecting every error of a document, not just the first.
+//! Validation of a descriptor against Backstage's rules (envelope, names, required
+//! spec fields by kind) and its reference rules, collecting every error of a document, not just the first.
 //!
 //! It reads a `serde_json::Value` and reports; it never changes the document (the namespace
 //! default is applied by `Entity::from_value` once the document has passed). It does not

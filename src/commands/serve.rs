@@ -18,25 +18,20 @@ pub struct ServeArgs {
     /// Address to listen on [env: ALMANAC_LISTEN] [default: 127.0.0.1:7007]
     #[arg(long)]
     listen: Option<String>,
-    /// Also load the demo catalog (examples/demo) as a location.
+    /// Also load the demo catalog (examples/demo, embedded in the binary; written to
+    /// `<data-dir>/demo/` on each start) as a location.
     #[arg(long)]
     demo: bool,
 }
 
-/// The demo catalog's root: beside the binary's sources when run from a
-/// checkout, else `examples/demo` under the current directory.
-fn demo_location() -> ConfiguredLocation {
-    let built_in =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/catalog-info.yaml");
-    let path = if built_in.is_file() {
-        built_in
-    } else {
-        std::path::PathBuf::from("examples/demo/catalog-info.yaml")
-    };
-    ConfiguredLocation {
+/// The demo catalog, written from the binary into `<data-dir>/demo/`, so `--demo` works
+/// wherever the binary runs.
+fn demo_location(data_dir: &std::path::Path) -> anyhow::Result<ConfiguredLocation> {
+    let path = crate::demo::write_into(data_dir)?;
+    Ok(ConfiguredLocation {
         location_type: "file".into(),
         target: path.display().to_string(),
-    }
+    })
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -48,7 +43,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
     connected.supervise(settings.database.supervisor.supervision());
     let mut locations = settings.catalog.locations.clone();
     if args.demo {
-        locations.push(demo_location());
+        locations.push(demo_location(&settings.data_dir())?);
     }
     let interval = Duration::from_secs(settings.catalog.refresh_interval_seconds.max(1));
     let api_settings = (

@@ -4,6 +4,7 @@
 
 use super::support::{almanac, scratch_dir, Server};
 use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres, DATABASE, SUPERUSER};
+use serde_json::json;
 use sqlx::{ConnectOptions, Connection};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -166,39 +167,42 @@ async fn serve_reads_the_locations_of_its_configuration_file() {
     .unwrap();
     let data = dir.join("data");
     let mut server = Server::start_with(&data, &["--config", config.to_str().unwrap()]);
-    // Registered at start, then an edit is picked up by the scheduled re-read.
+    // Registered at start: served without a title.
+    let query = json!({"query": "{ entity(ref: \"group:configured-team\") { name title } }"});
+    let served = |expected: serde_json::Value| {
+        let (url, query) = (server.url("/graphql"), query.clone());
+        async move {
+            let start = Instant::now();
+            loop {
+                let body: serde_json::Value = reqwest::Client::new()
+                    .post(&url)
+                    .json(&query)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if body["data"]["entity"] == expected {
+                    return;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(4),
+                    "expected {expected}, served {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    served(json!({"name": "configured-team", "title": null})).await;
+    // Edited only after the first read was served: only a scheduled re-read (every
+    // second, per the configuration) can bring the new title.
     std::fs::write(
         &catalog,
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: configured-team\n  title: Renamed\nspec:\n  type: team\n  children: []\n",
     )
     .unwrap();
-    let start = Instant::now();
-    let title = loop {
-        let (_, out, _) = run(&data, &["replay", "--verify"]);
-        if out.contains("1 entities") {
-            let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&data))
-                .await
-                .unwrap();
-            let mut conn = pg.server_options().connect().await.unwrap();
-            let row: Option<(Option<String>,)> = sqlx::query_as(
-                "SELECT title FROM entities WHERE ref = 'group:default/configured-team'",
-            )
-            .fetch_optional(&mut conn)
-            .await
-            .unwrap();
-            conn.close().await.unwrap();
-            pg.stop().await.unwrap();
-            if let Some((Some(title),)) = row {
-                break title;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the configured location was not read"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert_eq!(title, "Renamed");
+    served(json!({"name": "configured-team", "title": "Renamed"})).await;
     server.child.kill().unwrap();
     let _ = server.child.wait();
     let _ = std::fs::remove_dir_all(&dir);

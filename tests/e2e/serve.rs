@@ -126,3 +126,47 @@ fn migrate_applies_the_schema_to_the_embedded_database() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `serve --demo` run from a directory that holds no checkout: the demo comes from the
+/// binary, written into `<data-dir>/demo/`, and its entities are served.
+#[tokio::test]
+async fn serve_demo_serves_the_embedded_demo_from_any_working_directory() {
+    let dir = scratch_dir("demo");
+    let elsewhere = scratch_dir("demo-cwd");
+    let server = Server::start_in(&elsewhere, &dir, &["--demo"]);
+    let query = json!({"query": "{ entity(ref: \"component:checkout-service\") { name source } }"});
+    let start = std::time::Instant::now();
+    let entity = loop {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(server.url("/graphql"))
+            .json(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !body["data"]["entity"].is_null() {
+            break body["data"]["entity"].clone();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(8),
+            "the demo was not served: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(entity["name"], "checkout-service");
+    let source = entity["source"].as_str().unwrap();
+    let written = dir.join("demo/catalog-info.yaml");
+    assert!(
+        written.is_file(),
+        "the demo is written into the data directory"
+    );
+    assert!(
+        source.contains(&*dir.join("demo").to_string_lossy()),
+        "read from the data directory's copy, not the checkout: {source}"
+    );
+    assert!(server.terminate().success());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}

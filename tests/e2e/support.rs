@@ -36,11 +36,24 @@ impl Server {
 
     /// With extra global arguments (`--config FILE`, say).
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = almanac()
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(extra)
+        let mut command = almanac();
+        command.arg("--data-dir").arg(data_dir).args(extra);
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        Server::spawn(command)
+    }
+
+    /// `almanac --data-dir DIR serve ... SERVE_ARGS`, run from `cwd`.
+    pub fn start_in(cwd: &Path, data_dir: &Path, serve_args: &[&str]) -> Server {
+        let mut command = almanac();
+        command.current_dir(cwd).arg("--data-dir").arg(data_dir);
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args);
+        Server::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -1,4 +1,4 @@
-//! One test per row of the relation conformance table (DESIGN.md section 2), and the rules
+//! One test per row of the relation table (`RULES` in `relations.rs`), and the rules
 //! around it: default namespace, explicit kinds, both-sided facts.
 
 #![allow(clippy::unwrap_used)]

@@ -1,5 +1,5 @@
 //! Rules for `spec` by kind: which fields each built-in kind requires and what shape each
-//! known field has (DESIGN.md section 1, "Built-in kinds and their required spec fields").
+//! known field has (Backstage's built-in kinds and their required spec fields).
 //!
 //! Unknown spec keys are allowed and kept. Reference syntax (`owner: user:jdoe`) is not
 //! checked here but in `relations`, which owns the reference rules.

@@ -1,4 +1,4 @@
-//! Tests of the descriptor rules of DESIGN.md section 1, through `Entity::from_value`.
+//! Tests of the descriptor rules (envelope, names, spec fields by kind), through `Entity::from_value`.
 
 #![allow(clippy::unwrap_used)]
 

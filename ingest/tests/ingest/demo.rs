@@ -1,5 +1,5 @@
 //! The demo catalog ingested whole: counts, the deliberate error, and the
-//! relation edges of named entities (DESIGN.md section 2, both directions).
+//! relation edges of named entities (each relation and its inverse).
 
 use super::support::{demo_dir, edges, ingest, pairs};
 use almanac_ingest::Source;
