@@ -2,7 +2,7 @@
 //!
 //! Resolvers return [`Result<T, ApiError>`](Result). `ApiError` deliberately has
 //! no `Display`, so async-graphql's blanket "anything printable becomes a client
-//! message" conversion cannot apply to it, and `?` on a `sqlx` or ingest error
+//! message" conversion cannot apply to it, and `?` on a store or ingest error
 //! only compiles through the `From` impls below, which make it `Internal`.
 //! Known failures carry `extensions.code` from the closed [`ErrorCode`] enum;
 //! internal ones reach the client as "internal error" and are logged once, with
@@ -151,7 +151,7 @@ impl ApiError {
     /// An internal failure, unless its cause is the database being out of
     /// reach: that one the client may retry, so it gets `UNAVAILABLE`.
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        if database_unavailable(&cause) {
+        if almanac_store::is_unavailable(&cause) {
             tracing::debug!(error = %cause, "database unavailable");
             return Self::new(ErrorCode::Unavailable, UNAVAILABLE_MESSAGE);
         }
@@ -223,8 +223,8 @@ impl From<Arc<almanac_store::catalog::CatalogError>> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
+impl From<almanac_store::StoreError> for ApiError {
+    fn from(error: almanac_store::StoreError) -> Self {
         ApiError::internal(error)
     }
 }
@@ -239,27 +239,6 @@ impl From<almanac_ingest::IngestError> for ApiError {
     fn from(error: almanac_ingest::IngestError) -> Self {
         ApiError::internal(error)
     }
-}
-
-/// Whether a `sqlx::Error` in the cause chain says the database could not be
-/// reached: no connection in time, a broken one, or a server shutting down or
-/// starting up (SQLSTATE class 57P: 01 admin, 02 crash shutdown, 03 cannot
-/// connect now). Typed matches only, never message text.
-fn database_unavailable(cause: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(cause);
-    while let Some(error) = next {
-        if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
-            return match sqlx {
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-                sqlx::Error::Database(db) => {
-                    matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
-                }
-                _ => false,
-            };
-        }
-        next = error.source();
-    }
-    false
 }
 
 /// A cause shared by every field a batched load failed for.
@@ -298,7 +277,7 @@ mod tests {
             ),
             None => panic!("no extensions"),
         }
-        let other = ApiError::from(sqlx::Error::RowNotFound);
+        let other = ApiError::from(almanac_store::StoreError::from(sqlx::Error::RowNotFound));
         assert_eq!(other.code(), ErrorCode::Internal);
     }
 }

@@ -85,13 +85,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 async fn projection_readiness(state: &AppState) -> (StatusCode, Json<Value>) {
-    let pool = &state.database.pool;
-    let figures = async {
-        let lag = almanac_store::projection::lag(pool).await?;
-        let failed = almanac_store::projection::failures::count_by_stage(pool).await?;
-        Ok::<_, sqlx::Error>((lag, failed.iter().map(|(_, n)| n).sum::<i64>()))
-    };
-    match figures.await {
+    match almanac_store::metrics::projection_health(&state.database.pool).await {
         Ok((lag, failures)) => {
             let projection = json!({
                 "checkpoint": lag.checkpoint,

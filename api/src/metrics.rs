@@ -9,7 +9,7 @@
 use super::server::AppState;
 use crate::auth::authorization_header;
 use crate::http::auth_status;
-use almanac_store::projection::{failures, lag};
+use almanac_store::metrics::{gauges, Gauges};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,14 +44,12 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn render(state: &AppState) -> Result<String, sqlx::Error> {
-    let pool = &state.database.pool;
-    let lag = lag(pool).await?;
-    let failed = failures::count_by_stage(pool).await?;
-    let kinds: Vec<(String, i64)> =
-        sqlx::query_as("SELECT kind, count(*) FROM entities GROUP BY kind ORDER BY kind")
-            .fetch_all(pool)
-            .await?;
+async fn render(state: &AppState) -> Result<String, almanac_store::StoreError> {
+    let Gauges {
+        lag,
+        failures_by_stage: failed,
+        entities_by_kind: kinds,
+    } = gauges(&state.database.pool).await?;
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, String)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

@@ -8,7 +8,6 @@
 pub mod operations;
 pub mod read;
 mod reconcile;
-mod record;
 mod report;
 pub mod schedule;
 mod state;
@@ -18,7 +17,7 @@ pub use reconcile::{ApplyOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 
 use almanac_store::projection::ProjectionError;
-use sqlx::PgPool;
+use almanac_store::PgPool;
 use std::sync::OnceLock;
 
 static CONFIGURED_LIMITS: OnceLock<ReadLimits> = OnceLock::new();
@@ -46,7 +45,7 @@ pub enum IngestError {
     #[error(transparent)]
     History(#[from] almanac_store::history::HistoryError),
     #[error("database error during ingest: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] almanac_store::StoreError),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     /// The append could not be signed (no key): nothing was written.

@@ -5,8 +5,7 @@
 use crate::reconcile::new_event;
 use crate::{ApplyOptions, IngestError, IngestReport, Ingestor, Source};
 use almanac_domain::{location_stream, CatalogEvent, EntityRef, RemovalReason};
-use almanac_store::{AppendMeta, EventLog, StreamAppend};
-use sqlx::PgPool;
+use almanac_store::{AppendMeta, EventLog, PgPool, StreamAppend};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -57,40 +56,19 @@ pub fn location_source(location_type: &str, target: &str) -> Result<Source, Inge
     }
 }
 
-/// A registered location, as projected.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
-pub struct Location {
-    pub id: String,
-    #[sqlx(rename = "type")]
-    pub location_type: String,
-    pub target: String,
-}
+pub use almanac_store::locations::Location;
 
 pub async fn find_location(pool: &PgPool, id: &str) -> Result<Option<Location>, IngestError> {
-    Ok(
-        sqlx::query_as("SELECT id, type, target FROM locations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(almanac_store::locations::find(pool, id).await?)
 }
 
 pub async fn list_locations(pool: &PgPool) -> Result<Vec<Location>, IngestError> {
-    Ok(
-        sqlx::query_as("SELECT id, type, target FROM locations ORDER BY added_at, id")
-            .fetch_all(pool)
-            .await?,
-    )
+    Ok(almanac_store::locations::list(pool).await?)
 }
 
 /// The version of a stream's last event and its type, from the log itself.
 async fn stream_head(pool: &PgPool, stream: &str) -> Result<Option<(i64, String)>, IngestError> {
-    Ok(sqlx::query_as(
-        "SELECT version, event_type FROM events WHERE stream = $1 ORDER BY version DESC LIMIT 1",
-    )
-    .bind(stream)
-    .fetch_optional(pool)
-    .await?)
+    Ok(EventLog::new(pool.clone()).stream_head(stream).await?)
 }
 
 fn meta(actor: &str, source: Option<String>) -> AppendMeta {
@@ -227,11 +205,7 @@ pub async fn remove_location(
     let Some((version, _)) = stream_head(pool, &stream).await? else {
         return Ok(None);
     };
-    let entities: Vec<(String, i64)> =
-        sqlx::query_as("SELECT ref, version FROM entities WHERE origin = $1 ORDER BY ref")
-            .bind(&origin)
-            .fetch_all(pool)
-            .await?;
+    let entities = almanac_store::locations::entities_of_origin(pool, &origin).await?;
     let removed = CatalogEvent::EntityRemoved {
         reason: RemovalReason::SourceDeleted,
     };

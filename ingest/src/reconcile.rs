@@ -7,7 +7,6 @@
 //! conflicts and apply the rest.
 
 use crate::read::{ReadFailure, ReadFile, ReadOutcome};
-use crate::record::{self, ConflictRow, ErrorRow};
 use crate::report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 use crate::state::{self, StateMap};
 use crate::IngestError;
@@ -16,11 +15,9 @@ use almanac_domain::{
     apply, decide, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
     PendingEvent, RemovalReason,
 };
-use almanac_store::log::{append_in, lock_appends};
+use almanac_store::operational::{record_read, ConflictRow, ErrorRow};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
-use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, StreamAppend};
-use serde_json::Value;
-use sqlx::PgPool;
+use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, PgPool, StreamAppend, Tx};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -106,7 +103,10 @@ impl Reconciler {
     /// Brings the projection up to the log's head: this process projects if no
     /// other holds the projector, otherwise it waits for the one that does.
     pub async fn sync_projection(&self) -> Result<(), IngestError> {
-        let head = EventLog::new(self.pool.clone()).head_position().await?;
+        let head = EventLog::new(self.pool.clone())
+            .head_position()
+            .await
+            .map_err(almanac_store::StoreError::from)?;
         if self.projector.catch_up().await? == Step::Busy {
             self.wait_while_progressing(head).await?;
         }
@@ -169,8 +169,8 @@ impl Reconciler {
         // Decide and append in one transaction under the append lock: the state
         // read here is the state the events are appended to, so ownership and
         // expected versions cannot change between the check and the write.
-        let mut tx = self.pool.begin().await?;
-        lock_appends(&mut tx).await?;
+        let mut tx = Tx::begin(&self.pool).await?;
+        tx.lock_appends().await?;
         let mut map = state::load(&mut tx, &keys, &all_named).await?;
         check_versions(&map, &all_named, &options.expected_versions)?;
         let claimed = claims(&map);
@@ -231,12 +231,13 @@ impl Reconciler {
             .map(|f| (f.key.clone(), f.origin.clone(), None))
             .collect();
         if !appends.is_empty() {
-            let outcome = append_in(&mut tx, &appends, &meta(options))
+            let outcome = tx
+                .append(&appends, &meta(options))
                 .await
                 .map_err(IngestError::from_append)?;
             report.last_position = outcome.last_position();
         }
-        record::record(&mut tx, &reads, &errors, &conflicts).await?;
+        record_read(&mut tx, &reads, &errors, &conflicts).await?;
         tx.commit().await?;
         report.errors = errors.into_iter().map(error_report).collect();
         report.conflicts = conflicts.into_iter().map(conflict_report).collect();
@@ -268,17 +269,11 @@ impl Reconciler {
             .chain(outcome.errors.iter().map(|f| f.key.as_str()))
             .collect();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::begin(&self.pool).await?;
         let mut appends = Vec::new();
         if options.remove_missing && !complete_origins.is_empty() {
-            let vanished: Vec<(String, i64, Value, String)> = sqlx::query_as(
-                "SELECT ref, version, descriptor, coalesce(source, '') FROM entities \
-                 WHERE origin = ANY($1) AND (source IS NULL OR source <> ALL($2)) ORDER BY ref",
-            )
-            .bind(&complete_origins)
-            .bind(&seen)
-            .fetch_all(&mut *tx)
-            .await?;
+            let vanished =
+                almanac_store::ingest_state::vanished(&mut tx, &complete_origins, &seen).await?;
             for (entity_ref, version, descriptor, source) in vanished {
                 let state = EntityState {
                     version,
@@ -294,7 +289,8 @@ impl Reconciler {
             }
         }
         if !appends.is_empty() {
-            let appended = append_in(&mut tx, &appends, &meta(options))
+            let appended = tx
+                .append(&appends, &meta(options))
                 .await
                 .map_err(IngestError::from_append)?;
             report.last_position = appended.last_position();
@@ -306,7 +302,7 @@ impl Reconciler {
                 .map(|f| (f.key.clone(), f.origin.clone(), Some(f.message.clone())))
                 .collect();
             let errors: Vec<ErrorRow> = outcome.errors.iter().map(failure_row).collect();
-            record::record(&mut tx, &reads, &errors, &[]).await?;
+            record_read(&mut tx, &reads, &errors, &[]).await?;
             report.errors = errors.into_iter().map(error_report).collect();
         }
         tx.commit().await?;
@@ -487,7 +483,7 @@ impl IngestError {
             AppendError::Conflict { .. }
             | AppendError::ConcurrentConflict(_)
             | AppendError::AlreadyRegistered { .. } => IngestError::Conflict(err.to_string()),
-            AppendError::Database(db) => IngestError::Database(db),
+            AppendError::Database(db) => IngestError::Database(db.into()),
             AppendError::Seal(seal) => IngestError::Seal(seal),
         }
     }

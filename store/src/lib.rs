@@ -7,12 +7,24 @@
 pub mod catalog;
 pub mod db;
 pub mod embedded;
+mod error;
 pub mod history;
+pub mod ingest_state;
+pub mod locations;
 pub mod log;
+pub mod metrics;
+pub mod operational;
 pub mod projection;
+mod tx;
 
 #[cfg(feature = "test-harness")]
 pub mod testing;
+
+pub use error::{is_unavailable, StoreError};
+/// The connection pool every store call takes; re-exported so that callers do
+/// not depend on `sqlx` themselves.
+pub use sqlx::PgPool;
+pub use tx::Tx;
 
 pub use db::{connect, connect_with, pool_options, Database, DbError, MIGRATOR};
 pub use log::{

@@ -24,10 +24,10 @@ mod size;
 
 use crate::limits::Limits;
 use almanac_store::catalog::Catalog;
+use almanac_store::PgPool;
 use async_graphql::{Schema, SchemaBuilder};
 pub use history::ConnectionSlots;
 use history::{Subscription, WakeHub};
-use sqlx::PgPool;
 
 /// Queries, mutations and the live history subscriptions (over WebSocket).
 pub type AlmanacSchema = Schema<query::Query, mutation::Mutation, Subscription>;

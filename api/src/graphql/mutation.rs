@@ -18,8 +18,8 @@ use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 use almanac_domain::EntityRef;
 use almanac_ingest::{operations, ApplyOptions, IngestError, Ingestor, ReadPolicy, Source};
+use almanac_store::PgPool;
 use async_graphql::{Context, Object};
-use sqlx::PgPool;
 use std::sync::Arc;
 
 pub struct Mutation;

@@ -154,13 +154,17 @@ pub async fn entity_history(
     let log = event_log(ctx)?;
     let mut page = log
         .history_page(stream, after.as_ref().map(|c| c.v), first + 1, newest_first)
-        .await?;
+        .await
+        .map_err(almanac_store::StoreError::from)?;
     page.truncate(usize::try_from(first + 1).unwrap_or(0));
     let shown = &page[..page.len().min(usize::try_from(first).unwrap_or(0))];
     let wanted: HashSet<i64> = shown.iter().map(|e| e.version).collect();
     let mut details = match wanted.iter().max() {
         Some(&through) => {
-            let events = log.read_stream_through(stream, through).await?;
+            let events = log
+                .read_stream_through(stream, through)
+                .await
+                .map_err(almanac_store::StoreError::from)?;
             details_for_versions(&events, &wanted)?
         }
         None => Default::default(),
@@ -193,7 +197,8 @@ pub async fn events_page(
     let after: Option<FeedCursor> = after.map(decode_cursor).transpose()?;
     let rows = event_log(ctx)?
         .read_feed_filtered(after.as_ref().map_or(0, |c| c.p), first + 1, &filter)
-        .await?;
+        .await
+        .map_err(almanac_store::StoreError::from)?;
     let events = rows.into_iter().map(HistoryEvent::new).collect();
     Ok(connection(events, first, after.is_some(), |node| {
         encode_cursor(&FeedCursor {

@@ -201,7 +201,8 @@ impl HistoryEvent {
                 let log = event_log(ctx)?;
                 let events = log
                     .read_stream_through(&self.event.stream, self.event.version)
-                    .await?;
+                    .await
+                    .map_err(almanac_store::StoreError::from)?;
                 let wanted = HashSet::from([self.event.version]);
                 let mut details = details_for_versions(&events, &wanted)?;
                 Ok(details.remove(&self.event.version).unwrap_or_default())

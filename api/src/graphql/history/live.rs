@@ -25,10 +25,10 @@ use crate::graphql::filter::canonical_ref;
 use crate::graphql::long::Long;
 use crate::limits::Limits;
 use almanac_store::log::{FeedFilter, FeedWaker};
+use almanac_store::PgPool;
 use almanac_store::{EventLog, StoredEvent};
 use async_graphql::{Context, Subscription as SubscriptionRoot};
 use futures::Stream;
-use sqlx::PgPool;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -169,7 +169,11 @@ async fn produce(
         let page = match log.read_feed_filtered(cursor, PAGE, &filter).await {
             Ok(page) => page,
             Err(err) => {
-                let _ = sender.send(Item::Failed(ApiError::from(err))).await;
+                let _ = sender
+                    .send(Item::Failed(ApiError::from(
+                        almanac_store::StoreError::from(err),
+                    )))
+                    .await;
                 return;
             }
         };
@@ -349,7 +353,10 @@ async fn start(
             return Err(ApiError::invalid("afterPosition must not be negative").into())
         }
         Some(position) => position,
-        None => log.head_position().await.map_err(ApiError::from)?,
+        None => log
+            .head_position()
+            .await
+            .map_err(|err| ApiError::from(almanac_store::StoreError::from(err)))?,
     };
     let wakes = hub.subscribe().await;
     Ok(feed(log, filter, cursor, wakes, &limits, slot).0)

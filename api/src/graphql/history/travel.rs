@@ -50,7 +50,10 @@ pub async fn entity_then(
         return Ok(None);
     }
     // The registration that started this life of the entity: its uid and creation.
-    let events = log.read_stream_through(stream, past.version).await?;
+    let events = log
+        .read_stream_through(stream, past.version)
+        .await
+        .map_err(almanac_store::StoreError::from)?;
     let registered = events
         .iter()
         .rev()
@@ -128,7 +131,8 @@ pub async fn entity_diff(
     let (from, to) = (i64::from(from), i64::from(to));
     let events = event_log(ctx)?
         .read_stream_through(stream, from.max(to))
-        .await?;
+        .await
+        .map_err(almanac_store::StoreError::from)?;
     let newest = events.last().map_or(0, |e| e.version);
     if from.max(to) > newest {
         return Err(ApiError::invalid(format!(

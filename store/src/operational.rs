@@ -1,8 +1,10 @@
 //! Operational state written with each read, in the same transaction as its
 //! events: when each source was last read, what it could not accept, and which
 //! entities two sources claim. Not history: the next read replaces it.
+//! The one writer of `source_reads`, `processing_errors` and `conflicts`; the
+//! catalog's `operational` module reads them.
 
-use sqlx::PgConnection;
+use crate::{StoreError, Tx};
 
 pub struct ErrorRow {
     pub source: String,
@@ -17,12 +19,13 @@ pub struct ConflictRow {
 }
 
 /// `read` holds (source, origin, failure) for every source read or failed.
-pub async fn record(
-    conn: &mut PgConnection,
+pub async fn record_read(
+    tx: &mut Tx,
     read: &[(String, String, Option<String>)],
     errors: &[ErrorRow],
     conflicts: &[ConflictRow],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let sources: Vec<&str> = read.iter().map(|(s, _, _)| s.as_str()).collect();
     let origins: Vec<&str> = read.iter().map(|(_, o, _)| o.as_str()).collect();
     let failures: Vec<Option<&str>> = read.iter().map(|(_, _, f)| f.as_deref()).collect();

@@ -1,0 +1,138 @@
+//! The current state `decide` needs for a chunk of sources, read under the
+//! append lock so that nothing moves between the decision and its append: the
+//! live entities those sources claim or their candidates name (from the
+//! projection), checked against the stream heads of the log itself. A stream
+//! the projection has not caught up with is folded from its events, so a
+//! lagging projector can neither hide a registration nor revive a removal.
+//! It does not wait for the projector, and does not take the lock itself.
+//! Read by ingest's reconciler; it decides nothing (that is `domain::decide`).
+
+use crate::history::{decode, HistoryError};
+use crate::log::{StoredEvent, EVENT_COLUMNS};
+use crate::{StoreError, Tx};
+use almanac_domain::{fold, StreamState};
+use serde_json::Value;
+use sqlx::PgConnection;
+use std::collections::{BTreeSet, HashMap};
+
+/// Canonical ref -> stream state, for every stream a chunk touches.
+pub type StateMap = HashMap<String, StreamState>;
+
+/// The state of the streams `sources` claim and `refs` name, as of the log's
+/// head. The caller holds the append lock in the same transaction.
+pub async fn load_for_chunk(
+    tx: &mut Tx,
+    sources: &[String],
+    refs: &[String],
+) -> Result<StateMap, HistoryError> {
+    let conn = tx.conn();
+    let live: Vec<(String, i64, Value)> = sqlx::query_as(
+        "SELECT ref, version, descriptor FROM entities WHERE source = ANY($1) OR ref = ANY($2)",
+    )
+    .bind(sources)
+    .bind(refs)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut map: StateMap = live
+        .into_iter()
+        .map(|(entity_ref, version, descriptor)| {
+            (
+                entity_ref,
+                StreamState {
+                    version,
+                    descriptor: Some(descriptor),
+                },
+            )
+        })
+        .collect();
+    settle(conn, &mut map, refs).await?;
+    Ok(map)
+}
+
+/// Makes `map` agree with the log's stream heads: one query for the heads, and
+/// one more (rare: only when the projection lags) for the lagging streams.
+async fn settle(
+    conn: &mut PgConnection,
+    map: &mut StateMap,
+    refs: &[String],
+) -> Result<(), HistoryError> {
+    let streams: BTreeSet<&str> = map
+        .keys()
+        .map(String::as_str)
+        .chain(refs.iter().map(String::as_str))
+        .collect();
+    let streams: Vec<&str> = streams.into_iter().collect();
+    let heads: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (stream) stream, version, event_type FROM events \
+         WHERE stream = ANY($1) ORDER BY stream, version DESC",
+    )
+    .bind(&streams)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut lagging = Vec::new();
+    for (stream, version, event_type) in heads {
+        match map.get(&stream) {
+            Some(state) if state.version == version => {}
+            // Removed, and the projection agrees that nothing is live.
+            None if event_type == "EntityRemoved" => {
+                map.insert(
+                    stream,
+                    StreamState {
+                        version,
+                        descriptor: None,
+                    },
+                );
+            }
+            _ => lagging.push(stream),
+        }
+    }
+    if lagging.is_empty() {
+        return Ok(());
+    }
+    tracing::debug!(
+        streams = lagging.len(),
+        "projection lags: folding streams from the log"
+    );
+    let events: Vec<StoredEvent> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ANY($1) ORDER BY stream, version"
+    ))
+    .bind(&lagging)
+    .fetch_all(&mut *conn)
+    .await?;
+    for stream in events.chunk_by(|a, b| a.stream == b.stream) {
+        let decoded = stream.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = stream.last() else {
+            continue;
+        };
+        let state = fold(decoded.iter()).map_err(|err| HistoryError::Corrupt {
+            position: last.position,
+            message: err.to_string(),
+        })?;
+        match state {
+            Some(state) => map.insert(last.stream.clone(), state),
+            None => map.remove(&last.stream),
+        };
+    }
+    Ok(())
+}
+
+/// A live entity read through an origin: (ref, version, descriptor, source;
+/// empty when it has none).
+pub type OriginEntity = (String, i64, Value, String);
+
+/// The live entities read through one of `origins` from a source not in `seen`:
+/// what vanished from a fully read origin.
+pub async fn vanished(
+    tx: &mut Tx,
+    origins: &[&str],
+    seen: &[&str],
+) -> Result<Vec<OriginEntity>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT ref, version, descriptor, coalesce(source, '') FROM entities \
+         WHERE origin = ANY($1) AND (source IS NULL OR source <> ALL($2)) ORDER BY ref",
+    )
+    .bind(origins)
+    .bind(seen)
+    .fetch_all(tx.conn())
+    .await?)
+}
