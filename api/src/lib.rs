@@ -3,10 +3,10 @@
 //! path).
 //!
 //! It serves what the store's projections hold (read through
-//! `almanac_store::catalog`) and writes only through `almanac-ingest`. Its one
-//! SQL statement of its own is a read: the entity counts by kind in
-//! `metrics.rs`. It loads nothing from a
-//! CDN and serves no HTML: Almanac must work on air-gapped networks.
+//! `almanac_store::catalog`, history and metrics through their store modules)
+//! and writes only through `almanac-ingest`. It speaks no SQL: `sqlx` is not
+//! among its dependencies. It loads nothing from a CDN and serves no HTML:
+//! Almanac must work on air-gapped networks.
 
 mod auth;
 mod error;
