@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const WRITERS: usize = 8;
-const EVENTS_PER_WRITER: usize = 2_500;
+const EVENTS_PER_WRITER: usize = 1_250;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_feed_reader_sees_every_event_exactly_once_under_concurrent_writers() {
