@@ -11,6 +11,7 @@ mod spec;
 mod structure;
 pub mod syntax;
 
+pub use structure::json_size;
 pub(crate) use structure::too_deep;
 
 use std::fmt;

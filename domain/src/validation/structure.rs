@@ -29,8 +29,9 @@ pub(crate) fn too_deep(doc: &Value, max_depth: usize) -> bool {
     false
 }
 
-/// The length of the document serialised as compact JSON, counted without building it.
-pub(crate) fn json_size(doc: &Value) -> usize {
+/// The length of `value` serialised as compact JSON, counted without building it;
+/// `usize::MAX` if it cannot be serialised (so any size limit refuses it).
+pub fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -42,9 +43,10 @@ pub(crate) fn json_size(doc: &Value) -> usize {
         }
     }
     let mut count = Count(0);
-    // Writing a Value to a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut count, doc);
-    count.0
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// PostgreSQL's jsonb cannot store `\u0000`, so a NUL anywhere, in a key or a string,

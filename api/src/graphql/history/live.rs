@@ -97,21 +97,7 @@ enum Item {
 
 /// About how many bytes `event` takes (its JSON form, counted, not built).
 fn event_bytes(event: &StoredEvent) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, event) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
-    }
+    almanac_domain::validation::json_size(event)
 }
 
 /// One subscriber's buffer bounds: events (the channel's capacity) and bytes
