@@ -91,9 +91,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     // Only the commands that touch the catalog read the configuration.
     let settings = || -> anyhow::Result<config::Settings> {
-        let settings = config::Settings::load(cli.config.as_deref(), cli.data_dir.clone())?;
-        almanac_ingest::configure_limits(settings.limits.read_limits());
-        Ok(settings)
+        config::Settings::load(cli.config.as_deref(), cli.data_dir.clone())
     };
     match cli.command {
         Command::Serve(args) => {

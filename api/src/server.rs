@@ -5,7 +5,7 @@ use crate::auth::AuthConfig;
 use crate::graphql;
 use crate::http::{self, GraphqlService};
 use crate::limits::Limits;
-use almanac_ingest::ReadPolicy;
+use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
 use almanac_store::Database;
 use almanac_store::PgPool;
@@ -28,6 +28,9 @@ pub struct AppState {
     pub limits: Limits,
     /// What pushes and locations may read by URL (`reading:`); by default nothing.
     pub reading: ReadPolicy,
+    /// What one read of a push or a location may hold (`limits:`); by default
+    /// [`ReadLimits::default`].
+    pub read_limits: ReadLimits,
     /// Counts the catalog's SQL statements (tests read it).
     pub statements: StatementCounter,
     /// The pool GraphQL reads use, apart from `database.pool` (the
@@ -44,6 +47,7 @@ impl AppState {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             reading: ReadPolicy::default(),
+            read_limits: ReadLimits::default(),
             statements: StatementCounter::default(),
             read_pool: None,
         }
@@ -68,6 +72,11 @@ impl AppState {
         self.reading = reading;
         self
     }
+
+    pub fn with_read_limits(mut self, read_limits: ReadLimits) -> Self {
+        self.read_limits = read_limits;
+        self
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -81,6 +90,7 @@ pub fn router(state: AppState) -> Router {
             reads,
             state.limits.clone(),
             state.reading.clone(),
+            state.read_limits.clone(),
         ),
         auth: Arc::new(state.auth.clone()),
         limits: state.limits.clone(),

@@ -18,15 +18,6 @@ pub use report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 
 use almanac_store::projection::ProjectionError;
 use almanac_store::PgPool;
-use std::sync::OnceLock;
-
-static CONFIGURED_LIMITS: OnceLock<ReadLimits> = OnceLock::new();
-
-/// Sets the read limits every [`Ingestor`] of this process starts with (from the
-/// service configuration). Only the first call counts.
-pub fn configure_limits(limits: ReadLimits) {
-    let _ = CONFIGURED_LIMITS.set(limits);
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -59,6 +50,9 @@ pub enum IngestError {
 pub struct Ingestor {
     reconciler: Reconciler,
     pool: PgPool,
+    /// What one read may hold (`limits:`); by default [`ReadLimits::default`].
+    /// Passed in by the caller, never taken from a global, so two ingestors of
+    /// one process may read with different limits.
     pub limits: ReadLimits,
     /// What URL reads may reach (`reading:`); by default nothing. Passed in by the
     /// caller, never taken from a global.
@@ -70,7 +64,7 @@ impl Ingestor {
         Self {
             reconciler: Reconciler::new(pool.clone()),
             pool,
-            limits: CONFIGURED_LIMITS.get().cloned().unwrap_or_default(),
+            limits: ReadLimits::default(),
             reading: ReadPolicy::default(),
         }
     }

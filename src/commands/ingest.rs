@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::database::Connected;
-use almanac_ingest::{IngestReport, Ingestor, ReadPolicy, Source};
+use almanac_ingest::{IngestReport, Ingestor, Source};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +39,10 @@ pub fn source_of(text: &str, glob: &str) -> Source {
 
 pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let connected = Connected::open(&settings).await?;
-    let result = ingest_all(&connected, &args, settings.reading.clone()).await;
+    let ingestor = Ingestor::new(connected.database.pool.clone())
+        .with_reading(settings.reading.clone())
+        .with_limits(settings.limits.read_limits());
+    let result = ingest_all(&connected, &ingestor, &args).await;
     connected.close().await?;
     let report = result?;
     if args.json {
@@ -56,11 +59,10 @@ pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCod
 
 async fn ingest_all(
     connected: &Connected,
+    ingestor: &Ingestor,
     args: &IngestArgs,
-    reading: ReadPolicy,
 ) -> anyhow::Result<IngestReport> {
     connected.migrate().await?;
-    let ingestor = Ingestor::new(connected.database.pool.clone()).with_reading(reading);
     let progress = std::io::stderr().is_terminal();
     let mut total = IngestReport::default();
     for text in &args.sources {

@@ -5,7 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, Limits};
 use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
-use almanac_ingest::{Ingestor, ReadPolicy};
+use almanac_ingest::{Ingestor, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::projection::Projector;
 use anyhow::Context;
@@ -50,6 +50,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         settings.auth.clone(),
         settings.graphql.clone(),
         settings.reading.clone(),
+        settings.limits.read_limits(),
     );
     let served = serve(&connected, &listen, locations, interval, api_settings).await;
     connected.close().await?;
@@ -62,13 +63,15 @@ async fn serve(
     listen: &str,
     locations: Vec<ConfiguredLocation>,
     interval: Duration,
-    (auth, graphql, reading): (AuthConfig, Limits, ReadPolicy),
+    (auth, graphql, reading, read_limits): (AuthConfig, Limits, ReadPolicy, ReadLimits),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
-    let ingestor = Ingestor::new(pool).with_reading(reading.clone());
+    let ingestor = Ingestor::new(pool)
+        .with_reading(reading.clone())
+        .with_limits(read_limits.clone());
     let scheduler = tokio::spawn(run_schedule(ingestor, locations, interval, stopped));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -96,6 +99,7 @@ async fn serve(
         .with_auth(auth)
         .with_limits(graphql)
         .with_reading(reading)
+        .with_read_limits(read_limits)
         .with_read_pool(reads.clone());
     let health = connected.database.health.clone();
     let stopping = {

@@ -49,10 +49,12 @@ pub fn build(
     reads: PgPool,
     limits: Limits,
     reading: almanac_ingest::ReadPolicy,
+    read_limits: almanac_ingest::ReadLimits,
 ) -> AlmanacSchema {
     let hub = WakeHub::new(reads.clone(), limits.subscription_poll());
     builder()
         .data(reading)
+        .data(read_limits)
         .data(catalog)
         .data(pool)
         .data(ReadPool(reads))

@@ -17,7 +17,9 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 use almanac_domain::EntityRef;
-use almanac_ingest::{operations, ApplyOptions, IngestError, Ingestor, ReadPolicy, Source};
+use almanac_ingest::{
+    operations, ApplyOptions, IngestError, Ingestor, ReadLimits, ReadPolicy, Source,
+};
 use almanac_store::PgPool;
 use async_graphql::{Context, Object};
 use std::sync::Arc;
@@ -32,10 +34,14 @@ fn writer(ctx: &Context<'_>) -> Result<String> {
     principal(ctx).writer().map(str::to_string)
 }
 
-/// An ingestor that reads URLs only as the server's `reading:` policy allows.
+/// An ingestor that reads URLs only as the server's `reading:` policy allows,
+/// within the server's read limits.
 fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
     let reading = ctx.data::<ReadPolicy>().cloned().unwrap_or_default();
-    Ok(Ingestor::new(pool(ctx)?.clone()).with_reading(reading))
+    let limits = ctx.data::<ReadLimits>().cloned().unwrap_or_default();
+    Ok(Ingestor::new(pool(ctx)?.clone())
+        .with_reading(reading)
+        .with_limits(limits))
 }
 
 fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool> {

@@ -2,6 +2,7 @@
 //! the source, never a panic or unbounded memory.
 
 use almanac_ingest::read::Source;
+use almanac_ingest::Ingestor;
 
 use super::*;
 
@@ -92,6 +93,38 @@ async fn an_oversized_file_is_a_failure_naming_it() {
             text.len()
         )
     );
+}
+
+/// Read limits belong to the ingestor that reads, not to the process: two ingestors
+/// alive at once read the same file, each under its own limit.
+#[tokio::test]
+async fn two_ingestors_of_one_process_read_with_their_own_limits() {
+    let db = almanac_store::testing::test_db().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = format!("{}# {}\n", component("big"), "x".repeat(5000));
+    let path = write(dir.path(), "catalog-info.yaml", &text);
+    let strict = Ingestor::new(db.pool.clone()).with_limits(ReadLimits {
+        max_file_bytes: 4096,
+        ..ReadLimits::default()
+    });
+    let lenient = Ingestor::new(db.pool.clone());
+
+    let refused = strict.ingest(&Source::File(path.clone())).await.unwrap();
+    let read = lenient.ingest(&Source::File(path.clone())).await.unwrap();
+
+    let messages: Vec<&str> = refused.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [format!(
+            "file is {} bytes, over the limit of 4096 bytes",
+            text.len()
+        )]
+    );
+    assert_eq!(refused.registered, 0);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    assert_eq!(read.registered, 1);
+    assert_eq!(strict.limits.max_file_bytes, 4096);
+    assert_eq!(lenient.limits, ReadLimits::default());
 }
 
 #[tokio::test]
