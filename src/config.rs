@@ -2,8 +2,8 @@
 //! variables, overridden by flags. Kept apart from the catalog YAML that ingest
 //! reads: this file configures Almanac, descriptors describe the catalog.
 
-use almanac_api::{AuthConfig, Limits};
-use almanac_ingest::schedule::ConfiguredLocation;
+use almanac_api::{AuthConfig, GraphqlLimits};
+use almanac_ingest::refresh::ConfiguredLocation;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use anyhow::Context;
 use serde::Deserialize;
@@ -16,11 +16,12 @@ pub struct Settings {
     pub listen: Option<String>,
     pub database: DatabaseSettings,
     pub catalog: CatalogSettings,
-    pub limits: LimitSettings,
+    /// What one source read may hold (file bytes, documents, URL timeout).
+    pub limits: ReadLimitSettings,
     /// Bearer tokens (sha-256 hashes only) and anonymous reads.
     pub auth: AuthConfig,
     /// GraphQL limits: depth, complexity, page size, timeout.
-    pub graphql: Limits,
+    pub graphql: GraphqlLimits,
     /// What URL reads may reach (`reading.allow`) and the headers sent to a host
     /// (`reading.credentials`); by default no URL is read.
     pub reading: ReadPolicy,
@@ -64,16 +65,17 @@ impl Default for CatalogSettings {
     }
 }
 
-/// Bounds on what one read may hold; see `almanac_ingest::ReadLimits`.
+/// `limits:`: bounds on what one source read may hold; see
+/// `almanac_ingest::ReadLimits`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LimitSettings {
+pub struct ReadLimitSettings {
     pub max_file_bytes: Option<u64>,
     pub max_documents: Option<usize>,
     pub url_timeout_seconds: Option<u64>,
 }
 
-impl LimitSettings {
+impl ReadLimitSettings {
     pub fn read_limits(&self) -> ReadLimits {
         let mut limits = ReadLimits::default();
         if let Some(bytes) = self.max_file_bytes {

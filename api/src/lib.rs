@@ -19,7 +19,7 @@ mod server;
 
 pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};
 pub use error::ErrorCode;
-pub use limits::Limits;
+pub use limits::GraphqlLimits;
 pub use server::{router, serve, AppState};
 
 /// The GraphQL schema in SDL; `almanac schema` prints it and `schema.graphql`

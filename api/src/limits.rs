@@ -7,10 +7,12 @@
 use serde::Deserialize;
 use std::time::Duration;
 
-/// `limits:` under the API's configuration; every field has a default.
+/// `graphql:` in the configuration file (the `limits:` section is what one
+/// source read may hold: `ReadLimitSettings` in the binary); every field has a
+/// default.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Limits {
+pub struct GraphqlLimits {
     /// Deepest selection nesting a query may have.
     pub max_depth: usize,
     /// Largest query cost: one per field, list fields multiplied by their page size.
@@ -70,7 +72,7 @@ pub struct Limits {
     pub allow_file_locations: bool,
 }
 
-impl Default for Limits {
+impl Default for GraphqlLimits {
     fn default() -> Self {
         Self {
             max_depth: 16,
@@ -100,7 +102,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl GraphqlLimits {
     pub fn query_timeout(&self) -> Duration {
         Duration::from_millis(self.query_timeout_ms)
     }

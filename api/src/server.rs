@@ -4,7 +4,7 @@
 use crate::auth::AuthConfig;
 use crate::graphql;
 use crate::http::{self, GraphqlService};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
 use almanac_store::Database;
@@ -25,7 +25,7 @@ pub struct AppState {
     pub database: Database,
     /// Bearer tokens and whether anonymous clients may read.
     pub auth: AuthConfig,
-    pub limits: Limits,
+    pub limits: GraphqlLimits,
     /// What pushes and locations may read by URL (`reading:`); by default nothing.
     pub reading: ReadPolicy,
     /// What one read of a push or a location may hold (`limits:`); by default
@@ -45,7 +45,7 @@ impl AppState {
         Self {
             database,
             auth: AuthConfig::default(),
-            limits: Limits::default(),
+            limits: GraphqlLimits::default(),
             reading: ReadPolicy::default(),
             read_limits: ReadLimits::default(),
             statements: StatementCounter::default(),
@@ -63,7 +63,7 @@ impl AppState {
         self
     }
 
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub fn with_limits(mut self, limits: GraphqlLimits) -> Self {
         self.limits = limits;
         self
     }

@@ -8,8 +8,8 @@
 pub mod operations;
 pub mod read;
 mod reconcile;
+pub mod refresh;
 mod report;
-pub mod schedule;
 mod state;
 
 pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source};
@@ -45,7 +45,7 @@ pub enum IngestError {
 }
 
 /// Reads sources and applies them: the one call `almanac ingest`, the
-/// scheduler and the push API share.
+/// refresh loop and the push API share.
 #[derive(Clone, Debug)]
 pub struct Ingestor {
     reconciler: Reconciler,

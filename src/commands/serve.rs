@@ -3,8 +3,8 @@
 
 use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
-use almanac_api::{AppState, AuthConfig, Limits};
-use almanac_ingest::schedule::{run_schedule, ConfiguredLocation};
+use almanac_api::{AppState, AuthConfig, GraphqlLimits};
+use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
 use almanac_ingest::{Ingestor, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::projection::Projector;
@@ -63,7 +63,7 @@ async fn serve(
     listen: &str,
     locations: Vec<ConfiguredLocation>,
     interval: Duration,
-    (auth, graphql, reading, read_limits): (AuthConfig, Limits, ReadPolicy, ReadLimits),
+    (auth, graphql, reading, read_limits): (AuthConfig, GraphqlLimits, ReadPolicy, ReadLimits),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
@@ -72,7 +72,7 @@ async fn serve(
     let ingestor = Ingestor::new(pool)
         .with_reading(reading.clone())
         .with_limits(read_limits.clone());
-    let scheduler = tokio::spawn(run_schedule(ingestor, locations, interval, stopped));
+    let refresher = tokio::spawn(run_refresh(ingestor, locations, interval, stopped));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -130,7 +130,7 @@ async fn serve(
     // A read in progress is abandoned (its transaction rolls back); the next
     // start reads again.
     let _ = tokio::time::timeout(Duration::from_secs(10), projector).await;
-    scheduler.abort();
+    refresher.abort();
     served.context("server failed")?;
     if let Some(DatabaseState::Failed { reason }) = health.map(|health| health.state()) {
         // Non-zero, so that systemd or Kubernetes restarts the process.

@@ -1,7 +1,7 @@
 //! The batch side of the loaders: one key type per hop, and how a batch of
 //! keys becomes one catalog statement (a few for walks: one per level).
 
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::{
     Catalog, CatalogError, Direction, EntityRecord, OwnedScope, ProcessingErrorRecord,
     RelationRecord, Rooted, Walk, WalkLimits,
@@ -45,7 +45,7 @@ pub struct WalkKey {
 
 pub struct CatalogLoader {
     pub(super) catalog: Catalog,
-    pub(super) limits: Limits,
+    pub(super) limits: GraphqlLimits,
 }
 
 /// Groups `(root, row)` pairs by root, keeping every asked key present.

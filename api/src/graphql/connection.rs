@@ -6,7 +6,7 @@ use super::filter::{order_keys, order_signature, search_text, EntityFilter, Enti
 use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::{Filter, TextQuery};
 use async_graphql::{Context, Object, SimpleObject};
 use std::sync::Arc;
@@ -66,7 +66,7 @@ impl EntityConnection {
 }
 
 /// `first` checked against the limits.
-pub fn page_size(limits: &Limits, first: Option<i32>) -> Result<i64> {
+pub fn page_size(limits: &GraphqlLimits, first: Option<i32>) -> Result<i64> {
     match first {
         None => Ok(i64::from(limits.default_page_size)),
         Some(n) if n < 0 => Err(ApiError::invalid("first must not be negative")),
@@ -78,8 +78,8 @@ pub fn page_size(limits: &Limits, first: Option<i32>) -> Result<i64> {
     }
 }
 
-fn limits(ctx: &Context<'_>) -> Limits {
-    ctx.data::<Limits>().cloned().unwrap_or_default()
+fn limits(ctx: &Context<'_>) -> GraphqlLimits {
+    ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
 pub async fn list(

@@ -5,7 +5,7 @@
 use super::entity::{Entity, EntityData};
 use super::loaders::{Loaders, WalkKey};
 use crate::error::{ApiError, Result};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::{kind_of_ref, Direction, Walk};
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
 use std::collections::HashSet;
@@ -96,7 +96,7 @@ async fn walk(
     direction: Option<DependencyDirection>,
     via_apis: Option<bool>,
 ) -> Result<Arc<Walk>> {
-    let limits = ctx.data::<Limits>().cloned().unwrap_or_default();
+    let limits = ctx.data::<GraphqlLimits>().cloned().unwrap_or_default();
     let max = limits.max_walk_depth;
     let depth = match depth {
         None => max,

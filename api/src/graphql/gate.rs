@@ -8,7 +8,7 @@ use super::cost::{measure, DocumentCost};
 use super::loaders::Loaders;
 use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::{Catalog, ReadBudget};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
@@ -107,7 +107,7 @@ fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
 }
 
 /// The first limit a document's [`DocumentCost`] breaks, as its refusal.
-fn over_limits(cost: &DocumentCost, limits: &Limits) -> Option<ServerError> {
+fn over_limits(cost: &DocumentCost, limits: &GraphqlLimits) -> Option<ServerError> {
     let (code, message) = if let Some(name) = &cost.nul_in {
         (
             ErrorCode::InvalidArgument,
@@ -154,7 +154,8 @@ impl Extension for GateExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if let (Some(catalog), Some(limits)) = (ctx.data_opt::<Catalog>(), ctx.data_opt::<Limits>())
+        if let (Some(catalog), Some(limits)) =
+            (ctx.data_opt::<Catalog>(), ctx.data_opt::<GraphqlLimits>())
         {
             let budget = Arc::new(ReadBudget::new(limits.max_request_statements));
             request.data.insert(Loaders::new(
@@ -174,8 +175,10 @@ impl Extension for GateExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let max_bytes = ctx
-            .data_opt::<Limits>()
-            .map_or(Limits::default().max_query_bytes, |l| l.max_query_bytes);
+            .data_opt::<GraphqlLimits>()
+            .map_or(GraphqlLimits::default().max_query_bytes, |l| {
+                l.max_query_bytes
+            });
         if query.len() > max_bytes {
             set_phase(ctx, Phase::Rejected);
             return Err(ApiError::new(
@@ -189,7 +192,7 @@ impl Extension for GateExtension {
         }
         match next.run(ctx, query, variables).await {
             Ok(document) => {
-                let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+                let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
                 let cap = limits.max_complexity.max(limits.max_aliases);
                 let cost = measure(&document, variables, &ctx.schema_env.registry, cap);
                 // Refused here, before async-graphql's validation walks a bomb.
@@ -221,7 +224,7 @@ impl Extension for GateExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+        let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
         let cost = self.cost.lock().map(|c| c.clone()).unwrap_or_default();
         let outcome = match next.run(ctx).await {
             Err(errors) => Err(errors
@@ -274,7 +277,7 @@ impl Extension for GateExtension {
         set_phase(ctx, Phase::Executed);
         self.is_mutation
             .store(is_mutation, std::sync::atomic::Ordering::SeqCst);
-        let limits = ctx.data_opt::<Limits>().cloned().unwrap_or_default();
+        let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
         if operation != Some(OperationType::Subscription) {
             self.response.enable(limits.max_response_bytes);
         }

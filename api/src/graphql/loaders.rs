@@ -9,7 +9,7 @@ pub use super::batches::{
 };
 use super::memo::Memo;
 use crate::error::{ApiError, Result};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::{
     Catalog, CatalogError, EntityRecord, ProcessingErrorRecord, RelationRecord, Walk,
 };
@@ -54,7 +54,7 @@ macro_rules! load {
 }
 
 impl Loaders {
-    pub fn new(catalog: Catalog, limits: Limits) -> Self {
+    pub fn new(catalog: Catalog, limits: GraphqlLimits) -> Self {
         // No DataLoader cache: the memos hold every value, in flight included.
         let window = limits.batch_window();
         let batched =

@@ -22,7 +22,7 @@ mod query;
 mod results;
 mod size;
 
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::catalog::Catalog;
 use almanac_store::PgPool;
 use async_graphql::{Schema, SchemaBuilder};
@@ -47,7 +47,7 @@ pub fn build(
     catalog: Catalog,
     pool: PgPool,
     reads: PgPool,
-    limits: Limits,
+    limits: GraphqlLimits,
     reading: almanac_ingest::ReadPolicy,
     read_limits: almanac_ingest::ReadLimits,
 ) -> AlmanacSchema {

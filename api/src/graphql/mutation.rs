@@ -15,7 +15,7 @@ use super::operational::CatalogLocation;
 use super::results::*;
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_domain::EntityRef;
 use almanac_ingest::{
     operations, ApplyOptions, IngestError, Ingestor, ReadLimits, ReadPolicy, Source,
@@ -210,7 +210,9 @@ impl Mutation {
         target: String,
     ) -> Result<AddLocationResult> {
         let actor = principal(ctx).admin("addLocation")?.to_string();
-        let allow_files = ctx.data::<Limits>().is_ok_and(|l| l.allow_file_locations);
+        let allow_files = ctx
+            .data::<GraphqlLimits>()
+            .is_ok_and(|l| l.allow_file_locations);
         if location_type == "file" && !allow_files {
             return Ok(AddLocationResult::InvalidInput(InvalidInput::new(
                 "type",

@@ -10,7 +10,7 @@ use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
@@ -23,8 +23,8 @@ pub struct Facet {
     pub count: i32,
 }
 
-fn limits(ctx: &Context<'_>) -> Limits {
-    ctx.data::<Limits>().cloned().unwrap_or_default()
+fn limits(ctx: &Context<'_>) -> GraphqlLimits {
+    ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
 /// The entity a ref names. A ref without a kind is refused (`INVALID_REF`):

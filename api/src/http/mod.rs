@@ -15,7 +15,7 @@ use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::gate::{Phase, PhaseCell, ViaGet};
 use crate::graphql::AlmanacSchema;
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -30,7 +30,7 @@ pub struct GraphqlService {
     pub schema: AlmanacSchema,
     pub auth: Arc<AuthConfig>,
     /// The `graphql:` limits (response bytes, subscriptions per connection).
-    pub limits: Limits,
+    pub limits: GraphqlLimits,
 }
 
 /// A request turned away before execution: its body is `{"errors": [...]}`

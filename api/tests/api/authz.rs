@@ -4,7 +4,7 @@
 //! the metrics token.
 
 use super::support::{auth, first_code, server, TestServer, ADMIN, READER, WRITER};
-use almanac_api::{token_hash, AuthConfig, Limits, Scope, TokenConfig};
+use almanac_api::{token_hash, AuthConfig, GraphqlLimits, Scope, TokenConfig};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -41,7 +41,7 @@ fn config(anonymous_read: bool) -> AuthConfig {
 }
 
 async fn started(config: AuthConfig) -> TestServer {
-    server(config, Limits::default(), false).await
+    server(config, GraphqlLimits::default(), false).await
 }
 
 async fn post_with_header(server: &TestServer, authorization: HeaderValue) -> reqwest::Response {
@@ -500,9 +500,9 @@ async fn an_entity_is_deleted_only_by_a_token_that_owns_its_source() {
 async fn location_mutations_need_the_admin_scope() {
     let server = server(
         config(true),
-        Limits {
+        GraphqlLimits {
             allow_file_locations: true,
-            ..Limits::default()
+            ..GraphqlLimits::default()
         },
         false,
     )

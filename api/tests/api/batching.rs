@@ -2,16 +2,16 @@
 //! handful of SQL statements, not hundreds (counted by the catalog module).
 
 use super::support::{auth, ingest_demo, server};
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use serde_json::json;
 
 #[tokio::test]
 async fn a_page_of_100_components_with_relations_costs_a_handful_of_statements() {
     // A debug build polls a page's 100 rows more slowly than the default 2 ms
     // window: widen it so that batches are not split by the build's speed.
-    let limits = Limits {
+    let limits = GraphqlLimits {
         batch_window_us: 250_000,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let server = server(auth(true), limits, false).await;
     ingest_demo(&server.db).await;

@@ -3,7 +3,7 @@
 //! each point, as diffs, through the audit feed, and checked for tampering.
 
 use super::support::{auth, server, TestServer, WRITER};
-use almanac_api::{token_hash, Limits, Scope, TokenConfig};
+use almanac_api::{token_hash, GraphqlLimits, Scope, TokenConfig};
 use almanac_ingest::{Ingestor, Source};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
@@ -14,7 +14,7 @@ pub const SECOND_WRITER: &str = "second-writer-token";
 const REF: &str = "component:default/audited";
 
 /// Both writers own the push source `api:shared`.
-pub async fn writers_server(limits: Limits) -> TestServer {
+pub async fn writers_server(limits: GraphqlLimits) -> TestServer {
     let mut config = auth(true);
     config.tokens[0].sources = vec!["api:shared".into()];
     config.tokens.push(TokenConfig {
@@ -58,7 +58,7 @@ pub async fn apply(server: &TestServer, token: &str, documents: &str) {
 /// `audited`: two file versions, removed from the file, registered again by
 /// `ci-bot`, then re-owned by `release-bot`. `gone`: from the file, removed.
 async fn edited() -> (TestServer, String) {
-    let server = writers_server(Limits::default()).await;
+    let server = writers_server(GraphqlLimits::default()).await;
     let path = std::env::temp_dir().join(format!("{}-catalog.yaml", server.db.name));
     let gone = component("gone", "short-lived", "team-a", &[]);
     let v1 = component("audited", "first", "team-a", &[]);

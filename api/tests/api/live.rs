@@ -5,7 +5,7 @@
 
 use super::history::{apply, writers_server, SECOND_WRITER};
 use super::support::{TestServer, WRITER};
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -89,7 +89,7 @@ const EVENTS: &str =
 
 #[tokio::test]
 async fn a_subscription_replays_then_follows_live_without_gap_or_duplicate() {
-    let server = writers_server(Limits::default()).await;
+    let server = writers_server(GraphqlLimits::default()).await;
     for i in 0..3 {
         apply(&server, WRITER, &component(&format!("early-{i}"), "x")).await;
     }
@@ -145,9 +145,9 @@ async fn a_subscription_replays_then_follows_live_without_gap_or_duplicate() {
 
 #[tokio::test]
 async fn a_connection_holds_at_most_its_subscription_limit() {
-    let limits = Limits {
+    let limits = GraphqlLimits {
         max_subscriptions_per_connection: 2,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let server = writers_server(limits).await;
     let mut socket = connect(&server).await;

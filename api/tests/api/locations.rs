@@ -2,7 +2,7 @@
 //! the API; processing errors and conflicts as queries.
 
 use super::support::{auth, demo_server, server, ADMIN};
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use serde_json::json;
 
 const ONE_COMPONENT: &str = "
@@ -17,9 +17,9 @@ spec: { type: service, lifecycle: experimental, owner: team-warehouse }
 async fn locations_are_added_refreshed_and_removed() {
     let server = server(
         auth(true),
-        Limits {
+        GraphqlLimits {
             allow_file_locations: true,
-            ..Limits::default()
+            ..GraphqlLimits::default()
         },
         false,
     )

@@ -3,7 +3,7 @@
 //! warning: the catalog goes on serving and updating everything else).
 
 use super::support::{auth, server};
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use almanac_domain::{diff, CatalogEvent};
 use almanac_store::projection::Projector;
 use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
@@ -20,7 +20,7 @@ fn component(spec_type: &str) -> Value {
 
 #[tokio::test]
 async fn a_projection_failure_shows_in_errors_metrics_and_readiness() {
-    let server = server(auth(true), Limits::default(), false).await;
+    let server = server(auth(true), GraphqlLimits::default(), false).await;
     let good = component("service");
     // Past validation, as a descriptor stored before the limits: 10,000 characters that
     // no index row can hold.

@@ -3,7 +3,7 @@
 
 use super::support::{auth, server, TestServer};
 use almanac_api::AuthConfig;
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use serde_json::{json, Value};
 
 const APPLY: &str = r#"
@@ -74,7 +74,7 @@ async fn double_registrations(server: &TestServer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_pushes_apply_all_or_nothing() {
-    let server = server(pushing_auth(), Limits::default(), false).await;
+    let server = server(pushing_auth(), GraphqlLimits::default(), false).await;
     for round in 0..30 {
         let (alpha, beta) = tokio::join!(
             push(&server, pair("alpha", round), "alpha"),
@@ -126,7 +126,7 @@ async fn push_expecting(server: &TestServer, documents: String, expected: Value)
 
 #[tokio::test]
 async fn a_matching_expected_version_applies() {
-    let server = server(pushing_auth(), Limits::default(), false).await;
+    let server = server(pushing_auth(), GraphqlLimits::default(), false).await;
     // 0: the entity must not be in the catalog yet.
     let created = push_expecting(
         &server,
@@ -160,7 +160,7 @@ async fn a_matching_expected_version_applies() {
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_typed_conflict_and_writes_nothing() {
-    let server = server(pushing_auth(), Limits::default(), false).await;
+    let server = server(pushing_auth(), GraphqlLimits::default(), false).await;
     let first = push_expecting(&server, component("billing", "experimental"), json!([])).await;
     assert_eq!(first["__typename"], "ApplySuccess", "{first:#}");
     // Another writer moves it to version 2 meanwhile.

@@ -5,7 +5,7 @@
 
 use super::history::apply;
 use super::support::{auth, demo_server, first_code, server, TestServer, WRITER};
-use almanac_api::{AppState, Limits};
+use almanac_api::{AppState, GraphqlLimits};
 use almanac_store::Database;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -92,9 +92,9 @@ async fn a_query_text_past_its_limit_is_refused_before_parsing() {
 
 #[tokio::test]
 async fn aliases_of_a_large_spec_stop_at_the_response_limit() {
-    let limits = Limits {
+    let limits = GraphqlLimits {
         max_response_bytes: 4 * 1024 * 1024,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let server = server(shared_auth(), limits, false).await;
     let blob = "b".repeat(1024 * 1024);
@@ -231,16 +231,16 @@ async fn positions_are_long_and_accept_64_bit_values() {
 /// A server whose GraphQL reads use a pool of their own, as `almanac serve`
 /// sets it up, with one statement at a time per request.
 async fn split_pools_server() -> TestServer {
-    let mut test = server(shared_auth(), Limits::default(), true).await;
+    let mut test = server(shared_auth(), GraphqlLimits::default(), true).await;
     let reads = PgPoolOptions::new()
         .max_connections(2)
         .connect_with(test.db.pool.connect_options().as_ref().clone())
         .await
         .unwrap();
-    let limits = Limits {
+    let limits = GraphqlLimits {
         max_request_statements: 1,
         query_timeout_ms: 5_000,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let state = AppState::new(Database::new(test.db.pool.clone()))
         .with_auth(shared_auth())
@@ -312,9 +312,9 @@ async fn running_statements(server: &TestServer) -> i64 {
 
 #[tokio::test]
 async fn a_timed_out_request_leaves_no_statement_running_in_postgresql() {
-    let limits = Limits {
+    let limits = GraphqlLimits {
         query_timeout_ms: 1_000,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let server = server(shared_auth(), limits, true).await;
     // Another session holds the table: every catalog read now waits on it.

@@ -1,7 +1,7 @@
 //! Shared helpers: an in-process server (`almanac_api::serve` on 127.0.0.1:0)
 //! over a fresh database with the demo catalog, and GraphQL calls over HTTP.
 
-use almanac_api::{token_hash, AppState, AuthConfig, Limits, Scope, TokenConfig};
+use almanac_api::{token_hash, AppState, AuthConfig, GraphqlLimits, Scope, TokenConfig};
 use almanac_ingest::{Ingestor, Source};
 use almanac_store::testing::{test_db, TestDb};
 use almanac_store::Database;
@@ -74,10 +74,10 @@ pub async fn ingest_demo(db: &TestDb) {
 
 /// The demo catalog behind a server that allows anonymous reads.
 pub async fn demo_server() -> TestServer {
-    server(auth(true), Limits::default(), true).await
+    server(auth(true), GraphqlLimits::default(), true).await
 }
 
-pub async fn server(auth: AuthConfig, limits: Limits, demo: bool) -> TestServer {
+pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> TestServer {
     let db = test_db().await;
     if demo {
         ingest_demo(&db).await;

@@ -1,7 +1,7 @@
 //! GraphQL over HTTP and WebSocket as the specs say, tokens at the door.
 
 use super::support::{auth, demo_server, first_code, server, READER};
-use almanac_api::Limits;
+use almanac_api::GraphqlLimits;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -95,9 +95,9 @@ async fn limits_refuse_deep_queries_big_pages_and_slow_ones() {
 
     let costly =
         "{ entities(first: 500) { nodes { relations { target { relations { targetRef } } } } } }";
-    let small = Limits {
+    let small = GraphqlLimits {
         max_complexity: 1_000,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     };
     let limited = server_with_limits(small).await;
     let response = limited.post(json!({ "query": costly }), None, None).await;
@@ -107,9 +107,9 @@ async fn limits_refuse_deep_queries_big_pages_and_slow_ones() {
         "COMPLEXITY_LIMIT_EXCEEDED"
     );
 
-    let hurried = server_with_limits(Limits {
+    let hurried = server_with_limits(GraphqlLimits {
         query_timeout_ms: 0,
-        ..Limits::default()
+        ..GraphqlLimits::default()
     })
     .await;
     let body = hurried
@@ -118,7 +118,7 @@ async fn limits_refuse_deep_queries_big_pages_and_slow_ones() {
     assert_eq!(first_code(&body), "TIMEOUT");
 }
 
-async fn server_with_limits(limits: Limits) -> super::support::TestServer {
+async fn server_with_limits(limits: GraphqlLimits) -> super::support::TestServer {
     server(auth(true), limits, false).await
 }
 
@@ -157,7 +157,7 @@ async fn get_runs_queries_only() {
 
 #[tokio::test]
 async fn tokens_are_checked_and_anonymous_reads_can_be_refused() {
-    let server = server(auth(false), Limits::default(), false).await;
+    let server = server(auth(false), GraphqlLimits::default(), false).await;
     let anonymous = server
         .post(json!({ "query": "{ locations { id } }" }), None, None)
         .await;

@@ -12,12 +12,12 @@ mod address;
 mod allow;
 mod directory;
 mod fetch;
+mod frontier;
 mod location;
 mod outcome;
 mod parse;
 mod placeholder;
 mod root;
-mod schedule;
 mod source;
 
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ pub use outcome::{ReadFailure, ReadFile, ReadOutcome};
 pub use source::{ReadLimits, Source, DEFAULT_DIRECTORY_GLOB};
 
 use fetch::{FetchError, Fetcher};
+use frontier::{Frontier, Task};
 use location::Target;
 use parse::Origin;
-use schedule::{Scheduler, Task};
 
 enum Done {
     Read {
@@ -59,12 +59,10 @@ pub async fn read_sources(
     let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout, policy);
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
     let mut outcome = ReadOutcome::default();
-    let mut scheduler = Scheduler::new(limits);
+    let mut frontier = Frontier::new(limits);
     let mut level = Vec::new();
     for source in sources {
-        scheduler
-            .root(source, &mut level, &mut outcome.errors)
-            .await;
+        frontier.root(source, &mut level, &mut outcome.errors).await;
     }
     while !level.is_empty() {
         let mut results: Vec<(usize, Done)> = stream::iter(level.into_iter().enumerate())
@@ -86,7 +84,7 @@ pub async fn read_sources(
                     root,
                 } => {
                     for target in targets {
-                        let child = scheduler.child(target, &file, depth, root.clone());
+                        let child = frontier.child(target, &file, depth, root.clone());
                         match child {
                             Ok(Some(task)) => next.push(task),
                             Ok(None) => {}

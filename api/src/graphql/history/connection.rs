@@ -9,7 +9,7 @@ use crate::error::{ApiError, ErrorCode, Result};
 use crate::graphql::connection::{page_size, PageInfo};
 use crate::graphql::filter::canonical_ref;
 use crate::graphql::ids::{decode_cursor, encode_cursor};
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::log::FeedFilter;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -104,8 +104,8 @@ struct FeedCursor {
     p: i64,
 }
 
-fn limits(ctx: &Context<'_>) -> Limits {
-    ctx.data::<Limits>().cloned().unwrap_or_default()
+fn limits(ctx: &Context<'_>) -> GraphqlLimits {
+    ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
 fn connection(

@@ -23,7 +23,7 @@ use super::event_log;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::filter::canonical_ref;
 use crate::graphql::long::Long;
-use crate::limits::Limits;
+use crate::limits::GraphqlLimits;
 use almanac_store::log::{FeedFilter, FeedWaker};
 use almanac_store::PgPool;
 use almanac_store::{EventLog, StoredEvent};
@@ -112,7 +112,7 @@ pub(crate) struct Buffer {
 }
 
 impl Buffer {
-    fn new(limits: &Limits) -> Self {
+    fn new(limits: &GraphqlLimits) -> Self {
         let capacity = u32::try_from(limits.subscription_buffer_bytes.max(1)).unwrap_or(u32::MAX);
         Buffer {
             bytes: Arc::new(Semaphore::new(capacity as usize)),
@@ -241,7 +241,7 @@ fn too_slow_error(resume_from: i64) -> async_graphql::Error {
 pub struct ConnectionSlots(Arc<Semaphore>);
 
 impl ConnectionSlots {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(limits: &GraphqlLimits) -> Self {
         ConnectionSlots(Arc::new(Semaphore::new(
             limits.max_subscriptions_per_connection,
         )))
@@ -250,7 +250,10 @@ impl ConnectionSlots {
 
 /// A slot of the connection, or `SUBSCRIPTION_LIMIT_EXCEEDED`. Outside a
 /// WebSocket (no slots in the data) there is nothing to count.
-fn take_slot(ctx: &Context<'_>, limits: &Limits) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+fn take_slot(
+    ctx: &Context<'_>,
+    limits: &GraphqlLimits,
+) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
     let Some(slots) = ctx.data_opt::<ConnectionSlots>() else {
         return Ok(None);
     };
@@ -272,7 +275,7 @@ fn feed(
     filter: FeedFilter,
     cursor: i64,
     wakes: watch::Receiver<u64>,
-    limits: &Limits,
+    limits: &GraphqlLimits,
     slot: Option<OwnedSemaphorePermit>,
 ) -> (
     impl Stream<Item = async_graphql::Result<HistoryEvent>>,
@@ -327,7 +330,7 @@ async fn start(
     filter: FeedFilter,
     after: Option<i64>,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HistoryEvent>>> {
-    let limits = ctx.data::<Limits>().cloned().unwrap_or_default();
+    let limits = ctx.data::<GraphqlLimits>().cloned().unwrap_or_default();
     let slot = take_slot(ctx, &limits)?;
     let hub = ctx
         .data::<WakeHub>()
@@ -436,11 +439,11 @@ mod tests {
         let db = test_db().await;
         let log = EventLog::new(db.pool.clone());
         let positions = padded_events(&log, 100).await;
-        let limits = Limits {
+        let limits = GraphqlLimits {
             subscription_buffer: 1_000,
             subscription_buffer_bytes: 512 * 1024,
             subscription_grace_ms: 100,
-            ..Limits::default()
+            ..GraphqlLimits::default()
         };
         let (_wake, wakes) = watch::channel(0u64);
         let (stream, buffer) = feed(
@@ -483,7 +486,7 @@ mod tests {
         assert_eq!(code, "SUBSCRIBER_TOO_SLOW");
         assert_eq!(Some(&resume), delivered.last());
 
-        let roomy = Limits {
+        let roomy = GraphqlLimits {
             subscription_buffer_bytes: 64 * 1024 * 1024,
             ..limits
         };

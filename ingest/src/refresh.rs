@@ -1,6 +1,10 @@
-//! Re-reading sources on a schedule: the configured locations are registered at
-//! start (idempotent), then every registered location is read again each
-//! interval, with jitter so that several servers do not read in lockstep.
+//! The refresh loop of `almanac serve`: the configured locations
+//! (`catalog.locations`) are registered at start (idempotent), then every
+//! registered location is read again each interval
+//! (`catalog.refresh_interval_seconds`), with jitter so that several servers do
+//! not read in lockstep.
+//!
+//! It reads and decides nothing itself: `operations` registers and reads.
 
 use crate::operations::{
     list_locations, location_source, read_location, register_location, scheduled_actor,
@@ -24,7 +28,7 @@ const CONFIG_ACTOR: &str = "config";
 
 /// Registers the configured locations, then re-reads every registered location each
 /// interval, with `ingestor`'s limits and reading policy.
-pub async fn run_schedule(
+pub async fn run_refresh(
     ingestor: Ingestor,
     configured: Vec<ConfiguredLocation>,
     interval: Duration,

@@ -1,6 +1,7 @@
-//! Handing out what to read: the roots a caller names (a directory becomes its files), then
-//! the targets of the Location entities read, each key at most once per call (which ends
-//! cycles), within the depth and file-count limits.
+//! The frontier of one `read_sources` call: what is still to read, handed out in
+//! order: the roots a caller names (a directory becomes its files), then the targets
+//! of the Location entities read, each key at most once per call (which ends cycles),
+//! within the depth and file-count limits.
 //!
 //! It reads nothing but a directory listing; `mod.rs` reads the tasks it hands out.
 
@@ -33,15 +34,15 @@ pub(crate) struct Task {
 }
 
 /// Hands out tasks: each key once, within the depth and file limits.
-pub(crate) struct Scheduler<'a> {
+pub(crate) struct Frontier<'a> {
     seen: HashSet<String>,
     scheduled: usize,
     limits: &'a ReadLimits,
 }
 
-impl<'a> Scheduler<'a> {
+impl<'a> Frontier<'a> {
     pub(crate) fn new(limits: &'a ReadLimits) -> Self {
-        Scheduler {
+        Frontier {
             seen: HashSet::new(),
             scheduled: 0,
             limits,
