@@ -103,10 +103,7 @@ impl Reconciler {
     /// Brings the projection up to the log's head: this process projects if no
     /// other holds the projector, otherwise it waits for the one that does.
     pub async fn sync_projection(&self) -> Result<(), IngestError> {
-        let head = EventLog::new(self.pool.clone())
-            .head_position()
-            .await
-            .map_err(almanac_store::StoreError::from)?;
+        let head = EventLog::new(self.pool.clone()).head_position().await?;
         if self.projector.catch_up().await? == Step::Busy {
             self.wait_while_progressing(head).await?;
         }

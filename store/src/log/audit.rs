@@ -5,6 +5,7 @@
 use super::seal::{SealReport, Trust};
 use super::verify::{GuardReport, VerifyReport};
 use super::EventLog;
+use crate::StoreError;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Audit {
@@ -43,7 +44,7 @@ impl Audit {
 
 impl EventLog {
     /// Chains, checkpoints (against `trust`) and guards; one stream or all.
-    pub async fn audit(&self, trust: &Trust, stream: Option<&str>) -> Result<Audit, sqlx::Error> {
+    pub async fn audit(&self, trust: &Trust, stream: Option<&str>) -> Result<Audit, StoreError> {
         Ok(Audit {
             chains: self.verify(stream).await?,
             seal: self.verify_seal(trust, stream).await?,

@@ -5,6 +5,7 @@
 //! commits later with a smaller position.
 
 use super::EventLog;
+use crate::StoreError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -81,18 +82,18 @@ impl EventLog {
         &self,
         stream: &str,
         from_version: i64,
-    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-        sqlx::query_as(&format!(
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(sqlx::query_as(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version >= $2 ORDER BY version"
         ))
         .bind(stream)
         .bind(from_version)
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 
     /// Up to `limit` events after `after` (a position; 0 reads from the start).
-    pub async fn read_feed(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    pub async fn read_feed(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         self.read_feed_filtered(after, limit, &FeedFilter::default())
             .await
     }
@@ -103,8 +104,8 @@ impl EventLog {
         after: i64,
         limit: i64,
         filter: &FeedFilter,
-    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-        sqlx::query_as(&format!(
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(sqlx::query_as(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 \
                AND ($3::text IS NULL OR actor = $3) \
                AND ($4::text[] IS NULL OR stream = ANY($4)) \
@@ -128,11 +129,11 @@ impl EventLog {
                 .map(|kinds| kinds.iter().map(|k| k.to_lowercase()).collect::<Vec<_>>()),
         )
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 
     /// The newest position in the log (0 when empty).
-    pub async fn head_position(&self) -> Result<i64, sqlx::Error> {
+    pub async fn head_position(&self) -> Result<i64, StoreError> {
         let (head,): (Option<i64>,) = sqlx::query_as("SELECT max(position) FROM events")
             .fetch_one(&self.pool)
             .await?;

@@ -6,6 +6,7 @@
 use super::hash::event_hash;
 use super::read::{StoredEvent, EVENT_COLUMNS};
 use super::EventLog;
+use crate::StoreError;
 use futures::TryStreamExt;
 
 /// The first broken link of one stream.
@@ -135,7 +136,7 @@ struct GuardRow {
 impl EventLog {
     /// Walks every stream (or just `stream`) in version order, streaming rows so
     /// memory stays flat however long the log is.
-    pub async fn verify(&self, stream: Option<&str>) -> Result<VerifyReport, sqlx::Error> {
+    pub async fn verify(&self, stream: Option<&str>) -> Result<VerifyReport, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE ($1::text IS NULL OR stream = $1) \
              ORDER BY stream, version"
@@ -174,7 +175,7 @@ impl EventLog {
 
     /// Append-only is enforced by triggers: a dropped, disabled or re-pointed
     /// trigger, or a guard function whose body was replaced, is a finding.
-    pub async fn check_guards(&self) -> Result<GuardReport, sqlx::Error> {
+    pub async fn check_guards(&self) -> Result<GuardReport, StoreError> {
         let tables: Vec<&str> = GUARDS.iter().map(|guard| guard.0).collect();
         let triggers: Vec<GuardRow> = sqlx::query_as(
             "SELECT c.relname::text AS relation, t.tgname::text AS trigger_name, \

@@ -8,6 +8,7 @@
 
 use super::tables::Tables;
 use crate::log::StoredEvent;
+use crate::StoreError;
 use sqlx::{PgConnection, PgPool};
 
 /// The processing-error source under which projection failures are shown.
@@ -184,10 +185,12 @@ pub async fn write_failed(
 }
 
 /// How many events could not be projected, by stage (for `/metrics` and `/readyz`).
-pub async fn count_by_stage(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT stage, count(*) FROM projection_failures GROUP BY stage ORDER BY stage")
-        .fetch_all(pool)
-        .await
+pub async fn count_by_stage(pool: &PgPool) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT stage, count(*) FROM projection_failures GROUP BY stage ORDER BY stage",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 #[cfg(test)]

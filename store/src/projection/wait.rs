@@ -2,10 +2,16 @@
 //! waits (briefly, with a timeout) until the projector has passed it.
 
 use super::{ProjectionError, CATALOG_PROJECTOR};
+use crate::StoreError;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
 
-pub async fn checkpoint(pool: &PgPool) -> Result<i64, sqlx::Error> {
+/// The position the catalog projection has reached (0 before its first batch).
+pub async fn checkpoint(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(reached(pool).await?)
+}
+
+async fn reached(pool: &PgPool) -> Result<i64, sqlx::Error> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT position FROM projection_checkpoints WHERE projector = $1")
             .bind(CATALOG_PROJECTOR)
@@ -23,7 +29,7 @@ pub async fn wait_for_position(
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        let reached = checkpoint(pool).await?;
+        let reached = reached(pool).await?;
         if reached >= position {
             return Ok(());
         }
@@ -49,7 +55,7 @@ pub struct Lag {
     pub seconds: f64,
 }
 
-pub async fn lag(pool: &PgPool) -> Result<Lag, sqlx::Error> {
+pub async fn lag(pool: &PgPool) -> Result<Lag, StoreError> {
     let (head, checkpoint, seconds): (i64, i64, f64) = sqlx::query_as(
         "WITH c AS (SELECT coalesce((SELECT position FROM projection_checkpoints \
                                      WHERE projector = $1), 0) AS position) \

@@ -197,8 +197,7 @@ pub async fn events_page(
     let after: Option<FeedCursor> = after.map(decode_cursor).transpose()?;
     let rows = event_log(ctx)?
         .read_feed_filtered(after.as_ref().map_or(0, |c| c.p), first + 1, &filter)
-        .await
-        .map_err(almanac_store::StoreError::from)?;
+        .await?;
     let events = rows.into_iter().map(HistoryEvent::new).collect();
     Ok(connection(events, first, after.is_some(), |node| {
         encode_cursor(&FeedCursor {

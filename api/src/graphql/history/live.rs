@@ -155,11 +155,7 @@ async fn produce(
         let page = match log.read_feed_filtered(cursor, PAGE, &filter).await {
             Ok(page) => page,
             Err(err) => {
-                let _ = sender
-                    .send(Item::Failed(ApiError::from(
-                        almanac_store::StoreError::from(err),
-                    )))
-                    .await;
+                let _ = sender.send(Item::Failed(ApiError::from(err))).await;
                 return;
             }
         };
@@ -342,10 +338,7 @@ async fn start(
             return Err(ApiError::invalid("afterPosition must not be negative").into())
         }
         Some(position) => position,
-        None => log
-            .head_position()
-            .await
-            .map_err(|err| ApiError::from(almanac_store::StoreError::from(err)))?,
+        None => log.head_position().await.map_err(ApiError::from)?,
     };
     let wakes = hub.subscribe().await;
     Ok(feed(log, filter, cursor, wakes, &limits, slot).0)

@@ -36,10 +36,7 @@ pub struct IntegrityReport {
 pub async fn verify_integrity(ctx: &Context<'_>, stream: &str) -> Result<IntegrityReport> {
     // The key this server signs with; without one, no checkpoint is trusted.
     let trust = Trust::new(seal::installed().map(|sealer| sealer.trusted().clone()));
-    let audit = event_log(ctx)?
-        .audit(&trust, Some(stream))
-        .await
-        .map_err(almanac_store::StoreError::from)?;
+    let audit = event_log(ctx)?.audit(&trust, Some(stream)).await?;
     let chains = audit.chains.breaks.into_iter().map(|b| ChainBreak {
         stream: b.stream,
         version: b.version,

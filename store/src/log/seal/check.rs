@@ -11,6 +11,7 @@
 use super::head::{fold_head, next_head, Checkpoint, Entry, Origin, GENESIS};
 use super::key::TrustedKey;
 use crate::log::EventLog;
+use crate::StoreError;
 use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use std::fmt;
@@ -169,7 +170,7 @@ struct EventRow {
 
 impl EventLog {
     /// The checkpoint with the highest position.
-    pub async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, sqlx::Error> {
+    pub async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let row: Option<CheckpointRow> = sqlx::query_as(&format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM log_checkpoints ORDER BY position DESC LIMIT 1"
         ))
@@ -184,7 +185,7 @@ impl EventLog {
         &self,
         trust: &Trust,
         stream: Option<&str>,
-    ) -> Result<SealReport, sqlx::Error> {
+    ) -> Result<SealReport, StoreError> {
         let events = sqlx::query_as::<_, EventRow>(
             "SELECT position, stream, version, recorded_at, hash FROM events \
              WHERE ($1::text IS NULL OR stream = $1) ORDER BY position",
@@ -212,7 +213,7 @@ impl EventLog {
         while let Some(row) = checkpoints.try_next().await? {
             walk.checkpoint(row).await?;
         }
-        walk.finish().await
+        Ok(walk.finish().await?)
     }
 }
 

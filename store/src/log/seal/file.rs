@@ -56,7 +56,7 @@ pub enum CheckpointFileError {
         expected: String,
     },
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] crate::StoreError),
 }
 
 impl CheckpointFile {

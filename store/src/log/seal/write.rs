@@ -7,6 +7,7 @@ use super::head::{fold_head, Checkpoint, Entry, Origin, GENESIS};
 use super::key::{installed, Sealer};
 use super::BACKLOG_CHUNK;
 use crate::log::{EventLog, APPEND_LOCK_KEY};
+use crate::StoreError;
 use chrono::{DurationRound, TimeDelta, Utc};
 use sqlx::PgConnection;
 
@@ -125,7 +126,7 @@ impl EventLog {
     /// from the table: for a log written before checkpoints existed. Trust on
     /// first use: whatever the table holds now gets signed, so `verify` reports
     /// such checkpoints as a backlog.
-    pub async fn seal_backlog(&self, sealer: &Sealer) -> Result<u64, sqlx::Error> {
+    pub async fn seal_backlog(&self, sealer: &Sealer) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(APPEND_LOCK_KEY)
