@@ -5,7 +5,8 @@
 use super::entity::Entity;
 use super::loaders::Loaders;
 use crate::error::Result;
-use almanac_store::catalog::{ConflictRecord, LocationRecord};
+use almanac_store::catalog::ConflictRecord;
+use almanac_store::locations::Location;
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -24,8 +25,8 @@ pub struct CatalogLocation {
     pub added_at: DateTime<Utc>,
 }
 
-impl From<LocationRecord> for CatalogLocation {
-    fn from(row: LocationRecord) -> Self {
+impl From<Location> for CatalogLocation {
+    fn from(row: Location) -> Self {
         CatalogLocation {
             id: row.id,
             location_type: row.location_type,

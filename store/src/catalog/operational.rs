@@ -6,17 +6,8 @@
 //! already look: `processingErrors` and an entity's `errors`.
 
 use super::{Catalog, CatalogError};
+use crate::locations::{self, Location};
 use chrono::{DateTime, Utc};
-
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct LocationRecord {
-    pub id: String,
-    #[sqlx(rename = "type")]
-    pub location_type: String,
-    pub target: String,
-    pub added_by: String,
-    pub added_at: DateTime<Utc>,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProcessingErrorRecord {
@@ -41,24 +32,12 @@ const ALL_ERRORS: &str = "SELECT source, entity_ref, message, recorded_at FROM p
      UNION ALL SELECT 'projector', stream, message, recorded_at FROM projection_failures";
 
 impl Catalog {
-    pub async fn locations(&self) -> Result<Vec<LocationRecord>, CatalogError> {
-        Ok(sqlx::query_as(
-            "SELECT id, type, target, added_by, added_at FROM locations ORDER BY added_at, id",
-        )
-        .fetch_all(&mut *self.reader().await?)
-        .await?)
+    pub async fn locations(&self) -> Result<Vec<Location>, CatalogError> {
+        Ok(locations::all(&mut *self.reader().await?).await?)
     }
 
-    pub async fn locations_by_id(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<LocationRecord>, CatalogError> {
-        Ok(sqlx::query_as(
-            "SELECT id, type, target, added_by, added_at FROM locations WHERE id = ANY($1)",
-        )
-        .bind(ids)
-        .fetch_all(&mut *self.reader().await?)
-        .await?)
+    pub async fn locations_by_id(&self, ids: &[String]) -> Result<Vec<Location>, CatalogError> {
+        Ok(locations::by_ids(&mut *self.reader().await?, ids).await?)
     }
 
     /// Errors of the last reads, optionally of one source, newest first.
