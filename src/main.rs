@@ -96,14 +96,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let settings = settings()?;
-            signing::install(&settings)?;
-            commands::serve::run(settings, args).await
+            let sealer = signing::sealer(&settings)?;
+            commands::serve::run(settings, sealer, args).await
         }
         Command::Migrate => commands::migrate::run(settings()?).await,
         Command::Ingest(args) => {
             let settings = settings()?;
-            signing::install(&settings)?;
-            commands::ingest::run(settings, args).await
+            let sealer = signing::sealer(&settings)?;
+            commands::ingest::run(settings, sealer, args).await
         }
         Command::Replay(args) => commands::replay::run(settings()?, args).await,
         Command::Verify(args) => commands::verify::run(settings()?, args).await,
@@ -111,8 +111,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Export(args) => commands::export::export(settings()?, args).await,
         Command::Import(args) => {
             let settings = settings()?;
-            signing::install(&settings)?;
-            commands::export::import(settings, args).await
+            let sealer = signing::sealer(&settings)?;
+            commands::export::import(settings, sealer, args).await
         }
         Command::Schema => commands::schema::print_schema(),
         Command::HashToken { refused } => commands::schema::hash_token(refused.is_some()),

@@ -7,8 +7,9 @@ use crate::http::{self, GraphqlService};
 use crate::limits::GraphqlLimits;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
+use almanac_store::log::seal::Sealer;
 use almanac_store::Database;
-use almanac_store::PgPool;
+use almanac_store::{EventLog, PgPool};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
@@ -37,6 +38,9 @@ pub struct AppState {
     /// projector's and writers'), so readers cannot take their connections.
     /// `None`: reads share `database.pool`.
     pub read_pool: Option<PgPool>,
+    /// The key mutations' appends sign with; without one they fail
+    /// (`SealError::NoKey`), reads still work.
+    pub sealer: Option<Arc<Sealer>>,
 }
 
 impl AppState {
@@ -50,7 +54,13 @@ impl AppState {
             read_limits: ReadLimits::default(),
             statements: StatementCounter::default(),
             read_pool: None,
+            sealer: None,
         }
+    }
+
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
     }
 
     pub fn with_read_pool(mut self, reads: PgPool) -> Self {
@@ -83,10 +93,14 @@ pub fn router(state: AppState) -> Router {
     let pool = state.database.pool.clone();
     let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
     let catalog = Catalog::with_counter(reads.clone(), state.statements.clone());
+    let log = match &state.sealer {
+        Some(sealer) => EventLog::new(pool).with_sealer(sealer.clone()),
+        None => EventLog::new(pool),
+    };
     let service = GraphqlService {
         schema: graphql::build(
             catalog,
-            pool,
+            log,
             reads,
             state.limits.clone(),
             state.reading.clone(),

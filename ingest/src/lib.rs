@@ -17,7 +17,7 @@ pub use reconcile::{ApplyOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
 
 use almanac_store::projection::ProjectionError;
-use almanac_store::PgPool;
+use almanac_store::{EventLog, PgPool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -49,7 +49,8 @@ pub enum IngestError {
 #[derive(Clone, Debug)]
 pub struct Ingestor {
     reconciler: Reconciler,
-    pool: PgPool,
+    /// The log it appends to, with the key its appends sign with.
+    log: EventLog,
     /// What one read may hold (`limits:`); by default [`ReadLimits::default`].
     /// Passed in by the caller, never taken from a global, so two ingestors of
     /// one process may read with different limits.
@@ -60,10 +61,11 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    pub fn new(pool: PgPool) -> Self {
+    /// Appends to `log` (which holds the signing key).
+    pub fn new(log: EventLog) -> Self {
         Self {
-            reconciler: Reconciler::new(pool.clone()),
-            pool,
+            reconciler: Reconciler::new(log.clone()),
+            log,
             limits: ReadLimits::default(),
             reading: ReadPolicy::default(),
         }
@@ -75,7 +77,11 @@ impl Ingestor {
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.log.pool()
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
     }
 
     /// Reads sources with this ingestor's limits and policy, without applying them.

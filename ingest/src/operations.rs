@@ -67,8 +67,8 @@ pub async fn list_locations(pool: &PgPool) -> Result<Vec<Location>, IngestError>
 }
 
 /// The version of a stream's last event and its type, from the log itself.
-async fn stream_head(pool: &PgPool, stream: &str) -> Result<Option<(i64, String)>, IngestError> {
-    Ok(EventLog::new(pool.clone()).stream_head(stream).await?)
+async fn stream_head(log: &EventLog, stream: &str) -> Result<Option<(i64, String)>, IngestError> {
+    Ok(log.stream_head(stream).await?)
 }
 
 fn meta(actor: &str, source: Option<String>) -> AppendMeta {
@@ -84,13 +84,13 @@ fn meta(actor: &str, source: Option<String>) -> AppendMeta {
 /// With `expected_version`, a stream at another version is a `Conflict` (the
 /// caller judged the entity at that version, e.g. who may delete it).
 pub async fn delete_entity(
-    pool: &PgPool,
+    log: &EventLog,
     entity_ref: &EntityRef,
     expected_version: Option<i64>,
     actor: &str,
 ) -> Result<Option<i64>, IngestError> {
     let stream = almanac_domain::entity_stream(entity_ref);
-    let Some((version, last_type)) = stream_head(pool, &stream).await? else {
+    let Some((version, last_type)) = stream_head(log, &stream).await? else {
         return Ok(None);
     };
     if last_type == "EntityRemoved" {
@@ -110,11 +110,11 @@ pub async fn delete_entity(
         events: vec![new_event(&event)],
         source: None,
     };
-    let outcome = EventLog::new(pool.clone())
+    let outcome = log
         .append(&[append], &meta(actor, Some("api".into())))
         .await
         .map_err(IngestError::from_append)?;
-    Ingestor::new(pool.clone())
+    Ingestor::new(log.clone())
         .wait_visible(outcome.last_position())
         .await?;
     Ok(outcome.last_position())
@@ -129,8 +129,7 @@ pub async fn add_location(
     target: &str,
     actor: &str,
 ) -> Result<(String, IngestReport), IngestError> {
-    let pool = ingestor.pool();
-    let (id, source) = register_location(pool, location_type, target, actor).await?;
+    let (id, source) = register_location(ingestor.log(), location_type, target, actor).await?;
     let report = read_location(ingestor, &source, actor).await?;
     Ok((id, report))
 }
@@ -138,7 +137,7 @@ pub async fn add_location(
 /// Records `LocationAdded` unless the location is already registered; reads
 /// nothing. Returns its id and what it reads.
 pub async fn register_location(
-    pool: &PgPool,
+    log: &EventLog,
     location_type: &str,
     target: &str,
     actor: &str,
@@ -146,7 +145,7 @@ pub async fn register_location(
     let source = location_source(location_type, target)?;
     let id = location_id(location_type, target);
     let stream = location_stream(&id);
-    let head = stream_head(pool, &stream).await?;
+    let head = stream_head(log, &stream).await?;
     if head.as_ref().is_some_and(|(_, t)| t == "LocationAdded") {
         return Ok((id, source));
     }
@@ -161,8 +160,7 @@ pub async fn register_location(
         events: vec![new_event(&event)],
         source: None,
     };
-    EventLog::new(pool.clone())
-        .append(&[append], &meta(actor, Some(source.origin())))
+    log.append(&[append], &meta(actor, Some(source.origin())))
         .await
         .map_err(IngestError::from_append)?;
     Ok((id, source))
@@ -191,18 +189,19 @@ pub async fn refresh_location(
 /// Unregisters a location and removes every entity read through it, in one
 /// append. `None` when there is no such location.
 pub async fn remove_location(
-    pool: &PgPool,
+    log: &EventLog,
     id: &str,
     actor: &str,
 ) -> Result<Option<usize>, IngestError> {
-    let ingestor = Ingestor::new(pool.clone());
+    let pool = log.pool();
+    let ingestor = Ingestor::new(log.clone());
     ingestor.reconciler().sync_projection().await?;
     let Some(location) = find_location(pool, id).await? else {
         return Ok(None);
     };
     let origin = location_source(&location.location_type, &location.target)?.origin();
     let stream = location_stream(id);
-    let Some((version, _)) = stream_head(pool, &stream).await? else {
+    let Some((version, _)) = stream_head(log, &stream).await? else {
         return Ok(None);
     };
     let entities = almanac_store::locations::entities_of_origin(pool, &origin).await?;
@@ -226,7 +225,7 @@ pub async fn remove_location(
         })],
         source: None,
     });
-    let outcome = EventLog::new(pool.clone())
+    let outcome = log
         .append(&appends, &meta(actor, Some(origin)))
         .await
         .map_err(IngestError::from_append)?;

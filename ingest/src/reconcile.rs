@@ -17,7 +17,7 @@ use almanac_domain::{
 };
 use almanac_store::operational::{record_read, ConflictRow, ErrorRow};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
-use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, PgPool, StreamAppend, Tx};
+use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, PgPool, StreamAppend};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -51,16 +51,19 @@ pub struct ApplyOptions {
 #[derive(Clone, Debug)]
 pub struct Reconciler {
     pool: PgPool,
+    /// Where it appends, with the signing key.
+    log: EventLog,
     projector: Projector,
     /// How long a write waits for the projection before giving up.
     pub visibility_timeout: Duration,
 }
 
 impl Reconciler {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(log: EventLog) -> Self {
         Self {
-            projector: Projector::new(pool.clone()),
-            pool,
+            projector: Projector::new(log.pool().clone()),
+            pool: log.pool().clone(),
+            log,
             visibility_timeout: Duration::from_secs(30),
         }
     }
@@ -103,7 +106,7 @@ impl Reconciler {
     /// Brings the projection up to the log's head: this process projects if no
     /// other holds the projector, otherwise it waits for the one that does.
     pub async fn sync_projection(&self) -> Result<(), IngestError> {
-        let head = EventLog::new(self.pool.clone()).head_position().await?;
+        let head = self.log.head_position().await?;
         if self.projector.catch_up().await? == Step::Busy {
             self.wait_while_progressing(head).await?;
         }
@@ -166,7 +169,7 @@ impl Reconciler {
         // Decide and append in one transaction under the append lock: the state
         // read here is the state the events are appended to, so ownership and
         // expected versions cannot change between the check and the write.
-        let mut tx = Tx::begin(&self.pool).await?;
+        let mut tx = self.log.begin().await?;
         tx.lock_appends().await?;
         let mut map = state::load(&mut tx, &keys, &all_named).await?;
         check_versions(&map, &all_named, &options.expected_versions)?;
@@ -266,7 +269,7 @@ impl Reconciler {
             .chain(outcome.errors.iter().map(|f| f.key.as_str()))
             .collect();
 
-        let mut tx = Tx::begin(&self.pool).await?;
+        let mut tx = self.log.begin().await?;
         let mut appends = Vec::new();
         if options.remove_missing && !complete_origins.is_empty() {
             let vanished =

@@ -36,7 +36,7 @@ pub async fn run_refresh(
 ) {
     for location in &configured {
         match register_location(
-            ingestor.pool(),
+            ingestor.log(),
             &location.location_type,
             &location.target,
             CONFIG_ACTOR,

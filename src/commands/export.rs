@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_domain::EntityRef;
+use almanac_store::log::seal::Sealer;
 use almanac_store::projection::Projector;
 use almanac_store::EventLog;
 use anyhow::Context;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -57,7 +59,11 @@ pub async fn export(settings: Settings, args: ExportArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<ExitCode> {
+pub async fn import(
+    settings: Settings,
+    sealer: Arc<Sealer>,
+    args: ImportArgs,
+) -> anyhow::Result<ExitCode> {
     let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -76,7 +82,10 @@ pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<Exit
         connected.migrate().await?;
         // Setting the position sequence needs the schema owner.
         let owner = connected.owner_pool().await?;
-        let imported = EventLog::new(owner.clone()).import(lines).await;
+        let imported = EventLog::new(owner.clone())
+            .with_sealer(sealer)
+            .import(lines)
+            .await;
         owner.close().await;
         let imported = imported?;
         Projector::new(connected.database.pool.clone())

@@ -5,9 +5,12 @@
 use crate::config::Settings;
 use crate::database::Connected;
 use almanac_ingest::{IngestReport, Ingestor, Source};
+use almanac_store::log::seal::Sealer;
+use almanac_store::EventLog;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -37,11 +40,16 @@ pub fn source_of(text: &str, glob: &str) -> Source {
     }
 }
 
-pub async fn run(settings: Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    settings: Settings,
+    sealer: Arc<Sealer>,
+    args: IngestArgs,
+) -> anyhow::Result<ExitCode> {
     let connected = Connected::open(&settings).await?;
-    let ingestor = Ingestor::new(connected.database.pool.clone())
-        .with_reading(settings.reading.clone())
-        .with_limits(settings.limits.read_limits());
+    let ingestor =
+        Ingestor::new(EventLog::new(connected.database.pool.clone()).with_sealer(sealer))
+            .with_reading(settings.reading.clone())
+            .with_limits(settings.limits.read_limits());
     let result = ingest_all(&connected, &ingestor, &args).await;
     connected.close().await?;
     let report = result?;

@@ -7,9 +7,12 @@ use almanac_api::{AppState, AuthConfig, GraphqlLimits};
 use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
 use almanac_ingest::{Ingestor, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
+use almanac_store::log::seal::Sealer;
 use almanac_store::projection::Projector;
+use almanac_store::EventLog;
 use anyhow::Context;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -34,7 +37,11 @@ fn demo_location(data_dir: &std::path::Path) -> anyhow::Result<ConfiguredLocatio
     })
 }
 
-pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    settings: Settings,
+    sealer: Arc<Sealer>,
+    args: ServeArgs,
+) -> anyhow::Result<ExitCode> {
     let listen = args
         .listen
         .or(settings.listen.clone())
@@ -52,7 +59,14 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
         settings.reading.clone(),
         settings.limits.read_limits(),
     );
-    let served = serve(&connected, &listen, locations, interval, api_settings).await;
+    let served = serve(
+        &connected,
+        &listen,
+        (locations, interval),
+        sealer,
+        api_settings,
+    )
+    .await;
     connected.close().await?;
     served?;
     Ok(ExitCode::SUCCESS)
@@ -61,15 +75,15 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode
 async fn serve(
     connected: &Connected,
     listen: &str,
-    locations: Vec<ConfiguredLocation>,
-    interval: Duration,
+    (locations, interval): (Vec<ConfiguredLocation>, Duration),
+    sealer: Arc<Sealer>,
     (auth, graphql, reading, read_limits): (AuthConfig, GraphqlLimits, ReadPolicy, ReadLimits),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
-    let ingestor = Ingestor::new(pool)
+    let ingestor = Ingestor::new(EventLog::new(pool).with_sealer(sealer.clone()))
         .with_reading(reading.clone())
         .with_limits(read_limits.clone());
     let refresher = tokio::spawn(run_refresh(ingestor, locations, interval, stopped));
@@ -100,6 +114,7 @@ async fn serve(
         .with_limits(graphql)
         .with_reading(reading)
         .with_read_limits(read_limits)
+        .with_sealer(sealer)
         .with_read_pool(reads.clone());
     let health = connected.database.health.clone();
     let stopping = {

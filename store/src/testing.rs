@@ -13,13 +13,15 @@
 use crate::embedded::{
     self, Durability, EmbeddedOptions, EmbeddedPostgres, OWNER_ROLE, SERVER_ROLE,
 };
-use crate::log::seal::{self, Sealer};
+use crate::log::seal::Sealer;
+use crate::EventLog;
 use crate::MIGRATOR;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// Password given to the test roles when the server is external (TCP).
@@ -67,7 +69,6 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// # Panics
 /// When no PostgreSQL can be reached: a test without its database cannot run.
 pub async fn test_db() -> TestDb {
-    test_sealer();
     let cluster = cluster();
     let name = format!(
         "{DB_PREFIX}{}_{}",
@@ -101,11 +102,16 @@ pub async fn test_db() -> TestDb {
     }
 }
 
-/// The key every append of a test process signs with (installed by
-/// [`test_db`]; a fixed seed, so it is not a secret: tests only).
-pub fn test_sealer() -> &'static Sealer {
-    let _ = seal::install(Sealer::from_seed([7; 32]));
-    seal::installed().expect("a signing key was just installed")
+/// The key tests sign with (a fixed seed, so it is not a secret: tests only).
+pub fn test_sealer() -> Arc<Sealer> {
+    Arc::new(Sealer::from_seed([7; 32]))
+}
+
+impl TestDb {
+    /// The log on the server's pool, appending with [`test_sealer`]'s key.
+    pub fn log(&self) -> EventLog {
+        EventLog::new(self.pool.clone()).with_sealer(test_sealer())
+    }
 }
 
 async fn open_pool(options: PgConnectOptions) -> PgPool {

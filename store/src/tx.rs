@@ -4,14 +4,20 @@
 //! its own beyond begin and commit: the modules that own the tables do.
 
 use crate::error::StoreError;
-use crate::log::{append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, StreamAppend};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use crate::log::seal::Sealer;
+use crate::log::{
+    append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, EventLog, StreamAppend,
+};
+use sqlx::{PgConnection, Postgres, Transaction};
+use std::sync::Arc;
 
-pub struct Tx(Transaction<'static, Postgres>);
+/// The transaction, and the key of the log it was begun on (for its appends).
+pub struct Tx(Transaction<'static, Postgres>, Option<Arc<Sealer>>);
 
 impl Tx {
-    pub async fn begin(pool: &PgPool) -> Result<Tx, StoreError> {
-        Ok(Tx(pool.begin().await?))
+    /// Begins on `log`'s pool; appends sign with `log`'s key.
+    pub async fn begin(log: &EventLog) -> Result<Tx, StoreError> {
+        Ok(Tx(log.pool().begin().await?, log.sealer.clone()))
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
@@ -29,7 +35,7 @@ impl Tx {
         batch: &[StreamAppend],
         meta: &AppendMeta,
     ) -> Result<AppendOutcome, AppendError> {
-        append_in(&mut self.0, batch, meta).await
+        append_in(&mut self.0, batch, meta, self.1.as_deref()).await
     }
 
     pub(crate) fn conn(&mut self) -> &mut PgConnection {

@@ -1,6 +1,6 @@
 use super::support::{almanac, scratch_dir, Server};
 use almanac_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
-use almanac_store::log::seal::{self, Sealer};
+use almanac_store::log::seal::Sealer;
 use almanac_store::{connect, AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::json;
 use std::path::Path;
@@ -10,11 +10,11 @@ use std::path::Path;
 async fn with_log<T>(dir: &Path, f: impl AsyncFnOnce(&EventLog) -> T) -> T {
     // Appends are signed with the data directory's key, as `almanac` signs them.
     let sealer = Sealer::load_or_create(&dir.join("signing.key")).unwrap();
-    let _ = seal::install(sealer);
     let pg = EmbeddedPostgres::start(EmbeddedOptions::new(dir))
         .await
         .unwrap();
-    let log = EventLog::new(connect(pg.server_options(), 2).await.unwrap());
+    let log = EventLog::new(connect(pg.server_options(), 2).await.unwrap())
+        .with_sealer(std::sync::Arc::new(sealer));
     let out = f(&log).await;
     log.pool().close().await;
     pg.stop().await.unwrap();

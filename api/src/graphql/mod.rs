@@ -24,7 +24,7 @@ mod size;
 
 use crate::limits::GraphqlLimits;
 use almanac_store::catalog::Catalog;
-use almanac_store::PgPool;
+use almanac_store::{EventLog, PgPool};
 use async_graphql::{Schema, SchemaBuilder};
 pub use history::ConnectionSlots;
 use history::{Subscription, WakeHub};
@@ -41,11 +41,11 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
 #[derive(Clone)]
 pub struct ReadPool(pub PgPool);
 
-/// The schema the server runs: reads go through `catalog`, writes use
-/// `pool`, the log's history `reads`; subscriptions share one event listener.
+/// The schema the server runs: reads go through `catalog`, writes append to
+/// `log`, the log's history `reads`; subscriptions share one event listener.
 pub fn build(
     catalog: Catalog,
-    pool: PgPool,
+    log: EventLog,
     reads: PgPool,
     limits: GraphqlLimits,
     reading: almanac_ingest::ReadPolicy,
@@ -56,7 +56,7 @@ pub fn build(
         .data(reading)
         .data(read_limits)
         .data(catalog)
-        .data(pool)
+        .data(log)
         .data(ReadPool(reads))
         .data(limits)
         .data(hub)

@@ -20,7 +20,7 @@ use almanac_domain::EntityRef;
 use almanac_ingest::{
     operations, ApplyOptions, IngestError, Ingestor, ReadLimits, ReadPolicy, Source,
 };
-use almanac_store::PgPool;
+use almanac_store::EventLog;
 use async_graphql::{Context, Object};
 use std::sync::Arc;
 
@@ -39,14 +39,15 @@ fn writer(ctx: &Context<'_>) -> Result<String> {
 fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
     let reading = ctx.data::<ReadPolicy>().cloned().unwrap_or_default();
     let limits = ctx.data::<ReadLimits>().cloned().unwrap_or_default();
-    Ok(Ingestor::new(pool(ctx)?.clone())
+    Ok(Ingestor::new(log(ctx)?.clone())
         .with_reading(reading)
         .with_limits(limits))
 }
 
-fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool> {
-    ctx.data::<PgPool>()
-        .map_err(|_| ApiError::internal(std::io::Error::other("database pool missing from schema")))
+/// The log writes append to, with the server's signing key.
+fn log<'a>(ctx: &Context<'a>) -> Result<&'a EventLog> {
+    ctx.data::<EventLog>()
+        .map_err(|_| ApiError::internal(std::io::Error::other("event log missing from schema")))
 }
 
 /// The name of a push's source: `source` without an `api:` prefix, else the actor.
@@ -172,10 +173,10 @@ impl Mutation {
                 message: format!("no entity {canonical}"),
             }))
         };
-        let pool = pool(ctx)?;
+        let log = log(ctx)?;
         // The source is judged as projected; pinning the version it was judged
         // at keeps a concurrent change of hands from being deleted unseen.
-        Ingestor::new(pool.clone())
+        Ingestor::new(log.clone())
             .reconciler()
             .sync_projection()
             .await?;
@@ -187,7 +188,7 @@ impl Mutation {
             return not_found();
         };
         principal(ctx).may_delete(&canonical, row.source.as_deref())?;
-        match operations::delete_entity(pool, &parsed, Some(row.version), &actor).await {
+        match operations::delete_entity(log, &parsed, Some(row.version), &actor).await {
             Ok(Some(_)) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
                 entity_ref: canonical,
             })),
@@ -237,7 +238,7 @@ impl Mutation {
     /// `FORBIDDEN` error, and nothing is written.
     async fn remove_location(&self, ctx: &Context<'_>, id: String) -> Result<RemoveLocationResult> {
         let actor = principal(ctx).admin("removeLocation")?.to_string();
-        match operations::remove_location(pool(ctx)?, &id, &actor).await {
+        match operations::remove_location(log(ctx)?, &id, &actor).await {
             Ok(Some(removed)) => Ok(RemoveLocationResult::RemoveLocationSuccess(
                 RemoveLocationSuccess {
                     id,

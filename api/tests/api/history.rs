@@ -36,7 +36,7 @@ fn component(name: &str, description: &str, owner: &str, depends_on: &[&str]) ->
 
 async fn ingest_file(server: &TestServer, path: &PathBuf, text: &str) {
     std::fs::write(path, text).unwrap();
-    let ingestor = Ingestor::new(server.db.pool.clone());
+    let ingestor = Ingestor::new(server.db.log());
     let report = ingestor.ingest(&Source::File(path.clone())).await.unwrap();
     ingestor.wait_visible(report.last_position).await.unwrap();
 }

@@ -6,7 +6,7 @@ use super::support::{auth, server};
 use almanac_api::GraphqlLimits;
 use almanac_domain::{diff, CatalogEvent};
 use almanac_store::projection::Projector;
-use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+use almanac_store::{AppendMeta, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 
 fn component(spec_type: &str) -> Value {
@@ -59,7 +59,7 @@ async fn a_projection_failure_shows_in_errors_metrics_and_readiness() {
         actor: "test".into(),
         ..AppendMeta::default()
     };
-    let log = EventLog::new(server.db.pool.clone());
+    let log = server.db.log();
     log.append(&[append], &meta).await.unwrap();
     Projector::new(server.db.pool.clone())
         .catch_up()

@@ -243,6 +243,7 @@ async fn split_pools_server() -> TestServer {
         ..GraphqlLimits::default()
     };
     let state = AppState::new(Database::new(test.db.pool.clone()))
+        .with_sealer(almanac_store::testing::test_sealer())
         .with_auth(shared_auth())
         .with_limits(limits)
         .with_read_pool(reads);

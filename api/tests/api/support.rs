@@ -3,6 +3,7 @@
 
 use almanac_api::{token_hash, AppState, AuthConfig, GraphqlLimits, Scope, TokenConfig};
 use almanac_ingest::{Ingestor, Source};
+use almanac_store::testing::test_sealer;
 use almanac_store::testing::{test_db, TestDb};
 use almanac_store::Database;
 use serde_json::{json, Value};
@@ -63,7 +64,7 @@ async fn start(state: AppState) -> (String, oneshot::Sender<()>) {
 
 pub async fn ingest_demo(db: &TestDb) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/catalog-info.yaml");
-    let ingestor = Ingestor::new(db.pool.clone());
+    let ingestor = Ingestor::new(db.log());
     let report = ingestor.ingest(&Source::File(path)).await.unwrap();
     ingestor.wait_visible(report.last_position).await.unwrap();
     assert_eq!(
@@ -83,6 +84,7 @@ pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> Test
         ingest_demo(&db).await;
     }
     let state = AppState::new(Database::new(db.pool.clone()))
+        .with_sealer(test_sealer())
         .with_auth(auth)
         .with_limits(limits);
     let (url, stop) = start(state.clone()).await;
@@ -190,6 +192,7 @@ pub fn sorted(value: &Value, key: Option<&str>) -> Vec<String> {
 pub async fn reading_server(reading: almanac_ingest::ReadPolicy) -> TestServer {
     let db = test_db().await;
     let state = AppState::new(Database::new(db.pool.clone()))
+        .with_sealer(test_sealer())
         .with_auth(auth(true))
         .with_reading(reading);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

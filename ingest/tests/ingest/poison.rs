@@ -128,7 +128,7 @@ async fn poison_descriptors_are_refused_and_ordinary_pushes_keep_landing() {
 #[tokio::test]
 async fn an_entity_stored_before_the_limits_is_fixed_by_its_next_push() {
     use almanac_store::projection::Projector;
-    use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+    use almanac_store::{AppendMeta, NewEvent, StreamAppend};
     let db = test_db().await;
     let mut legacy = component("legacy");
     legacy["metadata"]["namespace"] = json!("default");
@@ -137,7 +137,7 @@ async fn an_entity_stored_before_the_limits_is_fixed_by_its_next_push() {
         "backstage.io/managed-by-origin-location": "api:team",
     });
     legacy["spec"]["type"] = json!(noise(10_000));
-    EventLog::new(db.pool.clone())
+    db.log()
         .append(
             &[StreamAppend {
                 stream: "component:default/legacy".into(),

@@ -1,6 +1,8 @@
 //! Shared test helpers: a scratch copy of the demo catalog, and log queries.
 
 use almanac_ingest::{IngestReport, Ingestor, Source};
+use almanac_store::testing::test_sealer;
+use almanac_store::EventLog;
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +31,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub async fn ingest(pool: &PgPool, source: Source) -> IngestReport {
-    let ingestor = Ingestor::new(pool.clone());
+    let ingestor = Ingestor::new(EventLog::new(pool.clone()).with_sealer(test_sealer()));
     let report = ingestor.ingest(&source).await.unwrap();
     ingestor.wait_visible(report.last_position).await.unwrap();
     report

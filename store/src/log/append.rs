@@ -3,7 +3,7 @@
 
 use super::hash::{event_hash, HashInput};
 use super::notify::EVENTS_CHANNEL;
-use super::seal::{seal_append, SealError};
+use super::seal::{seal_append, SealError, Sealer};
 use super::{EventLog, APPEND_LOCK_KEY};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
@@ -88,7 +88,7 @@ impl EventLog {
         meta: &AppendMeta,
     ) -> Result<AppendOutcome, AppendError> {
         let mut tx = self.pool.begin().await?;
-        let outcome = append_in(&mut tx, batch, meta).await?;
+        let outcome = append_in(&mut tx, batch, meta, self.sealer()).await?;
         tx.commit().await.map_err(map_conflict)?;
         Ok(outcome)
     }
@@ -106,12 +106,14 @@ pub async fn lock_appends(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Appends inside the caller's transaction; the events become visible (and
-/// readers are woken) when the caller commits.
+/// Appends inside the caller's transaction, sealed with `sealer` (none: refused
+/// with [`SealError::NoKey`]); the events become visible (and readers are woken)
+/// when the caller commits.
 pub async fn append_in(
     conn: &mut PgConnection,
     batch: &[StreamAppend],
     meta: &AppendMeta,
+    sealer: Option<&Sealer>,
 ) -> Result<AppendOutcome, AppendError> {
     // The lock serialises appends so that position order is commit order; its
     // clock reading is the recorded time of the whole batch.
@@ -189,7 +191,15 @@ pub async fn append_in(
             .map_err(map_conflict)?;
     }
     // The signed checkpoint commits with the events, or neither does.
-    seal_append(conn, &positions, &rows.stream, &rows.version, &rows.hash).await?;
+    seal_append(
+        conn,
+        sealer,
+        &positions,
+        &rows.stream,
+        &rows.version,
+        &rows.hash,
+    )
+    .await?;
     let last = positions.iter().copied().max().unwrap_or_default();
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(EVENTS_CHANNEL)

@@ -6,7 +6,7 @@
 //! the events, so an auditor's checkpoint from the old server still verifies).
 
 use super::read::{StoredEvent, EVENT_COLUMNS};
-use super::seal::{installed, seal_backlog, SealError};
+use super::seal::{seal_backlog, SealError};
 use super::verify::check_link;
 use super::EventLog;
 use chrono::{DateTime, Utc};
@@ -57,7 +57,7 @@ impl EventLog {
         &self,
         lines: impl IntoIterator<Item = (usize, String)>,
     ) -> Result<u64, TransferError> {
-        let sealer = installed().ok_or(SealError::NoKey)?;
+        let sealer = self.sealer().ok_or(SealError::NoKey)?;
         let mut tx = self.pool().begin().await?;
         // Checkpoints without events would be sealed onto: empty means both.
         let (existing, checkpoints): (i64, i64) = sqlx::query_as(

@@ -1,6 +1,5 @@
 use super::support::{append, meta, n};
 use almanac_store::testing::test_db;
-use almanac_store::EventLog;
 use sqlx::PgPool;
 
 async fn assert_rejected(pool: &PgPool, sql: &str, who: &str) {
@@ -19,7 +18,7 @@ async fn assert_rejected(pool: &PgPool, sql: &str, who: &str) {
 #[tokio::test]
 async fn update_delete_and_truncate_fail_for_the_server_and_the_owner() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     log.append(&[append("s", 0, &[n(1)])], &meta("a"))
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 use super::support::{append, meta, n};
 use almanac_store::log::{append_in, FeedWaker};
 use almanac_store::testing::test_db;
-use almanac_store::EventLog;
+use almanac_store::testing::test_sealer;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,7 @@ const EVENTS_PER_WRITER: usize = 1_250;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_feed_reader_sees_every_event_exactly_once_under_concurrent_writers() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let done = Arc::new(AtomicBool::new(false));
 
     let reader = {
@@ -56,7 +56,8 @@ async fn a_feed_reader_sees_every_event_exactly_once_under_concurrent_writers() 
                 let size = rng.gen_range(1..=40).min(EVENTS_PER_WRITER - written);
                 let payloads: Vec<_> = (0..size).map(|i| n((written + i) as i64)).collect();
                 let mut tx = pool.begin().await.unwrap();
-                append_in(&mut tx, &[append(&stream, version, &payloads)], &meta("w"))
+                let batch = [append(&stream, version, &payloads)];
+                append_in(&mut tx, &batch, &meta("w"), Some(&test_sealer()))
                     .await
                     .unwrap();
                 tokio::time::sleep(Duration::from_micros(rng.gen_range(0..1_500))).await;

@@ -20,14 +20,15 @@ async fn start(dir: &PathBuf) -> (EmbeddedPostgres, EventLog) {
 }
 
 async fn start_with(options: EmbeddedOptions) -> (EmbeddedPostgres, EventLog) {
-    // Appends are signed; the harness's test key does.
-    almanac_store::testing::test_sealer();
     let pg = EmbeddedPostgres::start(options).await.unwrap();
     let owner = connect(pg.owner_options(), 2).await.unwrap();
     Database::migrate(&owner).await.unwrap();
     owner.close().await;
     let pool = connect(pg.server_options(), 4).await.unwrap();
-    (pg, EventLog::new(pool))
+    (
+        pg,
+        EventLog::new(pool).with_sealer(almanac_store::testing::test_sealer()),
+    )
 }
 
 #[tokio::test]
@@ -180,7 +181,7 @@ async fn a_supervised_cluster_is_restarted_and_its_pool_drops_dead_connections()
     let pool = connect_with(health.guard(pool_options(4)), pg.server_options())
         .await
         .unwrap();
-    let log = EventLog::new(pool.clone());
+    let log = EventLog::new(pool.clone()).with_sealer(almanac_store::testing::test_sealer());
     log.append(&[append("s", 0, &[n(1)])], &meta("a"))
         .await
         .unwrap();

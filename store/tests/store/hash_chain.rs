@@ -1,13 +1,12 @@
 use super::support::{append, meta, n};
 use almanac_store::testing::test_db;
-use almanac_store::EventLog;
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection};
 
 #[tokio::test]
 async fn verify_is_clean_then_names_the_tampered_stream_and_version() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     // Payloads that stress canonical bytes: floats, unicode, nesting, big ints.
     let odd = json!({"f": 0.1, "big": 9007199254740993u64, "u": "Zürich ☃ \"q\"", "nested": {"b": [1, 2.5e-8], "a": null}});
     log.append(
@@ -51,7 +50,7 @@ async fn verify_is_clean_then_names_the_tampered_stream_and_version() {
 #[tokio::test]
 async fn verify_reports_a_removed_event_as_a_missing_link() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     log.append(&[append("a", 0, &[n(1), n(2), n(3)])], &meta("a"))
         .await
         .unwrap();

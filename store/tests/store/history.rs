@@ -4,6 +4,7 @@ use almanac_domain::{diff, CatalogEvent, RemovalReason};
 use almanac_store::history::PointInTime;
 use almanac_store::log::{StoredEvent, TransferError};
 use almanac_store::testing::test_db;
+use almanac_store::testing::test_sealer;
 use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -54,7 +55,7 @@ fn lifecycle(entity: &Option<almanac_store::history::PastEntity>) -> Option<Stri
 #[tokio::test]
 async fn as_of_and_version_return_the_entity_as_it_was_then() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let (v1, v2) = (component("experimental"), component("production"));
     let t1 = record(
         &log,
@@ -137,7 +138,7 @@ async fn as_of_and_version_return_the_entity_as_it_was_then() {
 #[tokio::test]
 async fn an_export_imports_into_an_empty_database_with_identical_history() {
     let source = test_db().await;
-    let log = EventLog::new(source.pool.clone());
+    let log = source.log();
     let v1 = component("experimental");
     record(
         &log,
@@ -169,11 +170,12 @@ async fn an_export_imports_into_an_empty_database_with_identical_history() {
 
     let target = test_db().await;
     let imported = EventLog::new(target.owner.clone())
+        .with_sealer(test_sealer())
         .import(lines.iter().cloned().enumerate())
         .await
         .unwrap();
     assert_eq!(imported, 2);
-    let copy = EventLog::new(target.pool.clone());
+    let copy = target.log();
     assert_eq!(
         copy.read_feed(0, 10).await.unwrap(),
         log.read_feed(0, 10).await.unwrap()
@@ -209,7 +211,11 @@ async fn an_export_imports_into_an_empty_database_with_identical_history() {
         (2, serde_json::to_string(&altered).unwrap()),
     ];
     let empty = test_db().await;
-    match EventLog::new(empty.owner.clone()).import(tampered).await {
+    match EventLog::new(empty.owner.clone())
+        .with_sealer(test_sealer())
+        .import(tampered)
+        .await
+    {
         Err(TransferError::Invalid { line, message }) => {
             assert_eq!(line, 2);
             assert!(message.contains("hash does not match"), "{message}");
@@ -217,16 +223,14 @@ async fn an_export_imports_into_an_empty_database_with_identical_history() {
         other => panic!("expected the tampered line to be refused, got {other:?}"),
     }
     assert_eq!(
-        EventLog::new(empty.pool.clone())
-            .head_position()
-            .await
-            .unwrap(),
+        empty.log().head_position().await.unwrap(),
         0,
         "nothing imported"
     );
     // And an import never lands on a log that already holds events.
     assert!(matches!(
         EventLog::new(target.owner.clone())
+            .with_sealer(test_sealer())
             .import(lines.iter().cloned().enumerate())
             .await,
         Err(TransferError::NotEmpty(3))

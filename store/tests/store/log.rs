@@ -1,13 +1,13 @@
 use super::support::{append, event, meta, n};
 use almanac_store::testing::test_db;
-use almanac_store::{AppendError, AppendMeta, EventLog, StreamAppend};
+use almanac_store::{AppendError, AppendMeta, StreamAppend};
 use serde_json::json;
 use uuid::Uuid;
 
 #[tokio::test]
 async fn appends_and_reads_back_a_stream_and_the_feed() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let correlation = Uuid::new_v4();
     let mut m = meta("alice");
     m.correlation_id = Some(correlation);
@@ -81,7 +81,7 @@ async fn appends_and_reads_back_a_stream_and_the_feed() {
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     log.append(&[append("s", 0, &[n(1), n(2)])], &meta("a"))
         .await
         .unwrap();
@@ -114,7 +114,7 @@ async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
 #[tokio::test]
 async fn an_idempotent_retry_writes_nothing_and_returns_the_first_positions() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let keyed = AppendMeta {
         idempotency_key: Some("push-42".into()),
         ..meta("bot")
@@ -148,7 +148,7 @@ fn registration(stream: &str, expected_version: i64) -> StreamAppend {
 #[tokio::test]
 async fn the_log_refuses_a_second_registration_of_a_live_entity() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let stream = "component:default/twice";
     log.append(&[registration(stream, 0)], &meta("alice"))
         .await

@@ -6,7 +6,7 @@
 use super::support::meta;
 use almanac_domain::canonical::canonical;
 use almanac_store::testing::test_db;
-use almanac_store::{EventLog, NewEvent, StreamAppend};
+use almanac_store::{NewEvent, StreamAppend};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Number, Value};
@@ -116,7 +116,7 @@ fn document(rng: &mut StdRng, depth: u32) -> Value {
 #[tokio::test]
 async fn generated_documents_read_back_as_hashed_and_verify_clean() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     for seed in 0..20u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let documents: Vec<Value> = (0..25)

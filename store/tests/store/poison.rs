@@ -9,7 +9,7 @@ use almanac_domain::{diff, CatalogEvent};
 use almanac_store::catalog::Catalog;
 use almanac_store::projection::{replay, Projector, ReplayMode, Step};
 use almanac_store::testing::{test_db, TestDb};
-use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+use almanac_store::{AppendMeta, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 
 /// `n` characters that neither compression nor an index could shrink much.
@@ -39,7 +39,7 @@ fn stream(name: &str) -> String {
 }
 
 async fn append_raw(db: &TestDb, stream: &str, expected: i64, event_type: &str, payload: Value) {
-    EventLog::new(db.pool.clone())
+    db.log()
         .append(
             &[StreamAppend {
                 stream: stream.into(),
@@ -112,10 +112,7 @@ async fn an_unprojectable_event_is_recorded_and_every_other_event_is_projected()
     .await;
 
     let projector = Projector::new(db.pool.clone());
-    let head = EventLog::new(db.pool.clone())
-        .head_position()
-        .await
-        .unwrap();
+    let head = db.log().head_position().await.unwrap();
     assert_eq!(
         projector.catch_up().await.unwrap(),
         Step::Idle { checkpoint: head }

@@ -85,7 +85,7 @@ async fn assert_replay_clean(db: &TestDb) {
 #[tokio::test]
 async fn projects_entities_and_relations_and_resolves_a_dangling_owner() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let projector = Projector::new(db.pool.clone());
     let mut v = HashMap::new();
     let api = component("api", "team-a", &["component:db-proxy"]);
@@ -260,7 +260,7 @@ async fn random_history(log: &EventLog, prefix: &str, operations: usize, seed: u
 #[tokio::test]
 async fn a_random_history_then_replay_verify_reports_no_difference() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let projector = Projector::new(db.pool.clone()).with_batch_size(37);
     random_history(&log, "svc", 600, 7).await;
     projector.catch_up().await.unwrap();
@@ -290,7 +290,7 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_projectors_on_one_database_apply_each_event_once() {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     let a = Projector::new(db.pool.clone()).with_batch_size(25);
     let b = Projector::new(db.second_pool().await).with_batch_size(25);
     let writer = {
@@ -347,7 +347,7 @@ async fn two_projectors_on_one_database_apply_each_event_once() {
 async fn a_failed_batch_leaves_no_trace_and_the_next_run_matches_a_replay() {
     use sqlx::{ConnectOptions, Connection};
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     random_history(&log, "svc", 300, 3).await;
     // Make one entity impossible to project, as a failing disk or bug would.
     let mut su = db.superuser.connect().await.unwrap();

@@ -6,9 +6,10 @@ use super::support::{append, meta, n};
 use almanac_store::log::seal::{CheckpointFile, FindingKind, Sealer, Trust};
 use almanac_store::log::{event_hash, Audit};
 use almanac_store::testing::{test_db, test_sealer, TestDb};
-use almanac_store::{EventLog, StoredEvent};
+use almanac_store::{AppendError, EventLog, StoredEvent};
 use chrono::Duration;
 use sqlx::{ConnectOptions, PgConnection};
+use std::sync::Arc;
 
 fn trust() -> Trust {
     Trust::new([test_sealer().trusted().clone()])
@@ -17,7 +18,7 @@ fn trust() -> Trust {
 /// Three appends: (a v1, a v2, b v1), (a v3), (c v1) at positions 1..=5.
 async fn seeded() -> (TestDb, EventLog) {
     let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
+    let log = db.log();
     log.append(
         &[append("a", 0, &[n(1), n(2)]), append("b", 0, &[n(1)])],
         &meta("alice"),
@@ -35,6 +36,49 @@ async fn seeded() -> (TestDb, EventLog) {
     assert_eq!(clean.seal.checkpoints, 3);
     assert_eq!(clean.seal.sealed_events, 5);
     (db, log)
+}
+
+/// The signing key belongs to the log handle, not to the process: two logs alive
+/// at once sign with their own keys, and a log given none appends nothing.
+#[tokio::test]
+async fn each_log_signs_with_its_own_key_and_a_log_without_one_appends_nothing() {
+    let (first, second) = (test_db().await, test_db().await);
+    let other = Arc::new(Sealer::from_seed([9; 32]));
+    let ours = first.log();
+    let theirs = EventLog::new(second.pool.clone()).with_sealer(other.clone());
+
+    ours.append(&[append("a", 0, &[n(1)])], &meta("alice"))
+        .await
+        .unwrap();
+    theirs
+        .append(&[append("a", 0, &[n(1)])], &meta("alice"))
+        .await
+        .unwrap();
+    let refused = EventLog::new(second.pool.clone())
+        .append(&[append("b", 0, &[n(1)])], &meta("bob"))
+        .await;
+
+    let key_of = |checkpoint: Option<almanac_store::log::seal::Checkpoint>| {
+        checkpoint.expect("a signed checkpoint").key_id
+    };
+    assert_eq!(
+        key_of(ours.latest_checkpoint().await.unwrap()),
+        test_sealer().key_id()
+    );
+    assert_eq!(
+        key_of(theirs.latest_checkpoint().await.unwrap()),
+        other.key_id()
+    );
+    assert_ne!(test_sealer().key_id(), other.key_id());
+    match refused {
+        Err(AppendError::Seal(err)) => assert_eq!(
+            err.to_string(),
+            "this event log has no signing key: every append must be sealed \
+             (see `signing.key_path` in the configuration)"
+        ),
+        outcome => panic!("expected a refusal for want of a key, got {outcome:?}"),
+    }
+    assert_eq!(theirs.head_position().await.unwrap(), 1, "nothing appended");
 }
 
 /// A superuser session with the guard triggers switched off for it.
@@ -468,10 +512,11 @@ async fn an_untouched_log_verifies_after_export_and_import_and_keeps_its_heads()
     .unwrap();
     let target = test_db().await;
     EventLog::new(target.owner.clone())
+        .with_sealer(test_sealer())
         .import(lines.into_iter().enumerate())
         .await
         .unwrap();
-    let copy = EventLog::new(target.pool.clone());
+    let copy = target.log();
     let (auditor, key) = file.open().unwrap();
     let mut trust = Trust::new([key, test_sealer().trusted().clone()]);
     trust.auditor = Some(auditor);

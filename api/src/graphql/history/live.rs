@@ -430,7 +430,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_that_never_reads_holds_at_most_its_bytes_then_resumes() {
         let db = test_db().await;
-        let log = EventLog::new(db.pool.clone());
+        let log = db.log();
         let positions = padded_events(&log, 100).await;
         let limits = GraphqlLimits {
             subscription_buffer: 1_000,

@@ -7,7 +7,7 @@
 use super::event_log;
 use crate::error::Result;
 use crate::graphql::long::Long;
-use almanac_store::log::seal::{self, Trust};
+use almanac_store::log::seal::Trust;
 use async_graphql::{Context, SimpleObject};
 
 /// The first broken link of a stream.
@@ -35,7 +35,11 @@ pub struct IntegrityReport {
 
 pub async fn verify_integrity(ctx: &Context<'_>, stream: &str) -> Result<IntegrityReport> {
     // The key this server signs with; without one, no checkpoint is trusted.
-    let trust = Trust::new(seal::installed().map(|sealer| sealer.trusted().clone()));
+    let signer = ctx
+        .data::<almanac_store::EventLog>()
+        .ok()
+        .and_then(|log| log.sealer());
+    let trust = Trust::new(signer.map(|sealer| sealer.trusted().clone()));
     let audit = event_log(ctx)?.audit(&trust, Some(stream)).await?;
     let chains = audit.chains.breaks.into_iter().map(|b| ChainBreak {
         stream: b.stream,

@@ -103,11 +103,11 @@ async fn two_ingestors_of_one_process_read_with_their_own_limits() {
     let dir = tempfile::tempdir().expect("temp dir");
     let text = format!("{}# {}\n", component("big"), "x".repeat(5000));
     let path = write(dir.path(), "catalog-info.yaml", &text);
-    let strict = Ingestor::new(db.pool.clone()).with_limits(ReadLimits {
+    let strict = Ingestor::new(db.log()).with_limits(ReadLimits {
         max_file_bytes: 4096,
         ..ReadLimits::default()
     });
-    let lenient = Ingestor::new(db.pool.clone());
+    let lenient = Ingestor::new(db.log());
 
     let refused = strict.ingest(&Source::File(path.clone())).await.unwrap();
     let read = lenient.ingest(&Source::File(path.clone())).await.unwrap();

@@ -1,6 +1,7 @@
 //! The signing key: an Ed25519 seed in a file outside the database, created on
-//! first use with mode 0600, and installed once per process (like the read
-//! limits of ingest) so every append path signs without carrying it around.
+//! first use with mode 0600. It is no process-wide setting: an `EventLog` holds
+//! the key its appends sign with (`EventLog::with_sealer`), set from the
+//! configuration by the binary.
 //!
 //! It does not encrypt the file or rotate keys; keep the file where the
 //! database's users cannot read it (the embedded PostgreSQL runs as another
@@ -10,7 +11,6 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -190,17 +190,4 @@ impl TrustedKey {
         let signature = Signature::from_bytes(&bytes);
         self.key.verify_strict(message, &signature).is_ok()
     }
-}
-
-static SEALER: OnceLock<Sealer> = OnceLock::new();
-
-/// Makes `sealer` the key every append of this process signs with. The first
-/// one installed stays; installing another returns it back as the error.
-pub fn install(sealer: Sealer) -> Result<(), Box<Sealer>> {
-    SEALER.set(sealer).map_err(Box::new)
-}
-
-/// The key this process signs with, if one was installed.
-pub fn installed() -> Option<&'static Sealer> {
-    SEALER.get()
 }

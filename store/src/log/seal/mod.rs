@@ -22,7 +22,7 @@ mod write;
 pub use check::{Finding, FindingKind, SealReport, Trust};
 pub use file::{CheckpointFile, CheckpointFileError, CHECKPOINT_FORMAT};
 pub use head::{fold_head, next_head, Checkpoint, Entry, Origin, GENESIS};
-pub use key::{install, installed, KeyError, Sealer, TrustedKey};
+pub use key::{KeyError, Sealer, TrustedKey};
 pub use write::SealError;
 pub(super) use write::{seal_append, seal_backlog};
 

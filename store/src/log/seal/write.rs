@@ -4,7 +4,7 @@
 //! table (a log from before checkpoints existed, or an import).
 
 use super::head::{fold_head, Checkpoint, Entry, Origin, GENESIS};
-use super::key::{installed, Sealer};
+use super::key::Sealer;
 use super::BACKLOG_CHUNK;
 use crate::log::{EventLog, APPEND_LOCK_KEY};
 use crate::StoreError;
@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error(
-        "no signing key is installed: every append must be sealed \
+        "this event log has no signing key: every append must be sealed \
          (see `signing.key_path` in the configuration)"
     )]
     NoKey,
@@ -50,16 +50,17 @@ async fn tip(conn: &mut PgConnection) -> Result<Option<Tip>, sqlx::Error> {
     .transpose()
 }
 
-/// Seals the events one append wrote (parallel slices, any order). Runs in the
-/// append's transaction, under the append lock.
+/// Seals the events one append wrote (parallel slices, any order) with the
+/// append's key. Runs in the append's transaction, under the append lock.
 pub(in crate::log) async fn seal_append(
     conn: &mut PgConnection,
+    sealer: Option<&Sealer>,
     positions: &[i64],
     streams: &[String],
     versions: &[i64],
     hashes: &[Vec<u8>],
 ) -> Result<(), SealError> {
-    let sealer = installed().ok_or(SealError::NoKey)?;
+    let sealer = sealer.ok_or(SealError::NoKey)?;
     let Some(tip) = tip(conn).await? else {
         // No checkpoint yet: the first append after the upgrade seals what came
         // before it too (its own events included, as they are now in the table).
