@@ -233,3 +233,45 @@ async fn a_stale_expected_version_is_a_typed_conflict_and_writes_nothing() {
         }])
     );
 }
+
+/// Read limits (`limits:`) belong to the server's state, not to the process: a server
+/// given a small `max_file_bytes` refuses a push that another server of the same
+/// process, with the default limits, takes.
+#[tokio::test]
+async fn each_server_reads_pushes_under_its_own_limits() {
+    let mut strict = server(pushing_auth(), GraphqlLimits::default(), false).await;
+    let small = almanac_ingest::ReadLimits {
+        max_file_bytes: 100,
+        ..almanac_ingest::ReadLimits::default()
+    };
+    let state = strict.state.clone().with_read_limits(small);
+    strict.restart_with(state).await;
+    let lenient = server(pushing_auth(), GraphqlLimits::default(), false).await;
+    let documents = component("big", "production");
+
+    let refused = strict
+        .mutate(
+            r#"mutation Apply($documents: String!) {
+  applyEntities(documents: $documents, source: "alpha") {
+    ... on InvalidDescriptors { message errors { document field message } }
+  }
+}"#,
+            json!({ "documents": documents }),
+        )
+        .await;
+    let taken = push(&lenient, documents.clone(), "alpha").await;
+
+    assert_eq!(
+        refused["applyEntities"],
+        json!({
+            "message": "1 error(s) in the pushed documents; nothing was applied",
+            "errors": [{
+                "document": null,
+                "field": "",
+                "message": format!("input is {} bytes, over the limit of 100", documents.len()),
+            }],
+        })
+    );
+    assert_eq!(taken["__typename"], "ApplySuccess");
+    assert_eq!(taken["registered"], 1);
+}
