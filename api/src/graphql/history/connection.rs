@@ -160,9 +160,7 @@ pub async fn entity_history(
     let wanted: HashSet<i64> = shown.iter().map(|e| e.version).collect();
     let mut details = match wanted.iter().max() {
         Some(&through) => {
-            let events = log
-                .read_stream_through(stream, through)
-                .await?;
+            let events = log.read_stream_through(stream, through).await?;
             details_for_versions(&events, &wanted)?
         }
         None => Default::default(),
