@@ -6,7 +6,8 @@
 use crate::error::StoreError;
 use crate::log::seal::Sealer;
 use crate::log::{
-    append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, EventLog, StreamAppend,
+    append_in, lock_appends, stream_head, AppendError, AppendMeta, AppendOutcome, EventLog,
+    StreamAppend,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use std::sync::Arc;
@@ -36,6 +37,11 @@ impl Tx {
         meta: &AppendMeta,
     ) -> Result<AppendOutcome, AppendError> {
         append_in(&mut self.0, batch, meta, self.1.as_deref()).await
+    }
+
+    /// The version of `stream`'s last event and its type; `None` for an empty stream.
+    pub async fn stream_head(&mut self, stream: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(stream_head(&mut self.0, stream).await?)
     }
 
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
