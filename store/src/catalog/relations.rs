@@ -3,17 +3,32 @@
 //! both directions stored, so inverses declared by others are included).
 
 use super::{Catalog, CatalogError};
+use crate::stored_relation::StoredRelation;
+use almanac_domain::RelationType;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelationRecord {
     pub source_ref: String,
-    #[sqlx(rename = "type")]
-    pub relation: String,
+    pub relation: RelationType,
     pub target_ref: String,
     /// The entity whose descriptor declared the edge.
     pub declared_by: String,
     /// The spec field that declared it (`spec.owner`, `spec.members`, ...).
     pub field: String,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for RelationRecord {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(RelationRecord {
+            source_ref: row.try_get("source_ref")?,
+            relation: row.try_get::<StoredRelation, _>("type")?.0,
+            target_ref: row.try_get("target_ref")?,
+            declared_by: row.try_get("declared_by")?,
+            field: row.try_get("field")?,
+        })
+    }
 }
 
 impl Catalog {

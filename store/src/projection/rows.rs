@@ -1,9 +1,9 @@
 //! What one entity's descriptor becomes in the projection tables: its row in
 //! `entities` (with the columns filters and ordering need) and its relation rows.
 
+use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
-use almanac_domain::{Entity, EntityRef};
-use chrono::{DateTime, Utc};
+use almanac_domain::{Entity, EntityRef, RelationType};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -18,35 +18,6 @@ pub fn entity_uid(entity_ref: &str, registered_at_position: i64) -> Uuid {
     )
 }
 
-#[derive(Clone, Debug)]
-pub struct EntityRow {
-    pub entity_ref: String,
-    pub uid: Uuid,
-    pub descriptor: Value,
-    pub version: i64,
-    pub last_position: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The derived columns of a row, read straight from the descriptor.
-pub struct Columns {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
-    pub owner_ref: Option<String>,
-    pub tags: Value,
-    pub labels: Value,
-    pub annotations: Value,
-    pub source: Option<String>,
-    pub origin: Option<String>,
-    pub search_text: String,
-}
-
 fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |v, key| v.get(key))?
@@ -54,7 +25,16 @@ fn text(value: &Value, path: &[&str]) -> Option<String> {
         .map(str::to_string)
 }
 
-pub fn columns(descriptor: &Value) -> Columns {
+impl EntityRow {
+    /// The row of an entity the log states: the columns its descriptor holds added.
+    pub fn derive(logged: LoggedEntity) -> EntityRow {
+        let derived = descriptor_columns(&logged.descriptor);
+        EntityRow::assemble(logged, derived)
+    }
+}
+
+/// The columns of a row read straight from its descriptor.
+pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
     let kind = text(descriptor, &["kind"]).unwrap_or_default();
     let namespace =
         text(descriptor, &["metadata", "namespace"]).unwrap_or_else(|| "default".into());
@@ -75,7 +55,7 @@ pub fn columns(descriptor: &Value) -> Columns {
             .map(|r| r.canonical())
     });
     let search_text = search_text(&name, title.as_deref(), description.as_deref(), &tags);
-    Columns {
+    DescriptorColumns {
         spec_type: text(descriptor, &["spec", "type"]),
         lifecycle: text(descriptor, &["spec", "lifecycle"]),
         owner_ref,
@@ -86,7 +66,7 @@ pub fn columns(descriptor: &Value) -> Columns {
             descriptor,
             &["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION],
         ),
-        tags: json!(tags),
+        tags,
         kind,
         namespace,
         name,
@@ -150,7 +130,7 @@ fn object_or_empty(value: &Value) -> Value {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelationRow {
     pub source_ref: String,
-    pub relation: String,
+    pub relation: RelationType,
     pub target_ref: String,
     pub declared_by: String,
     pub field: String,
@@ -174,7 +154,7 @@ pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
             let declared_by = declared.source.canonical();
             declared.edges().map(|(from, relation, to)| RelationRow {
                 source_ref: from.canonical(),
-                relation: relation.as_str().to_string(),
+                relation,
                 target_ref: to.canonical(),
                 declared_by: declared_by.clone(),
                 field: declared.field.to_string(),

@@ -3,7 +3,7 @@
 //! entity removed since travels too.
 //!
 //! A snapshot is an [`EntityData`] whose row is built from the old descriptor
-//! (the projection's own `columns()`) and whose relations are the ones that
+//! (the projection's own `EntityRow::derive`) and whose relations are the ones that
 //! descriptor declared, outgoing only: inverses other entities declared then
 //! are not reconstructed. Fields that hop to other entities resolve the
 //! targets as they are now.
@@ -12,14 +12,14 @@ use super::event::{declared, Change};
 use super::event_log;
 use crate::error::{ApiError, Result};
 use crate::graphql::entity::{Entity, EntityData};
-use almanac_domain::{diff, fold, CatalogEvent};
+use almanac_domain::{diff, fold, CatalogEvent, RelationType};
 use almanac_store::catalog::{EntityRecord, RelationRecord};
+use almanac_store::entity_row::{EntityRow, LoggedEntity};
 use almanac_store::history::{decode, HistoryError, PointInTime};
-use almanac_store::projection::rows::{columns, entity_uid};
+use almanac_store::projection::rows::entity_uid;
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The entity `stream` names as it was at `as_of` or `version` (exactly one of
 /// them); null before it existed and while it was removed.
@@ -61,42 +61,31 @@ pub async fn entity_then(
         .ok_or_else(|| {
             ApiError::internal(std::io::Error::other("a live stream with no registration"))
         })?;
-    let c = columns(&descriptor);
-    let record = EntityRecord {
+    let last_position = events.last().map_or(registered.position, |e| e.position);
+    let record: EntityRecord = EntityRow::derive(LoggedEntity {
         entity_ref: stream.to_string(),
         uid: entity_uid(stream, registered.position),
-        kind: c.kind,
-        namespace: c.namespace,
-        name: c.name,
-        title: c.title,
-        description: c.description,
-        spec_type: c.spec_type,
-        lifecycle: c.lifecycle,
-        owner_ref: c.owner_ref,
-        tags: serde_json::from_value(c.tags).unwrap_or_default(),
-        labels: c.labels,
-        annotations: c.annotations,
-        source: c.source,
-        origin: c.origin,
+        descriptor,
         version: past.version,
+        last_position,
         created_at: registered.recorded_at,
         updated_at: past.recorded_at,
-        descriptor,
-    };
+    })
+    .into();
+    // `declared` orders them as history does; its types are Backstage's spelling.
     let relations: Vec<RelationRecord> = declared(Some(&record.descriptor))
         .into_iter()
-        .map(|r| RelationRecord {
-            source_ref: stream.to_string(),
-            relation: r.relation_type,
-            target_ref: r.target_ref,
-            declared_by: stream.to_string(),
-            field: r.field,
+        .filter_map(|r| {
+            Some(RelationRecord {
+                source_ref: stream.to_string(),
+                relation: RelationType::parse(&r.relation_type)?,
+                target_ref: r.target_ref,
+                declared_by: stream.to_string(),
+                field: r.field,
+            })
         })
         .collect();
-    Ok(Some(Entity::from_data(EntityData(
-        Arc::new(record),
-        Some(Arc::new(relations)),
-    ))))
+    Ok(Some(Entity::from_data(EntityData::past(record, relations))))
 }
 
 /// The descriptor after `version` (`Null` when removed then or not yet there).
