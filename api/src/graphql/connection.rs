@@ -7,7 +7,7 @@ use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::Limits;
-use almanac_store::catalog::{Filter, TextQuery};
+use almanac_store::catalog::{Filter, ListAfter, SearchAfter, TextQuery};
 use async_graphql::{Context, Object, SimpleObject};
 use std::sync::Arc;
 
@@ -109,9 +109,10 @@ pub async fn list(
             &filter,
             &order,
             first,
-            after
-                .as_ref()
-                .map(|c| (c.sort_keys.as_slice(), c.entity_ref.as_str())),
+            after.as_ref().map(|c| ListAfter {
+                sort_keys: &c.sort_keys,
+                entity_ref: &c.entity_ref,
+            }),
         )
         .await?;
     let edges = page
@@ -158,7 +159,10 @@ pub async fn search(
             &query,
             &filter,
             first,
-            after.as_ref().map(|c| (c.score, c.entity_ref.as_str())),
+            after.as_ref().map(|c| SearchAfter {
+                score: c.score,
+                entity_ref: &c.entity_ref,
+            }),
         )
         .await?;
     let has_next = rows.len() as i64 > first;
