@@ -1,5 +1,6 @@
-//! What one entity's descriptor becomes in the projection tables: its row in
-//! `entities` (with the columns filters and ordering need) and its relation rows.
+//! What one entity's descriptor becomes in the projection tables: the columns of its row
+//! in `entities` read from it (filters, ordering, search; the row's columns are declared in
+//! `crate::entity_row`) and its relation rows.
 
 use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
