@@ -1,4 +1,4 @@
-//! The `entities` table's columns, declared once (the [`entity_columns!`] list at the
+//! The `entities` table's columns, declared once (the `entity_columns!` list at the
 //! bottom). From that list follow: the row the projector writes ([`EntityRow`]), the part of
 //! it the log gives ([`LoggedEntity`]) and the part read from the descriptor
 //! ([`DescriptorColumns`]), the row the catalog reads ([`EntityRecord`]), their column lists,
