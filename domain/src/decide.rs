@@ -40,7 +40,7 @@ impl Candidate {
 }
 
 /// The state of one entity stream as `decide` needs it; the same shape `fold` produces.
-pub type StreamState = crate::fold::EntityState;
+pub type StreamState = crate::history::EntityState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecideOptions {

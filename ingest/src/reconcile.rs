@@ -12,7 +12,7 @@ use crate::state::{self, StateMap};
 use crate::IngestError;
 use almanac_domain::entity::managed_by_location;
 use almanac_domain::{
-    apply, decide, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
+    decide, evolve, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
     PendingEvent, RemovalReason,
 };
 use almanac_store::operational::{record_read, ConflictRow, ErrorRow};
@@ -402,7 +402,7 @@ fn advance(map: &mut StateMap, pending: &PendingEvent) {
         version: pending.expected_version,
         descriptor: None,
     });
-    match apply(Some(before), &pending.event) {
+    match evolve(Some(before), &pending.event) {
         Ok(after) => {
             map.insert(pending.stream.clone(), after);
         }

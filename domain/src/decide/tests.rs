@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::entity::MANAGED_BY_LOCATION;
-use crate::fold::{apply, fold};
+use crate::history::{evolve, fold};
 
 const SOURCE: &str = "url:https://example.com/catalog-info.yaml";
 const OTHER: &str = "url:https://example.com/other.yaml";
@@ -317,7 +317,7 @@ fn the_same_ref_twice_in_one_source_keeps_the_first() {
 #[test]
 fn a_users_delete_removes_a_live_entity_only() {
     let r = EntityRef::new("Component", "default", "a");
-    let live = apply(
+    let live = evolve(
         None,
         &CatalogEvent::EntityRegistered {
             descriptor: json!({}),

@@ -18,7 +18,7 @@ use super::ProjectionError;
 use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::StoredEvent;
 use crate::stored_relation::StoredRelation;
-use almanac_domain::{apply, CatalogEvent, EntityState, FoldError};
+use almanac_domain::{evolve, CatalogEvent, EntityState, FoldError};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 
@@ -259,7 +259,7 @@ fn fold_into(
         version: stored.version - 1,
         descriptor: entry.row.as_ref().map(|row| row.descriptor.clone()),
     };
-    match apply(Some(state), event)? {
+    match evolve(Some(state), event)? {
         EntityState {
             descriptor: Some(descriptor),
             ..
