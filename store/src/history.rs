@@ -162,16 +162,7 @@ impl EventLog {
                 message: format!("{stream} is live at version {version} with no registration"),
             });
         };
-        let relations = declared_rows(&descriptor)
-            .into_iter()
-            .map(|row| RelationRecord {
-                source_ref: row.source_ref,
-                relation: row.relation,
-                target_ref: row.target_ref,
-                declared_by: row.declared_by,
-                field: row.field,
-            })
-            .collect();
+        let relations = declared_rows(&descriptor);
         let record = EntityRow::derive(LoggedEntity {
             entity_ref: stream.to_string(),
             uid: entity_uid(stream, registered.position),

@@ -8,7 +8,9 @@ use almanac_domain::RelationType;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One declaration of an edge: a row of `relations` as the projector writes it and the
+/// catalog reads it (from `relation_edges`, which has the same columns).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelationRecord {
     pub source_ref: String,
     pub relation: RelationType,
@@ -17,6 +19,11 @@ pub struct RelationRecord {
     pub declared_by: String,
     /// The spec field that declared it (`spec.owner`, `spec.members`, ...).
     pub field: String,
+}
+
+impl RelationRecord {
+    /// The columns of `relations` and `relation_edges`, in [`RelationRecord`]'s order.
+    pub const COLUMNS: &'static str = "source_ref, type, target_ref, declared_by, field";
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for RelationRecord {
@@ -40,10 +47,11 @@ impl Catalog {
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_as(
-            "SELECT source_ref, type, target_ref, declared_by, field FROM relation_edges \
+        Ok(sqlx::query_as(&format!(
+            "SELECT {} FROM relation_edges \
              WHERE source_ref = ANY($1) ORDER BY source_ref, type, target_ref",
-        )
+            RelationRecord::COLUMNS
+        ))
         .bind(sources)
         .fetch_all(&mut *self.reader().await?)
         .await?)

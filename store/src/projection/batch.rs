@@ -12,9 +12,10 @@
 //! depend on where batches begin and end: a replay writes the same rows.
 
 use super::failures::{self, is_data_error, Failure, Stage};
-use super::rows::{self, entity_uid, RelationRow};
+use super::rows::{self, entity_uid};
 use super::tables::Tables;
 use super::ProjectionError;
+use crate::catalog::RelationRecord;
 use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::StoredEvent;
 use crate::stored_relation::StoredRelation;
@@ -382,7 +383,7 @@ async fn write(
         .map(EntityRow::derive)
         .collect();
     upsert_entities(conn, tables, &live).await?;
-    let relations: Vec<RelationRow> = live
+    let relations: Vec<RelationRecord> = live
         .iter()
         .flat_map(|row| rows::relation_rows(&row.entity_ref, &row.descriptor))
         .collect();
@@ -407,7 +408,7 @@ async fn upsert_entities(
 async fn insert_relations(
     conn: &mut PgConnection,
     tables: &Tables,
-    relations: &[RelationRow],
+    relations: &[RelationRecord],
 ) -> Result<(), ProjectionError> {
     if relations.is_empty() {
         return Ok(());
@@ -429,7 +430,7 @@ async fn insert_relations(
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
          ON CONFLICT DO NOTHING",
         tables.relations,
-        super::tables::RELATION_COLUMNS,
+        RelationRecord::COLUMNS,
     ))
     .bind(&sources)
     .bind(&types)

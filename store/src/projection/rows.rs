@@ -2,10 +2,11 @@
 //! in `entities` read from it (filters, ordering, search; the row's columns are declared in
 //! `crate::entity_row`) and its relation rows.
 
+use crate::catalog::RelationRecord;
 use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::relations::{self, DeclaredRelation, Edge};
-use almanac_domain::{EntityRef, RelationType};
+use almanac_domain::EntityRef;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -128,20 +129,10 @@ fn object_or_empty(value: &Value) -> Value {
     }
 }
 
-/// One declaration of an edge, as stored in `relations`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RelationRow {
-    pub source_ref: String,
-    pub relation: RelationType,
-    pub target_ref: String,
-    pub declared_by: String,
-    pub field: String,
-}
-
 /// Both directions of every relation the descriptor declares. A descriptor that
 /// no longer validates (rules changed since it was written) declares none, and
 /// says so in the log: its entity row is still projected.
-pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
+pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRecord> {
     let declared = match relations::of_descriptor(descriptor) {
         Ok(declared) => declared,
         Err(err) => {
@@ -149,7 +140,7 @@ pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
             return Vec::new();
         }
     };
-    let mut rows: Vec<RelationRow> = declared
+    let mut rows: Vec<RelationRecord> = declared
         .iter()
         .flat_map(|declared| declared.edges().map(|edge| relation_row(declared, edge)))
         .collect();
@@ -161,7 +152,7 @@ pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
 /// The relations the descriptor declares as its entity states them (no inverses), in
 /// declaration order: what an entity as it was (time travel) declared then. None when
 /// the descriptor no longer validates.
-pub fn declared_rows(descriptor: &Value) -> Vec<RelationRow> {
+pub fn declared_rows(descriptor: &Value) -> Vec<RelationRecord> {
     relations::of_descriptor(descriptor)
         .unwrap_or_default()
         .iter()
@@ -177,8 +168,8 @@ pub fn declared_rows(descriptor: &Value) -> Vec<RelationRow> {
 }
 
 /// One direction of a declared relation as a row; the declaring entity is recorded on both.
-fn relation_row(declared: &DeclaredRelation, (from, relation, to): Edge) -> RelationRow {
-    RelationRow {
+fn relation_row(declared: &DeclaredRelation, (from, relation, to): Edge) -> RelationRecord {
+    RelationRecord {
         source_ref: from.canonical(),
         relation,
         target_ref: to.canonical(),

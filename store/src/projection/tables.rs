@@ -1,6 +1,7 @@
 //! Where a projection run writes: the live tables, or session-private copies
 //! that a replay builds and compares or swaps in.
 
+use crate::catalog::RelationRecord;
 use crate::entity_row::EntityRow;
 
 #[derive(Clone, Copy, Debug)]
@@ -36,7 +37,6 @@ impl Tables {
     }
 }
 
-pub const RELATION_COLUMNS: &str = "source_ref, type, target_ref, declared_by, field";
 pub const LOCATION_COLUMNS: &str = "id, type, target, added_by, added_at";
 pub const FAILURE_COLUMNS: &str =
     "position, stage, stream, version, event_type, message, recorded_at";
@@ -45,7 +45,7 @@ pub const FAILURE_COLUMNS: &str =
 pub fn columns_of(live_table: &str) -> String {
     match live_table {
         "entities" => EntityRow::COLUMNS.join(", "),
-        "relations" => RELATION_COLUMNS.to_string(),
+        "relations" => RelationRecord::COLUMNS.to_string(),
         "projection_failures" => FAILURE_COLUMNS.to_string(),
         _ => LOCATION_COLUMNS.to_string(),
     }
