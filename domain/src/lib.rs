@@ -20,7 +20,6 @@ pub mod validation;
 
 pub use decide::{
     decide, removal, Candidate, Conflict, DecideOptions, Decision, PendingEvent, SourceError,
-    StreamState,
 };
 pub use diff::{apply_changes, diff, Change, ChangeOp, PatchError};
 pub use document::{parse_documents, DocumentError, DocumentLimits, Position};

@@ -53,7 +53,7 @@ impl Log {
         log
     }
 
-    fn current(&self) -> HashMap<String, StreamState> {
+    fn current(&self) -> HashMap<String, EntityState> {
         self.0
             .iter()
             .map(|(stream, events)| (stream.clone(), fold(events).unwrap().unwrap()))
@@ -280,7 +280,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
         vec![Candidate::Valid(component("z", "t", OTHER))],
         &HashMap::from([(
             "component:default/z".to_string(),
-            StreamState {
+            EntityState {
                 version: 4,
                 descriptor: None,
             },
@@ -333,7 +333,7 @@ fn a_users_delete_removes_a_live_entity_only() {
             reason: RemovalReason::DeletedByUser
         }
     );
-    let gone = StreamState {
+    let gone = EntityState {
         version: 2,
         descriptor: None,
     };
