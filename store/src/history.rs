@@ -10,8 +10,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::catalog::{EntityRecord, RelationRecord};
+use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::{EventLog, StoredEvent, EVENT_COLUMNS};
-use crate::projection::rows::{columns, declared_rows, entity_uid};
+use crate::projection::rows::{declared_rows, entity_uid};
 use crate::StoreError;
 use almanac_domain::history::{self, EventChanges};
 use almanac_domain::{relations, CatalogEvent, DeclaredRelation, EntityState, FoldError};
@@ -161,38 +162,20 @@ impl EventLog {
                 message: format!("{stream} is live at version {version} with no registration"),
             });
         };
-        let c = columns(&descriptor);
-        let relations = declared_rows(&descriptor)
-            .into_iter()
-            .map(|row| RelationRecord {
-                source_ref: row.source_ref,
-                relation: row.relation,
-                target_ref: row.target_ref,
-                declared_by: row.declared_by,
-                field: row.field,
-            })
-            .collect();
-        let record = EntityRecord {
+        let relations = declared_rows(&descriptor);
+        let record = EntityRow::derive(LoggedEntity {
             entity_ref: stream.to_string(),
             uid: entity_uid(stream, registered.position),
-            kind: c.kind,
-            namespace: c.namespace,
-            name: c.name,
-            title: c.title,
-            description: c.description,
-            spec_type: c.spec_type,
-            lifecycle: c.lifecycle,
-            owner_ref: c.owner_ref,
-            tags: serde_json::from_value(c.tags).unwrap_or_default(),
-            labels: c.labels,
-            annotations: c.annotations,
-            source: c.source,
-            origin: c.origin,
+            descriptor,
             version,
+            last_position: folded
+                .events
+                .last()
+                .map_or(registered.position, |e| e.position),
             created_at: registered.recorded_at,
             updated_at: folded.recorded_at,
-            descriptor,
-        };
+        })
+        .into();
         Ok(Some(Snapshot { record, relations }))
     }
 

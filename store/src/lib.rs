@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod db;
 pub mod embedded;
+pub mod entity_row;
 mod error;
 pub mod history;
 pub mod ingest_state;
@@ -15,6 +16,7 @@ pub mod log;
 pub mod metrics;
 pub mod operational;
 pub mod projection;
+mod stored_relation;
 mod tx;
 
 #[cfg(feature = "test-harness")]

@@ -6,6 +6,7 @@ mod store {
     mod append_only;
     mod concurrency;
     mod embedded;
+    mod entity_row;
     mod hash_chain;
     mod history;
     mod log;

@@ -7,7 +7,7 @@ use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
-use almanac_store::catalog::{Filter, TextQuery};
+use almanac_store::catalog::{Filter, ListAfter, SearchAfter, TextQuery};
 use async_graphql::{Context, Object, SimpleObject};
 use std::sync::Arc;
 
@@ -96,7 +96,7 @@ pub async fn list(
     let signature = order_signature(&order);
     let after: Option<ListCursor> = after.map(decode_cursor).transpose()?;
     if let Some(cursor) = &after {
-        if cursor.o != signature || cursor.k.len() != order.len() {
+        if cursor.order != signature || cursor.sort_keys.len() != order.len() {
             return Err(ApiError::new(
                 ErrorCode::InvalidCursor,
                 "the cursor belongs to a different orderBy",
@@ -109,7 +109,10 @@ pub async fn list(
             &filter,
             &order,
             first,
-            after.as_ref().map(|c| (c.k.as_slice(), c.r.as_str())),
+            after.as_ref().map(|c| ListAfter {
+                sort_keys: &c.sort_keys,
+                entity_ref: &c.entity_ref,
+            }),
         )
         .await?;
     let edges = page
@@ -117,9 +120,9 @@ pub async fn list(
         .into_iter()
         .map(|row| EntityEdge {
             cursor: encode_cursor(&ListCursor {
-                o: signature.clone(),
-                k: row.sort_keys,
-                r: row.entity.entity_ref.clone(),
+                order: signature.clone(),
+                sort_keys: row.sort_keys,
+                entity_ref: row.entity.entity_ref.clone(),
             }),
             node: Entity::from_record(Arc::new(row.entity)),
         })
@@ -144,7 +147,7 @@ pub async fn search(
     let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
     let query = search_text(text)?;
     let after: Option<SearchCursor> = after.map(decode_cursor).transpose()?;
-    if after.as_ref().is_some_and(|c| c.q != query.raw) {
+    if after.as_ref().is_some_and(|c| c.query != query.raw) {
         return Err(ApiError::new(
             ErrorCode::InvalidCursor,
             "the cursor belongs to a different search text",
@@ -156,7 +159,10 @@ pub async fn search(
             &query,
             &filter,
             first,
-            after.as_ref().map(|c| (c.s, c.r.as_str())),
+            after.as_ref().map(|c| SearchAfter {
+                score: c.score,
+                entity_ref: &c.entity_ref,
+            }),
         )
         .await?;
     let has_next = rows.len() as i64 > first;
@@ -165,9 +171,9 @@ pub async fn search(
         .into_iter()
         .map(|row| EntityEdge {
             cursor: encode_cursor(&SearchCursor {
-                q: query.raw.clone(),
-                s: row.score,
-                r: row.entity.entity_ref.clone(),
+                query: query.raw.clone(),
+                score: row.score,
+                entity_ref: row.entity.entity_ref.clone(),
             }),
             node: Entity::from_record(Arc::new(row.entity)),
         })

@@ -28,21 +28,34 @@ pub fn decode_id(id: &str) -> Result<(String, String)> {
     Ok((type_name.to_string(), key.to_string()))
 }
 
-/// Where a page ended: its last row's sort keys and ref, under an order.
+/// Where a page ended: its last row's sort keys and ref, under an order. The
+/// serialized names are one letter each, to keep cursors short; they are the
+/// format of every cursor handed out, so they do not change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListCursor {
     /// The order's signature, e.g. `name:asc`.
-    pub o: String,
-    pub k: Vec<String>,
-    pub r: String,
+    #[serde(rename = "o")]
+    pub order: String,
+    /// The row's values of the order's keys, as text.
+    #[serde(rename = "k")]
+    pub sort_keys: Vec<String>,
+    /// The row's ref, the tie-breaker.
+    #[serde(rename = "r")]
+    pub entity_ref: String,
 }
 
+/// Where a page of search results ended (serialized names as for [`ListCursor`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchCursor {
     /// The search text the score belongs to.
-    pub q: String,
-    pub s: f64,
-    pub r: String,
+    #[serde(rename = "q")]
+    pub query: String,
+    /// The row's score.
+    #[serde(rename = "s")]
+    pub score: f64,
+    /// The row's ref, the tie-breaker.
+    #[serde(rename = "r")]
+    pub entity_ref: String,
 }
 
 pub fn encode_cursor<T: Serialize>(cursor: &T) -> String {
@@ -81,13 +94,30 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let cursor = SearchCursor {
-            q: "pay".into(),
-            s: 1.234_567_890_123,
-            r: "api:default/x".into(),
+            query: "pay".into(),
+            score: 1.234_567_890_123,
+            entity_ref: "api:default/x".into(),
         };
         let back: SearchCursor = decode_cursor(&encode_cursor(&cursor)).unwrap();
         assert_eq!(back, cursor);
         let err = decode_cursor::<ListCursor>("Zm9v").err().map(|e| e.code());
         assert_eq!(err, Some(ErrorCode::InvalidCursor));
+    }
+
+    #[test]
+    fn cursors_keep_their_one_letter_format() {
+        let cursor = ListCursor {
+            order: "name:asc".into(),
+            sort_keys: vec!["cart".into()],
+            entity_ref: "component:default/cart".into(),
+        };
+        let json = r#"{"o":"name:asc","k":["cart"],"r":"component:default/cart"}"#;
+        assert_eq!(serde_json::to_string(&cursor).unwrap(), json);
+        let old = URL_SAFE_NO_PAD.encode(json);
+        assert_eq!(decode_cursor::<ListCursor>(&old).unwrap(), cursor);
+        let search = r#"{"q":"pay","s":0.5,"r":"api:default/x"}"#;
+        let back: SearchCursor = decode_cursor(&URL_SAFE_NO_PAD.encode(search)).unwrap();
+        assert_eq!((back.query.as_str(), back.score), ("pay", 0.5));
+        assert_eq!(serde_json::to_string(&back).unwrap(), search);
     }
 }

@@ -8,6 +8,8 @@
 //! at the requested depth or the node budget and says whether that cut it.
 
 use super::{Catalog, CatalogError};
+use crate::stored_relation::StoredRelation;
+use almanac_domain::RelationType;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,10 +22,11 @@ pub enum Direction {
 
 impl Direction {
     /// (direct edge type, API hop out, API hop back) in `relations`.
-    fn edge_types(self) -> (&'static str, &'static str, &'static str) {
+    fn edge_types(self) -> (RelationType, RelationType, RelationType) {
+        use RelationType::*;
         match self {
-            Direction::Outgoing => ("dependsOn", "consumesApi", "apiProvidedBy"),
-            Direction::Incoming => ("dependencyOf", "providesApi", "apiConsumedBy"),
+            Direction::Outgoing => (DependsOn, ConsumesApi, ApiProvidedBy),
+            Direction::Incoming => (DependencyOf, ProvidesApi, ApiConsumedBy),
         }
     }
 }
@@ -139,9 +142,9 @@ impl Catalog {
              ORDER BY source_ref, target_ref, via NULLS FIRST",
         )
         .bind(frontier)
-        .bind(direct)
-        .bind(api_out)
-        .bind(api_back)
+        .bind(StoredRelation(direct))
+        .bind(StoredRelation(api_out))
+        .bind(StoredRelation(api_back))
         .bind(via_apis)
         .fetch_all(&mut *self.reader().await?)
         .await?;

@@ -1,36 +1,13 @@
-//! One entity row as the API reads it, and loading rows by canonical ref.
+//! Loading entity rows by canonical ref, and the column lists of the catalog's entity
+//! reads. The row itself ([`EntityRecord`]) is declared with the table's other columns in
+//! `crate::entity_row`.
 
 use super::{Catalog, CatalogError};
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-use uuid::Uuid;
-
-/// The columns of [`EntityRecord`], in order, without a table alias.
-const COLUMNS: [&str; 19] = [
-    "ref",
-    "uid",
-    "kind",
-    "namespace",
-    "name",
-    "title",
-    "description",
-    "spec_type",
-    "lifecycle",
-    "owner_ref",
-    "tags",
-    "labels",
-    "annotations",
-    "descriptor",
-    "source",
-    "origin",
-    "version",
-    "created_at",
-    "updated_at",
-];
+pub use crate::entity_row::EntityRecord;
 
 /// `e.ref, e.uid, ...` for a query that joins `entities` as `alias`.
 pub(crate) fn columns(alias: &str) -> String {
-    COLUMNS
+    EntityRecord::COLUMNS
         .iter()
         .map(|c| format!("{alias}.{c}"))
         .collect::<Vec<_>>()
@@ -39,33 +16,7 @@ pub(crate) fn columns(alias: &str) -> String {
 
 /// `ref, uid, ...` without an alias.
 pub(crate) fn bare_columns() -> String {
-    COLUMNS.join(", ")
-}
-
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
-pub struct EntityRecord {
-    /// Canonical, lower-case `kind:namespace/name`.
-    #[sqlx(rename = "ref")]
-    pub entity_ref: String,
-    pub uid: Uuid,
-    /// As written (`Component`, `API`, a custom kind).
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
-    pub owner_ref: Option<String>,
-    pub tags: Vec<String>,
-    pub labels: Value,
-    pub annotations: Value,
-    pub descriptor: Value,
-    pub source: Option<String>,
-    pub origin: Option<String>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    EntityRecord::COLUMNS.join(", ")
 }
 
 impl Catalog {

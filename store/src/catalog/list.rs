@@ -63,6 +63,13 @@ pub struct OrderKey {
     pub direction: OrderDirection,
 }
 
+/// Where the previous page ended: its last row's sort-key values (as text) and ref.
+#[derive(Clone, Copy, Debug)]
+pub struct ListAfter<'a> {
+    pub sort_keys: &'a [String],
+    pub entity_ref: &'a str,
+}
+
 /// One listed entity with the text values of its sort keys (for its cursor).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Listed {
@@ -95,14 +102,14 @@ pub struct Facet {
 }
 
 impl Catalog {
-    /// Up to `first` entities after `after` (the sort keys of the previous
-    /// page's last row, then its ref), in `order` then `ref`.
+    /// Up to `first` entities after `after` (where the previous page ended), in
+    /// `order` then `ref`.
     pub async fn list_entities(
         &self,
         filter: &Filter,
         order: &[OrderKey],
         first: i64,
-        after: Option<(&[String], &str)>,
+        after: Option<ListAfter<'_>>,
     ) -> Result<ListPage, CatalogError> {
         let keys: Vec<String> = order
             .iter()
@@ -114,9 +121,9 @@ impl Catalog {
             keys.join(", ")
         ));
         push_filter(&mut qb, filter);
-        if let Some((values, after_ref)) = after {
+        if let Some(after) = after {
             qb.push(" AND ");
-            push_keyset(&mut qb, order, values, after_ref);
+            push_keyset(&mut qb, order, after.sort_keys, after.entity_ref);
         }
         qb.push(" ORDER BY ");
         for key in order {

@@ -21,11 +21,13 @@ mod search;
 pub use dependencies::{Direction, Reached, Walk, WalkEdge, WalkLimits};
 pub use entities::EntityRecord;
 pub use filter::{Filter, TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
-pub use list::{Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey};
+pub use list::{
+    Facet, FacetField, ListAfter, ListPage, Listed, OrderDirection, OrderField, OrderKey,
+};
 pub use operational::{ConflictRecord, ProcessingErrorRecord};
 pub use ownership::{Ancestor, OwnedScope, Rooted};
 pub use relations::RelationRecord;
-pub use search::Scored;
+pub use search::{Scored, SearchAfter};
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::sync::atomic::{AtomicU64, Ordering};

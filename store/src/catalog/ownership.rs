@@ -8,6 +8,8 @@
 
 use super::entities::{columns, EntityRecord};
 use super::{Catalog, CatalogError};
+use crate::stored_relation::literal;
+use almanac_domain::RelationType;
 
 /// Whose ownership counts as the root's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,19 +40,29 @@ pub struct Ancestor {
 
 /// The groups below each root (and the root itself), as `tree(root, ref)`.
 /// `$1` holds the roots; `$2` turns the descent on.
-const GROUP_TREE: &str = "WITH RECURSIVE tree(root, ref) AS ( \
-       SELECT r, r FROM unnest($1::text[]) AS r \
-     UNION \
-       SELECT t.root, e.target_ref FROM tree t \
-       JOIN relations e ON e.source_ref = t.ref AND e.type = 'parentOf' \
-       WHERE $2::bool)";
+fn group_tree() -> String {
+    format!(
+        "WITH RECURSIVE tree(root, ref) AS ( \
+           SELECT r, r FROM unnest($1::text[]) AS r \
+         UNION \
+           SELECT t.root, e.target_ref FROM tree t \
+           JOIN relations e ON e.source_ref = t.ref AND e.type = {} \
+           WHERE $2::bool)",
+        literal(RelationType::ParentOf)
+    )
+}
 
 /// The roots and the groups each root is a direct member of.
-const MEMBERSHIPS: &str = "WITH tree(root, ref) AS ( \
-       SELECT r, r FROM unnest($1::text[]) AS r \
-     UNION \
-       SELECT source_ref, target_ref FROM relations \
-       WHERE source_ref = ANY($1) AND type = 'memberOf' AND $2::bool)";
+fn memberships() -> String {
+    format!(
+        "WITH tree(root, ref) AS ( \
+           SELECT r, r FROM unnest($1::text[]) AS r \
+         UNION \
+           SELECT source_ref, target_ref FROM relations \
+           WHERE source_ref = ANY($1) AND type = {} AND $2::bool)",
+        literal(RelationType::MemberOf)
+    )
+}
 
 /// Deepest parent chain followed; deeper trees are cut (and cycles end here).
 const MAX_ANCESTRY: i32 = 64;
@@ -63,9 +75,9 @@ impl Catalog {
         scope: OwnedScope,
     ) -> Result<Vec<Rooted>, CatalogError> {
         let (tree, descend) = match scope {
-            OwnedScope::Direct => (GROUP_TREE, false),
-            OwnedScope::Subgroups => (GROUP_TREE, true),
-            OwnedScope::Memberships => (MEMBERSHIPS, true),
+            OwnedScope::Direct => (group_tree(), false),
+            OwnedScope::Subgroups => (group_tree(), true),
+            OwnedScope::Memberships => (memberships(), true),
         };
         let sql = format!(
             "{tree} SELECT DISTINCT ON (t.root, e.ref) t.root, {} FROM tree t \
@@ -88,11 +100,13 @@ impl Catalog {
         transitive: bool,
     ) -> Result<Vec<Rooted>, CatalogError> {
         let sql = format!(
-            "{GROUP_TREE} SELECT DISTINCT ON (t.root, u.ref) t.root, {} FROM tree t \
-             JOIN relations m ON m.source_ref = t.ref AND m.type = 'hasMember' \
+            "{} SELECT DISTINCT ON (t.root, u.ref) t.root, {} FROM tree t \
+             JOIN relations m ON m.source_ref = t.ref AND m.type = {} \
              JOIN entities u ON u.ref = m.target_ref \
              ORDER BY t.root, u.ref",
-            columns("u")
+            group_tree(),
+            columns("u"),
+            literal(RelationType::HasMember)
         );
         Ok(sqlx::query_as(&sql)
             .bind(roots)
@@ -108,7 +122,7 @@ impl Catalog {
                  SELECT r, r, 0 FROM unnest($1::text[]) AS r \
                UNION \
                  SELECT up.root, e.target_ref, up.depth + 1 FROM up \
-                 JOIN relations e ON e.source_ref = up.ref AND e.type = 'childOf' \
+                 JOIN relations e ON e.source_ref = up.ref AND e.type = {child_of} \
                  WHERE up.depth < $2) \
              SELECT root, depth, {cols} FROM ( \
                SELECT DISTINCT ON (up.root, g.ref) up.root, up.depth, {gcols} FROM up \
@@ -118,6 +132,7 @@ impl Catalog {
              ORDER BY root, depth, ref",
             cols = super::entities::bare_columns(),
             gcols = columns("g"),
+            child_of = literal(RelationType::ChildOf),
         );
         Ok(sqlx::query_as(&sql)
             .bind(roots)

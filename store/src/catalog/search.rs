@@ -9,6 +9,13 @@ use super::filter::{push_filter, Filter, TextQuery};
 use super::{Catalog, CatalogError};
 use sqlx::{Postgres, QueryBuilder};
 
+/// Where the previous page of results ended: its last row's score and ref.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchAfter<'a> {
+    pub score: f64,
+    pub entity_ref: &'a str,
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Scored {
     #[sqlx(flatten)]
@@ -17,14 +24,14 @@ pub struct Scored {
 }
 
 impl Catalog {
-    /// Best matches first; `after` is the (score, ref) of the previous page's
-    /// last row. Returns one row more than `first` when more follow.
+    /// Best matches first, after `after` (where the previous page ended).
+    /// Returns one row more than `first` when more follow.
     pub async fn search(
         &self,
         text: &TextQuery,
         filter: &Filter,
         first: i64,
-        after: Option<(f64, &str)>,
+        after: Option<SearchAfter<'_>>,
     ) -> Result<Vec<Scored>, CatalogError> {
         let mut qb =
             QueryBuilder::<Postgres>::new(format!("SELECT * FROM (SELECT {}, ", columns("e")));
@@ -34,13 +41,13 @@ impl Catalog {
         qb.push(" AND ");
         push_filter(&mut qb, filter);
         qb.push(") s");
-        if let Some((score, after_ref)) = after {
+        if let Some(after) = after {
             qb.push(" WHERE (score < ")
-                .push_bind(score)
+                .push_bind(after.score)
                 .push(" OR (score = ")
-                .push_bind(score)
+                .push_bind(after.score)
                 .push(" AND ref > ")
-                .push_bind(after_ref.to_string())
+                .push_bind(after.entity_ref.to_string())
                 .push("))");
         }
         qb.push(" ORDER BY score DESC, ref ASC LIMIT ")

@@ -12,16 +12,16 @@
 //! depend on where batches begin and end: a replay writes the same rows.
 
 use super::failures::{self, is_data_error, Failure, Stage};
-use super::rows::{self, columns, entity_uid, EntityRow, RelationRow};
+use super::rows::{self, entity_uid};
 use super::tables::Tables;
 use super::ProjectionError;
+use crate::catalog::RelationRecord;
+use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::StoredEvent;
+use crate::stored_relation::StoredRelation;
 use almanac_domain::{evolve, CatalogEvent, EntityState, FoldError};
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// Events read after `after`, at most `limit`; returns how many and the last position.
 pub async fn project_batch(
@@ -45,12 +45,12 @@ pub async fn project_batch(
         return Ok(None);
     };
     execute(conn, "SAVEPOINT projection_batch").await?;
-    match apply_events(conn, tables, after, &events).await {
+    match project_in_bulk(conn, tables, after, &events).await {
         Ok(()) => execute(conn, "RELEASE SAVEPOINT projection_batch").await?,
         Err(ProjectionError::Database(err)) if is_data_error(&err) => {
             execute(conn, "ROLLBACK TO SAVEPOINT projection_batch").await?;
             tracing::warn!(after, last, error = %err, "the database refused a projection batch; projecting it one entity at a time");
-            apply_one_by_one(conn, tables, after, &events).await?;
+            project_one_at_a_time(conn, tables, after, &events).await?;
             execute(conn, "RELEASE SAVEPOINT projection_batch").await?;
         }
         Err(err) => return Err(err),
@@ -65,7 +65,7 @@ async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> 
 /// An entity while its batch is folded: `None` once removed.
 #[derive(Clone)]
 struct Working {
-    row: Option<EntityRow>,
+    row: Option<LoggedEntity>,
 }
 
 type Decoded<'a> = (&'a StoredEvent, CatalogEvent);
@@ -103,7 +103,7 @@ fn streams_of(decoded: &[Decoded<'_>]) -> Vec<String> {
 }
 
 /// The whole batch in bulk statements.
-async fn apply_events(
+async fn project_in_bulk(
     conn: &mut PgConnection,
     tables: &Tables,
     after: i64,
@@ -119,7 +119,7 @@ async fn apply_events(
 
     for (stored, event) in &decoded {
         if is_location_event(event) {
-            apply_location(conn, tables, stored, event).await?;
+            project_location(conn, tables, stored, event).await?;
         } else {
             let entry = working
                 .entry(stored.stream.clone())
@@ -136,7 +136,7 @@ async fn apply_events(
 }
 
 /// The batch again, each location event and each entity under a savepoint of its own.
-async fn apply_one_by_one(
+async fn project_one_at_a_time(
     conn: &mut PgConnection,
     tables: &Tables,
     after: i64,
@@ -154,7 +154,7 @@ async fn apply_one_by_one(
             continue;
         }
         execute(conn, "SAVEPOINT projection_item").await?;
-        match apply_location(conn, tables, stored, event).await {
+        match project_location(conn, tables, stored, event).await {
             Ok(()) => {
                 execute(conn, "RELEASE SAVEPOINT projection_item").await?;
                 let stream = std::slice::from_ref(&stored.stream);
@@ -211,7 +211,8 @@ async fn apply_one_by_one(
     Ok(())
 }
 
-async fn apply_location(
+/// A location event into the `locations` table (other events are not its business).
+async fn project_location(
     conn: &mut PgConnection,
     tables: &Tables,
     stored: &StoredEvent,
@@ -271,7 +272,7 @@ fn fold_into(
                     stored.recorded_at,
                 ),
             };
-            entry.row = Some(EntityRow {
+            entry.row = Some(LoggedEntity {
                 entity_ref: stored.stream.clone(),
                 uid,
                 descriptor,
@@ -288,8 +289,6 @@ fn fold_into(
     Ok(())
 }
 
-type Loaded = (String, Uuid, Value, i64, i64, DateTime<Utc>, DateTime<Utc>);
-
 /// The entities' states before the batch: their projected rows, except for an entity
 /// whose last event could not be stored: its row is behind its stream, so its state is
 /// folded from the log up to `after` (its failures were recorded when first met).
@@ -303,9 +302,9 @@ async fn load(
         return Ok(BTreeMap::new());
     }
     let behind = failures::write_failed(conn, tables, refs).await?;
-    let rows: Vec<Loaded> = sqlx::query_as(&format!(
-        "SELECT ref, uid, descriptor, version, last_position, created_at, updated_at \
-         FROM {} WHERE ref = ANY($1)",
+    let rows: Vec<LoggedEntity> = sqlx::query_as(&format!(
+        "SELECT {} FROM {} WHERE ref = ANY($1)",
+        LoggedEntity::COLUMNS.join(", "),
         tables.entities
     ))
     .bind(refs)
@@ -314,20 +313,7 @@ async fn load(
     let refolded = fold_from_log(conn, &behind, after).await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(entity_ref, uid, descriptor, version, last_position, created_at, updated_at)| {
-                let row = EntityRow {
-                    entity_ref: entity_ref.clone(),
-                    uid,
-                    descriptor,
-                    version,
-                    last_position,
-                    created_at,
-                    updated_at,
-                };
-                (entity_ref, Working { row: Some(row) })
-            },
-        )
+        .map(|row| (row.entity_ref.clone(), Working { row: Some(row) }))
         .filter(|(entity_ref, _)| !behind.contains(entity_ref))
         .chain(refolded)
         .collect())
@@ -391,9 +377,13 @@ async fn write(
         .execute(&mut *conn)
         .await?;
     }
-    let live: Vec<EntityRow> = working.into_values().filter_map(|w| w.row).collect();
+    let live: Vec<EntityRow> = working
+        .into_values()
+        .filter_map(|w| w.row)
+        .map(EntityRow::derive)
+        .collect();
     upsert_entities(conn, tables, &live).await?;
-    let relations: Vec<RelationRow> = live
+    let relations: Vec<RelationRecord> = live
         .iter()
         .flat_map(|row| rows::relation_rows(&row.entity_ref, &row.descriptor))
         .collect();
@@ -408,129 +398,45 @@ async fn upsert_entities(
     if live.is_empty() {
         return Ok(());
     }
-    let mut a = EntityArrays::default();
-    for row in live {
-        let c = columns(&row.descriptor);
-        a.entity_ref.push(row.entity_ref.clone());
-        a.uid.push(row.uid);
-        a.kind.push(c.kind);
-        a.namespace.push(c.namespace);
-        a.name.push(c.name);
-        a.title.push(c.title);
-        a.description.push(c.description);
-        a.spec_type.push(c.spec_type);
-        a.lifecycle.push(c.lifecycle);
-        a.owner_ref.push(c.owner_ref);
-        a.tags.push(c.tags);
-        a.labels.push(c.labels);
-        a.annotations.push(c.annotations);
-        a.descriptor.push(row.descriptor.clone());
-        a.source.push(c.source);
-        a.origin.push(c.origin);
-        a.version.push(row.version);
-        a.last_position.push(row.last_position);
-        a.created_at.push(row.created_at);
-        a.updated_at.push(row.updated_at);
-        a.search_text.push(c.search_text);
-    }
-    sqlx::query(&format!(
-        "INSERT INTO {table} ({columns}) \
-         SELECT r, u, k, ns, n, ti, d, st, lc, o, ARRAY(SELECT jsonb_array_elements_text(tg)), \
-                lb, an, ds, src, org, v, lp, ca, ua, sx \
-         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], \
-                     $13::jsonb[], $14::jsonb[], $15::text[], $16::int8[], $17::int8[], \
-                     $18::timestamptz[], $19::timestamptz[], $20::text[], $21::text[]) \
-              AS x(r, u, k, ns, n, ti, d, st, lc, o, tg, lb, an, ds, src, v, lp, ca, ua, sx, org) \
-         ON CONFLICT (ref) DO UPDATE SET uid = EXCLUDED.uid, kind = EXCLUDED.kind, \
-           namespace = EXCLUDED.namespace, name = EXCLUDED.name, title = EXCLUDED.title, \
-           description = EXCLUDED.description, spec_type = EXCLUDED.spec_type, \
-           lifecycle = EXCLUDED.lifecycle, owner_ref = EXCLUDED.owner_ref, tags = EXCLUDED.tags, \
-           labels = EXCLUDED.labels, annotations = EXCLUDED.annotations, \
-           descriptor = EXCLUDED.descriptor, source = EXCLUDED.source, origin = EXCLUDED.origin, version = EXCLUDED.version, \
-           last_position = EXCLUDED.last_position, created_at = EXCLUDED.created_at, \
-           updated_at = EXCLUDED.updated_at, search_text = EXCLUDED.search_text",
-        table = tables.entities,
-        columns = super::tables::ENTITY_COLUMNS,
-    ))
-    .bind(&a.entity_ref)
-    .bind(&a.uid)
-    .bind(&a.kind)
-    .bind(&a.namespace)
-    .bind(&a.name)
-    .bind(&a.title)
-    .bind(&a.description)
-    .bind(&a.spec_type)
-    .bind(&a.lifecycle)
-    .bind(&a.owner_ref)
-    .bind(&a.tags)
-    .bind(&a.labels)
-    .bind(&a.annotations)
-    .bind(&a.descriptor)
-    .bind(&a.source)
-    .bind(&a.version)
-    .bind(&a.last_position)
-    .bind(&a.created_at)
-    .bind(&a.updated_at)
-    .bind(&a.search_text)
-    .bind(&a.origin)
-    .execute(&mut *conn)
-    .await?;
+    let sql = EntityRow::upsert_statement(tables.entities);
+    EntityRow::bind_all(sqlx::query(&sql), live)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
-}
-
-#[derive(Default)]
-struct EntityArrays {
-    entity_ref: Vec<String>,
-    uid: Vec<Uuid>,
-    kind: Vec<String>,
-    namespace: Vec<String>,
-    name: Vec<String>,
-    title: Vec<Option<String>>,
-    description: Vec<Option<String>>,
-    spec_type: Vec<Option<String>>,
-    lifecycle: Vec<Option<String>>,
-    owner_ref: Vec<Option<String>>,
-    tags: Vec<Value>,
-    labels: Vec<Value>,
-    annotations: Vec<Value>,
-    descriptor: Vec<Value>,
-    source: Vec<Option<String>>,
-    origin: Vec<Option<String>>,
-    version: Vec<i64>,
-    last_position: Vec<i64>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    search_text: Vec<String>,
 }
 
 async fn insert_relations(
     conn: &mut PgConnection,
     tables: &Tables,
-    relations: &[RelationRow],
+    relations: &[RelationRecord],
 ) -> Result<(), ProjectionError> {
     if relations.is_empty() {
         return Ok(());
     }
-    let mut cols: [Vec<&str>; 5] = Default::default();
+    let mut sources = Vec::with_capacity(relations.len());
+    let mut types = Vec::with_capacity(relations.len());
+    let mut targets = Vec::with_capacity(relations.len());
+    let mut declared_by = Vec::with_capacity(relations.len());
+    let mut fields = Vec::with_capacity(relations.len());
     for r in relations {
-        cols[0].push(&r.source_ref);
-        cols[1].push(&r.relation);
-        cols[2].push(&r.target_ref);
-        cols[3].push(&r.declared_by);
-        cols[4].push(&r.field);
+        sources.push(r.source_ref.as_str());
+        types.push(StoredRelation(r.relation));
+        targets.push(r.target_ref.as_str());
+        declared_by.push(r.declared_by.as_str());
+        fields.push(r.field.as_str());
     }
     sqlx::query(&format!(
-        "INSERT INTO {} (source_ref, type, target_ref, declared_by, field) \
+        "INSERT INTO {} ({}) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
          ON CONFLICT DO NOTHING",
-        tables.relations
+        tables.relations,
+        RelationRecord::COLUMNS,
     ))
-    .bind(&cols[0])
-    .bind(&cols[1])
-    .bind(&cols[2])
-    .bind(&cols[3])
-    .bind(&cols[4])
+    .bind(&sources)
+    .bind(&types)
+    .bind(&targets)
+    .bind(&declared_by)
+    .bind(&fields)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -1,10 +1,12 @@
-//! What one entity's descriptor becomes in the projection tables: its row in
-//! `entities` (with the columns filters and ordering need) and its relation rows.
+//! What one entity's descriptor becomes in the projection tables: the columns of its row
+//! in `entities` read from it (filters, ordering, search; the row's columns are declared in
+//! `crate::entity_row`) and its relation rows.
 
+use crate::catalog::RelationRecord;
+use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::relations::{self, DeclaredRelation, Edge};
 use almanac_domain::EntityRef;
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -19,35 +21,6 @@ pub fn entity_uid(entity_ref: &str, registered_at_position: i64) -> Uuid {
     )
 }
 
-#[derive(Clone, Debug)]
-pub struct EntityRow {
-    pub entity_ref: String,
-    pub uid: Uuid,
-    pub descriptor: Value,
-    pub version: i64,
-    pub last_position: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The derived columns of a row, read straight from the descriptor.
-pub struct Columns {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
-    pub owner_ref: Option<String>,
-    pub tags: Value,
-    pub labels: Value,
-    pub annotations: Value,
-    pub source: Option<String>,
-    pub origin: Option<String>,
-    pub search_text: String,
-}
-
 fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |v, key| v.get(key))?
@@ -55,7 +28,16 @@ fn text(value: &Value, path: &[&str]) -> Option<String> {
         .map(str::to_string)
 }
 
-pub fn columns(descriptor: &Value) -> Columns {
+impl EntityRow {
+    /// The row of an entity the log states: the columns its descriptor holds added.
+    pub fn derive(logged: LoggedEntity) -> EntityRow {
+        let derived = descriptor_columns(&logged.descriptor);
+        EntityRow::assemble(logged, derived)
+    }
+}
+
+/// The columns of a row read straight from its descriptor.
+pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
     let kind = text(descriptor, &["kind"]).unwrap_or_default();
     let namespace =
         text(descriptor, &["metadata", "namespace"]).unwrap_or_else(|| "default".into());
@@ -76,7 +58,7 @@ pub fn columns(descriptor: &Value) -> Columns {
             .map(|r| r.canonical())
     });
     let search_text = search_text(&name, title.as_deref(), description.as_deref(), &tags);
-    Columns {
+    DescriptorColumns {
         spec_type: text(descriptor, &["spec", "type"]),
         lifecycle: text(descriptor, &["spec", "lifecycle"]),
         owner_ref,
@@ -87,7 +69,7 @@ pub fn columns(descriptor: &Value) -> Columns {
             descriptor,
             &["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION],
         ),
-        tags: json!(tags),
+        tags,
         kind,
         namespace,
         name,
@@ -147,20 +129,10 @@ fn object_or_empty(value: &Value) -> Value {
     }
 }
 
-/// One declaration of an edge, as stored in `relations`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RelationRow {
-    pub source_ref: String,
-    pub relation: String,
-    pub target_ref: String,
-    pub declared_by: String,
-    pub field: String,
-}
-
 /// Both directions of every relation the descriptor declares. A descriptor that
 /// no longer validates (rules changed since it was written) declares none, and
 /// says so in the log: its entity row is still projected.
-pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
+pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRecord> {
     let declared = match relations::of_descriptor(descriptor) {
         Ok(declared) => declared,
         Err(err) => {
@@ -168,7 +140,7 @@ pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
             return Vec::new();
         }
     };
-    let mut rows: Vec<RelationRow> = declared
+    let mut rows: Vec<RelationRecord> = declared
         .iter()
         .flat_map(|declared| declared.edges().map(|edge| relation_row(declared, edge)))
         .collect();
@@ -180,7 +152,7 @@ pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
 /// The relations the descriptor declares as its entity states them (no inverses), in
 /// declaration order: what an entity as it was (time travel) declared then. None when
 /// the descriptor no longer validates.
-pub fn declared_rows(descriptor: &Value) -> Vec<RelationRow> {
+pub fn declared_rows(descriptor: &Value) -> Vec<RelationRecord> {
     relations::of_descriptor(descriptor)
         .unwrap_or_default()
         .iter()
@@ -196,10 +168,10 @@ pub fn declared_rows(descriptor: &Value) -> Vec<RelationRow> {
 }
 
 /// One direction of a declared relation as a row; the declaring entity is recorded on both.
-fn relation_row(declared: &DeclaredRelation, (from, relation, to): Edge) -> RelationRow {
-    RelationRow {
+fn relation_row(declared: &DeclaredRelation, (from, relation, to): Edge) -> RelationRecord {
+    RelationRecord {
         source_ref: from.canonical(),
-        relation: relation.as_str().to_string(),
+        relation,
         target_ref: to.canonical(),
         declared_by: declared.source.canonical(),
         field: declared.field.to_string(),

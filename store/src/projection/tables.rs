@@ -1,6 +1,9 @@
 //! Where a projection run writes: the live tables, or session-private copies
 //! that a replay builds and compares or swaps in.
 
+use crate::catalog::RelationRecord;
+use crate::entity_row::EntityRow;
+
 #[derive(Clone, Copy, Debug)]
 pub struct Tables {
     pub entities: &'static str,
@@ -34,20 +37,16 @@ impl Tables {
     }
 }
 
-/// Every column of `entities` a projection writes (all but the generated one).
-pub const ENTITY_COLUMNS: &str = "ref, uid, kind, namespace, name, title, description, spec_type, \
-     lifecycle, owner_ref, tags, labels, annotations, descriptor, source, origin, version, last_position, \
-     created_at, updated_at, search_text";
-pub const RELATION_COLUMNS: &str = "source_ref, type, target_ref, declared_by, field";
 pub const LOCATION_COLUMNS: &str = "id, type, target, added_by, added_at";
 pub const FAILURE_COLUMNS: &str =
     "position, stage, stream, version, event_type, message, recorded_at";
 
-pub fn columns_of(live_table: &str) -> &'static str {
+/// The columns a projection writes in `live_table` (all but generated ones).
+pub fn columns_of(live_table: &str) -> String {
     match live_table {
-        "entities" => ENTITY_COLUMNS,
-        "relations" => RELATION_COLUMNS,
-        "projection_failures" => FAILURE_COLUMNS,
-        _ => LOCATION_COLUMNS,
+        "entities" => EntityRow::COLUMNS.join(", "),
+        "relations" => RelationRecord::COLUMNS.to_string(),
+        "projection_failures" => FAILURE_COLUMNS.to_string(),
+        _ => LOCATION_COLUMNS.to_string(),
     }
 }

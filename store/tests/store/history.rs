@@ -1,6 +1,6 @@
 //! Time travel over one stream, and the log's export/import round trip.
 
-use almanac_domain::{diff, CatalogEvent, RemovalReason};
+use almanac_domain::{diff, CatalogEvent, RelationType, RemovalReason};
 use almanac_store::catalog::{Catalog, RelationRecord};
 use almanac_store::history::{changes_by_version, descriptor_at, HistoryError, PointInTime};
 use almanac_store::log::{StoredEvent, TransferError};
@@ -182,7 +182,7 @@ async fn a_snapshot_is_the_projected_row_of_its_version_with_the_relations_it_de
         second.relations,
         vec![RelationRecord {
             source_ref: stream.into(),
-            relation: "ownedBy".into(),
+            relation: RelationType::OwnedBy,
             target_ref: "group:default/team-a".into(),
             declared_by: stream.into(),
             field: "spec.owner".into(),

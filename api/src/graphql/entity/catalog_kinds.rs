@@ -3,6 +3,7 @@
 
 use super::Entity;
 use crate::error::Result;
+use almanac_domain::RelationType;
 use async_graphql::Context;
 
 entity_type!(
@@ -25,28 +26,28 @@ entity_type!(
         self.0.owner(ctx).await
     }
     async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     /// The component this one is part of (`spec.subcomponentOf`).
     async fn subcomponent_of(&self, ctx: &Context<'_>) -> Result<Option<Component>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     async fn subcomponents(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
     async fn provides_apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
-        self.0.typed(ctx, "providesApi").await
+        self.0.typed(ctx, RelationType::ProvidesApi).await
     }
     async fn consumes_apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
-        self.0.typed(ctx, "consumesApi").await
+        self.0.typed(ctx, RelationType::ConsumesApi).await
     }
     /// Direct dependencies (Components and Resources), from either side's declaration.
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
-        self.0.related(ctx, "dependsOn").await
+        self.0.related(ctx, RelationType::DependsOn).await
     }
     /// What depends on this directly.
     async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
-        self.0.related(ctx, "dependencyOf").await
+        self.0.related(ctx, RelationType::DependencyOf).await
     }
 });
 
@@ -71,15 +72,15 @@ entity_type!(
         self.0.owner(ctx).await
     }
     async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     /// Components that provide it.
     async fn providers(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
-        self.0.typed(ctx, "apiProvidedBy").await
+        self.0.typed(ctx, RelationType::ApiProvidedBy).await
     }
     /// Components that consume it.
     async fn consumers(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
-        self.0.typed(ctx, "apiConsumedBy").await
+        self.0.typed(ctx, RelationType::ApiConsumedBy).await
     }
 });
 
@@ -97,13 +98,13 @@ entity_type!(
         self.0.owner(ctx).await
     }
     async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
-        self.0.related(ctx, "dependsOn").await
+        self.0.related(ctx, RelationType::DependsOn).await
     }
     async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
-        self.0.related(ctx, "dependencyOf").await
+        self.0.related(ctx, RelationType::DependencyOf).await
     }
 });
 
@@ -121,16 +122,16 @@ entity_type!(
         self.0.owner(ctx).await
     }
     async fn domain(&self, ctx: &Context<'_>) -> Result<Option<Domain>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     async fn components(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
     async fn apis(&self, ctx: &Context<'_>) -> Result<Vec<Api>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
     async fn resources(&self, ctx: &Context<'_>) -> Result<Vec<Resource>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
 });
 
@@ -148,13 +149,13 @@ entity_type!(
         self.0.owner(ctx).await
     }
     async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
     /// The domain this one is part of (`spec.subdomainOf`).
     async fn subdomain_of(&self, ctx: &Context<'_>) -> Result<Option<Domain>> {
-        self.0.typed_one(ctx, "partOf").await
+        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     async fn subdomains(&self, ctx: &Context<'_>) -> Result<Vec<Domain>> {
-        self.0.typed(ctx, "hasPart").await
+        self.0.typed(ctx, RelationType::HasPart).await
     }
 });

@@ -5,7 +5,8 @@ use super::data::EntityData;
 use super::Entity;
 use crate::error::Result;
 use crate::graphql::loaders::Loaders;
-use almanac_store::catalog::ProcessingErrorRecord;
+use almanac_domain::RelationType;
+use almanac_store::catalog::{ProcessingErrorRecord, RelationRecord};
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -228,21 +229,34 @@ impl Relation {
     }
 }
 
+/// The GraphQL boundary of relation types: a `RelationType` leaves as Backstage's spelling.
+impl From<&RelationRecord> for Relation {
+    fn from(edge: &RelationRecord) -> Self {
+        Relation {
+            relation_type: edge.relation.as_str().to_string(),
+            target_ref: edge.target_ref.clone(),
+            declared_by: edge.declared_by.clone(),
+            field: edge.field.clone(),
+        }
+    }
+}
+
 pub async fn relations(
     data: &EntityData,
     ctx: &Context<'_>,
     relation_type: Option<String>,
 ) -> Result<Vec<Relation>> {
     let edges = data.edges(ctx).await?;
+    // A spelling no relation type has keeps nothing.
+    let wanted = match relation_type.as_deref().map(RelationType::parse) {
+        None => None,
+        Some(Some(relation)) => Some(relation),
+        Some(None) => return Ok(Vec::new()),
+    };
     Ok(edges
         .iter()
-        .filter(|e| relation_type.as_ref().is_none_or(|t| &e.relation == t))
-        .map(|e| Relation {
-            relation_type: e.relation.clone(),
-            target_ref: e.target_ref.clone(),
-            declared_by: e.declared_by.clone(),
-            field: e.field.clone(),
-        })
+        .filter(|e| wanted.is_none_or(|t| e.relation == t))
+        .map(Relation::from)
         .collect())
 }
 

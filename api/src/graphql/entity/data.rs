@@ -4,6 +4,7 @@
 use super::Entity;
 use crate::error::Result;
 use crate::graphql::loaders::Loaders;
+use almanac_domain::RelationType;
 use almanac_store::catalog::{kind_of_ref, EntityRecord, RelationRecord};
 use async_graphql::Context;
 use serde_json::Value;
@@ -13,7 +14,11 @@ use std::sync::Arc;
 /// then: relation fields of such a snapshot answer from those, not from today's
 /// `relation_edges`.
 #[derive(Clone, Debug)]
-pub struct EntityData(pub Arc<EntityRecord>, pub Option<Arc<Vec<RelationRecord>>>);
+pub struct EntityData {
+    pub record: Arc<EntityRecord>,
+    /// `Some` for a snapshot of the past: the relations it declared then.
+    pub relations_then: Option<Arc<Vec<RelationRecord>>>,
+}
 
 /// A GraphQL object type that stands for exactly one kind.
 pub trait KindType: Sized {
@@ -25,27 +30,38 @@ pub trait KindType: Sized {
 impl EntityData {
     /// The entity as it is now.
     pub fn current(record: Arc<EntityRecord>) -> Self {
-        EntityData(record, None)
+        EntityData {
+            record,
+            relations_then: None,
+        }
+    }
+
+    /// The entity as it was, with the relations it declared then.
+    pub fn past(record: EntityRecord, relations_then: Vec<RelationRecord>) -> Self {
+        EntityData {
+            record: Arc::new(record),
+            relations_then: Some(Arc::new(relations_then)),
+        }
     }
 
     /// Its relation rows: the snapshot's when it is one, else today's.
     pub async fn edges(&self, ctx: &Context<'_>) -> Result<Arc<Vec<RelationRecord>>> {
-        match &self.1 {
+        match &self.relations_then {
             Some(past) => Ok(past.clone()),
             None => Loaders::of(ctx)?.relations(self.entity_ref()).await,
         }
     }
 
     pub fn record(&self) -> &EntityRecord {
-        &self.0
+        &self.record
     }
 
     pub fn entity_ref(&self) -> &str {
-        &self.0.entity_ref
+        &self.record.entity_ref
     }
 
     pub fn spec(&self) -> &Value {
-        &self.0.descriptor["spec"]
+        &self.record.descriptor["spec"]
     }
 
     pub fn spec_str(&self, key: &str) -> Option<String> {
@@ -74,7 +90,7 @@ impl EntityData {
     pub async fn targets(
         &self,
         ctx: &Context<'_>,
-        relation: &str,
+        relation: RelationType,
         kind: Option<&str>,
     ) -> Result<Vec<Arc<EntityRecord>>> {
         let loaders = Loaders::of(ctx)?;
@@ -89,7 +105,11 @@ impl EntityData {
     }
 
     /// Related entities of type `T` only.
-    pub async fn typed<T: KindType>(&self, ctx: &Context<'_>, relation: &str) -> Result<Vec<T>> {
+    pub async fn typed<T: KindType>(
+        &self,
+        ctx: &Context<'_>,
+        relation: RelationType,
+    ) -> Result<Vec<T>> {
         let kind = T::KIND.to_lowercase();
         Ok(self
             .targets(ctx, relation, Some(&kind))
@@ -103,19 +123,19 @@ impl EntityData {
     pub async fn typed_one<T: KindType>(
         &self,
         ctx: &Context<'_>,
-        relation: &str,
+        relation: RelationType,
     ) -> Result<Option<T>> {
         Ok(self.typed(ctx, relation).await?.into_iter().next())
     }
 
     /// Related entities of any kind.
-    pub async fn related(&self, ctx: &Context<'_>, relation: &str) -> Result<Vec<Entity>> {
+    pub async fn related(&self, ctx: &Context<'_>, relation: RelationType) -> Result<Vec<Entity>> {
         Ok(super::entities(self.targets(ctx, relation, None).await?))
     }
 
     /// `spec.owner`, resolved (a Group or a User; null when dangling).
     pub async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        let Some(owner) = &self.0.owner_ref else {
+        let Some(owner) = &self.record.owner_ref else {
             return Ok(None);
         };
         Ok(Loaders::of(ctx)?

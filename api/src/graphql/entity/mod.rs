@@ -157,7 +157,7 @@ impl Entity {
 
     /// The GraphQL type for an entity now or as it was.
     pub fn from_data(data: EntityData) -> Entity {
-        match data.0.kind.as_str() {
+        match data.record.kind.as_str() {
             "Component" => Entity::Component(Component(data)),
             "API" => Entity::Api(Api(data)),
             "Resource" => Entity::Resource(Resource(data)),

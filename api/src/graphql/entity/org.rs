@@ -5,6 +5,7 @@ use super::common::Profile;
 use super::{entities, Entity, EntityData};
 use crate::error::Result;
 use crate::graphql::loaders::{Loaders, MembersKey, OwnedKey};
+use almanac_domain::RelationType;
 use almanac_store::catalog::OwnedScope;
 use async_graphql::Context;
 
@@ -20,10 +21,10 @@ entity_type!(
         Profile::of(&self.0)
     }
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
-        self.0.typed_one(ctx, "childOf").await
+        self.0.typed_one(ctx, RelationType::ChildOf).await
     }
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        self.0.typed(ctx, "parentOf").await
+        self.0.typed(ctx, RelationType::ParentOf).await
     }
     /// The parent, its parent and so on up to the root, nearest first.
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
@@ -52,7 +53,7 @@ entity_type!(
     }
     /// Groups the user belongs to, declared on either side.
     async fn member_of(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        self.0.typed(ctx, "memberOf").await
+        self.0.typed(ctx, RelationType::MemberOf).await
     }
     /// What the user owns; `transitive` adds what the user's groups own.
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {

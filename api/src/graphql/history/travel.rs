@@ -18,7 +18,6 @@ use almanac_store::history::{descriptor_at, PointInTime};
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The entity `stream` names as it was at `as_of` or `version` (exactly one of
 /// them); null before it existed and while it was removed.
@@ -40,9 +39,9 @@ pub async fn entity_then(
     let Some(snapshot) = event_log(ctx)?.snapshot(stream, point).await? else {
         return Ok(None);
     };
-    Ok(Some(Entity::from_data(EntityData(
-        Arc::new(snapshot.record),
-        Some(Arc::new(snapshot.relations)),
+    Ok(Some(Entity::from_data(EntityData::past(
+        snapshot.record,
+        snapshot.relations,
     ))))
 }
 

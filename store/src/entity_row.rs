@@ -1,0 +1,270 @@
+//! The `entities` table's columns, declared once (the `entity_columns!` list at the
+//! bottom). From that list follow: the row the projector writes ([`EntityRow`]), the part of
+//! it the log gives ([`LoggedEntity`]) and the part read from the descriptor
+//! ([`DescriptorColumns`]), the row the catalog reads ([`EntityRecord`]), their column lists,
+//! and the projector's bulk upsert with its binds. Adding a column is one line in the list
+//! (and, for a column read from the descriptor, its value in
+//! `projection::rows::descriptor_columns`, which the compiler asks for).
+//!
+//! It does not create the table (the migrations do), and it holds no statement but the upsert:
+//! the projector decides when to write, the catalog what to read.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
+use uuid::Uuid;
+
+/// How a column's values travel in a bulk statement: one array parameter per column,
+/// unnested into rows on the server.
+pub(crate) trait ColumnValue {
+    /// One value as it is bound inside the array.
+    type Bound;
+    /// The SQL type of the array parameter.
+    const ARRAY: &'static str;
+    fn bound(&self) -> Self::Bound;
+    /// The column's value from the unnested array element `unnested`.
+    fn select(unnested: &str) -> String {
+        unnested.to_string()
+    }
+}
+
+macro_rules! plain_column {
+    ($ty:ty, $array:literal) => {
+        impl ColumnValue for $ty {
+            type Bound = $ty;
+            const ARRAY: &'static str = $array;
+            fn bound(&self) -> $ty {
+                self.clone()
+            }
+        }
+    };
+}
+
+plain_column!(String, "text[]");
+plain_column!(Option<String>, "text[]");
+plain_column!(Uuid, "uuid[]");
+plain_column!(i64, "int8[]");
+plain_column!(Value, "jsonb[]");
+plain_column!(DateTime<Utc>, "timestamptz[]");
+
+/// A `text[]` column. PostgreSQL has no ragged two-dimensional arrays, so each list travels
+/// as one jsonb array and is turned back into `text[]` on the server.
+impl ColumnValue for Vec<String> {
+    type Bound = Value;
+    const ARRAY: &'static str = "jsonb[]";
+    fn bound(&self) -> Value {
+        Value::from(self.clone())
+    }
+    fn select(unnested: &str) -> String {
+        format!("ARRAY(SELECT jsonb_array_elements_text({unnested}))")
+    }
+}
+
+/// Declares the table's columns in four groups: given by the log or read from the descriptor,
+/// each either read by the catalog or written only (kept for the projector and for search).
+macro_rules! entity_columns {
+    (
+        logged_read { $( $(#[$d1:meta])* $f1:ident: $t1:ty = $c1:literal, )* }
+        logged_written { $( $(#[$d2:meta])* $f2:ident: $t2:ty = $c2:literal, )* }
+        derived_read { $( $(#[$d3:meta])* $f3:ident: $t3:ty = $c3:literal, )* }
+        derived_written { $( $(#[$d4:meta])* $f4:ident: $t4:ty = $c4:literal, )* }
+    ) => {
+        /// One row of `entities` as the projector writes it: every column but the
+        /// generated `search`.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct EntityRow {
+            $( $(#[$d1])* pub $f1: $t1, )*
+            $( $(#[$d2])* pub $f2: $t2, )*
+            $( $(#[$d3])* pub $f3: $t3, )*
+            $( $(#[$d4])* pub $f4: $t4, )*
+        }
+
+        /// An entity as the log states it: its descriptor and what its events say of it.
+        /// The rest of its row is read from the descriptor.
+        #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+        pub struct LoggedEntity {
+            $( $(#[$d1])* #[sqlx(rename = $c1)] pub $f1: $t1, )*
+            $( $(#[$d2])* #[sqlx(rename = $c2)] pub $f2: $t2, )*
+        }
+
+        /// The columns of a row read from its descriptor.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct DescriptorColumns {
+            $( $(#[$d3])* pub $f3: $t3, )*
+            $( $(#[$d4])* pub $f4: $t4, )*
+        }
+
+        /// One row of `entities` as the catalog reads it.
+        #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+        pub struct EntityRecord {
+            $( $(#[$d1])* #[sqlx(rename = $c1)] pub $f1: $t1, )*
+            $( $(#[$d3])* #[sqlx(rename = $c3)] pub $f3: $t3, )*
+        }
+
+        impl EntityRow {
+            /// Every column the projector writes; the first, `ref`, is the key.
+            pub const COLUMNS: &'static [&'static str] = &[$($c1,)* $($c2,)* $($c3,)* $($c4,)*];
+
+            /// The row of an entity: what the log gives and what its descriptor holds.
+            pub fn assemble(logged: LoggedEntity, derived: DescriptorColumns) -> EntityRow {
+                EntityRow {
+                    $( $f1: logged.$f1, )*
+                    $( $f2: logged.$f2, )*
+                    $( $f3: derived.$f3, )*
+                    $( $f4: derived.$f4, )*
+                }
+            }
+
+            /// `(column, array parameter type, value from the unnested element)`, in
+            /// [`EntityRow::COLUMNS`] order.
+            fn bulk_columns() -> Vec<(&'static str, &'static str, String)> {
+                vec![
+                    $( ($c1, <$t1 as ColumnValue>::ARRAY, <$t1 as ColumnValue>::select(concat!("x.", $c1))), )*
+                    $( ($c2, <$t2 as ColumnValue>::ARRAY, <$t2 as ColumnValue>::select(concat!("x.", $c2))), )*
+                    $( ($c3, <$t3 as ColumnValue>::ARRAY, <$t3 as ColumnValue>::select(concat!("x.", $c3))), )*
+                    $( ($c4, <$t4 as ColumnValue>::ARRAY, <$t4 as ColumnValue>::select(concat!("x.", $c4))), )*
+                ]
+            }
+
+            /// Binds one array per column, in [`EntityRow::COLUMNS`] order (the order of
+            /// [`EntityRow::upsert_statement`]'s parameters).
+            pub(crate) fn bind_all<'q>(
+                mut query: Query<'q, Postgres, PgArguments>,
+                rows: &[EntityRow],
+            ) -> Query<'q, Postgres, PgArguments> {
+                $( query = query.bind(rows.iter().map(|r| ColumnValue::bound(&r.$f1)).collect::<Vec<_>>()); )*
+                $( query = query.bind(rows.iter().map(|r| ColumnValue::bound(&r.$f2)).collect::<Vec<_>>()); )*
+                $( query = query.bind(rows.iter().map(|r| ColumnValue::bound(&r.$f3)).collect::<Vec<_>>()); )*
+                $( query = query.bind(rows.iter().map(|r| ColumnValue::bound(&r.$f4)).collect::<Vec<_>>()); )*
+                query
+            }
+        }
+
+        impl LoggedEntity {
+            pub const COLUMNS: &'static [&'static str] = &[$($c1,)* $($c2,)*];
+        }
+
+        impl EntityRecord {
+            pub const COLUMNS: &'static [&'static str] = &[$($c1,)* $($c3,)*];
+        }
+
+        impl From<EntityRow> for EntityRecord {
+            fn from(row: EntityRow) -> EntityRecord {
+                EntityRecord {
+                    $( $f1: row.$f1, )*
+                    $( $f3: row.$f3, )*
+                }
+            }
+        }
+    };
+}
+
+entity_columns! {
+    logged_read {
+        /// Canonical, lower-case `kind:namespace/name`.
+        entity_ref: String = "ref",
+        /// Derived from the ref and the position of the registration, so a replay agrees.
+        uid: Uuid = "uid",
+        descriptor: Value = "descriptor",
+        /// How many events the entity's stream holds.
+        version: i64 = "version",
+        /// `recorded_at` of the registration that started this life of the entity.
+        created_at: DateTime<Utc> = "created_at",
+        /// `recorded_at` of its newest event.
+        updated_at: DateTime<Utc> = "updated_at",
+    }
+    logged_written {
+        /// Log position of its newest event.
+        last_position: i64 = "last_position",
+    }
+    derived_read {
+        /// As written (`Component`, `API`, a custom kind).
+        kind: String = "kind",
+        namespace: String = "namespace",
+        name: String = "name",
+        title: Option<String> = "title",
+        description: Option<String> = "description",
+        /// `spec.type`.
+        spec_type: Option<String> = "spec_type",
+        lifecycle: Option<String> = "lifecycle",
+        /// The canonical ref of `spec.owner`.
+        owner_ref: Option<String> = "owner_ref",
+        tags: Vec<String> = "tags",
+        labels: Value = "labels",
+        annotations: Value = "annotations",
+        /// `backstage.io/managed-by-location`.
+        source: Option<String> = "source",
+        /// `backstage.io/managed-by-origin-location`.
+        origin: Option<String> = "origin",
+    }
+    derived_written {
+        /// What search indexes (the generated `search` tsvector and the trigram index).
+        search_text: String = "search_text",
+    }
+}
+
+impl EntityRow {
+    /// `INSERT ... ON CONFLICT (ref) DO UPDATE` of every column into `table`, from one
+    /// array parameter per column (bind them with [`EntityRow::bind_all`]).
+    pub(crate) fn upsert_statement(table: &str) -> String {
+        let columns = Self::bulk_columns();
+        let names: Vec<&str> = columns.iter().map(|(name, _, _)| *name).collect();
+        let values: Vec<&str> = columns.iter().map(|(_, _, value)| value.as_str()).collect();
+        let parameters: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, array, _))| format!("${}::{array}", i + 1))
+            .collect();
+        let updates: Vec<String> = names
+            .iter()
+            .skip(1)
+            .map(|name| format!("{name} = EXCLUDED.{name}"))
+            .collect();
+        format!(
+            "INSERT INTO {table} ({names}) SELECT {values} FROM unnest({parameters}) AS x({names}) \
+             ON CONFLICT ({key}) DO UPDATE SET {updates}",
+            names = names.join(", "),
+            values = values.join(", "),
+            parameters = parameters.join(", "),
+            key = names[0],
+            updates = updates.join(", "),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upsert_names_every_column_once_with_one_parameter_each() {
+        let sql = EntityRow::upsert_statement("entities");
+        let columns = EntityRow::COLUMNS;
+        assert_eq!(columns[0], "ref");
+        assert!(sql.contains(&format!("${}::", columns.len())));
+        assert!(!sql.contains(&format!("${}::", columns.len() + 1)));
+        assert!(sql.contains("ARRAY(SELECT jsonb_array_elements_text(x.tags))"));
+        for column in &columns[1..] {
+            assert!(
+                sql.contains(&format!("{column} = EXCLUDED.{column}")),
+                "{column}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_catalog_reads_every_column_but_the_written_only_ones() {
+        let read: Vec<&str> = EntityRecord::COLUMNS.to_vec();
+        let written_only: Vec<&str> = EntityRow::COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !read.contains(c))
+            .collect();
+        assert_eq!(written_only, ["last_position", "search_text"]);
+        assert!(LoggedEntity::COLUMNS
+            .iter()
+            .all(|c| EntityRow::COLUMNS.contains(c)));
+    }
+}
