@@ -1,0 +1,246 @@
+//! Filtered, ordered pages of entities with keyset pagination, counts, facets and ranked
+//! search pages, answered from one snapshot with the store's semantics
+//! (`store::catalog::list` and `search`).
+//!
+//! A page is cut after a keyset (the previous page's last sort keys, then its ref), never
+//! an offset; ties are broken by ref. Sort keys are text, as the store returns them
+//! (times as RFC 3339 with microseconds, which order as text). Encoding them into an opaque
+//! cursor is the API's.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::entity::Entity;
+use crate::filter::{Compiled, Filter};
+use crate::search::TextQuery;
+use crate::snapshot::Snapshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderField {
+    Ref,
+    Kind,
+    Namespace,
+    Name,
+    /// The title, or the name where there is none.
+    Title,
+    Type,
+    Lifecycle,
+    Owner,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderKey {
+    pub field: OrderField,
+    pub direction: OrderDirection,
+}
+
+/// One listed entity with the text values of its sort keys (for its cursor).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub entity: Arc<Entity>,
+    pub sort_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub rows: Vec<Listed>,
+    /// More rows follow the last one.
+    pub has_next: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FacetField {
+    Kind,
+    Namespace,
+    Type,
+    Lifecycle,
+    Owner,
+    Tag,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facet {
+    pub value: String,
+    pub count: i64,
+}
+
+/// One search hit.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub entity: Arc<Entity>,
+    pub score: f64,
+}
+
+/// Times as text that sorts as time: RFC 3339, UTC, microseconds.
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+impl OrderField {
+    /// The key's text value, never missing (as the store's `coalesce(..., '')`).
+    fn value(self, entity: &Entity) -> String {
+        let keys = &entity.keys;
+        match self {
+            OrderField::Ref => entity.entity_ref.to_string(),
+            OrderField::Kind => keys.kind.clone(),
+            OrderField::Namespace => entity.namespace.clone(),
+            OrderField::Name => keys.name.clone(),
+            OrderField::Title => keys.title.clone(),
+            OrderField::Type => entity.spec_type.clone().unwrap_or_default(),
+            OrderField::Lifecycle => entity.lifecycle.clone().unwrap_or_default(),
+            OrderField::Owner => entity.owner_ref.clone().unwrap_or_default(),
+            OrderField::CreatedAt => entity.created_at.format(TIME_FORMAT).to_string(),
+            OrderField::UpdatedAt => entity.updated_at.format(TIME_FORMAT).to_string(),
+        }
+    }
+}
+
+/// Compares two rows' keys in the page order, then by ref.
+fn compare(order: &[OrderKey], a: (&[String], &str), b: (&[String], &str)) -> Ordering {
+    for (key, (x, y)) in order.iter().zip(a.0.iter().zip(b.0)) {
+        let ordering = match key.direction {
+            OrderDirection::Asc => x.cmp(y),
+            OrderDirection::Desc => y.cmp(x),
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    a.1.cmp(b.1)
+}
+
+/// The first `first` of `rows` in order (and whether more follow), without sorting all.
+fn top<T>(mut rows: Vec<T>, first: usize, cmp: impl Fn(&T, &T) -> Ordering) -> (Vec<T>, bool) {
+    let has_next = rows.len() > first;
+    if has_next && first > 0 {
+        rows.select_nth_unstable_by(first - 1, &cmp);
+    }
+    rows.truncate(first);
+    rows.sort_by(cmp);
+    (rows, has_next)
+}
+
+impl Snapshot {
+    fn matching(&self, filter: &Filter) -> impl Iterator<Item = &Arc<Entity>> {
+        let compiled = Compiled::new(filter, self);
+        self.entities().filter(move |e| compiled.test(e))
+    }
+
+    /// Up to `first` entities after `after` (the sort keys of the previous page's last row,
+    /// then its ref), in `order` then ref.
+    pub fn list_entities(
+        &self,
+        filter: &Filter,
+        order: &[OrderKey],
+        first: usize,
+        after: Option<(&[String], &str)>,
+    ) -> ListPage {
+        let rows: Vec<Listed> = self
+            .matching(filter)
+            .map(|entity| Listed {
+                sort_keys: order.iter().map(|k| k.field.value(entity)).collect(),
+                entity: entity.clone(),
+            })
+            .filter(|row| match after {
+                Some(cursor) => {
+                    compare(order, (&row.sort_keys, &row.entity.entity_ref), cursor)
+                        == Ordering::Greater
+                }
+                None => true,
+            })
+            .collect();
+        let (rows, has_next) = top(rows, first, |a, b| {
+            compare(
+                order,
+                (&a.sort_keys, &a.entity.entity_ref),
+                (&b.sort_keys, &b.entity.entity_ref),
+            )
+        });
+        ListPage { rows, has_next }
+    }
+
+    pub fn count_entities(&self, filter: &Filter) -> i64 {
+        self.matching(filter).count() as i64
+    }
+
+    /// Values of `field` among the entities `filter` keeps, most frequent first, then by
+    /// value; entities without a value are not counted.
+    pub fn facets(&self, field: FacetField, filter: &Filter, limit: usize) -> Vec<Facet> {
+        let mut counts: HashMap<&str, i64> = HashMap::new();
+        for entity in self.matching(filter) {
+            let values: Vec<&str> = match field {
+                FacetField::Kind => vec![entity.kind.as_str()],
+                FacetField::Namespace => vec![entity.namespace.as_str()],
+                FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
+                FacetField::Lifecycle => entity.lifecycle.as_deref().into_iter().collect(),
+                FacetField::Owner => entity.owner_ref.as_deref().into_iter().collect(),
+                FacetField::Tag => entity.tags.iter().map(String::as_str).collect(),
+            };
+            for value in values {
+                *counts.entry(value).or_insert(0) += 1;
+            }
+        }
+        let mut facets: Vec<Facet> = counts
+            .into_iter()
+            .map(|(value, count)| Facet {
+                value: value.to_string(),
+                count,
+            })
+            .collect();
+        facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        facets.truncate(limit);
+        facets
+    }
+
+    /// The entities `text` matches, with their scores (see `search`).
+    pub(crate) fn text_scores(&self, text: &TextQuery) -> HashMap<Arc<str>, f64> {
+        self.state.search.scores(&self.state.entities, text)
+    }
+
+    /// Best matches first (score, then ref); `after` is the (score, ref) of the previous
+    /// page's last row. Up to `first` rows, and whether more follow.
+    pub fn search(
+        &self,
+        text: &TextQuery,
+        filter: &Filter,
+        first: usize,
+        after: Option<(f64, &str)>,
+    ) -> (Vec<Scored>, bool) {
+        let compiled = Compiled::new(filter, self);
+        let rows: Vec<Scored> = self
+            .text_scores(text)
+            .into_iter()
+            .filter(|(key, score)| match after {
+                Some((s, r)) => *score < s || (*score == s && &**key > r),
+                None => true,
+            })
+            .filter_map(|(key, score)| {
+                let entity = self.entity(&key)?;
+                compiled.test(entity).then(|| Scored {
+                    entity: entity.clone(),
+                    score,
+                })
+            })
+            .collect();
+        top(rows, first, |a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.entity.entity_ref.cmp(&b.entity.entity_ref))
+        })
+    }
+
+    pub fn count_search(&self, text: &TextQuery, filter: &Filter) -> i64 {
+        let compiled = Compiled::new(filter, self);
+        self.text_scores(text)
+            .keys()
+            .filter(|key| self.entity(key).is_some_and(|e| compiled.test(e)))
+            .count() as i64
+    }
+}

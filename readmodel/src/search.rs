@@ -1,0 +1,358 @@
+//! Ranked text search over the snapshot: whole words, word prefixes (as-you-type),
+//! substrings and near misses, with the store's scoring (`store::catalog::search`).
+//!
+//! The index is ours, two persistent maps updated once per batch: words (the alphanumeric
+//! tokens of each entity's search text) to the entities holding them, and trigrams (as
+//! `pg_trgm` pads them) to the words holding them. A prefix is a range of the ordered word
+//! map; a near miss is a word found through its trigrams. Substrings are a scan of the
+//! lower-cased search texts (a few MB at 100,000 entities). This module does not parse
+//! filters (`filter` does) or page (`query` does).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::entity::Entity;
+
+/// Most bytes of search text (after trimming and collapsing whitespace).
+pub const MAX_SEARCH_BYTES: usize = 256;
+/// Most words in one search text.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// `pg_trgm`'s default `word_similarity_threshold`: a near miss at or above it matches.
+pub const WORD_SIMILARITY_THRESHOLD: f64 = 0.6;
+
+/// Search text that cannot become a query. Its message names the limit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextQueryError {
+    #[error("search text must not be empty")]
+    Empty,
+    #[error("search text is {bytes} bytes; the limit is {MAX_SEARCH_BYTES}")]
+    TooLong { bytes: usize },
+    #[error("search text has {terms} words; the limit is {MAX_SEARCH_TERMS}")]
+    TooManyTerms { terms: usize },
+    #[error("search text must not contain a NUL character")]
+    Nul,
+}
+
+/// Free text, normalised and bounded as the store's `TextQuery::parse` does it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextQuery {
+    /// Trimmed, runs of whitespace made one space.
+    pub raw: String,
+    lower: String,
+    /// The alphanumeric words of the text, lower-cased: each must prefix a word.
+    terms: Vec<String>,
+}
+
+impl TextQuery {
+    pub fn parse(text: &str) -> Result<TextQuery, TextQueryError> {
+        if text.contains('\0') {
+            return Err(TextQueryError::Nul);
+        }
+        if text.len() > MAX_SEARCH_BYTES * 4 {
+            return Err(TextQueryError::TooLong { bytes: text.len() });
+        }
+        let raw = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if raw.is_empty() {
+            return Err(TextQueryError::Empty);
+        }
+        if raw.len() > MAX_SEARCH_BYTES {
+            return Err(TextQueryError::TooLong { bytes: raw.len() });
+        }
+        let lower = raw.to_lowercase();
+        let terms: Vec<String> = words(&lower).map(str::to_string).collect();
+        if terms.len() > MAX_SEARCH_TERMS {
+            return Err(TextQueryError::TooManyTerms { terms: terms.len() });
+        }
+        Ok(TextQuery { raw, lower, terms })
+    }
+}
+
+/// The alphanumeric tokens of an already lower-cased text.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+type Trigram = [char; 3];
+type Postings = Arc<Vec<Arc<str>>>;
+/// What a batch takes out of one posting list, and what it puts in.
+type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
+
+/// Words -> entities and trigrams -> words, each list sorted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SearchIndex {
+    words: imbl::OrdMap<Arc<str>, Postings>,
+    trigrams: imbl::HashMap<Trigram, Postings>,
+}
+
+/// The trigrams of one word, in order, padded as `pg_trgm` pads them (two spaces before,
+/// one after).
+fn word_trigrams(word: &str) -> Vec<Trigram> {
+    let padded: Vec<char> = [' ', ' ']
+        .into_iter()
+        .chain(word.chars())
+        .chain([' '])
+        .collect();
+    padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+/// `pg_trgm`'s `word_similarity(query, text)`: the best ratio of the query's trigrams found
+/// in a contiguous extent of the text's trigram sequence to the query's trigrams plus the
+/// extent's others.
+fn extent_similarity(query: &HashSet<Trigram>, sequence: &[Trigram]) -> f64 {
+    if query.is_empty() {
+        return 0.0;
+    }
+    let total = query.len() as f64;
+    let mut best = 0.0_f64;
+    for start in 0..sequence.len() {
+        if !query.contains(&sequence[start]) {
+            continue; // an extent starting outside the query only adds to its cost
+        }
+        let mut found: HashSet<Trigram> = HashSet::new();
+        let mut extra = 0usize;
+        for trigram in &sequence[start..] {
+            if query.contains(trigram) {
+                found.insert(*trigram);
+                best = best.max(found.len() as f64 / (total + extra as f64));
+            } else {
+                extra += 1;
+            }
+        }
+    }
+    best
+}
+
+impl SearchIndex {
+    /// Applies a batch's changed entities (before, after) to both maps.
+    pub(crate) fn update<'a>(
+        &mut self,
+        changed: impl Iterator<Item = (&'a Arc<str>, Option<&'a Entity>, Option<&'a Entity>)>,
+    ) {
+        let mut delta: BTreeMap<String, Delta> = BTreeMap::new();
+        for (key, old, new) in changed {
+            let old_words = entity_words(old);
+            let new_words = entity_words(new);
+            for word in old_words.difference(&new_words) {
+                delta.entry(word.clone()).or_default().0.insert(key.clone());
+            }
+            for word in new_words.difference(&old_words) {
+                delta.entry(word.clone()).or_default().1.insert(key.clone());
+            }
+        }
+        let mut trigram_delta: BTreeMap<Trigram, Delta> = BTreeMap::new();
+        for (word, (gone, added)) in delta {
+            let (word_key, mut refs): (Arc<str>, Vec<Arc<str>>) =
+                match self.words.get_key_value(word.as_str()) {
+                    Some((k, v)) => (k.clone(), v.to_vec()),
+                    None => (Arc::from(word.as_str()), Vec::new()),
+                };
+            let was_empty = refs.is_empty();
+            refs.retain(|r| !gone.contains(r));
+            if !added.is_empty() {
+                refs.extend(added);
+                refs.sort();
+                refs.dedup();
+            }
+            if refs.is_empty() {
+                self.words.remove(&word_key);
+                if !was_empty {
+                    for t in word_trigrams(&word) {
+                        trigram_delta
+                            .entry(t)
+                            .or_default()
+                            .0
+                            .insert(word_key.clone());
+                    }
+                }
+            } else {
+                self.words.insert(word_key.clone(), Arc::new(refs));
+                if was_empty {
+                    for t in word_trigrams(&word) {
+                        trigram_delta
+                            .entry(t)
+                            .or_default()
+                            .1
+                            .insert(word_key.clone());
+                    }
+                }
+            }
+        }
+        for (trigram, (gone, added)) in trigram_delta {
+            let mut list: Vec<Arc<str>> = self
+                .trigrams
+                .get(&trigram)
+                .map(|l| l.to_vec())
+                .unwrap_or_default();
+            list.retain(|w| !gone.contains(w));
+            list.extend(added);
+            list.sort();
+            list.dedup();
+            if list.is_empty() {
+                self.trigrams.remove(&trigram);
+            } else {
+                self.trigrams.insert(trigram, Arc::new(list));
+            }
+        }
+    }
+
+    /// The entities `query` matches among `entities`, with their scores: a substring of
+    /// the search text, every query word prefixing a word, or a near miss
+    /// (`word_similarity` at or above [`WORD_SIMILARITY_THRESHOLD`]).
+    ///
+    /// Score, as the store's: 3 for a name equal to the text, 1 for a name it prefixes,
+    /// plus the word similarity, plus 0.1 when every word prefixes a word (the store adds
+    /// `ts_rank`, of that order for short texts).
+    pub(crate) fn scores(
+        &self,
+        entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
+        query: &TextQuery,
+    ) -> HashMap<Arc<str>, f64> {
+        let similarity = self.similarities(entities, query);
+        let prefixed = self.prefixed(query);
+        let mut out = HashMap::new();
+        for (key, entity) in entities.iter() {
+            let ws = similarity.get(key).copied().unwrap_or(0.0);
+            let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(key));
+            let matched = all_terms
+                || ws >= WORD_SIMILARITY_THRESHOLD
+                || entity.keys.search_text.contains(&query.lower);
+            if !matched {
+                continue;
+            }
+            let name = &entity.keys.name;
+            let mut score = ws;
+            if *name == query.lower {
+                score += 3.0;
+            }
+            if name.starts_with(&query.lower) {
+                score += 1.0;
+            }
+            if all_terms {
+                score += 0.1;
+            }
+            out.insert(key.clone(), score);
+        }
+        out
+    }
+
+    /// Entities where every query word prefixes one of their words; `None` when the query
+    /// has no words (punctuation only).
+    fn prefixed(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
+        let mut result: Option<HashSet<Arc<str>>> = None;
+        for term in &query.terms {
+            let mut hits: HashSet<Arc<str>> = HashSet::new();
+            let start: Bound<&str> = Bound::Included(term.as_str());
+            for (word, refs) in self.words.range::<_, str>((start, Bound::Unbounded)) {
+                if !word.starts_with(term.as_str()) {
+                    break;
+                }
+                match &result {
+                    Some(previous) => {
+                        hits.extend(refs.iter().filter(|r| previous.contains(*r)).cloned())
+                    }
+                    None => hits.extend(refs.iter().cloned()),
+                }
+            }
+            result = Some(hits);
+        }
+        result
+    }
+
+    /// `word_similarity(query, search_text)` for every entity sharing a trigram with the
+    /// query (the rest score 0). A one-word query is scored word by word, once per
+    /// distinct word; a longer one over runs of as many consecutive words.
+    fn similarities(
+        &self,
+        entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
+        query: &TextQuery,
+    ) -> HashMap<Arc<str>, f64> {
+        let query_trigrams: HashSet<Trigram> =
+            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
+        let mut candidates: HashSet<&Arc<str>> = HashSet::new();
+        for trigram in &query_trigrams {
+            if let Some(words) = self.trigrams.get(trigram) {
+                candidates.extend(words.iter());
+            }
+        }
+        let mut out: HashMap<Arc<str>, f64> = HashMap::new();
+        if query.terms.len() <= 1 {
+            for word in candidates {
+                let sim = extent_similarity(&query_trigrams, &word_trigrams(word));
+                if sim <= 0.0 {
+                    continue;
+                }
+                for entity in self.words.get(word).map(|r| r.as_slice()).unwrap_or(&[]) {
+                    let best = out.entry(entity.clone()).or_insert(0.0);
+                    *best = best.max(sim);
+                }
+            }
+            return out;
+        }
+        let run = query.terms.len();
+        let mut holders: HashSet<&Arc<str>> = HashSet::new();
+        for word in candidates {
+            holders.extend(self.words.get(word).map(|r| r.as_slice()).unwrap_or(&[]));
+        }
+        let mut cache: HashMap<String, f64> = HashMap::new();
+        for key in holders {
+            let Some(entity) = entities.get(key) else {
+                continue;
+            };
+            let text: Vec<&str> = words(&entity.keys.search_text).collect();
+            let mut best = 0.0_f64;
+            for start in 0..text.len() {
+                let window = &text[start..(start + run).min(text.len())];
+                let joined = window.join(" ");
+                let sim = *cache.entry(joined).or_insert_with(|| {
+                    let sequence: Vec<Trigram> =
+                        window.iter().flat_map(|w| word_trigrams(w)).collect();
+                    extent_similarity(&query_trigrams, &sequence)
+                });
+                best = best.max(sim);
+            }
+            out.insert(key.clone(), best);
+        }
+        out
+    }
+}
+
+fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
+    entity
+        .map(|e| words(&e.keys.search_text).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_similarity_matches_pg_trgm_on_its_documented_example() {
+        let query: HashSet<Trigram> = word_trigrams("word").into_iter().collect();
+        let text: Vec<Trigram> = ["two", "words"]
+            .iter()
+            .flat_map(|w| word_trigrams(w))
+            .collect();
+        let sim = extent_similarity(&query, &text);
+        assert!((sim - 0.8).abs() < 1e-9, "{sim}");
+    }
+
+    #[test]
+    fn text_is_normalised_and_bounded() {
+        assert_eq!(
+            TextQuery::parse("  a \t\n b ").map(|q| q.raw),
+            Ok("a b".into())
+        );
+        assert_eq!(TextQuery::parse(" \t"), Err(TextQueryError::Empty));
+        assert_eq!(TextQuery::parse("a\0b"), Err(TextQueryError::Nul));
+        let words = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
+        assert_eq!(
+            TextQuery::parse(&words),
+            Err(TextQueryError::TooManyTerms {
+                terms: MAX_SEARCH_TERMS + 1
+            })
+        );
+    }
+}
