@@ -402,9 +402,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut edge_map: HashMap<Arc<str>, Arc<Vec<almanac_readmodel::RelationRow>>> = HashMap::new();
     for e in snapshot.entities() {
         for row in &e.declared {
-            edge_map
-                .entry(row.source_ref.clone())
-                .or_insert_with(|| Arc::new(snapshot.relation_rows(&row.source_ref).to_vec()));
+            edge_map.entry(row.source_ref.clone()).or_insert_with(|| {
+                Arc::new(snapshot.relation_rows(&row.source_ref).cloned().collect())
+            });
         }
     }
     let ordered: BTreeMap<Arc<str>, Arc<almanac_readmodel::Entity>> = entity_map

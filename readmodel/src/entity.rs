@@ -82,9 +82,10 @@ pub struct Entity {
     pub last_position: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// The normalised descriptor with string leaves over [`ELIDE_BYTES`] outside
-    /// `metadata` replaced by stubs (see [`Entity::elided`]).
-    pub descriptor: Arc<Value>,
+    /// The normalised descriptor as JSON text, with string leaves over [`ELIDE_BYTES`]
+    /// outside `metadata` replaced by stubs (see [`Entity::elided`]). Held as text, not as
+    /// a parsed tree: a third of the memory, parsed again only when an update applies.
+    pub descriptor_json: Arc<str>,
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
     /// Every row this entity declares in `relations` (both directions), sorted.
@@ -188,10 +189,16 @@ impl Entity {
             last_position,
             created_at: birth.created_at,
             updated_at,
-            descriptor: Arc::new(descriptor),
+            descriptor_json: Arc::from(descriptor.to_string()),
             declared,
             keys,
         }
+    }
+
+    /// The held descriptor, parsed (`Null` if the text were not JSON, which it always is:
+    /// this crate wrote it).
+    pub fn descriptor(&self) -> Value {
+        serde_json::from_str(&self.descriptor_json).unwrap_or(Value::Null)
     }
 
     pub(crate) fn birth(&self) -> Birth {

@@ -98,12 +98,8 @@ pub struct Walk {
 impl Snapshot {
     /// Every declaration of an edge leaving `source` (canonical), sorted by type, target,
     /// declaring entity and field: the `relations` rows.
-    pub fn relation_rows(&self, source: &str) -> &[RelationRow] {
-        self.state
-            .edges
-            .get(source)
-            .map(|rows| rows.as_slice())
-            .unwrap_or(&[])
+    pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = &RelationRow> {
+        self.state.edges.get(source).into_iter().flatten()
     }
 
     /// Every edge leaving `source`, once per (type, target), with the first declaration
@@ -125,7 +121,6 @@ impl Snapshot {
     fn targets(&self, source: &str, relation: &str) -> Vec<&Arc<str>> {
         let mut targets: Vec<&Arc<str>> = self
             .relation_rows(source)
-            .iter()
             .filter(|r| r.relation == relation)
             .map(|r| &r.target_ref)
             .collect();

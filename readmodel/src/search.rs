@@ -75,11 +75,13 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 }
 
 type Trigram = [char; 3];
-type Postings = Arc<Vec<Arc<str>>>;
+/// A sorted set shared between snapshots: a batch that adds one entity to a word held by
+/// every entity copies a path of the tree, not the list.
+type Postings = imbl::OrdSet<Arc<str>>;
 /// What a batch takes out of one posting list, and what it puts in.
 type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
 
-/// Words -> entities and trigrams -> words, each list sorted.
+/// Words -> entities and trigrams -> words.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct SearchIndex {
     words: imbl::OrdMap<Arc<str>, Postings>,
@@ -95,6 +97,13 @@ fn word_trigrams(word: &str) -> Vec<Trigram> {
         .chain([' '])
         .collect();
     padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+/// The trigrams inside a token, unpadded: every word holding the token as a substring
+/// holds all of them.
+fn inner_trigrams(token: &str) -> Vec<Trigram> {
+    let chars: Vec<char> = token.chars().collect();
+    chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
 }
 
 /// `pg_trgm`'s `word_similarity(query, text)`: the best ratio of the query's trigrams found
@@ -124,6 +133,47 @@ fn extent_similarity(query: &HashSet<Trigram>, sequence: &[Trigram]) -> f64 {
     best
 }
 
+/// One query's word similarities, each word or run of words computed once.
+struct Similarity<'q> {
+    query: &'q HashSet<Trigram>,
+    run: usize,
+    cache: HashMap<String, f64>,
+}
+
+impl Similarity<'_> {
+    /// `word_similarity(query, text)` over runs of as many words as the query has (one
+    /// word for a one-word query).
+    fn of_text(&mut self, text: &str) -> f64 {
+        let text: Vec<&str> = words(text).collect();
+        let mut best = 0.0_f64;
+        for start in 0..text.len() {
+            let window = &text[start..(start + self.run).min(text.len())];
+            let sim = self.of_window(window);
+            best = best.max(sim);
+        }
+        best
+    }
+
+    fn of_window(&mut self, window: &[&str]) -> f64 {
+        let joined;
+        let key: &str = match window {
+            [word] => word,
+            _ => {
+                joined = window.join(" ");
+                &joined
+            }
+        };
+        if let Some(sim) = self.cache.get(key) {
+            return *sim;
+        }
+        let key = key.to_string();
+        let sequence: Vec<Trigram> = window.iter().flat_map(|w| word_trigrams(w)).collect();
+        let sim = extent_similarity(self.query, &sequence);
+        self.cache.insert(key, sim);
+        sim
+    }
+}
+
 impl SearchIndex {
     /// Applies a batch's changed entities (before, after) to both maps.
     pub(crate) fn update<'a>(
@@ -143,17 +193,17 @@ impl SearchIndex {
         }
         let mut trigram_delta: BTreeMap<Trigram, Delta> = BTreeMap::new();
         for (word, (gone, added)) in delta {
-            let (word_key, mut refs): (Arc<str>, Vec<Arc<str>>) =
+            let (word_key, mut refs): (Arc<str>, Postings) =
                 match self.words.get_key_value(word.as_str()) {
-                    Some((k, v)) => (k.clone(), v.to_vec()),
-                    None => (Arc::from(word.as_str()), Vec::new()),
+                    Some((k, v)) => (k.clone(), v.clone()),
+                    None => (Arc::from(word.as_str()), Postings::new()),
                 };
             let was_empty = refs.is_empty();
-            refs.retain(|r| !gone.contains(r));
-            if !added.is_empty() {
-                refs.extend(added);
-                refs.sort();
-                refs.dedup();
+            for r in &gone {
+                refs.remove(r);
+            }
+            for r in added {
+                refs.insert(r);
             }
             if refs.is_empty() {
                 self.words.remove(&word_key);
@@ -167,7 +217,7 @@ impl SearchIndex {
                     }
                 }
             } else {
-                self.words.insert(word_key.clone(), Arc::new(refs));
+                self.words.insert(word_key.clone(), refs);
                 if was_empty {
                     for t in word_trigrams(&word) {
                         trigram_delta
@@ -180,19 +230,17 @@ impl SearchIndex {
             }
         }
         for (trigram, (gone, added)) in trigram_delta {
-            let mut list: Vec<Arc<str>> = self
-                .trigrams
-                .get(&trigram)
-                .map(|l| l.to_vec())
-                .unwrap_or_default();
-            list.retain(|w| !gone.contains(w));
-            list.extend(added);
-            list.sort();
-            list.dedup();
+            let mut list = self.trigrams.get(&trigram).cloned().unwrap_or_default();
+            for w in &gone {
+                list.remove(w);
+            }
+            for w in added {
+                list.insert(w);
+            }
             if list.is_empty() {
                 self.trigrams.remove(&trigram);
             } else {
-                self.trigrams.insert(trigram, Arc::new(list));
+                self.trigrams.insert(trigram, list);
             }
         }
     }
@@ -204,20 +252,42 @@ impl SearchIndex {
     /// Score, as the store's: 3 for a name equal to the text, 1 for a name it prefixes,
     /// plus the word similarity, plus 0.1 when every word prefixes a word (the store adds
     /// `ts_rank`, of that order for short texts).
+    ///
+    /// Work follows the matches, not the catalog: candidates come from the word and
+    /// trigram maps and are checked against the text; only a text without any
+    /// alphanumeric word scans every entity.
     pub(crate) fn scores(
         &self,
         entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
         query: &TextQuery,
     ) -> HashMap<Arc<str>, f64> {
-        let similarity = self.similarities(entities, query);
+        let query_trigrams: HashSet<Trigram> =
+            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
+        let mut similarity = Similarity {
+            query: &query_trigrams,
+            run: query.terms.len().max(1),
+            cache: HashMap::new(),
+        };
         let prefixed = self.prefixed(query);
+        let mut candidates: HashSet<Arc<str>> = HashSet::new();
+        match self.substring_candidates(query) {
+            Some(found) => candidates.extend(found),
+            None => candidates.extend(entities.keys().cloned()),
+        }
+        if let Some(prefixed) = &prefixed {
+            candidates.extend(prefixed.iter().cloned());
+        }
+        candidates.extend(self.near_misses(query, &query_trigrams, &mut similarity));
         let mut out = HashMap::new();
-        for (key, entity) in entities.iter() {
-            let ws = similarity.get(key).copied().unwrap_or(0.0);
-            let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(key));
-            let matched = all_terms
-                || ws >= WORD_SIMILARITY_THRESHOLD
-                || entity.keys.search_text.contains(&query.lower);
+        for key in candidates {
+            let Some(entity) = entities.get(&key) else {
+                continue;
+            };
+            let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(&key));
+            let text = &entity.keys.search_text;
+            let ws = similarity.of_text(text);
+            let matched =
+                all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
             if !matched {
                 continue;
             }
@@ -232,9 +302,46 @@ impl SearchIndex {
             if all_terms {
                 score += 0.1;
             }
-            out.insert(key.clone(), score);
+            out.insert(key, score);
         }
         out
+    }
+
+    /// Entities that may hold the text as a substring: each of its alphanumeric words is a
+    /// substring of one of their words. `None` when the text has no such word (scan all).
+    fn substring_candidates(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
+        let mut result: Option<HashSet<Arc<str>>> = None;
+        for token in &query.terms {
+            let mut holders: HashSet<Arc<str>> = HashSet::new();
+            for word in self.words_containing(token) {
+                for entity in self.words.get(word).into_iter().flatten() {
+                    if result.as_ref().is_none_or(|r| r.contains(entity)) {
+                        holders.insert(entity.clone());
+                    }
+                }
+            }
+            result = Some(holders);
+        }
+        result
+    }
+
+    /// Words holding `token` as a substring: through the trigram map for three characters
+    /// or more, else by a pass over the words.
+    fn words_containing<'a>(&'a self, token: &'a str) -> Vec<&'a Arc<str>> {
+        let trigrams = inner_trigrams(token);
+        let Some((first, rest)) = trigrams.split_first() else {
+            return self.words.keys().filter(|w| w.contains(token)).collect();
+        };
+        let Some(list) = self.trigrams.get(first) else {
+            return Vec::new();
+        };
+        let others: Vec<&Postings> = rest.iter().filter_map(|t| self.trigrams.get(t)).collect();
+        if others.len() < rest.len() {
+            return Vec::new();
+        }
+        list.iter()
+            .filter(|w| others.iter().all(|o| o.contains(*w)) && w.contains(token))
+            .collect()
     }
 
     /// Entities where every query word prefixes one of their words; `None` when the query
@@ -260,59 +367,34 @@ impl SearchIndex {
         result
     }
 
-    /// `word_similarity(query, search_text)` for every entity sharing a trigram with the
-    /// query (the rest score 0). A one-word query is scored word by word, once per
-    /// distinct word; a longer one over runs of as many consecutive words.
-    fn similarities(
+    /// Entities holding a word whose similarity to the query reaches the threshold. A word
+    /// sharing too few of the query's trigrams cannot, so only those sharing enough are
+    /// scored; for a query of several words, a word of the run holds at least its share.
+    fn near_misses(
         &self,
-        entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
         query: &TextQuery,
-    ) -> HashMap<Arc<str>, f64> {
-        let query_trigrams: HashSet<Trigram> =
-            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
-        let mut candidates: HashSet<&Arc<str>> = HashSet::new();
-        for trigram in &query_trigrams {
-            if let Some(words) = self.trigrams.get(trigram) {
-                candidates.extend(words.iter());
+        query_trigrams: &HashSet<Trigram>,
+        similarity: &mut Similarity<'_>,
+    ) -> HashSet<Arc<str>> {
+        let run = query.terms.len().max(1) as f64;
+        let needed = (WORD_SIMILARITY_THRESHOLD * query_trigrams.len() as f64 / run).ceil();
+        let mut shared: HashMap<&Arc<str>, usize> = HashMap::new();
+        for trigram in query_trigrams {
+            for word in self.trigrams.get(trigram).into_iter().flatten() {
+                *shared.entry(word).or_insert(0) += 1;
             }
         }
-        let mut out: HashMap<Arc<str>, f64> = HashMap::new();
-        if query.terms.len() <= 1 {
-            for word in candidates {
-                let sim = extent_similarity(&query_trigrams, &word_trigrams(word));
-                if sim <= 0.0 {
-                    continue;
-                }
-                for entity in self.words.get(word).map(|r| r.as_slice()).unwrap_or(&[]) {
-                    let best = out.entry(entity.clone()).or_insert(0.0);
-                    *best = best.max(sim);
-                }
-            }
-            return out;
-        }
-        let run = query.terms.len();
-        let mut holders: HashSet<&Arc<str>> = HashSet::new();
-        for word in candidates {
-            holders.extend(self.words.get(word).map(|r| r.as_slice()).unwrap_or(&[]));
-        }
-        let mut cache: HashMap<String, f64> = HashMap::new();
-        for key in holders {
-            let Some(entity) = entities.get(key) else {
+        let mut out = HashSet::new();
+        for (word, count) in shared {
+            if (count as f64) < needed {
                 continue;
-            };
-            let text: Vec<&str> = words(&entity.keys.search_text).collect();
-            let mut best = 0.0_f64;
-            for start in 0..text.len() {
-                let window = &text[start..(start + run).min(text.len())];
-                let joined = window.join(" ");
-                let sim = *cache.entry(joined).or_insert_with(|| {
-                    let sequence: Vec<Trigram> =
-                        window.iter().flat_map(|w| word_trigrams(w)).collect();
-                    extent_similarity(&query_trigrams, &sequence)
-                });
-                best = best.max(sim);
             }
-            out.insert(key.clone(), best);
+            // One-word queries are decided here; longer ones by the caller's recheck of
+            // every holder's text.
+            if query.terms.len() <= 1 && similarity.of_window(&[word]) < WORD_SIMILARITY_THRESHOLD {
+                continue;
+            }
+            out.extend(self.words.get(word).into_iter().flatten().cloned());
         }
         out
     }

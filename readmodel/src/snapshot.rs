@@ -58,7 +58,7 @@ pub(crate) struct State {
     pub entities: imbl::OrdMap<Arc<str>, Arc<Entity>>,
     /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
     /// that ref, sorted. Targets need not exist (dangling edges are kept, as in SQL).
-    pub edges: imbl::HashMap<Arc<str>, Arc<Vec<RelationRow>>>,
+    pub edges: imbl::HashMap<Arc<str>, imbl::OrdSet<RelationRow>>,
     /// Canonical `owner_ref` -> the entities it owns (directly).
     pub owned: imbl::HashMap<Arc<str>, imbl::OrdSet<Arc<str>>>,
     pub search: SearchIndex,
@@ -176,7 +176,7 @@ fn fold_one(
 ) -> Result<Option<Entity>, String> {
     let held = EntityState {
         version: stored.version - 1,
-        descriptor: current.map(|e| (*e.descriptor).clone()),
+        descriptor: current.map(Entity::descriptor),
     };
     // Large leaves are held as stubs, so the event is elided the same way before it applies.
     let event = match &stored.event {
@@ -271,23 +271,17 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
     }
     let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
     for source in sources {
-        let mut rows: Vec<RelationRow> = state
-            .edges
-            .get(source)
-            .map(|rows| rows.to_vec())
-            .unwrap_or_default();
-        if let Some(gone) = removed_rows.get(source) {
-            rows.retain(|row| !gone.contains(row));
+        let mut rows = state.edges.get(source).cloned().unwrap_or_default();
+        for row in removed_rows.get(source).into_iter().flatten() {
+            rows.remove(row);
         }
-        if let Some(new) = added_rows.get(source) {
-            rows.extend(new.iter().cloned());
-            rows.sort();
-            rows.dedup();
+        for row in added_rows.get(source).into_iter().flatten() {
+            rows.insert(row.clone());
         }
         if rows.is_empty() {
             state.edges.remove(source);
         } else {
-            state.edges.insert(source.clone(), Arc::new(rows));
+            state.edges.insert(source.clone(), rows);
         }
     }
     state.search.update(

@@ -153,7 +153,6 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
     assert_eq!(
         snapshot
             .relation_rows("group:default/platform")
-            .iter()
             .filter(|r| r.relation == "hasMember")
             .count(),
         2
