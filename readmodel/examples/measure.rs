@@ -490,14 +490,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         .len();
     let term = TextQuery::parse("ledger")?;
     let search = time(50, |_| {
-        let (rows, more) = s.search(&term, &Filter::all(), 20, None);
-        (rows.len(), more, s.count_search(&term, &Filter::all()))
+        let page = s.search(&term, &Filter::all(), 20, None);
+        (page.rows.len(), page.total)
     });
     let search_total = s.count_search(&term, &Filter::all());
     let typo = TextQuery::parse("ledgr")?;
-    let search_typo = time(20, |_| s.search(&typo, &Filter::all(), 20, None).0.len());
+    let search_typo = time(20, |_| s.search(&typo, &Filter::all(), 20, None).rows.len());
     let prefix = TextQuery::parse("led")?;
-    let search_prefix = time(20, |_| s.search(&prefix, &Filter::all(), 20, None).0.len());
+    let search_prefix = time(20, |_| {
+        s.search(&prefix, &Filter::all(), 20, None).rows.len()
+    });
     let facets = time(50, |_| {
         (
             s.facets(FacetField::Kind, &Filter::all(), 20),

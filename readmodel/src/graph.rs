@@ -69,20 +69,20 @@ pub struct WalkLimits {
 /// An entity reached from the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reached {
-    pub entity_ref: String,
+    pub entity_ref: Arc<str>,
     pub depth: u32,
     /// Root first, this entity last.
-    pub path: Vec<String>,
+    pub path: Vec<Arc<str>>,
     /// The API the last hop went through, when it was not a direct edge.
-    pub via: Option<String>,
+    pub via: Option<Arc<str>>,
 }
 
 /// `dependent` depends on `dependency` (whatever the walk's direction).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WalkEdge {
-    pub dependent: String,
-    pub dependency: String,
-    pub via: Option<String>,
+    pub dependent: Arc<str>,
+    pub dependency: Arc<str>,
+    pub via: Option<Arc<str>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -167,13 +167,15 @@ impl Snapshot {
         first: usize,
         after: Option<&str>,
     ) -> RootedPage {
-        let mut refs: BTreeSet<&Arc<str>> = BTreeSet::new();
+        let mut refs: Vec<&Arc<str>> = Vec::new();
         for owner in self.owners(root, scope) {
             if let Some(owned) = self.state.owned.get(&owner) {
                 refs.extend(owned.iter());
             }
         }
-        self.page(refs.into_iter(), first, after)
+        refs.sort_unstable();
+        refs.dedup();
+        self.page(refs, first, after)
     }
 
     /// The live users who are members of `root`, or (`transitive`) of it or any group
@@ -185,33 +187,34 @@ impl Snapshot {
         first: usize,
         after: Option<&str>,
     ) -> RootedPage {
-        let mut refs: BTreeSet<&Arc<str>> = BTreeSet::new();
+        let mut refs: Vec<&Arc<str>> = Vec::new();
         for group in self.group_tree(root, transitive) {
-            for row in self.relation_rows(&group) {
-                if row.relation == "hasMember" {
-                    refs.insert(&row.target_ref);
-                }
-            }
+            refs.extend(
+                self.relation_rows(&group)
+                    .filter(|row| row.relation == "hasMember")
+                    .map(|row| &row.target_ref),
+            );
         }
-        self.page(refs.into_iter(), first, after)
+        refs.sort_unstable();
+        refs.dedup();
+        refs.retain(|r| self.entity(r).is_some());
+        self.page(refs, first, after)
     }
 
-    /// Live entities among `refs` (sorted), after `after`, `first` of them, with the total.
-    fn page<'a>(
-        &self,
-        refs: impl Iterator<Item = &'a Arc<str>>,
-        first: usize,
-        after: Option<&str>,
-    ) -> RootedPage {
-        let live: Vec<&Arc<Entity>> = refs.filter_map(|r| self.entity(r)).collect();
-        let total = live.len();
+    /// A page of `refs` (sorted, distinct, live) after `after`, with the total.
+    fn page(&self, refs: Vec<&Arc<str>>, first: usize, after: Option<&str>) -> RootedPage {
+        let total = refs.len();
         let start = match after {
-            Some(after) => live.partition_point(|e| &*e.entity_ref <= after),
+            Some(after) => refs.partition_point(|r| &***r <= after),
             None => 0,
         };
-        let rest = &live[start..];
+        let rest = &refs[start..];
         RootedPage {
-            rows: rest.iter().take(first).map(|e| (*e).clone()).collect(),
+            rows: rest
+                .iter()
+                .take(first)
+                .filter_map(|r| self.entity(r).cloned())
+                .collect(),
             has_next: rest.len() > first,
             total,
         }
@@ -317,13 +320,13 @@ impl Snapshot {
                         next.push(to.clone());
                     }
                     let (dependent, dependency) = match direction {
-                        Direction::Outgoing => (from.to_string(), to.to_string()),
-                        Direction::Incoming => (to.to_string(), from.to_string()),
+                        Direction::Outgoing => (from.clone(), to.clone()),
+                        Direction::Incoming => (to.clone(), from.clone()),
                     };
                     edges.insert(WalkEdge {
                         dependent,
                         dependency,
-                        via: via.map(|v| v.to_string()),
+                        via,
                     });
                 }
             }
@@ -333,20 +336,18 @@ impl Snapshot {
             .iter()
             .filter(|(r, _)| **r != root)
             .map(|(entity_ref, (depth, _, via))| Reached {
-                entity_ref: entity_ref.to_string(),
+                entity_ref: entity_ref.clone(),
                 depth: *depth,
                 path: path_to(&seen, entity_ref),
-                via: via.as_ref().map(|v| v.to_string()),
+                via: via.clone(),
             })
             .collect();
         reached.sort_by(|a, b| (a.depth, &a.entity_ref).cmp(&(b.depth, &b.entity_ref)));
-        let known: HashSet<&str> = seen.keys().map(|k| &**k).collect();
+        let known: HashSet<&Arc<str>> = seen.keys().collect();
         Walk {
             edges: edges
                 .into_iter()
-                .filter(|e| {
-                    known.contains(e.dependent.as_str()) && known.contains(e.dependency.as_str())
-                })
+                .filter(|e| known.contains(&e.dependent) && known.contains(&e.dependency))
                 .collect(),
             reached,
             truncated,
@@ -358,14 +359,14 @@ impl Snapshot {
 type Seen = HashMap<Arc<str>, (u32, Option<Arc<str>>, Option<Arc<str>>)>;
 
 /// Follows previous-pointers back to the root; bounded by the number of entities seen.
-fn path_to(seen: &Seen, entity_ref: &Arc<str>) -> Vec<String> {
-    let mut path = vec![entity_ref.to_string()];
+fn path_to(seen: &Seen, entity_ref: &Arc<str>) -> Vec<Arc<str>> {
+    let mut path = vec![entity_ref.clone()];
     let mut current = entity_ref;
     while let Some((_, Some(previous), _)) = seen.get(current) {
         if path.len() > seen.len() {
             break;
         }
-        path.push(previous.to_string());
+        path.push(previous.clone());
         current = previous;
     }
     path.reverse();

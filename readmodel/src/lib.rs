@@ -20,6 +20,8 @@ pub use filter::Filter;
 pub use graph::{
     Ancestor, Direction, OwnedScope, Reached, RootedPage, Walk, WalkEdge, WalkLimits, MAX_ANCESTRY,
 };
-pub use list::{Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey, Scored};
+pub use list::{
+    Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey, Scored, SearchPage,
+};
 pub use search::{TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
 pub use snapshot::{Advanced, LogEvent, Skipped, Snapshot};

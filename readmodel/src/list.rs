@@ -7,6 +7,7 @@
 //! (times as RFC 3339 with microseconds, which order as text). Encoding them into an opaque
 //! cursor is the API's.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,15 @@ pub struct Facet {
     pub count: i64,
 }
 
+/// A page of search hits, best first, and how many match in all.
+#[derive(Clone, Debug)]
+pub struct SearchPage {
+    pub rows: Vec<Scored>,
+    pub has_next: bool,
+    /// Every match that passes the filter, whatever the cursor (one pass gives both).
+    pub total: usize,
+}
+
 /// One search hit.
 #[derive(Clone, Debug)]
 pub struct Scored {
@@ -84,27 +94,37 @@ pub struct Scored {
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 impl OrderField {
-    /// The key's text value, never missing (as the store's `coalesce(..., '')`).
-    fn value(self, entity: &Entity) -> String {
+    /// The key's text value, never missing (as the store's `coalesce(..., '')`); borrowed
+    /// where the entity holds it, so sorting a large set allocates only for times.
+    fn value(self, entity: &Entity) -> Cow<'_, str> {
         let keys = &entity.keys;
         match self {
-            OrderField::Ref => entity.entity_ref.to_string(),
-            OrderField::Kind => keys.kind.clone(),
-            OrderField::Namespace => entity.namespace.clone(),
-            OrderField::Name => keys.name.clone(),
-            OrderField::Title => keys.title.clone(),
-            OrderField::Type => entity.spec_type.clone().unwrap_or_default(),
-            OrderField::Lifecycle => entity.lifecycle.clone().unwrap_or_default(),
-            OrderField::Owner => entity.owner_ref.clone().unwrap_or_default(),
-            OrderField::CreatedAt => entity.created_at.format(TIME_FORMAT).to_string(),
-            OrderField::UpdatedAt => entity.updated_at.format(TIME_FORMAT).to_string(),
+            OrderField::Ref => Cow::Borrowed(&entity.entity_ref),
+            OrderField::Kind => Cow::Borrowed(&keys.kind),
+            OrderField::Namespace => Cow::Borrowed(&entity.namespace),
+            OrderField::Name => Cow::Borrowed(&keys.name),
+            OrderField::Title => Cow::Borrowed(&keys.title),
+            OrderField::Type => text(&entity.spec_type),
+            OrderField::Lifecycle => text(&entity.lifecycle),
+            OrderField::Owner => text(&entity.owner_ref),
+            OrderField::CreatedAt => Cow::Owned(entity.created_at.format(TIME_FORMAT).to_string()),
+            OrderField::UpdatedAt => Cow::Owned(entity.updated_at.format(TIME_FORMAT).to_string()),
         }
     }
 }
 
+fn text(value: &Option<String>) -> Cow<'_, str> {
+    Cow::Borrowed(value.as_deref().unwrap_or(""))
+}
+
 /// Compares two rows' keys in the page order, then by ref.
-fn compare(order: &[OrderKey], a: (&[String], &str), b: (&[String], &str)) -> Ordering {
+fn compare<X: AsRef<str>, Y: AsRef<str>>(
+    order: &[OrderKey],
+    a: (&[X], &str),
+    b: (&[Y], &str),
+) -> Ordering {
     for (key, (x, y)) in order.iter().zip(a.0.iter().zip(b.0)) {
+        let (x, y) = (x.as_ref(), y.as_ref());
         let ordering = match key.direction {
             OrderDirection::Asc => x.cmp(y),
             OrderDirection::Desc => y.cmp(x),
@@ -142,27 +162,30 @@ impl Snapshot {
         first: usize,
         after: Option<(&[String], &str)>,
     ) -> ListPage {
-        let rows: Vec<Listed> = self
+        let rows: Vec<(&Arc<Entity>, Vec<Cow<'_, str>>)> = self
             .matching(filter)
-            .map(|entity| Listed {
-                sort_keys: order.iter().map(|k| k.field.value(entity)).collect(),
-                entity: entity.clone(),
+            .map(|entity| {
+                let keys: Vec<Cow<'_, str>> = order.iter().map(|k| k.field.value(entity)).collect();
+                (entity, keys)
             })
-            .filter(|row| match after {
+            .filter(|(entity, keys)| match after {
                 Some(cursor) => {
-                    compare(order, (&row.sort_keys, &row.entity.entity_ref), cursor)
+                    compare(order, (keys.as_slice(), &entity.entity_ref), cursor)
                         == Ordering::Greater
                 }
                 None => true,
             })
             .collect();
         let (rows, has_next) = top(rows, first, |a, b| {
-            compare(
-                order,
-                (&a.sort_keys, &a.entity.entity_ref),
-                (&b.sort_keys, &b.entity.entity_ref),
-            )
+            compare(order, (&a.1, &a.0.entity_ref), (&b.1, &b.0.entity_ref))
         });
+        let rows = rows
+            .into_iter()
+            .map(|(entity, keys)| Listed {
+                entity: entity.clone(),
+                sort_keys: keys.into_iter().map(Cow::into_owned).collect(),
+            })
+            .collect();
         ListPage { rows, has_next }
     }
 
@@ -205,35 +228,42 @@ impl Snapshot {
     }
 
     /// Best matches first (score, then ref); `after` is the (score, ref) of the previous
-    /// page's last row. Up to `first` rows, and whether more follow.
+    /// page's last row. Up to `first` rows, whether more follow, and the total.
     pub fn search(
         &self,
         text: &TextQuery,
         filter: &Filter,
         first: usize,
         after: Option<(f64, &str)>,
-    ) -> (Vec<Scored>, bool) {
+    ) -> SearchPage {
         let compiled = Compiled::new(filter, self);
+        let mut total = 0;
         let rows: Vec<Scored> = self
             .text_scores(text)
             .into_iter()
-            .filter(|(key, score)| match after {
-                Some((s, r)) => *score < s || (*score == s && &**key > r),
-                None => true,
-            })
             .filter_map(|(key, score)| {
-                let entity = self.entity(&key)?;
-                compiled.test(entity).then(|| Scored {
+                let entity = self.entity(&key).filter(|e| compiled.test(e))?;
+                total += 1;
+                let after_cursor = match after {
+                    Some((s, r)) => score < s || (score == s && &*key > r),
+                    None => true,
+                };
+                after_cursor.then(|| Scored {
                     entity: entity.clone(),
                     score,
                 })
             })
             .collect();
-        top(rows, first, |a, b| {
+        let (rows, has_next) = top(rows, first, |a, b| {
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| a.entity.entity_ref.cmp(&b.entity.entity_ref))
-        })
+        });
+        SearchPage {
+            rows,
+            has_next,
+            total,
+        }
     }
 
     pub fn count_search(&self, text: &TextQuery, filter: &Filter) -> i64 {

@@ -7,6 +7,7 @@ use almanac_readmodel::{
     Snapshot, TextQuery, WalkEdge, WalkLimits,
 };
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use crate::log::Log;
 
@@ -236,7 +237,13 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
     let reached: Vec<(String, u32, Option<String>)> = walk
         .reached
         .iter()
-        .map(|r| (r.entity_ref.clone(), r.depth, r.via.clone()))
+        .map(|r| {
+            (
+                r.entity_ref.to_string(),
+                r.depth,
+                r.via.as_deref().map(str::to_string),
+            )
+        })
         .collect();
     assert_eq!(
         reached,
@@ -251,7 +258,11 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
         ]
     );
     assert_eq!(
-        walk.reached[2].path,
+        walk.reached[2]
+            .path
+            .iter()
+            .map(|p| &**p)
+            .collect::<Vec<_>>(),
         vec![
             "resource:default/db",
             "component:default/ledger",
@@ -261,9 +272,9 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
     );
     assert!(!walk.truncated);
     assert!(walk.edges.contains(&WalkEdge {
-        dependent: "component:default/checkout".into(),
-        dependency: "component:default/payments".into(),
-        via: Some("api:default/payments-api".into()),
+        dependent: Arc::from("component:default/checkout"),
+        dependency: Arc::from("component:default/payments"),
+        via: Some(Arc::from("api:default/payments-api")),
     }));
     // Without APIs the chain ends at payments; with depth 2 the walk says it was cut.
     let direct =
@@ -286,7 +297,7 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
     let depths: Vec<(String, u32)> = out
         .reached
         .iter()
-        .map(|r| (r.entity_ref.clone(), r.depth))
+        .map(|r| (r.entity_ref.to_string(), r.depth))
         .collect();
     assert_eq!(
         depths,
@@ -387,8 +398,8 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let snapshot = catalog();
     let search = |text: &str| -> Vec<String> {
         let query = TextQuery::parse(text).unwrap();
-        let (rows, _) = snapshot.search(&query, &Filter::all(), 10, None);
-        rows.iter().map(|r| r.entity.name.clone()).collect()
+        let page = snapshot.search(&query, &Filter::all(), 10, None);
+        page.rows.iter().map(|r| r.entity.name.clone()).collect()
     };
     // The exact name first, then names it prefixes, then the description's word.
     assert_eq!(
@@ -411,11 +422,13 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
         1
     );
     // Keyset on (score, ref): the second page starts after the first's last row.
-    let (first, more) = snapshot.search(&query, &Filter::all(), 1, None);
-    assert!(more);
-    let after = (first[0].score, &*first[0].entity.entity_ref);
-    let (second, _) = snapshot.search(&query, &Filter::all(), 5, Some(after));
-    let names: Vec<&str> = second.iter().map(|r| r.entity.name.as_str()).collect();
+    let first = snapshot.search(&query, &Filter::all(), 1, None);
+    assert!(first.has_next);
+    assert_eq!(first.total, 3);
+    let after = (first.rows[0].score, &*first.rows[0].entity.entity_ref);
+    let second = snapshot.search(&query, &Filter::all(), 5, Some(after));
+    assert_eq!((second.total, second.has_next), (3, false));
+    let names: Vec<&str> = second.rows.iter().map(|r| r.entity.name.as_str()).collect();
     assert_eq!(names, vec!["payments-api", "payments-team"]);
     // Text inside a filter tree.
     let text = Filter::Text(TextQuery::parse("ledg").unwrap());
