@@ -5,7 +5,7 @@
 //! The caller builds the tree from user input and checks its size; this module does not
 //! validate refs or label syntax.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::entity::Entity;
@@ -70,7 +70,7 @@ pub(crate) enum Compiled {
     Label(Vec<(String, String)>),
     Annotation(Vec<(String, String)>),
     HasAnnotation(Vec<String>),
-    Matches(HashMap<Arc<str>, f64>),
+    Matches(HashSet<Arc<str>>),
     Ref(Vec<String>),
 }
 
@@ -98,7 +98,13 @@ impl Compiled {
             Filter::Label(pairs) => Compiled::Label(pairs.clone()),
             Filter::Annotation(pairs) => Compiled::Annotation(pairs.clone()),
             Filter::HasAnnotation(keys) => Compiled::HasAnnotation(keys.clone()),
-            Filter::Text(text) => Compiled::Matches(snapshot.text_scores(text)),
+            Filter::Text(text) => Compiled::Matches(
+                snapshot
+                    .text_scores(text)
+                    .into_iter()
+                    .map(|(entity, _)| entity.entity_ref.clone())
+                    .collect(),
+            ),
             Filter::Ref(v) => Compiled::Ref(lower_all(v)),
         }
     }
@@ -131,7 +137,7 @@ impl Compiled {
             Compiled::HasAnnotation(keys) => {
                 keys.iter().any(|k| entity.annotations.contains_key(k))
             }
-            Compiled::Matches(found) => found.contains_key(&entity.entity_ref),
+            Compiled::Matches(found) => found.contains(&entity.entity_ref),
         }
     }
 }

@@ -198,16 +198,19 @@ impl Snapshot {
     pub fn facets(&self, field: FacetField, filter: &Filter, limit: usize) -> Vec<Facet> {
         let mut counts: HashMap<&str, i64> = HashMap::new();
         for entity in self.matching(filter) {
-            let values: Vec<&str> = match field {
-                FacetField::Kind => vec![entity.kind.as_str()],
-                FacetField::Namespace => vec![entity.namespace.as_str()],
-                FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
-                FacetField::Lifecycle => entity.lifecycle.as_deref().into_iter().collect(),
-                FacetField::Owner => entity.owner_ref.as_deref().into_iter().collect(),
-                FacetField::Tag => entity.tags.iter().map(String::as_str).collect(),
+            let (single, tags) = match field {
+                FacetField::Kind => (Some((entity.kind.as_str(), 1)), &[][..]),
+                FacetField::Namespace => (Some((entity.namespace.as_str(), 1)), &[][..]),
+                FacetField::Type => (entity.spec_type.as_deref().map(|v| (v, 1)), &[][..]),
+                FacetField::Lifecycle => (entity.lifecycle.as_deref().map(|v| (v, 1)), &[][..]),
+                FacetField::Owner => (entity.owner_ref.as_deref().map(|v| (v, 1)), &[][..]),
+                FacetField::Tag => (None, entity.tags.as_slice()),
             };
-            for value in values {
-                *counts.entry(value).or_insert(0) += 1;
+            if let Some((value, n)) = single {
+                *counts.entry(value).or_insert(0) += n;
+            }
+            for tag in tags {
+                *counts.entry(tag.as_str()).or_insert(0) += 1;
             }
         }
         let mut facets: Vec<Facet> = counts
@@ -223,7 +226,7 @@ impl Snapshot {
     }
 
     /// The entities `text` matches, with their scores (see `search`).
-    pub(crate) fn text_scores(&self, text: &TextQuery) -> HashMap<Arc<str>, f64> {
+    pub(crate) fn text_scores(&self, text: &TextQuery) -> Vec<(Arc<Entity>, f64)> {
         self.state.search.scores(&self.state.entities, text)
     }
 
@@ -241,17 +244,14 @@ impl Snapshot {
         let rows: Vec<Scored> = self
             .text_scores(text)
             .into_iter()
-            .filter_map(|(key, score)| {
-                let entity = self.entity(&key).filter(|e| compiled.test(e))?;
+            .filter(|(entity, _)| compiled.test(entity))
+            .filter_map(|(entity, score)| {
                 total += 1;
                 let after_cursor = match after {
-                    Some((s, r)) => score < s || (score == s && &*key > r),
+                    Some((s, r)) => score < s || (score == s && &*entity.entity_ref > r),
                     None => true,
                 };
-                after_cursor.then(|| Scored {
-                    entity: entity.clone(),
-                    score,
-                })
+                after_cursor.then_some(Scored { entity, score })
             })
             .collect();
         let (rows, has_next) = top(rows, first, |a, b| {
@@ -269,8 +269,8 @@ impl Snapshot {
     pub fn count_search(&self, text: &TextQuery, filter: &Filter) -> i64 {
         let compiled = Compiled::new(filter, self);
         self.text_scores(text)
-            .keys()
-            .filter(|key| self.entity(key).is_some_and(|e| compiled.test(e)))
+            .iter()
+            .filter(|(entity, _)| compiled.test(entity))
             .count() as i64
     }
 }

@@ -260,7 +260,7 @@ impl SearchIndex {
         &self,
         entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
         query: &TextQuery,
-    ) -> HashMap<Arc<str>, f64> {
+    ) -> Vec<(Arc<Entity>, f64)> {
         let query_trigrams: HashSet<Trigram> =
             query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
         let mut similarity = Similarity {
@@ -278,7 +278,7 @@ impl SearchIndex {
             candidates.extend(prefixed.iter().cloned());
         }
         candidates.extend(self.near_misses(query, &query_trigrams, &mut similarity));
-        let mut out = HashMap::new();
+        let mut out = Vec::with_capacity(candidates.len());
         for key in candidates {
             let Some(entity) = entities.get(&key) else {
                 continue;
@@ -302,7 +302,7 @@ impl SearchIndex {
             if all_terms {
                 score += 0.1;
             }
-            out.insert(key, score);
+            out.push((entity.clone(), score));
         }
         out
     }

@@ -128,10 +128,12 @@ impl Snapshot {
             if !stored.event.is_entity_event() {
                 continue; // locations are not part of the catalog graph
             }
-            let key = intern_ref(&state, &mut interned, stored.stream.clone());
-            let current = state.entities.get(&key).cloned();
+            let (key, current) = match state.entities.get_key_value(stored.stream.as_str()) {
+                Some((key, entity)) => (key.clone(), Some(entity.clone())),
+                None => (intern(&mut interned, &stored.stream), None),
+            };
             before.entry(key.clone()).or_insert_with(|| current.clone());
-            match fold_one(&state, &mut interned, &key, current.as_deref(), stored) {
+            match fold_one(&mut interned, &key, current.as_deref(), stored) {
                 Ok(Some(entity)) => {
                     state.entities.insert(key, Arc::new(entity));
                 }
@@ -168,7 +170,6 @@ impl Snapshot {
 /// One event on one entity, as `store::projection::batch::fold_into`: the stream version
 /// before it is the event's minus one; a removal yields `None`.
 fn fold_one(
-    state: &State,
     interned: &mut HashMap<String, Arc<str>>,
     key: &Arc<str>,
     current: Option<&Entity>,
@@ -196,7 +197,14 @@ fn fold_one(
         registered_position: stored.position,
         created_at: stored.recorded_at,
     });
-    let mut intern = |text: String| intern_ref(state, interned, text);
+    // The entity's own ref is in every row it declares: share its key.
+    let mut intern = |text: String| {
+        if *text == **key {
+            key.clone()
+        } else {
+            intern(interned, &text)
+        }
+    };
     Ok(Some(Entity::derive(
         key.clone(),
         descriptor,
@@ -208,16 +216,13 @@ fn fold_one(
     )))
 }
 
-/// One `Arc<str>` per ref, shared with the maps that already hold it.
-fn intern_ref(state: &State, interned: &mut HashMap<String, Arc<str>>, text: String) -> Arc<str> {
-    if let Some((key, _)) = state.entities.get_key_value(text.as_str()) {
-        return key.clone();
-    }
-    if let Some(found) = interned.get(&text) {
+/// One `Arc<str>` per ref within a batch.
+fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
+    if let Some(found) = interned.get(text) {
         return found.clone();
     }
-    let shared: Arc<str> = Arc::from(text.as_str());
-    interned.insert(text, shared.clone());
+    let shared: Arc<str> = Arc::from(text);
+    interned.insert(text.to_string(), shared.clone());
     shared
 }
 
