@@ -284,25 +284,9 @@ impl SearchIndex {
                 continue;
             };
             let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(&key));
-            let text = &entity.keys.search_text;
-            let ws = similarity.of_text(text);
-            let matched =
-                all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
-            if !matched {
-                continue;
+            if let Some(score) = score_one(entity, query, &mut similarity, all_terms) {
+                out.push((entity.clone(), score));
             }
-            let name = &entity.keys.name;
-            let mut score = ws;
-            if *name == query.lower {
-                score += 3.0;
-            }
-            if name.starts_with(&query.lower) {
-                score += 1.0;
-            }
-            if all_terms {
-                score += 0.1;
-            }
-            out.push((entity.clone(), score));
         }
         out
     }
@@ -400,6 +384,34 @@ impl SearchIndex {
     }
 }
 
+/// One entity's score, or `None` when the query does not match it; `all_terms`: every
+/// query word prefixes one of its words.
+fn score_one(
+    entity: &Entity,
+    query: &TextQuery,
+    similarity: &mut Similarity<'_>,
+    all_terms: bool,
+) -> Option<f64> {
+    let text = &entity.keys.search_text;
+    let ws = similarity.of_text(text);
+    let matched = all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
+    if !matched {
+        return None;
+    }
+    let name = &entity.keys.name;
+    let mut score = ws;
+    if *name == query.lower {
+        score += 3.0;
+    }
+    if name.starts_with(&query.lower) {
+        score += 1.0;
+    }
+    if all_terms {
+        score += 0.1;
+    }
+    Some(score)
+}
+
 fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
     entity
         .map(|e| words(&e.keys.search_text).map(str::to_string).collect())
@@ -407,8 +419,103 @@ fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::snapshot::{LogEvent, Snapshot};
+    use almanac_domain::CatalogEvent;
+    use chrono::Utc;
+    use serde_json::json;
+
+    /// Every entity scored without the index: what the index's candidates must equal.
+    fn by_scan(snapshot: &Snapshot, query: &TextQuery) -> Vec<(String, f64)> {
+        let trigrams: HashSet<Trigram> =
+            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
+        let mut similarity = Similarity {
+            query: &trigrams,
+            run: query.terms.len().max(1),
+            cache: HashMap::new(),
+        };
+        let mut out: Vec<(String, f64)> = snapshot
+            .entities()
+            .filter_map(|e| {
+                let text: Vec<&str> = words(&e.keys.search_text).collect();
+                let all_terms = !query.terms.is_empty()
+                    && query
+                        .terms
+                        .iter()
+                        .all(|t| text.iter().any(|w| w.starts_with(t.as_str())));
+                let score = score_one(e, query, &mut similarity, all_terms)?;
+                Some((e.entity_ref.to_string(), score))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn the_index_finds_exactly_what_a_scan_of_every_entity_finds() {
+        let names = [
+            ("payments", "Takes payments for orders"),
+            ("payments-gateway", "The gateway in front of card networks"),
+            ("ledger", "Double-entry ledger of every payment"),
+            ("ledger-export", "Exports the ledger nightly"),
+            ("checkout", "The checkout web site, 50% of traffic"),
+            ("chk", "Short name"),
+            ("orders", "Order history and returns"),
+            ("a", "x"),
+        ];
+        let events: Vec<LogEvent> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, description))| LogEvent {
+                position: i as i64 + 1,
+                stream: format!("component:default/{name}"),
+                version: 1,
+                recorded_at: Utc::now(),
+                event: CatalogEvent::EntityRegistered {
+                    descriptor: json!({
+                        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                        "metadata": { "name": name, "namespace": "default", "description": description, "tags": ["java"] },
+                        "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+                    }),
+                },
+            })
+            .collect();
+        let snapshot = Snapshot::from_log(&events).snapshot;
+        let queries = [
+            "payments",
+            "paym",
+            "PAYMENT",
+            "ledgr",
+            "ledger exp",
+            "ledger export",
+            "led exp",
+            "gateway card",
+            "gatway",
+            "checkot",
+            "50%",
+            "of",
+            "e",
+            "ch",
+            "--",
+            "-entry",
+            "entry ledger",
+            "zzz",
+            "java",
+            "returns history",
+        ];
+        for text in queries {
+            let query = TextQuery::parse(text).unwrap();
+            let mut found: Vec<(String, f64)> = snapshot
+                .text_scores(&query)
+                .into_iter()
+                .map(|(e, s)| (e.entity_ref.to_string(), s))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(found, by_scan(&snapshot, &query), "{text:?}");
+        }
+    }
 
     #[test]
     fn word_similarity_matches_pg_trgm_on_its_documented_example() {
