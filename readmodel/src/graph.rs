@@ -99,7 +99,11 @@ impl Snapshot {
     /// Every declaration of an edge leaving `source` (canonical), sorted by type, target,
     /// declaring entity and field: the `relations` rows.
     pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = &RelationRow> {
-        self.state.edges.get(source).into_iter().flatten()
+        self.state
+            .edges
+            .get(source)
+            .into_iter()
+            .flat_map(|rows| rows.iter())
     }
 
     /// Every edge leaving `source`, once per (type, target), with the first declaration

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod graph;
 pub mod list;
 pub mod search;
+mod set;
 pub mod snapshot;
 
 pub use entity::{Entity, Link, RelationRow, ELIDE_BYTES};

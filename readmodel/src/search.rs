@@ -13,6 +13,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::entity::Entity;
+use crate::set::Set;
 
 /// Most bytes of search text (after trimming and collapsing whitespace).
 pub const MAX_SEARCH_BYTES: usize = 256;
@@ -75,9 +76,9 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 }
 
 type Trigram = [char; 3];
-/// A sorted set shared between snapshots: a batch that adds one entity to a word held by
-/// every entity copies a path of the tree, not the list.
-type Postings = imbl::OrdSet<Arc<str>>;
+/// A sorted set shared between snapshots (see `set`): a batch that adds one entity to a
+/// word every entity holds copies a path of a tree, not the list.
+type Postings = Set<Arc<str>>;
 /// What a batch takes out of one posting list, and what it puts in.
 type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
 
@@ -196,15 +197,10 @@ impl SearchIndex {
             let (word_key, mut refs): (Arc<str>, Postings) =
                 match self.words.get_key_value(word.as_str()) {
                     Some((k, v)) => (k.clone(), v.clone()),
-                    None => (Arc::from(word.as_str()), Postings::new()),
+                    None => (Arc::from(word.as_str()), Postings::default()),
                 };
             let was_empty = refs.is_empty();
-            for r in &gone {
-                refs.remove(r);
-            }
-            for r in added {
-                refs.insert(r);
-            }
+            refs.apply(&gone, added);
             if refs.is_empty() {
                 self.words.remove(&word_key);
                 if !was_empty {
@@ -231,12 +227,7 @@ impl SearchIndex {
         }
         for (trigram, (gone, added)) in trigram_delta {
             let mut list = self.trigrams.get(&trigram).cloned().unwrap_or_default();
-            for w in &gone {
-                list.remove(w);
-            }
-            for w in added {
-                list.insert(w);
-            }
+            list.apply(&gone, added);
             if list.is_empty() {
                 self.trigrams.remove(&trigram);
             } else {

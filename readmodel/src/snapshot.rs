@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
 use crate::search::SearchIndex;
+use crate::set::Set;
 
 /// One stored event, as the fold needs it: the log row's position, stream (the entity's
 /// canonical ref), stream version and time, with its decoded event.
@@ -58,9 +59,9 @@ pub(crate) struct State {
     pub entities: imbl::OrdMap<Arc<str>, Arc<Entity>>,
     /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
     /// that ref, sorted. Targets need not exist (dangling edges are kept, as in SQL).
-    pub edges: imbl::HashMap<Arc<str>, imbl::OrdSet<RelationRow>>,
+    pub edges: imbl::HashMap<Arc<str>, Set<RelationRow>>,
     /// Canonical `owner_ref` -> the entities it owns (directly).
-    pub owned: imbl::HashMap<Arc<str>, imbl::OrdSet<Arc<str>>>,
+    pub owned: imbl::HashMap<Arc<str>, Set<Arc<str>>>,
     pub search: SearchIndex,
 }
 
@@ -258,7 +259,7 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
         if old_owner != new_owner {
             if let Some(owner) = old_owner {
                 if let Some(set) = state.owned.get_mut(owner) {
-                    set.remove(key);
+                    set.apply([key], []);
                     if set.is_empty() {
                         state.owned.remove(owner);
                     }
@@ -269,7 +270,11 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
                     Some((k, _)) => k.clone(),
                     None => Arc::from(owner),
                 };
-                state.owned.entry(owner).or_default().insert(key.clone());
+                state
+                    .owned
+                    .entry(owner)
+                    .or_default()
+                    .apply([], [key.clone()]);
             }
         }
         changed.push((key.clone(), old, new));
@@ -277,12 +282,10 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
     let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
     for source in sources {
         let mut rows = state.edges.get(source).cloned().unwrap_or_default();
-        for row in removed_rows.get(source).into_iter().flatten() {
-            rows.remove(row);
-        }
-        for row in added_rows.get(source).into_iter().flatten() {
-            rows.insert(row.clone());
-        }
+        rows.apply(
+            removed_rows.get(source).into_iter().flatten(),
+            added_rows.get(source).into_iter().flatten().cloned(),
+        );
         if rows.is_empty() {
             state.edges.remove(source);
         } else {
