@@ -7,7 +7,6 @@
 //! (`snapshot` does) and does not hold the text of large leaves: an API's inline
 //! `definition` is replaced by a short stub, to be fetched from PostgreSQL when asked.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
@@ -34,6 +33,36 @@ pub struct Link {
     pub title: Option<String>,
     pub icon: Option<String>,
     pub link_type: Option<String>,
+}
+
+/// String keys to string values, sorted by key: `metadata.labels` or `annotations` (a
+/// sorted slice: a tree map's node costs half a KB for the usual two or three entries).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StringMap(Box<[(String, String)]>);
+
+impl StringMap {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| self.0[at].1.as_str())
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// One declaration of an edge, as the `relations` table stores it: both directions of every
@@ -67,8 +96,8 @@ pub struct Entity {
     /// Canonical ref of `spec.system` (the `partOf` relation that field declares).
     pub system_ref: Option<String>,
     pub tags: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: StringMap,
+    pub annotations: StringMap,
     pub links: Vec<Link>,
     /// `backstage.io/managed-by-location`.
     pub source: Option<String>,
@@ -89,7 +118,7 @@ pub struct Entity {
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
     /// Every row this entity declares in `relations` (both directions), sorted.
-    pub declared: Vec<RelationRow>,
+    pub declared: Box<[RelationRow]>,
     pub(crate) keys: Keys,
 }
 
@@ -183,14 +212,18 @@ impl Entity {
             lifecycle,
             owner_ref,
             system_ref,
-            tags,
+            tags: {
+                let mut tags = tags;
+                tags.shrink_to_fit();
+                tags
+            },
             version,
             registered_position: birth.registered_position,
             last_position,
             created_at: birth.created_at,
             updated_at,
             descriptor_json: Arc::from(descriptor.to_string()),
-            declared,
+            declared: declared.into_boxed_slice(),
             keys,
         }
     }
@@ -237,15 +270,17 @@ fn relation_rows(
     rows
 }
 
-fn string_map(value: &Value) -> BTreeMap<String, String> {
-    value
+fn string_map(value: &Value) -> StringMap {
+    let mut pairs: Vec<(String, String)> = value
         .as_object()
         .map(|map| {
             map.iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    pairs.sort();
+    StringMap(pairs.into_boxed_slice())
 }
 
 fn links(descriptor: &Value) -> Vec<Link> {

@@ -130,10 +130,10 @@ impl Compiled {
             Compiled::Tag(v) => entity.tags.iter().any(|t| v.contains(t)),
             Compiled::Label(pairs) => pairs
                 .iter()
-                .any(|(k, val)| entity.labels.get(k) == Some(val)),
+                .any(|(k, val)| entity.labels.get(k) == Some(val.as_str())),
             Compiled::Annotation(pairs) => pairs
                 .iter()
-                .any(|(k, val)| entity.annotations.get(k) == Some(val)),
+                .any(|(k, val)| entity.annotations.get(k) == Some(val.as_str())),
             Compiled::HasAnnotation(keys) => {
                 keys.iter().any(|k| entity.annotations.contains_key(k))
             }

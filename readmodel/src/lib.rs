@@ -16,7 +16,7 @@ pub mod search;
 mod set;
 pub mod snapshot;
 
-pub use entity::{Entity, Link, RelationRow, ELIDE_BYTES};
+pub use entity::{Entity, Link, RelationRow, StringMap, ELIDE_BYTES};
 pub use filter::Filter;
 pub use graph::{
     Ancestor, Direction, OwnedScope, Reached, RootedPage, Walk, WalkEdge, WalkLimits, MAX_ANCESTRY,

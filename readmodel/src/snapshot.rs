@@ -238,8 +238,8 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
         if old.as_ref().map(Arc::as_ptr) == new.as_ref().map(Arc::as_ptr) {
             continue;
         }
-        let old_rows = old.as_ref().map(|e| e.declared.as_slice()).unwrap_or(&[]);
-        let new_rows = new.as_ref().map(|e| e.declared.as_slice()).unwrap_or(&[]);
+        let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
+        let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
         if old_rows != new_rows {
             for row in old_rows {
                 removed_rows

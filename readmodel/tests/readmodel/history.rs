@@ -203,18 +203,23 @@ fn batch_by_batch_equals_the_whole_log_and_old_snapshots_stay_put() {
     let mut current = Snapshot::empty();
     let mut skipped = Vec::new();
     let mut published: Vec<(Snapshot, _)> = Vec::new();
+    let mut published_count = 0;
     let mut start = 0;
     while start < log.events.len() {
         let end = (start + rng.gen_range(1..=40)).min(log.events.len());
         let advanced = current.advance(&log.events[start..end]);
         skipped.extend(advanced.skipped);
-        published.push((current.clone(), contents(&current)));
+        // A deep copy of every fourth snapshot (all of them would only slow the test).
+        if published_count % 4 == 0 {
+            published.push((current.clone(), contents(&current)));
+        }
+        published_count += 1;
         current = advanced.snapshot;
         start = end;
     }
     assert_eq!(current, whole.snapshot);
     assert_eq!(skipped, whole.skipped);
-    assert!(published.len() > 50);
+    assert!(published_count > 50 && published.len() > 12);
     for (snapshot, before) in &published {
         assert_eq!(contents(snapshot), *before, "at {}", snapshot.position());
     }
