@@ -535,6 +535,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         "memory": {
             "rss_growth_bytes": held,
             "bytes_per_entity": held / snapshot.len().max(1) as u64,
+            "entity_struct_bytes": std::mem::size_of::<almanac_readmodel::Entity>(),
+            "relation_row_bytes": std::mem::size_of::<almanac_readmodel::RelationRow>(),
+            "held_descriptor_json_bytes_per_entity":
+                snapshot.entities().map(|e| e.descriptor_json.len()).sum::<usize>() / snapshot.len().max(1),
+            "declared_rows_per_entity":
+                snapshot.entities().map(|e| e.declared.len()).sum::<usize>() as f64 / snapshot.len().max(1) as f64,
         },
         "advance_batch_of_100": advance,
         "copy_on_write_floor_per_batch": cow_clone,

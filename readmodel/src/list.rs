@@ -90,6 +90,28 @@ pub struct Scored {
     pub score: f64,
 }
 
+/// Every facet field, for the counts kept per batch.
+pub(crate) const FACET_FIELDS: [FacetField; 6] = [
+    FacetField::Kind,
+    FacetField::Namespace,
+    FacetField::Type,
+    FacetField::Lifecycle,
+    FacetField::Owner,
+    FacetField::Tag,
+];
+
+/// The values an entity counts for in `field` (none when it has no value).
+pub(crate) fn facet_values(entity: &Entity, field: FacetField) -> Vec<&str> {
+    match field {
+        FacetField::Kind => vec![entity.kind.as_str()],
+        FacetField::Namespace => vec![entity.namespace.as_str()],
+        FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
+        FacetField::Lifecycle => entity.lifecycle.as_deref().into_iter().collect(),
+        FacetField::Owner => entity.owner_ref.as_deref().into_iter().collect(),
+        FacetField::Tag => entity.tags.iter().map(String::as_str).collect(),
+    }
+}
+
 /// Times as text that sorts as time: RFC 3339, UTC, microseconds.
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
@@ -194,32 +216,35 @@ impl Snapshot {
     }
 
     /// Values of `field` among the entities `filter` keeps, most frequent first, then by
-    /// value; entities without a value are not counted.
+    /// value; entities without a value are not counted. Over the whole catalog (an empty
+    /// `All`) the counts kept per batch answer without a scan.
     pub fn facets(&self, field: FacetField, filter: &Filter, limit: usize) -> Vec<Facet> {
-        let mut counts: HashMap<&str, i64> = HashMap::new();
-        for entity in self.matching(filter) {
-            let (single, tags) = match field {
-                FacetField::Kind => (Some((entity.kind.as_str(), 1)), &[][..]),
-                FacetField::Namespace => (Some((entity.namespace.as_str(), 1)), &[][..]),
-                FacetField::Type => (entity.spec_type.as_deref().map(|v| (v, 1)), &[][..]),
-                FacetField::Lifecycle => (entity.lifecycle.as_deref().map(|v| (v, 1)), &[][..]),
-                FacetField::Owner => (entity.owner_ref.as_deref().map(|v| (v, 1)), &[][..]),
-                FacetField::Tag => (None, entity.tags.as_slice()),
-            };
-            if let Some((value, n)) = single {
-                *counts.entry(value).or_insert(0) += n;
+        let mut facets: Vec<Facet> = if *filter == Filter::all() {
+            self.state
+                .facets
+                .get(&field)
+                .into_iter()
+                .flat_map(|counts| counts.iter())
+                .map(|(value, count)| Facet {
+                    value: value.to_string(),
+                    count: *count,
+                })
+                .collect()
+        } else {
+            let mut counts: HashMap<&str, i64> = HashMap::new();
+            for entity in self.matching(filter) {
+                for value in facet_values(entity, field) {
+                    *counts.entry(value).or_insert(0) += 1;
+                }
             }
-            for tag in tags {
-                *counts.entry(tag.as_str()).or_insert(0) += 1;
-            }
-        }
-        let mut facets: Vec<Facet> = counts
-            .into_iter()
-            .map(|(value, count)| Facet {
-                value: value.to_string(),
-                count,
-            })
-            .collect();
+            counts
+                .into_iter()
+                .map(|(value, count)| Facet {
+                    value: value.to_string(),
+                    count,
+                })
+                .collect()
+        };
         facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         facets.truncate(limit);
         facets

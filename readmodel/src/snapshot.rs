@@ -16,6 +16,7 @@ use almanac_domain::{apply, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
 
 use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
+use crate::list::{facet_values, FacetField, FACET_FIELDS};
 use crate::search::SearchIndex;
 use crate::set::Set;
 
@@ -63,6 +64,8 @@ pub(crate) struct State {
     /// Canonical `owner_ref` -> the entities it owns (directly).
     pub owned: imbl::HashMap<Arc<str>, Set<Arc<str>>>,
     pub search: SearchIndex,
+    /// Facet counts over the whole catalog: field -> value -> live entities holding it.
+    pub facets: imbl::HashMap<FacetField, imbl::HashMap<Arc<str>, i64>>,
 }
 
 impl Default for Snapshot {
@@ -82,6 +85,7 @@ impl PartialEq for Snapshot {
             && a.edges.iter().all(|(k, v)| b.edges.get(k) == Some(v))
             && a.owned == b.owned
             && a.search == b.search
+            && a.facets == b.facets
     }
 }
 
@@ -217,6 +221,34 @@ fn fold_one(
     )))
 }
 
+/// Adds `delta` to the whole-catalog facet counts of each of the entity's values; a
+/// value whose count reaches zero is dropped.
+fn count_facets(
+    facets: &mut imbl::HashMap<FacetField, imbl::HashMap<Arc<str>, i64>>,
+    entity: Option<&Entity>,
+    delta: i64,
+) {
+    let Some(entity) = entity else {
+        return;
+    };
+    for field in FACET_FIELDS {
+        let counts = facets.entry(field).or_default();
+        for value in facet_values(entity, field) {
+            match counts.get_mut(value) {
+                Some(count) => {
+                    *count += delta;
+                    if *count == 0 {
+                        counts.remove(value);
+                    }
+                }
+                None => {
+                    counts.insert(Arc::from(value), delta);
+                }
+            }
+        }
+    }
+}
+
 /// One `Arc<str>` per ref within a batch.
 fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
     if let Some(found) = interned.get(text) {
@@ -277,6 +309,8 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
                     .apply([], [key.clone()]);
             }
         }
+        count_facets(&mut state.facets, old.as_deref(), -1);
+        count_facets(&mut state.facets, new.as_deref(), 1);
         changed.push((key.clone(), old, new));
     }
     let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use almanac_domain::{CatalogEvent, Entity as DomainEntity};
 use almanac_readmodel::entity::elide;
-use almanac_readmodel::{Entity, RelationRow, Snapshot};
+use almanac_readmodel::{Entity, FacetField, Filter, RelationRow, Snapshot};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -222,6 +222,18 @@ fn batch_by_batch_equals_the_whole_log_and_old_snapshots_stay_put() {
     assert!(published_count > 50 && published.len() > 12);
     for (snapshot, before) in &published {
         assert_eq!(contents(snapshot), *before, "at {}", snapshot.position());
+    }
+    // The whole-catalog facet counts kept per batch equal a count over every entity.
+    let scan = Filter::All(vec![Filter::all()]);
+    for field in [
+        FacetField::Kind,
+        FacetField::Type,
+        FacetField::Owner,
+        FacetField::Tag,
+    ] {
+        let kept = current.facets(field, &Filter::all(), 1_000);
+        assert!(!kept.is_empty());
+        assert_eq!(kept, current.facets(field, &scan, 1_000), "{field:?}");
     }
     // A batch delivered twice changes nothing.
     let again = current.advance(&log.events[1_400..]);
