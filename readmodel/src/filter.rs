@@ -5,7 +5,7 @@
 //! The caller builds the tree from user input and checks its size; this module does not
 //! validate refs or label syntax.
 
-use std::collections::HashSet;
+use crate::fast::HashSet;
 use std::sync::Arc;
 
 use crate::entity::Entity;

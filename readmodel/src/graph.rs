@@ -6,7 +6,9 @@
 //! (dangling edges are walked, as in SQL), but only live entities are returned where the
 //! store joins `entities`. Nothing here reads anything but the snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::fast::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::entity::{Entity, RelationRow};
@@ -227,7 +229,7 @@ impl Snapshot {
     /// The root's parent, grandparent and so on (those that exist), nearest first, each at
     /// its smallest depth; the root itself is left out even in a cycle.
     pub fn ancestors(&self, root: &str) -> Vec<Ancestor> {
-        let mut depth_of: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut depth_of: HashMap<Arc<str>, u32> = HashMap::default();
         let mut frontier: Vec<Arc<str>> = vec![Arc::from(root)];
         for depth in 1..=MAX_ANCESTRY {
             let mut next = Vec::new();
@@ -298,7 +300,7 @@ impl Snapshot {
         via_apis: bool,
         limits: WalkLimits,
     ) -> Walk {
-        let mut seen: Seen = HashMap::new();
+        let mut seen: Seen = HashMap::default();
         let root: Arc<str> = Arc::from(root);
         seen.insert(root.clone(), (0, None, None));
         let mut frontier = vec![root.clone()];

@@ -9,6 +9,7 @@
 //! The queries mirror `store::catalog`'s semantics so either can answer a request.
 
 pub mod entity;
+mod fast;
 pub mod filter;
 pub mod graph;
 pub mod list;

@@ -9,10 +9,10 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::entity::Entity;
+use crate::fast::HashMap;
 use crate::filter::{Compiled, Filter};
 use crate::search::TextQuery;
 use crate::snapshot::Snapshot;
@@ -231,7 +231,7 @@ impl Snapshot {
                 })
                 .collect()
         } else {
-            let mut counts: HashMap<&str, i64> = HashMap::new();
+            let mut counts: HashMap<&str, i64> = HashMap::default();
             for entity in self.matching(filter) {
                 for value in facet_values(entity, field) {
                     *counts.entry(value).or_insert(0) += 1;

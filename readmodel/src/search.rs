@@ -8,11 +8,12 @@
 //! lower-cased search texts (a few MB at 100,000 entities). This module does not parse
 //! filters (`filter` does) or page (`query` does).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::entity::Entity;
+use crate::fast::{HashMap, HashSet, PMap};
 use crate::set::Set;
 
 /// Most bytes of search text (after trimming and collapsing whitespace).
@@ -86,7 +87,7 @@ type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct SearchIndex {
     words: imbl::OrdMap<Arc<str>, Postings>,
-    trigrams: imbl::HashMap<Trigram, Postings>,
+    trigrams: PMap<Trigram, Postings>,
 }
 
 /// The trigrams of one word, in order, padded as `pg_trgm` pads them (two spaces before,
@@ -120,7 +121,7 @@ fn extent_similarity(query: &HashSet<Trigram>, sequence: &[Trigram]) -> f64 {
         if !query.contains(&sequence[start]) {
             continue; // an extent starting outside the query only adds to its cost
         }
-        let mut found: HashSet<Trigram> = HashSet::new();
+        let mut found: HashSet<Trigram> = HashSet::default();
         let mut extra = 0usize;
         for trigram in &sequence[start..] {
             if query.contains(trigram) {
@@ -249,7 +250,7 @@ impl SearchIndex {
     /// alphanumeric word scans every entity.
     pub(crate) fn scores(
         &self,
-        entities: &imbl::OrdMap<Arc<str>, Arc<Entity>>,
+        entities: &PMap<Arc<str>, Arc<Entity>>,
         query: &TextQuery,
     ) -> Vec<(Arc<Entity>, f64)> {
         let query_trigrams: HashSet<Trigram> =
@@ -257,10 +258,10 @@ impl SearchIndex {
         let mut similarity = Similarity {
             query: &query_trigrams,
             run: query.terms.len().max(1),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
         };
         let prefixed = self.prefixed(query);
-        let mut candidates: HashSet<Arc<str>> = HashSet::new();
+        let mut candidates: HashSet<Arc<str>> = HashSet::default();
         match self.substring_candidates(query) {
             Some(found) => candidates.extend(found),
             None => candidates.extend(entities.keys().cloned()),
@@ -287,7 +288,7 @@ impl SearchIndex {
     fn substring_candidates(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
         let mut result: Option<HashSet<Arc<str>>> = None;
         for token in &query.terms {
-            let mut holders: HashSet<Arc<str>> = HashSet::new();
+            let mut holders: HashSet<Arc<str>> = HashSet::default();
             for word in self.words_containing(token) {
                 for entity in self.words.get(word).into_iter().flatten() {
                     if result.as_ref().is_none_or(|r| r.contains(entity)) {
@@ -324,7 +325,7 @@ impl SearchIndex {
     fn prefixed(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
         let mut result: Option<HashSet<Arc<str>>> = None;
         for term in &query.terms {
-            let mut hits: HashSet<Arc<str>> = HashSet::new();
+            let mut hits: HashSet<Arc<str>> = HashSet::default();
             let start: Bound<&str> = Bound::Included(term.as_str());
             for (word, refs) in self.words.range::<_, str>((start, Bound::Unbounded)) {
                 if !word.starts_with(term.as_str()) {
@@ -353,13 +354,13 @@ impl SearchIndex {
     ) -> HashSet<Arc<str>> {
         let run = query.terms.len().max(1) as f64;
         let needed = (WORD_SIMILARITY_THRESHOLD * query_trigrams.len() as f64 / run).ceil();
-        let mut shared: HashMap<&Arc<str>, usize> = HashMap::new();
+        let mut shared: HashMap<&Arc<str>, usize> = HashMap::default();
         for trigram in query_trigrams {
             for word in self.trigrams.get(trigram).into_iter().flatten() {
                 *shared.entry(word).or_insert(0) += 1;
             }
         }
-        let mut out = HashSet::new();
+        let mut out = HashSet::default();
         for (word, count) in shared {
             if (count as f64) < needed {
                 continue;
@@ -425,7 +426,7 @@ mod tests {
         let mut similarity = Similarity {
             query: &trigrams,
             run: query.terms.len().max(1),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
         };
         let mut out: Vec<(String, f64)> = snapshot
             .entities()

@@ -9,13 +9,14 @@
 //! boundaries. This module does no IO: reading the log, publishing snapshots and waking on
 //! NOTIFY are the server's.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use almanac_domain::{apply, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
 
 use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
+use crate::fast::{HashMap, PMap};
 use crate::list::{facet_values, FacetField, FACET_FIELDS};
 use crate::search::SearchIndex;
 use crate::set::Set;
@@ -56,16 +57,16 @@ pub struct Snapshot {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct State {
     pub position: i64,
-    /// Live entities by canonical ref (ordered: lists and walks read them in ref order).
-    pub entities: imbl::OrdMap<Arc<str>, Arc<Entity>>,
+    /// Live entities by canonical ref (unordered: whoever needs an order sorts).
+    pub entities: PMap<Arc<str>, Arc<Entity>>,
     /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
     /// that ref, sorted. Targets need not exist (dangling edges are kept, as in SQL).
-    pub edges: imbl::HashMap<Arc<str>, Set<RelationRow>>,
+    pub edges: PMap<Arc<str>, Set<RelationRow>>,
     /// Canonical `owner_ref` -> the entities it owns (directly).
-    pub owned: imbl::HashMap<Arc<str>, Set<Arc<str>>>,
+    pub owned: PMap<Arc<str>, Set<Arc<str>>>,
     pub search: SearchIndex,
     /// Facet counts over the whole catalog: field -> value -> live entities holding it.
-    pub facets: imbl::HashMap<FacetField, imbl::HashMap<Arc<str>, i64>>,
+    pub facets: PMap<FacetField, PMap<Arc<str>, i64>>,
 }
 
 impl Default for Snapshot {
@@ -124,7 +125,7 @@ impl Snapshot {
         let mut skipped = Vec::new();
         // Each touched entity as it was before the batch (None: absent).
         let mut before: BTreeMap<Arc<str>, Option<Arc<Entity>>> = BTreeMap::new();
-        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
+        let mut interned: HashMap<String, Arc<str>> = HashMap::default();
         for stored in events {
             if stored.position <= state.position {
                 continue;
@@ -166,7 +167,7 @@ impl Snapshot {
         self.state.entities.get(entity_ref)
     }
 
-    /// Every live entity, by ref.
+    /// Every live entity, in no particular order.
     pub fn entities(&self) -> impl Iterator<Item = &Arc<Entity>> {
         self.state.entities.values()
     }
@@ -224,7 +225,7 @@ fn fold_one(
 /// Adds `delta` to the whole-catalog facet counts of each of the entity's values; a
 /// value whose count reaches zero is dropped.
 fn count_facets(
-    facets: &mut imbl::HashMap<FacetField, imbl::HashMap<Arc<str>, i64>>,
+    facets: &mut PMap<FacetField, PMap<Arc<str>, i64>>,
     entity: Option<&Entity>,
     delta: i64,
 ) {

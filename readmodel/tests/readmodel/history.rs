@@ -176,7 +176,8 @@ pub fn random_log(seed: u64, events: usize) -> Log {
 
 /// A deep copy of everything a snapshot answers from, to compare it with later.
 fn contents(snapshot: &Snapshot) -> (i64, Vec<Entity>, BTreeMap<String, Vec<RelationRow>>) {
-    let entities: Vec<Entity> = snapshot.entities().map(|e| (**e).clone()).collect();
+    let mut entities: Vec<Entity> = snapshot.entities().map(|e| (**e).clone()).collect();
+    entities.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
     let mut rows = BTreeMap::new();
     for e in &entities {
         for row in &e.declared {
