@@ -361,11 +361,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Advance by batches of 100 events (60 edits, 20 registrations, 20 removals), the
     // previous snapshot pinned by a reader throughout.
     let mut seq = Seq(42);
-    let components: Vec<String> = snapshot
+    let mut components: Vec<String> = snapshot
         .entities()
         .filter(|e| e.kind == "Component")
         .map(|e| e.entity_ref.to_string())
         .collect();
+    components.sort();
     let mut batches: Vec<Vec<LogEvent>> = Vec::new();
     let mut fresh = 0usize;
     let mut removed = std::collections::HashSet::new();

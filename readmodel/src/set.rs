@@ -50,10 +50,10 @@ impl<T: Clone + Ord> Set<T> {
         }
     }
 
-    pub fn iter(&self) -> Box<dyn Iterator<Item = &T> + '_> {
+    pub fn iter(&self) -> Iter<'_, T> {
         match self {
-            Set::Small(items) => Box::new(items.iter()),
-            Set::Large(set) => Box::new(set.iter()),
+            Set::Small(items) => Iter::Small(items.iter()),
+            Set::Large(set) => Iter::Large(set.iter()),
         }
     }
 
@@ -97,9 +97,26 @@ impl<T: Clone + Ord> Set<T> {
     }
 }
 
+/// In order, whatever the form.
+pub(crate) enum Iter<'a, T: Clone + Ord> {
+    Small(std::slice::Iter<'a, T>),
+    Large(imbl::ordset::Iter<'a, T, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a, T: Clone + Ord> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        match self {
+            Iter::Small(items) => items.next(),
+            Iter::Large(items) => items.next(),
+        }
+    }
+}
+
 impl<'a, T: Clone + Ord> IntoIterator for &'a Set<T> {
     type Item = &'a T;
-    type IntoIter = Box<dyn Iterator<Item = &'a T> + 'a>;
+    type IntoIter = Iter<'a, T>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
