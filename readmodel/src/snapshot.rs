@@ -65,6 +65,11 @@ pub(crate) struct State {
     /// Canonical `owner_ref` -> the entities it owns (directly).
     pub owned: PMap<Arc<str>, Set<Arc<str>>>,
     pub search: SearchIndex,
+    /// Live entities in `lower(name)`, then ref, order: the API's default page order,
+    /// walked from the cursor instead of sorting the catalog.
+    pub by_name: imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    /// Live refs in order, for pages ordered by ref.
+    pub by_ref: imbl::OrdSet<Arc<str>>,
     /// Facet counts over the whole catalog: field -> value -> live entities holding it.
     pub facets: PMap<FacetField, PMap<Arc<str>, i64>>,
 }
@@ -87,6 +92,8 @@ impl PartialEq for Snapshot {
             && a.owned == b.owned
             && a.search == b.search
             && a.facets == b.facets
+            && a.by_name == b.by_name
+            && a.by_ref == b.by_ref
     }
 }
 
@@ -309,6 +316,18 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
                     .or_default()
                     .apply([], [key.clone()]);
             }
+        }
+        if let Some(old) = &old {
+            state
+                .by_name
+                .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
+            state.by_ref.remove(key);
+        }
+        if let Some(new) = &new {
+            state
+                .by_name
+                .insert((Arc::from(new.keys.name.as_str()), key.clone()));
+            state.by_ref.insert(key.clone());
         }
         count_facets(&mut state.facets, old.as_deref(), -1);
         count_facets(&mut state.facets, new.as_deref(), 1);
