@@ -464,19 +464,36 @@ fn main() -> Result<(), Box<dyn Error>> {
         field: OrderField::Name,
         direction: OrderDirection::Asc,
     }];
-    let component_page = time(50, |_| {
+    let component_page = time(200, |_| {
         let page = s.list_entities(&components_filter, &by_name, 100, None);
         let owners = page
             .rows
             .iter()
             .filter_map(|r| s.entity(r.entity.owner_ref.as_deref()?))
             .count();
-        (
-            page.rows.len(),
-            owners,
-            s.count_entities(&components_filter),
-        )
+        (page.rows.len(), owners)
     });
+    let last = s
+        .list_entities(&components_filter, &by_name, 100, None)
+        .rows
+        .pop();
+    let cursor = last.map(|r| (r.sort_keys, r.entity.entity_ref.to_string()));
+    let component_page_2 = time(200, |_| {
+        let after = cursor.as_ref().map(|(k, r)| (k.as_slice(), r.as_str()));
+        s.list_entities(&components_filter, &by_name, 100, after)
+            .rows
+            .len()
+    });
+    let by_type = [OrderKey {
+        field: OrderField::Type,
+        direction: OrderDirection::Desc,
+    }];
+    let component_page_sorted = time(20, |_| {
+        s.list_entities(&components_filter, &by_type, 100, None)
+            .rows
+            .len()
+    });
+    let component_count = time(20, |_| s.count_entities(&components_filter));
     let owned_transitive = time(200, |i| {
         let group = format!("group:default/team-{}", i % 10);
         let page = s.owned_entities(&group, OwnedScope::Subgroups, 100, None);
@@ -547,7 +564,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         "copy_on_write_floor_per_batch": cow_clone,
         "queries": {
             "entity_by_ref_with_owner_system_depends_on": entity_by_ref,
-            "page_of_100_components_with_owners_and_count": component_page,
+            "page_of_100_components_by_name_with_owners": component_page,
+            "second_page_of_100_components_by_name": component_page_2,
+            "page_of_100_components_by_type_desc_sorted": component_page_sorted,
+            "count_components": component_count,
             "owned_by_group_transitive_first_100_with_total": owned_transitive,
             "owned_by_root_group_total": owned_total,
             "dependents_of_shared_resource_transitive": dependents,
