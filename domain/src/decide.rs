@@ -1,10 +1,15 @@
-//! Reconciling one source's freshly read entities with the current state of the catalog:
-//! which events to append, which claims conflict, which documents are in error.
+//! Every decision about a change to the catalog, as pure functions of the current state:
+//! here, reconciling one source's freshly read entities (a file or URL read, a refresh, a
+//! push) with the catalog: which events to append, which claims conflict, which documents
+//! are in error. The submodules decide the rest: [`delete`] (a user's delete of one
+//! entity), [`location`] (adding or removing a location) and [`push`] (what refuses a push
+//! whole).
 //!
 //! Pure: the caller loads the current states and appends the returned events (in one
 //! transaction, each with its expected version for optimistic concurrency). Re-reading an
 //! unchanged source decides nothing. This module does not read sources, validate documents
-//! (candidates arrive already validated) or set annotations.
+//! (candidates arrive already validated), set annotations or judge who may write
+//! (authorisation is the API's).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,7 +19,19 @@ use crate::diff::diff;
 use crate::entity::{managed_by_location, ref_of_raw, Entity};
 use crate::entity_ref::EntityRef;
 use crate::event::{entity_stream, CatalogEvent, RemovalReason};
+use crate::history::EntityState;
 use crate::validation::ValidationErrors;
+
+pub mod delete;
+pub mod location;
+pub mod push;
+
+pub use delete::{delete_entity, StaleVersion};
+pub use location::{add_location, remove_location, LocationState};
+pub use push::{
+    check_documents, expected_versions, pushed_refs, version_mismatches, InvalidPush, PushError,
+    VersionMismatch,
+};
 
 /// One document read from a source.
 #[derive(Clone, Debug)]
@@ -38,9 +55,6 @@ impl Candidate {
         }
     }
 }
-
-/// The state of one entity stream as `decide` needs it; the same shape `fold` produces.
-pub type StreamState = crate::fold::EntityState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecideOptions {
@@ -100,7 +114,7 @@ enum Claim {
 pub fn decide(
     source: &str,
     candidates: Vec<Candidate>,
-    current: &HashMap<String, StreamState>,
+    current: &HashMap<String, EntityState>,
     options: DecideOptions,
 ) -> Decision {
     let mut decision = Decision::default();
@@ -206,7 +220,7 @@ pub fn decide(
 /// holds no live entity.
 pub fn removal(
     entity_ref: &EntityRef,
-    state: &StreamState,
+    state: &EntityState,
     reason: RemovalReason,
 ) -> Option<PendingEvent> {
     state.descriptor.as_ref()?;

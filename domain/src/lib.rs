@@ -1,6 +1,6 @@
 //! Almanac's pure core: entity refs, kinds, descriptors and their validation, the relation
-//! rules, field-level diffs, the catalog's events, folding them into state, and deciding
-//! which events a re-read source produces.
+//! rules, field-level diffs, the catalog's events, their history (the one fold of a stream
+//! into its state), and deciding which events a re-read source produces.
 //!
 //! Everything here is a function of its inputs: no IO, no async, no database, no clock
 //! (times, when needed, are passed in). The `store`, `ingest` and `api` crates build on it;
@@ -13,21 +13,20 @@ pub mod document;
 pub mod entity;
 pub mod entity_ref;
 pub mod event;
-pub mod fold;
+pub mod history;
 pub mod kind;
 pub mod relations;
 pub mod validation;
 
 pub use decide::{
     decide, removal, Candidate, Conflict, DecideOptions, Decision, PendingEvent, SourceError,
-    StreamState,
 };
 pub use diff::{apply_changes, diff, Change, ChangeOp, PatchError};
 pub use document::{parse_documents, DocumentError, DocumentLimits, Position};
 pub use entity::Entity;
 pub use entity_ref::{EntityRef, RefError};
 pub use event::{entity_stream, location_stream, CatalogEvent, EventDecodeError, RemovalReason};
-pub use fold::{apply, fold, EntityState, FoldError};
+pub use history::{evolve, fold, EntityState, EventChanges, FoldError};
 pub use kind::Kind;
 pub use relations::{DeclaredRelation, RelationType};
 pub use validation::{ValidationError, ValidationErrors};

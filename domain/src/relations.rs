@@ -10,10 +10,11 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::entity::Entity;
 use crate::entity_ref::{EntityRef, RefError};
 use crate::kind::Kind;
 use crate::validation::limits::{MAX_REF_PART_BYTES, MAX_SPEC_TEXT_BYTES};
-use crate::validation::{describe, field_index, ValidationError};
+use crate::validation::{describe, field_index, ValidationError, ValidationErrors};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,6 +134,14 @@ impl DeclaredRelation {
             [forward, backward]
         }
     }
+}
+
+/// The relations a stored descriptor declares: it is validated as an entity first, so one
+/// that no longer validates (the rules changed since it was written) declares none, and the
+/// errors say why. The one mapping from a descriptor to its relations: the projection, the
+/// history reads and time travel all call it.
+pub fn of_descriptor(descriptor: &Value) -> Result<Vec<DeclaredRelation>, ValidationErrors> {
+    Entity::from_value(descriptor.clone()).map(|entity| entity.relations())
 }
 
 /// One row of the conformance table.

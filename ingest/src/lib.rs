@@ -2,8 +2,9 @@
 //! entities, pushed text), turn them into candidates, reconcile each source with
 //! the catalog's current state, and append the resulting events.
 //!
-//! It decides nothing itself: `almanac-domain` validates and decides, the store
-//! appends and projects. It never serves requests.
+//! It decides nothing itself: `almanac-domain` validates and decides (reads,
+//! pushes, deletes, locations), the store appends and projects; every decision
+//! reaches the log through one path (`write`). It never serves requests.
 
 pub mod operations;
 pub mod read;
@@ -11,10 +12,12 @@ mod reconcile;
 mod report;
 pub mod schedule;
 mod state;
+mod write;
 
+pub use almanac_domain::decide::VersionMismatch;
 pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source};
-pub use reconcile::{ApplyOptions, Reconciler};
-pub use report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
+pub use reconcile::{ReconcileOptions, Reconciler};
+pub use report::{ConflictReport, ErrorReport, IngestReport};
 
 use almanac_store::projection::ProjectionError;
 use almanac_store::PgPool;
@@ -34,8 +37,8 @@ pub enum IngestError {
     Invalid(String),
     #[error("another writer changed the same entities: {0}")]
     Conflict(String),
-    /// An all-or-nothing apply names entities another source manages: nothing
-    /// was written.
+    /// An all-or-nothing reconcile (a push) names entities another source
+    /// manages: nothing was written.
     #[error("{} entities are managed by another source; nothing was applied", .0.len())]
     Claimed(Vec<ConflictReport>),
     /// Expected versions that do not match: nothing was written.
@@ -84,7 +87,7 @@ impl Ingestor {
         &self.pool
     }
 
-    /// Reads sources with this ingestor's limits and policy, without applying them.
+    /// Reads sources with this ingestor's limits and policy, without reconciling them.
     pub async fn read(&self, sources: &[Source]) -> ReadOutcome {
         read_sources(sources, &self.limits, &self.reading).await
     }
@@ -102,7 +105,7 @@ impl Ingestor {
     /// what the source no longer holds is removed.
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
         let outcome = self.read(std::slice::from_ref(source)).await;
-        let options = ApplyOptions {
+        let options = ReconcileOptions {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),
             // One id per run: every event of this read says which run wrote it.
@@ -111,16 +114,16 @@ impl Ingestor {
             all_or_nothing: false,
             expected_versions: Default::default(),
         };
-        self.reconciler.apply(&outcome, &options).await
+        self.reconciler.reconcile(&outcome, &options).await
     }
 
-    /// Applies already-read sources with the caller's options (pushes).
-    pub async fn apply(
+    /// Reconciles already-read sources with the caller's options (pushes).
+    pub async fn reconcile(
         &self,
         outcome: &ReadOutcome,
-        options: &ApplyOptions,
+        options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
-        self.reconciler.apply(outcome, options).await
+        self.reconciler.reconcile(outcome, options).await
     }
 
     /// Returns once everything up to `position` is visible to queries.

@@ -1,11 +1,14 @@
 //! Single operations behind the API's mutations and the scheduler: delete one
-//! entity, add, remove or refresh a location. Each appends its events, then
-//! waits until they are visible to queries (read-your-writes).
+//! entity, add, remove or refresh a location. Each gathers the state its decision
+//! needs under the append lock, lets `domain::decide` decide, appends through the
+//! one path reconcile uses (`write`), then waits until the events are visible to
+//! queries (read-your-writes). Who may do what is not checked here (the API's).
 
-use crate::reconcile::new_event;
-use crate::{ApplyOptions, IngestError, IngestReport, Ingestor, Source};
-use almanac_domain::{location_stream, CatalogEvent, EntityRef, RemovalReason};
-use almanac_store::{AppendMeta, EventLog, PgPool, StreamAppend};
+use crate::{state, write};
+use crate::{IngestError, IngestReport, Ingestor, ReconcileOptions, Source};
+use almanac_domain::decide::{self, LocationState};
+use almanac_domain::{entity_stream, location_stream, EntityRef};
+use almanac_store::{AppendMeta, PgPool, StreamAppend, Tx};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -66,17 +69,18 @@ pub async fn list_locations(pool: &PgPool) -> Result<Vec<Location>, IngestError>
     Ok(almanac_store::locations::list(pool).await?)
 }
 
-/// The version of a stream's last event and its type, from the log itself.
-async fn stream_head(pool: &PgPool, stream: &str) -> Result<Option<(i64, String)>, IngestError> {
-    Ok(EventLog::new(pool.clone()).stream_head(stream).await?)
-}
-
 fn meta(actor: &str, source: Option<String>) -> AppendMeta {
     AppendMeta {
         actor: actor.to_string(),
         source,
         ..AppendMeta::default()
     }
+}
+
+/// The state of a location stream, under the append lock of `tx`.
+async fn location_state(tx: &mut Tx, id: &str) -> Result<Option<LocationState>, IngestError> {
+    let head = tx.stream_head(&location_stream(id)).await?;
+    Ok(head.map(|(version, last_type)| LocationState::from_head(version, &last_type)))
 }
 
 /// Removes a live entity for a user. `None` when there is no such live entity.
@@ -89,35 +93,19 @@ pub async fn delete_entity(
     expected_version: Option<i64>,
     actor: &str,
 ) -> Result<Option<i64>, IngestError> {
-    let stream = almanac_domain::entity_stream(entity_ref);
-    let Some((version, last_type)) = stream_head(pool, &stream).await? else {
+    let stream = entity_stream(entity_ref);
+    let mut tx = write::begin_locked(pool).await?;
+    let current = state::load(&mut tx, &[], std::slice::from_ref(&stream)).await?;
+    let decided = decide::delete_entity(entity_ref, current.get(&stream), expected_version)
+        .map_err(|stale| IngestError::Conflict(stale.to_string()))?;
+    let Some(pending) = decided else {
         return Ok(None);
     };
-    if last_type == "EntityRemoved" {
-        return Ok(None);
-    }
-    if let Some(expected) = expected_version.filter(|v| *v != version) {
-        return Err(IngestError::Conflict(format!(
-            "{stream} changed (version {version}, not {expected})"
-        )));
-    }
-    let event = CatalogEvent::EntityRemoved {
-        reason: RemovalReason::DeletedByUser,
-    };
-    let append = StreamAppend {
-        stream,
-        expected_version: version,
-        events: vec![new_event(&event)],
-        source: None,
-    };
-    let outcome = EventLog::new(pool.clone())
-        .append(&[append], &meta(actor, Some("api".into())))
-        .await
-        .map_err(IngestError::from_append)?;
-    Ingestor::new(pool.clone())
-        .wait_visible(outcome.last_position())
-        .await?;
-    Ok(outcome.last_position())
+    let appends = [write::stream_append(pending, "")];
+    let position = write::append(&mut tx, &appends, &meta(actor, Some("api".into()))).await?;
+    tx.commit().await?;
+    Ingestor::new(pool.clone()).wait_visible(position).await?;
+    Ok(position)
 }
 
 /// Registers a location (once: the id follows from type and target) and reads
@@ -145,26 +133,14 @@ pub async fn register_location(
 ) -> Result<(String, Source), IngestError> {
     let source = location_source(location_type, target)?;
     let id = location_id(location_type, target);
-    let stream = location_stream(&id);
-    let head = stream_head(pool, &stream).await?;
-    if head.as_ref().is_some_and(|(_, t)| t == "LocationAdded") {
+    let mut tx = write::begin_locked(pool).await?;
+    let current = location_state(&mut tx, &id).await?;
+    let Some(pending) = decide::add_location(&id, location_type, target, current.as_ref()) else {
         return Ok((id, source));
-    }
-    let event = CatalogEvent::LocationAdded {
-        id: id.clone(),
-        location_type: location_type.to_string(),
-        target: target.to_string(),
     };
-    let append = StreamAppend {
-        stream,
-        expected_version: head.map_or(0, |(v, _)| v),
-        events: vec![new_event(&event)],
-        source: None,
-    };
-    EventLog::new(pool.clone())
-        .append(&[append], &meta(actor, Some(source.origin())))
-        .await
-        .map_err(IngestError::from_append)?;
+    let appends = [write::stream_append(pending, "")];
+    write::append(&mut tx, &appends, &meta(actor, Some(source.origin()))).await?;
+    tx.commit().await?;
     Ok((id, source))
 }
 
@@ -201,47 +177,32 @@ pub async fn remove_location(
         return Ok(None);
     };
     let origin = location_source(&location.location_type, &location.target)?.origin();
-    let stream = location_stream(id);
-    let Some((version, _)) = stream_head(pool, &stream).await? else {
+    // Read before the transaction takes a connection of its own: each version is
+    // still checked by the append.
+    let live = almanac_store::locations::entities_of_origin(pool, &origin).await?;
+    let mut tx = write::begin_locked(pool).await?;
+    let current = location_state(&mut tx, id).await?;
+    let Some(decided) = decide::remove_location(id, current.as_ref(), &live) else {
         return Ok(None);
     };
-    let entities = almanac_store::locations::entities_of_origin(pool, &origin).await?;
-    let removed = CatalogEvent::EntityRemoved {
-        reason: RemovalReason::SourceDeleted,
-    };
-    let mut appends: Vec<StreamAppend> = entities
-        .iter()
-        .map(|(entity_ref, version)| StreamAppend {
-            stream: entity_ref.clone(),
-            expected_version: *version,
-            events: vec![new_event(&removed)],
-            source: None,
-        })
+    let appends: Vec<StreamAppend> = decided
+        .into_iter()
+        .map(|pending| write::stream_append(pending, ""))
         .collect();
-    appends.push(StreamAppend {
-        stream,
-        expected_version: version,
-        events: vec![new_event(&CatalogEvent::LocationRemoved {
-            id: id.to_string(),
-        })],
-        source: None,
-    });
-    let outcome = EventLog::new(pool.clone())
-        .append(&appends, &meta(actor, Some(origin)))
-        .await
-        .map_err(IngestError::from_append)?;
-    ingestor.wait_visible(outcome.last_position()).await?;
-    Ok(Some(entities.len()))
+    let position = write::append(&mut tx, &appends, &meta(actor, Some(origin))).await?;
+    tx.commit().await?;
+    ingestor.wait_visible(position).await?;
+    Ok(Some(live.len()))
 }
 
-/// Reads one location with `ingestor`'s limits and policy and applies it.
+/// Reads one location with `ingestor`'s limits and policy and reconciles it.
 pub async fn read_location(
     ingestor: &Ingestor,
     source: &Source,
     actor: &str,
 ) -> Result<IngestReport, IngestError> {
     let outcome = ingestor.read(std::slice::from_ref(source)).await;
-    let options = ApplyOptions {
+    let options = ReconcileOptions {
         actor: actor.to_string(),
         remove_missing: true,
         correlation_id: Some(Uuid::new_v4()),
@@ -249,7 +210,7 @@ pub async fn read_location(
         all_or_nothing: false,
         expected_versions: Default::default(),
     };
-    let report = ingestor.apply(&outcome, &options).await?;
+    let report = ingestor.reconcile(&outcome, &options).await?;
     ingestor.wait_visible(report.last_position).await?;
     Ok(report)
 }

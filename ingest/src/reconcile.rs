@@ -7,17 +7,19 @@
 //! conflicts and apply the rest.
 
 use crate::read::{ReadFailure, ReadFile, ReadOutcome};
-use crate::report::{ConflictReport, ErrorReport, IngestReport, VersionMismatch};
+use crate::report::{ConflictReport, ErrorReport, IngestReport};
 use crate::state::{self, StateMap};
+use crate::write::{self, stream_append};
 use crate::IngestError;
+use almanac_domain::decide::version_mismatches;
 use almanac_domain::entity::managed_by_location;
 use almanac_domain::{
-    apply, decide, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
+    decide, evolve, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
     PendingEvent, RemovalReason,
 };
-use almanac_store::operational::{record_read, ConflictRow, ErrorRow};
+use almanac_store::operational::{record_read, ErrorRow};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
-use almanac_store::{AppendError, AppendMeta, EventLog, NewEvent, PgPool, StreamAppend, Tx};
+use almanac_store::{AppendError, AppendMeta, EventLog, PgPool, Tx};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -27,7 +29,7 @@ const CHUNK_ENTITIES: usize = 2_000;
 const ATTEMPTS: usize = 3;
 
 #[derive(Clone, Debug)]
-pub struct ApplyOptions {
+pub struct ReconcileOptions {
     /// Recorded on every event: `ingest:<origin>` or a token's subject.
     pub actor: String,
     /// True when the read holds the whole of each source: what a source no
@@ -47,7 +49,7 @@ pub struct ApplyOptions {
     pub expected_versions: HashMap<String, i64>,
 }
 
-/// Applies read sources to the catalog.
+/// Reconciles read sources with the catalog.
 #[derive(Clone, Debug)]
 pub struct Reconciler {
     pool: PgPool,
@@ -66,10 +68,10 @@ impl Reconciler {
     }
 
     /// Reconciles everything read, in chunks, then removes what vanished.
-    pub async fn apply(
+    pub async fn reconcile(
         &self,
         outcome: &ReadOutcome,
-        options: &ApplyOptions,
+        options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
         let mut report = IngestReport::default();
@@ -83,7 +85,7 @@ impl Reconciler {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match self.apply_chunk(chunk, options).await {
+                match self.reconcile_chunk(chunk, options).await {
                     Ok(done) => {
                         report.merge(done);
                         break;
@@ -155,10 +157,10 @@ impl Reconciler {
         Ok(())
     }
 
-    async fn apply_chunk(
+    async fn reconcile_chunk(
         &self,
         files: &[ReadFile],
-        options: &ApplyOptions,
+        options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         let keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
         let named: Vec<Vec<String>> = files
@@ -169,10 +171,12 @@ impl Reconciler {
         // Decide and append in one transaction under the append lock: the state
         // read here is the state the events are appended to, so ownership and
         // expected versions cannot change between the check and the write.
-        let mut tx = Tx::begin(&self.pool).await?;
-        tx.lock_appends().await?;
+        let mut tx = write::begin_locked(&self.pool).await?;
         let mut map = state::load(&mut tx, &keys, &all_named).await?;
-        check_versions(&map, &all_named, &options.expected_versions)?;
+        let mismatches = version_mismatches(&map, &all_named, &options.expected_versions);
+        if !mismatches.is_empty() {
+            return Err(IngestError::VersionConflict(mismatches));
+        }
         let claimed = claims(&map);
 
         let mut report = IngestReport {
@@ -211,36 +215,24 @@ impl Reconciler {
                     message: error.message,
                 });
             }
-            for conflict in decision.conflicts {
-                conflicts.push(ConflictRow {
-                    entity_ref: conflict.entity_ref.canonical(),
-                    existing_source: conflict.existing_source.unwrap_or_default(),
-                    new_source: conflict.new_source,
-                });
-            }
+            conflicts.extend(decision.conflicts);
         }
 
         if options.all_or_nothing && !conflicts.is_empty() {
             // Dropping the transaction rolls it back: nothing is written.
             return Err(IngestError::Claimed(
-                conflicts.into_iter().map(conflict_report).collect(),
+                conflicts.iter().map(ConflictReport::from).collect(),
             ));
         }
         let reads: Vec<(String, String, Option<String>)> = files
             .iter()
             .map(|f| (f.key.clone(), f.origin.clone(), None))
             .collect();
-        if !appends.is_empty() {
-            let outcome = tx
-                .append(&appends, &meta(options))
-                .await
-                .map_err(IngestError::from_append)?;
-            report.last_position = outcome.last_position();
-        }
+        report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
         record_read(&mut tx, &reads, &errors, &conflicts).await?;
         tx.commit().await?;
         report.errors = errors.into_iter().map(error_report).collect();
-        report.conflicts = conflicts.into_iter().map(conflict_report).collect();
+        report.conflicts = conflicts.iter().map(ConflictReport::from).collect();
         Ok(report)
     }
 
@@ -251,7 +243,7 @@ impl Reconciler {
     async fn finish(
         &self,
         outcome: &ReadOutcome,
-        options: &ApplyOptions,
+        options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         let mut report = IngestReport::default();
         // From the roots given, not from the files read: a root that now holds
@@ -272,6 +264,8 @@ impl Reconciler {
         let mut tx = Tx::begin(&self.pool).await?;
         let mut appends = Vec::new();
         if options.remove_missing && !complete_origins.is_empty() {
+            // What is decided from here on is appended to exactly what was read.
+            tx.lock_appends().await?;
             let vanished =
                 almanac_store::ingest_state::vanished(&mut tx, &complete_origins, &seen).await?;
             for (entity_ref, version, descriptor, source) in vanished {
@@ -288,13 +282,7 @@ impl Reconciler {
                 }
             }
         }
-        if !appends.is_empty() {
-            let appended = tx
-                .append(&appends, &meta(options))
-                .await
-                .map_err(IngestError::from_append)?;
-            report.last_position = appended.last_position();
-        }
+        report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
         if !outcome.errors.is_empty() {
             let reads: Vec<(String, String, Option<String>)> = outcome
                 .errors
@@ -350,38 +338,6 @@ fn all_identified(candidates: &[Candidate]) -> bool {
     })
 }
 
-/// Refuses the chunk if a named entity is not at the version its writer expected.
-fn check_versions(
-    map: &StateMap,
-    named: &[String],
-    expected: &HashMap<String, i64>,
-) -> Result<(), IngestError> {
-    if expected.is_empty() {
-        return Ok(());
-    }
-    let mut mismatches: Vec<VersionMismatch> = named
-        .iter()
-        .filter_map(|entity_ref| {
-            let expected = *expected.get(entity_ref)?;
-            let actual = map
-                .get(entity_ref)
-                .filter(|s| s.descriptor.is_some())
-                .map_or(0, |s| s.version);
-            (actual != expected).then(|| VersionMismatch {
-                entity_ref: entity_ref.clone(),
-                expected,
-                actual,
-            })
-        })
-        .collect();
-    if mismatches.is_empty() {
-        return Ok(());
-    }
-    mismatches.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
-    mismatches.dedup();
-    Err(IngestError::VersionConflict(mismatches))
-}
-
 /// Source key -> refs of the live entities it manages.
 fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
     let mut claimed: HashMap<String, Vec<String>> = HashMap::new();
@@ -402,7 +358,7 @@ fn advance(map: &mut StateMap, pending: &PendingEvent) {
         version: pending.expected_version,
         descriptor: None,
     });
-    match apply(Some(before), &pending.event) {
+    match evolve(Some(before), &pending.event) {
         Ok(after) => {
             map.insert(pending.stream.clone(), after);
         }
@@ -421,24 +377,7 @@ fn count(report: &mut IngestReport, event: &CatalogEvent) {
     }
 }
 
-fn stream_append(pending: PendingEvent, source: &str) -> StreamAppend {
-    StreamAppend {
-        stream: pending.stream,
-        expected_version: pending.expected_version,
-        events: vec![new_event(&pending.event)],
-        source: (!source.is_empty()).then(|| source.to_string()),
-    }
-}
-
-pub(crate) fn new_event(event: &CatalogEvent) -> NewEvent {
-    NewEvent {
-        event_type: event.event_type().to_string(),
-        schema_version: event.schema_version(),
-        payload: event.to_payload(),
-    }
-}
-
-fn meta(options: &ApplyOptions) -> AppendMeta {
+fn meta(options: &ReconcileOptions) -> AppendMeta {
     AppendMeta {
         actor: options.actor.clone(),
         source: None,
@@ -466,14 +405,6 @@ fn error_report(row: ErrorRow) -> ErrorReport {
         source: row.source,
         entity_ref: row.entity_ref,
         message: row.message,
-    }
-}
-
-fn conflict_report(row: ConflictRow) -> ConflictReport {
-    ConflictReport {
-        entity_ref: row.entity_ref,
-        existing_source: row.existing_source,
-        new_source: row.new_source,
     }
 }
 

@@ -1,5 +1,6 @@
 //! What one ingest did: counts by outcome, and every error with its source.
 
+use almanac_domain::Conflict;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -22,11 +23,23 @@ pub struct ErrorReport {
     pub message: String,
 }
 
+/// A [`Conflict`] as reported (and as the `conflicts` table records it): by canonical
+/// ref, an existing claim without a source as `""`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConflictReport {
     pub entity_ref: String,
     pub existing_source: String,
     pub new_source: String,
+}
+
+impl From<&Conflict> for ConflictReport {
+    fn from(conflict: &Conflict) -> Self {
+        ConflictReport {
+            entity_ref: conflict.entity_ref.canonical(),
+            existing_source: conflict.existing_source.clone().unwrap_or_default(),
+            new_source: conflict.new_source.clone(),
+        }
+    }
 }
 
 impl IngestReport {
@@ -44,13 +57,4 @@ impl IngestReport {
         self.errors.extend(other.errors);
         self.last_position = self.last_position.max(other.last_position);
     }
-}
-
-/// A pushed entity whose version is not the one the writer said it last saw.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VersionMismatch {
-    pub entity_ref: String,
-    pub expected: i64,
-    /// The live entity's version; 0 when there is no live entity.
-    pub actual: i64,
 }

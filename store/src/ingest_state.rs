@@ -10,13 +10,13 @@
 use crate::history::{decode, HistoryError};
 use crate::log::{StoredEvent, EVENT_COLUMNS};
 use crate::{StoreError, Tx};
-use almanac_domain::{fold, StreamState};
+use almanac_domain::{fold, EntityState};
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap};
 
 /// Canonical ref -> stream state, for every stream a chunk touches.
-pub type StateMap = HashMap<String, StreamState>;
+pub type StateMap = HashMap<String, EntityState>;
 
 /// The state of the streams `sources` claim and `refs` name, as of the log's
 /// head. The caller holds the append lock in the same transaction.
@@ -38,7 +38,7 @@ pub async fn load_for_chunk(
         .map(|(entity_ref, version, descriptor)| {
             (
                 entity_ref,
-                StreamState {
+                EntityState {
                     version,
                     descriptor: Some(descriptor),
                 },
@@ -77,7 +77,7 @@ async fn settle(
             None if event_type == "EntityRemoved" => {
                 map.insert(
                     stream,
-                    StreamState {
+                    EntityState {
                         version,
                         descriptor: None,
                     },

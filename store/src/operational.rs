@@ -5,6 +5,7 @@
 //! catalog's `operational` module reads them.
 
 use crate::{StoreError, Tx};
+use almanac_domain::Conflict;
 
 pub struct ErrorRow {
     pub source: String,
@@ -12,18 +13,13 @@ pub struct ErrorRow {
     pub message: String,
 }
 
-pub struct ConflictRow {
-    pub entity_ref: String,
-    pub existing_source: String,
-    pub new_source: String,
-}
-
-/// `read` holds (source, origin, failure) for every source read or failed.
+/// `read` holds (source, origin, failure) for every source read or failed. A conflict
+/// is recorded by canonical ref, an existing claim without a source as `''`.
 pub async fn record_read(
     tx: &mut Tx,
     read: &[(String, String, Option<String>)],
     errors: &[ErrorRow],
-    conflicts: &[ConflictRow],
+    conflicts: &[Conflict],
 ) -> Result<(), StoreError> {
     let conn = tx.conn();
     let sources: Vec<&str> = read.iter().map(|(s, _, _)| s.as_str()).collect();
@@ -68,7 +64,7 @@ pub async fn record_read(
     }
 
     // Conflicts no longer seen are resolved; the rest keep their first_seen.
-    let refs: Vec<&str> = conflicts.iter().map(|c| c.entity_ref.as_str()).collect();
+    let refs: Vec<String> = conflicts.iter().map(|c| c.entity_ref.canonical()).collect();
     let new_sources: Vec<&str> = conflicts.iter().map(|c| c.new_source.as_str()).collect();
     sqlx::query(
         "DELETE FROM conflicts WHERE new_source = ANY($1) AND (entity_ref, new_source) NOT IN \
@@ -87,7 +83,12 @@ pub async fn record_read(
                SET existing_source = EXCLUDED.existing_source, last_seen = EXCLUDED.last_seen",
         )
         .bind(&refs)
-        .bind(conflicts.iter().map(|c| c.existing_source.as_str()).collect::<Vec<_>>())
+        .bind(
+            conflicts
+                .iter()
+                .map(|c| c.existing_source.as_deref().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
         .bind(&new_sources)
         .execute(&mut *conn)
         .await?;

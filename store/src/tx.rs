@@ -4,7 +4,9 @@
 //! its own beyond begin and commit: the modules that own the tables do.
 
 use crate::error::StoreError;
-use crate::log::{append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, StreamAppend};
+use crate::log::{
+    append_in, lock_appends, stream_head, AppendError, AppendMeta, AppendOutcome, StreamAppend,
+};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub struct Tx(Transaction<'static, Postgres>);
@@ -30,6 +32,11 @@ impl Tx {
         meta: &AppendMeta,
     ) -> Result<AppendOutcome, AppendError> {
         append_in(&mut self.0, batch, meta).await
+    }
+
+    /// The version of `stream`'s last event and its type; `None` for an empty stream.
+    pub async fn stream_head(&mut self, stream: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(stream_head(&mut self.0, stream).await?)
     }
 
     pub(crate) fn conn(&mut self) -> &mut PgConnection {

@@ -2,7 +2,6 @@
 //! extension and per-request loaders. Transport (HTTP, WebSocket) is
 //! `crate::http`'s; this module knows nothing of requests' bytes or headers.
 
-mod apply;
 mod batches;
 mod connection;
 mod cost;
@@ -18,6 +17,7 @@ mod memo;
 mod mutation;
 mod operational;
 mod ownership;
+mod push;
 mod query;
 mod results;
 mod size;

@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 use almanac_domain::EntityRef;
-use almanac_ingest::{operations, ApplyOptions, IngestError, Ingestor, ReadPolicy, Source};
+use almanac_ingest::{operations, IngestError, Ingestor, ReadPolicy, ReconcileOptions, Source};
 use almanac_store::PgPool;
 use async_graphql::{Context, Object};
 use std::sync::Arc;
@@ -101,11 +101,11 @@ impl Mutation {
         };
         let key = pushed.origin();
         let outcome = ingestor.read(std::slice::from_ref(&pushed)).await;
-        if let Some(invalid) = super::apply::invalid_descriptors(&outcome) {
+        if let Err(invalid) = super::push::check_documents(&outcome) {
             return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid));
         }
-        let refs = super::apply::candidate_refs(&outcome);
-        let expected_versions = match super::apply::expected_versions(
+        let refs = super::push::pushed_refs(&outcome);
+        let expected_versions = match super::push::expected_versions(
             expected_versions.as_deref().unwrap_or_default(),
             &refs,
         ) {
@@ -113,7 +113,7 @@ impl Mutation {
             Err(invalid) => return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid)),
         };
         let catalog = Loaders::of(ctx)?.catalog();
-        let options = ApplyOptions {
+        let options = ReconcileOptions {
             actor,
             remove_missing: false,
             correlation_id: Some(uuid::Uuid::new_v4()),
@@ -121,9 +121,9 @@ impl Mutation {
             all_or_nothing: true,
             expected_versions,
         };
-        let report = match ingestor.apply(&outcome, &options).await {
+        let report = match ingestor.reconcile(&outcome, &options).await {
             Ok(report) => report,
-            Err(err) => return super::apply::refusal(&err).ok_or_else(|| err.into()),
+            Err(err) => return super::push::refused_push(&err).ok_or_else(|| err.into()),
         };
         ingestor.wait_visible(report.last_position).await?;
         let rows = catalog.entities_by_ref(&refs).await?;

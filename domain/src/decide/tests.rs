@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::entity::MANAGED_BY_LOCATION;
-use crate::fold::{apply, fold};
+use crate::history::{evolve, fold};
 
 const SOURCE: &str = "url:https://example.com/catalog-info.yaml";
 const OTHER: &str = "url:https://example.com/other.yaml";
@@ -53,7 +53,7 @@ impl Log {
         log
     }
 
-    fn current(&self) -> HashMap<String, StreamState> {
+    fn current(&self) -> HashMap<String, EntityState> {
         self.0
             .iter()
             .map(|(stream, events)| (stream.clone(), fold(events).unwrap().unwrap()))
@@ -280,7 +280,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
         vec![Candidate::Valid(component("z", "t", OTHER))],
         &HashMap::from([(
             "component:default/z".to_string(),
-            StreamState {
+            EntityState {
                 version: 4,
                 descriptor: None,
             },
@@ -317,7 +317,7 @@ fn the_same_ref_twice_in_one_source_keeps_the_first() {
 #[test]
 fn a_users_delete_removes_a_live_entity_only() {
     let r = EntityRef::new("Component", "default", "a");
-    let live = apply(
+    let live = evolve(
         None,
         &CatalogEvent::EntityRegistered {
             descriptor: json!({}),
@@ -333,7 +333,7 @@ fn a_users_delete_removes_a_live_entity_only() {
             reason: RemovalReason::DeletedByUser
         }
     );
-    let gone = StreamState {
+    let gone = EntityState {
         version: 2,
         descriptor: None,
     };

@@ -19,6 +19,7 @@ pub use append::{
 pub use audit::Audit;
 pub use hash::{event_hash, HashInput};
 pub use notify::{FeedWaker, EVENTS_CHANNEL};
+pub(crate) use read::stream_head;
 pub use read::{FeedFilter, StoredEvent, EVENT_COLUMNS};
 pub use transfer::TransferError;
 pub use verify::{ChainBreak, GuardReport, VerifyReport};

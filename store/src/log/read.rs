@@ -138,17 +138,18 @@ impl EventLog {
             .await?;
         Ok(head.unwrap_or(0))
     }
+}
 
-    /// The version of a stream's last event and its type, from the log itself.
-    pub async fn stream_head(
-        &self,
-        stream: &str,
-    ) -> Result<Option<(i64, String)>, crate::StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT version, event_type FROM events WHERE stream = $1 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(stream)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
+/// The version of a stream's last event and its type, from the log itself, in the
+/// caller's transaction (which holds the append lock when it decides on it).
+pub(crate) async fn stream_head(
+    conn: &mut sqlx::PgConnection,
+    stream: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT version, event_type FROM events WHERE stream = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(stream)
+    .fetch_optional(conn)
+    .await
 }

@@ -16,7 +16,7 @@ use super::rows::{self, columns, entity_uid, EntityRow, RelationRow};
 use super::tables::Tables;
 use super::ProjectionError;
 use crate::log::StoredEvent;
-use almanac_domain::{apply, CatalogEvent, EntityState, FoldError};
+use almanac_domain::{evolve, CatalogEvent, EntityState, FoldError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -259,7 +259,7 @@ fn fold_into(
         version: stored.version - 1,
         descriptor: entry.row.as_ref().map(|row| row.descriptor.clone()),
     };
-    match apply(Some(state), event)? {
+    match evolve(Some(state), event)? {
         EntityState {
             descriptor: Some(descriptor),
             ..

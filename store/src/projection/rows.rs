@@ -2,7 +2,8 @@
 //! `entities` (with the columns filters and ordering need) and its relation rows.
 
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
-use almanac_domain::{Entity, EntityRef};
+use almanac_domain::relations::{self, DeclaredRelation, Edge};
+use almanac_domain::EntityRef;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -160,28 +161,47 @@ pub struct RelationRow {
 /// no longer validates (rules changed since it was written) declares none, and
 /// says so in the log: its entity row is still projected.
 pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRow> {
-    let entity = match Entity::from_value(descriptor.clone()) {
-        Ok(entity) => entity,
+    let declared = match relations::of_descriptor(descriptor) {
+        Ok(declared) => declared,
         Err(err) => {
             tracing::warn!(entity.ref = entity_ref, error = %err, "stored descriptor no longer validates; no relations projected");
             return Vec::new();
         }
     };
-    let mut rows: Vec<RelationRow> = entity
-        .relations()
+    let mut rows: Vec<RelationRow> = declared
         .iter()
-        .flat_map(|declared| {
-            let declared_by = declared.source.canonical();
-            declared.edges().map(|(from, relation, to)| RelationRow {
-                source_ref: from.canonical(),
-                relation: relation.as_str().to_string(),
-                target_ref: to.canonical(),
-                declared_by: declared_by.clone(),
-                field: declared.field.to_string(),
-            })
-        })
+        .flat_map(|declared| declared.edges().map(|edge| relation_row(declared, edge)))
         .collect();
     rows.sort();
     rows.dedup();
     rows
+}
+
+/// The relations the descriptor declares as its entity states them (no inverses), in
+/// declaration order: what an entity as it was (time travel) declared then. None when
+/// the descriptor no longer validates.
+pub fn declared_rows(descriptor: &Value) -> Vec<RelationRow> {
+    relations::of_descriptor(descriptor)
+        .unwrap_or_default()
+        .iter()
+        .map(|declared| {
+            let edge = (
+                declared.source.clone(),
+                declared.relation,
+                declared.target.clone(),
+            );
+            relation_row(declared, edge)
+        })
+        .collect()
+}
+
+/// One direction of a declared relation as a row; the declaring entity is recorded on both.
+fn relation_row(declared: &DeclaredRelation, (from, relation, to): Edge) -> RelationRow {
+    RelationRow {
+        source_ref: from.canonical(),
+        relation: relation.as_str().to_string(),
+        target_ref: to.canonical(),
+        declared_by: declared.source.canonical(),
+        field: declared.field.to_string(),
+    }
 }

@@ -1,12 +1,16 @@
 //! Time travel over one stream, and the log's export/import round trip.
 
 use almanac_domain::{diff, CatalogEvent, RemovalReason};
-use almanac_store::history::PointInTime;
+use almanac_store::catalog::{Catalog, RelationRecord};
+use almanac_store::history::{changes_by_version, descriptor_at, HistoryError, PointInTime};
 use almanac_store::log::{StoredEvent, TransferError};
+use almanac_store::projection::rows::entity_uid;
+use almanac_store::projection::Projector;
 use almanac_store::testing::test_db;
 use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 
 fn component(lifecycle: &str) -> Value {
     json!({
@@ -132,6 +136,118 @@ async fn as_of_and_version_return_the_entity_as_it_was_then() {
     );
     let rest = log.history_page(stream, Some(2), 2, true).await.unwrap();
     assert_eq!(rest.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1]);
+}
+
+#[tokio::test]
+async fn a_snapshot_is_the_projected_row_of_its_version_with_the_relations_it_declared() {
+    let db = test_db().await;
+    let log = EventLog::new(db.pool.clone());
+    let stream = "component:default/clock";
+    let (v1, v2) = (component("experimental"), component("production"));
+    let registered = CatalogEvent::EntityRegistered {
+        descriptor: v1.clone(),
+    };
+    let t1 = record(&log, 0, registered.clone(), "alice").await;
+    let update = CatalogEvent::EntityUpdated {
+        changes: diff(&v1, &v2),
+    };
+    let t2 = record(&log, 1, update, "bob").await;
+    let removal = CatalogEvent::EntityRemoved {
+        reason: RemovalReason::DeletedByUser,
+    };
+    record(&log, 2, removal, "carol").await;
+    let t4 = record(&log, 3, registered, "dave").await;
+    let positions: Vec<i64> = log
+        .read_stream(stream, 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+
+    let second = log
+        .snapshot(stream, PointInTime::Version(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.record.version, 2);
+    assert_eq!(second.record.lifecycle.as_deref(), Some("production"));
+    assert_eq!(second.record.uid, entity_uid(stream, positions[0]));
+    assert_eq!(
+        (second.record.created_at, second.record.updated_at),
+        (t1, t2)
+    );
+    assert_eq!(
+        second.relations,
+        vec![RelationRecord {
+            source_ref: stream.into(),
+            relation: "ownedBy".into(),
+            target_ref: "group:default/team-a".into(),
+            declared_by: stream.into(),
+            field: "spec.owner".into(),
+        }]
+    );
+    // Removed then: no snapshot; nor past the stream's end.
+    for version in [3, 5] {
+        let gone = log.snapshot(stream, PointInTime::Version(version)).await;
+        assert!(gone.unwrap().is_none(), "version {version}");
+    }
+
+    // The newest snapshot is exactly the row and the edges the projector wrote.
+    Projector::new(db.pool.clone()).catch_up().await.unwrap();
+    let catalog = Catalog::new(db.pool.clone());
+    let projected = catalog.entities_by_ref(&[stream.into()]).await.unwrap();
+    let newest = log
+        .snapshot(stream, PointInTime::AsOf(t4))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.record.uid, entity_uid(stream, positions[3]));
+    assert_eq!(newest.record.created_at, t4);
+    assert_eq!(projected, vec![newest.record]);
+    let edges = catalog.relations_from(&[stream.into()]).await.unwrap();
+    assert_eq!(edges, newest.relations);
+}
+
+/// An event that does not fold is named by its own position, not the stream's last.
+#[tokio::test]
+async fn an_event_that_does_not_fold_is_reported_at_its_position() {
+    let db = test_db().await;
+    let log = EventLog::new(db.pool.clone());
+    let stream = "component:default/clock";
+    let v1 = component("experimental");
+    let registered = CatalogEvent::EntityRegistered {
+        descriptor: v1.clone(),
+    };
+    record(&log, 0, registered, "alice").await;
+    let stale = CatalogEvent::EntityUpdated {
+        changes: diff(&component("retired"), &v1),
+    };
+    record(&log, 1, stale, "bob").await;
+    let orphaned = CatalogEvent::EntityOrphaned {
+        location: "file:/srv/clock.yaml".into(),
+    };
+    record(&log, 2, orphaned, "carol").await;
+    let events = log.read_stream(stream, 1).await.unwrap();
+
+    let error = log
+        .entity_at(stream, PointInTime::Version(3))
+        .await
+        .unwrap_err();
+    match error {
+        HistoryError::Corrupt { position, message } => {
+            assert_eq!(position, events[1].position);
+            assert!(message.starts_with("event 2 does not apply"), "{message}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let wanted = HashSet::from([1]);
+    assert!(matches!(
+        changes_by_version(&events, &wanted),
+        Err(HistoryError::Corrupt { position, .. }) if position == events[1].position
+    ));
+    // Before the bad event the past is still readable.
+    assert_eq!(descriptor_at(&events, 1).unwrap(), Some(v1));
 }
 
 #[tokio::test]

@@ -154,17 +154,13 @@ pub async fn entity_history(
     let log = event_log(ctx)?;
     let mut page = log
         .history_page(stream, after.as_ref().map(|c| c.v), first + 1, newest_first)
-        .await
-        .map_err(almanac_store::StoreError::from)?;
+        .await?;
     page.truncate(usize::try_from(first + 1).unwrap_or(0));
     let shown = &page[..page.len().min(usize::try_from(first).unwrap_or(0))];
     let wanted: HashSet<i64> = shown.iter().map(|e| e.version).collect();
     let mut details = match wanted.iter().max() {
         Some(&through) => {
-            let events = log
-                .read_stream_through(stream, through)
-                .await
-                .map_err(almanac_store::StoreError::from)?;
+            let events = log.read_stream_through(stream, through).await?;
             details_for_versions(&events, &wanted)?
         }
         None => Default::default(),

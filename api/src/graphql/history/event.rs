@@ -12,8 +12,8 @@ use crate::error::Result;
 use crate::graphql::entity::Entity;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::long::Long;
-use almanac_domain::{apply, CatalogEvent, EntityState};
-use almanac_store::history::{decode, HistoryError};
+use almanac_domain::{DeclaredRelation, EventChanges};
+use almanac_store::history::{changes_by_version, HistoryError};
 use almanac_store::StoredEvent;
 use async_graphql::{ComplexObject, Context, Enum, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -89,78 +89,39 @@ pub struct Detail {
     pub relations_removed: Vec<RelationChange>,
 }
 
-/// The relations a descriptor declares (none when absent or no longer valid).
-pub fn declared(descriptor: Option<&Value>) -> BTreeSet<RelationChange> {
-    descriptor
-        .and_then(|d| almanac_domain::Entity::from_value(d.clone()).ok())
-        .map(|entity| entity.relations())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| RelationChange {
-            relation_type: r.relation.as_str().to_string(),
-            target_ref: r.target.canonical(),
-            field: r.field.to_string(),
-        })
-        .collect()
-}
-
-fn detail(before: Option<&Value>, event: &CatalogEvent, after: Option<&Value>) -> Detail {
-    let changes = match event {
-        CatalogEvent::EntityRegistered { descriptor } => vec![Change {
-            path: String::new(),
-            op: ChangeOp::Add,
-            old_value: None,
-            new_value: Some(Json(descriptor.clone())),
-        }],
-        CatalogEvent::EntityUpdated { changes } => changes.iter().map(Change::from).collect(),
-        CatalogEvent::EntityRemoved { .. } => before
-            .map(|old| Change {
-                path: String::new(),
-                op: ChangeOp::Remove,
-                old_value: Some(Json(old.clone())),
-                new_value: None,
-            })
-            .into_iter()
-            .collect(),
-        _ => Vec::new(),
-    };
-    let (old, new) = (declared(before), declared(after));
-    Detail {
-        changes,
-        relations_added: new.difference(&old).cloned().collect(),
-        relations_removed: old.difference(&new).cloned().collect(),
+impl From<&EventChanges> for Detail {
+    fn from(found: &EventChanges) -> Self {
+        // Each list sorted by type, target and field, as clients have always seen it.
+        let sorted = |relations: &[DeclaredRelation]| -> Vec<RelationChange> {
+            relations
+                .iter()
+                .map(|r| RelationChange {
+                    relation_type: r.relation.as_str().to_string(),
+                    target_ref: r.target.canonical(),
+                    field: r.field.to_string(),
+                })
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        Detail {
+            changes: found.changes.iter().map(Change::from).collect(),
+            relations_added: sorted(&found.relations_added),
+            relations_removed: sorted(&found.relations_removed),
+        }
     }
 }
 
-/// Folds `events` (one entity stream from version 1, in order) once and keeps
-/// the detail of the events in `wanted`. Location streams change no entity.
+/// What the events of `events` (one entity stream from version 1, in order)
+/// whose versions are in `wanted` changed; `domain::history` folds the stream once.
 pub fn details_for_versions(
     events: &[StoredEvent],
     wanted: &HashSet<i64>,
 ) -> std::result::Result<HashMap<i64, Arc<Detail>>, HistoryError> {
-    let mut details = HashMap::new();
-    let mut state: Option<EntityState> = None;
-    for stored in events {
-        let event = decode(stored)?;
-        if matches!(
-            event,
-            CatalogEvent::LocationAdded { .. } | CatalogEvent::LocationRemoved { .. }
-        ) {
-            details.insert(stored.version, Arc::new(Detail::default()));
-            continue;
-        }
-        let before = state.as_ref().and_then(|s| s.descriptor.clone());
-        let next = apply(state, &event).map_err(|err| HistoryError::Corrupt {
-            position: stored.position,
-            message: err.to_string(),
-        })?;
-        if wanted.contains(&stored.version) {
-            let found = detail(before.as_ref(), &event, next.descriptor.as_ref());
-            details.insert(stored.version, Arc::new(found));
-        }
-        state = Some(next);
-    }
-    Ok(details)
+    Ok(changes_by_version(events, wanted)?
+        .iter()
+        .map(|(version, found)| (*version, Arc::new(Detail::from(found))))
+        .collect())
 }
 
 /// An event of the log.
@@ -201,8 +162,7 @@ impl HistoryEvent {
                 let log = event_log(ctx)?;
                 let events = log
                     .read_stream_through(&self.event.stream, self.event.version)
-                    .await
-                    .map_err(almanac_store::StoreError::from)?;
+                    .await?;
                 let wanted = HashSet::from([self.event.version]);
                 let mut details = details_for_versions(&events, &wanted)?;
                 Ok(details.remove(&self.event.version).unwrap_or_default())

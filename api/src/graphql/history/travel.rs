@@ -1,21 +1,20 @@
 //! Time travel: an entity as it was at a time or a version, and the changes
-//! between two versions. The past is folded from the entity's stream, so an
-//! entity removed since travels too.
+//! between two versions. The past is folded from the entity's stream (by
+//! `domain::history`, read through `store::history`), so an entity removed
+//! since travels too.
 //!
-//! A snapshot is an [`EntityData`] whose row is built from the old descriptor
-//! (the projection's own `columns()`) and whose relations are the ones that
-//! descriptor declared, outgoing only: inverses other entities declared then
-//! are not reconstructed. Fields that hop to other entities resolve the
-//! targets as they are now.
+//! A snapshot is an [`EntityData`] over the store's [`Snapshot`](almanac_store::history::Snapshot):
+//! the row the projection would build from the old descriptor and the
+//! relations that descriptor declared, outgoing only: inverses other entities
+//! declared then are not reconstructed. Fields that hop to other entities
+//! resolve the targets as they are now.
 
-use super::event::{declared, Change};
+use super::event::Change;
 use super::event_log;
 use crate::error::{ApiError, Result};
 use crate::graphql::entity::{Entity, EntityData};
-use almanac_domain::{diff, fold, CatalogEvent};
-use almanac_store::catalog::{EntityRecord, RelationRecord};
-use almanac_store::history::{decode, HistoryError, PointInTime};
-use almanac_store::projection::rows::{columns, entity_uid};
+use almanac_domain::diff;
+use almanac_store::history::{descriptor_at, PointInTime};
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -38,82 +37,13 @@ pub async fn entity_then(
         (None, Some(v)) => PointInTime::Version(i64::from(v)),
         (None, None) => return Err(ApiError::invalid("give asOf or version")),
     };
-    let log = event_log(ctx)?;
-    let Some(past) = log.entity_at(stream, point).await? else {
+    let Some(snapshot) = event_log(ctx)?.snapshot(stream, point).await? else {
         return Ok(None);
     };
-    let Some(descriptor) = past.descriptor.clone() else {
-        return Ok(None);
-    };
-    // A version past the end is not a point of the stream's past.
-    if matches!(point, PointInTime::Version(v) if v != past.version) {
-        return Ok(None);
-    }
-    // The registration that started this life of the entity: its uid and creation.
-    let events = log
-        .read_stream_through(stream, past.version)
-        .await
-        .map_err(almanac_store::StoreError::from)?;
-    let registered = events
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "EntityRegistered")
-        .ok_or_else(|| {
-            ApiError::internal(std::io::Error::other("a live stream with no registration"))
-        })?;
-    let c = columns(&descriptor);
-    let record = EntityRecord {
-        entity_ref: stream.to_string(),
-        uid: entity_uid(stream, registered.position),
-        kind: c.kind,
-        namespace: c.namespace,
-        name: c.name,
-        title: c.title,
-        description: c.description,
-        spec_type: c.spec_type,
-        lifecycle: c.lifecycle,
-        owner_ref: c.owner_ref,
-        tags: serde_json::from_value(c.tags).unwrap_or_default(),
-        labels: c.labels,
-        annotations: c.annotations,
-        source: c.source,
-        origin: c.origin,
-        version: past.version,
-        created_at: registered.recorded_at,
-        updated_at: past.recorded_at,
-        descriptor,
-    };
-    let relations: Vec<RelationRecord> = declared(Some(&record.descriptor))
-        .into_iter()
-        .map(|r| RelationRecord {
-            source_ref: stream.to_string(),
-            relation: r.relation_type,
-            target_ref: r.target_ref,
-            declared_by: stream.to_string(),
-            field: r.field,
-        })
-        .collect();
     Ok(Some(Entity::from_data(EntityData(
-        Arc::new(record),
-        Some(Arc::new(relations)),
+        Arc::new(snapshot.record),
+        Some(Arc::new(snapshot.relations)),
     ))))
-}
-
-/// The descriptor after `version` (`Null` when removed then or not yet there).
-fn descriptor_at(
-    events: &[almanac_store::StoredEvent],
-    version: i64,
-) -> std::result::Result<Value, HistoryError> {
-    let upto: Vec<CatalogEvent> = events
-        .iter()
-        .filter(|e| e.version <= version)
-        .map(decode)
-        .collect::<std::result::Result<_, _>>()?;
-    let state = fold(upto.iter()).map_err(|err| HistoryError::Corrupt {
-        position: events.last().map_or(0, |e| e.position),
-        message: err.to_string(),
-    })?;
-    Ok(state.and_then(|s| s.descriptor).unwrap_or(Value::Null))
 }
 
 /// The changes that turn the descriptor at `from` into the one at `to`. A side
@@ -131,8 +61,7 @@ pub async fn entity_diff(
     let (from, to) = (i64::from(from), i64::from(to));
     let events = event_log(ctx)?
         .read_stream_through(stream, from.max(to))
-        .await
-        .map_err(almanac_store::StoreError::from)?;
+        .await?;
     let newest = events.last().map_or(0, |e| e.version);
     if from.max(to) > newest {
         return Err(ApiError::invalid(format!(
@@ -140,6 +69,8 @@ pub async fn entity_diff(
             from.max(to)
         )));
     }
-    let (old, new) = (descriptor_at(&events, from)?, descriptor_at(&events, to)?);
+    let at =
+        |version| -> Result<Value> { Ok(descriptor_at(&events, version)?.unwrap_or(Value::Null)) };
+    let (old, new) = (at(from)?, at(to)?);
     Ok(diff(&old, &new).iter().map(Change::from).collect())
 }
