@@ -242,18 +242,18 @@ impl Entity {
     }
 }
 
-/// Both directions of every relation the descriptor declares, through the domain's rules.
-/// A descriptor that no longer validates declares none (as the projector does).
+/// Both directions of every relation the descriptor declares, through the domain's one
+/// mapping (`relations::of_descriptor`). A descriptor that no longer validates declares
+/// none (as the projector does).
 fn relation_rows(
     entity_ref: &Arc<str>,
     descriptor: &Value,
     intern: &mut dyn FnMut(String) -> Arc<str>,
 ) -> Vec<RelationRow> {
-    let Ok(entity) = almanac_domain::Entity::from_value(descriptor.clone()) else {
+    let Ok(declared) = almanac_domain::relations::of_descriptor(descriptor) else {
         return Vec::new();
     };
-    let mut rows: Vec<RelationRow> = entity
-        .relations()
+    let mut rows: Vec<RelationRow> = declared
         .iter()
         .flat_map(|declared| {
             declared.edges().map(|(from, relation, to)| RelationRow {

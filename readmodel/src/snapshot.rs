@@ -4,7 +4,7 @@
 //! snapshot that shares every part the batch did not touch with the old one (persistent
 //! maps, `imbl`), so a reader pinned to the old snapshot keeps a consistent view while the
 //! projector publishes the next. Entity events fold exactly as the projector folds them
-//! (`almanac_domain::apply`, strict); an event that does not fold leaves its entity as it
+//! (`almanac_domain::evolve`, strict); an event that does not fold leaves its entity as it
 //! was and is reported in [`Advanced::skipped`], so the outcome does not depend on batch
 //! boundaries. This module does no IO: reading the log, publishing snapshots and waking on
 //! NOTIFY are the server's.
@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use almanac_domain::{apply, CatalogEvent, EntityState};
+use almanac_domain::{evolve, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
 
 use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
@@ -202,7 +202,7 @@ fn fold_one(
         },
         other => other.clone(),
     };
-    let next = apply(Some(held), &event).map_err(|err| err.to_string())?;
+    let next = evolve(Some(held), &event).map_err(|err| err.to_string())?;
     let Some(descriptor) = next.descriptor else {
         return Ok(None);
     };

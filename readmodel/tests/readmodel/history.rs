@@ -260,7 +260,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
         // The stale patches are the only events that do not fold: drop them, as the fold does.
         let mut state = None;
         for event in events {
-            if let Ok(next) = almanac_domain::apply(state.clone(), event) {
+            if let Ok(next) = almanac_domain::evolve(state.clone(), event) {
                 state = Some(next);
             } else if let Some(s) = &mut state {
                 s.version += 1;
