@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::fast::{HashMap, HashSet};
+use crate::fast::HashMap;
 use std::sync::Arc;
 
 use crate::entity::{Entity, RelationRow};
@@ -73,8 +73,9 @@ pub struct WalkLimits {
 pub struct Reached {
     pub entity_ref: Arc<str>,
     pub depth: u32,
-    /// Root first, this entity last.
-    pub path: Vec<Arc<str>>,
+    /// The entity before this one on one shortest path (the root at depth 1); the whole
+    /// path is [`Walk::path`].
+    pub previous: Arc<str>,
     /// The API the last hop went through, when it was not a direct edge.
     pub via: Option<Arc<str>>,
 }
@@ -87,14 +88,52 @@ pub struct WalkEdge {
     pub via: Option<Arc<str>>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A walk's result. Paths and edges are built when asked ([`Walk::path`],
+/// [`Walk::edges`]): a walk reaching half the catalog should not pay for them when the
+/// caller wants refs and depths only.
+#[derive(Clone, Debug, Default)]
 pub struct Walk {
     /// By depth, then ref. The root is not included.
     pub reached: Vec<Reached>,
-    /// Every edge between the root and reached entities, cycles included.
-    pub edges: Vec<WalkEdge>,
     /// A limit (depth or node budget) left reachable entities out.
     pub truncated: bool,
+    seen: Seen,
+    hops: Vec<WalkEdge>,
+}
+
+impl Walk {
+    /// Root first, `entity_ref` last, along one shortest path; empty when not reached.
+    pub fn path(&self, entity_ref: &str) -> Vec<Arc<str>> {
+        let Some((current, _)) = self.seen.get_key_value(entity_ref) else {
+            return Vec::new();
+        };
+        let mut path = vec![current.clone()];
+        let mut current = current;
+        while let Some((_, Some(previous), _)) = self.seen.get(current) {
+            if path.len() > self.seen.len() {
+                break; // bounded even if the pointers were to loop
+            }
+            path.push(previous.clone());
+            current = previous;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Every edge between the root and reached entities, cycles included, sorted.
+    pub fn edges(&self) -> Vec<WalkEdge> {
+        let mut edges: Vec<WalkEdge> = self
+            .hops
+            .iter()
+            .filter(|e| {
+                self.seen.contains_key(&e.dependent) && self.seen.contains_key(&e.dependency)
+            })
+            .cloned()
+            .collect();
+        edges.sort();
+        edges.dedup();
+        edges
+    }
 }
 
 impl Snapshot {
@@ -304,7 +343,7 @@ impl Snapshot {
         let root: Arc<str> = Arc::from(root);
         seen.insert(root.clone(), (0, None, None));
         let mut frontier = vec![root.clone()];
-        let mut edges: BTreeSet<WalkEdge> = BTreeSet::new();
+        let mut hops: Vec<WalkEdge> = Vec::new();
         let mut truncated = false;
         // One level more than asked: it only tells whether the depth cut the walk and
         // draws the edges that close cycles at the last level.
@@ -329,7 +368,7 @@ impl Snapshot {
                         Direction::Outgoing => (from.clone(), to.clone()),
                         Direction::Incoming => (to.clone(), from.clone()),
                     };
-                    edges.insert(WalkEdge {
+                    hops.push(WalkEdge {
                         dependent,
                         dependency,
                         via,
@@ -340,41 +379,24 @@ impl Snapshot {
         }
         let mut reached: Vec<Reached> = seen
             .iter()
-            .filter(|(r, _)| **r != root)
-            .map(|(entity_ref, (depth, _, via))| Reached {
-                entity_ref: entity_ref.clone(),
-                depth: *depth,
-                path: path_to(&seen, entity_ref),
-                via: via.clone(),
+            .filter_map(|(entity_ref, (depth, previous, via))| {
+                Some(Reached {
+                    entity_ref: entity_ref.clone(),
+                    depth: *depth,
+                    previous: previous.clone()?,
+                    via: via.clone(),
+                })
             })
             .collect();
         reached.sort_by(|a, b| (a.depth, &a.entity_ref).cmp(&(b.depth, &b.entity_ref)));
-        let known: HashSet<&Arc<str>> = seen.keys().collect();
         Walk {
-            edges: edges
-                .into_iter()
-                .filter(|e| known.contains(&e.dependent) && known.contains(&e.dependency))
-                .collect(),
             reached,
             truncated,
+            seen,
+            hops,
         }
     }
 }
 
 /// ref -> (depth, previous ref, API the hop went through)
 type Seen = HashMap<Arc<str>, (u32, Option<Arc<str>>, Option<Arc<str>>)>;
-
-/// Follows previous-pointers back to the root; bounded by the number of entities seen.
-fn path_to(seen: &Seen, entity_ref: &Arc<str>) -> Vec<Arc<str>> {
-    let mut path = vec![entity_ref.clone()];
-    let mut current = entity_ref;
-    while let Some((_, Some(previous), _)) = seen.get(current) {
-        if path.len() > seen.len() {
-            break;
-        }
-        path.push(previous.clone());
-        current = previous;
-    }
-    path.reverse();
-    path
-}

@@ -258,8 +258,7 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
         ]
     );
     assert_eq!(
-        walk.reached[2]
-            .path
+        walk.path(&walk.reached[2].entity_ref)
             .iter()
             .map(|p| &**p)
             .collect::<Vec<_>>(),
@@ -271,7 +270,9 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
         ]
     );
     assert!(!walk.truncated);
-    assert!(walk.edges.contains(&WalkEdge {
+    assert_eq!(&*walk.reached[2].previous, "component:default/payments");
+    assert!(walk.path("component:default/nowhere").is_empty());
+    assert!(walk.edges().contains(&WalkEdge {
         dependent: Arc::from("component:default/checkout"),
         dependency: Arc::from("component:default/payments"),
         via: Some(Arc::from("api:default/payments-api")),
