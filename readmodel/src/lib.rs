@@ -27,3 +27,17 @@ pub use list::{
 };
 pub use search::{TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
 pub use snapshot::{Advanced, LogEvent, Skipped, Snapshot};
+
+#[cfg(test)]
+mod tests {
+    /// The server hands one snapshot to every request's task, on any thread.
+    #[test]
+    fn a_snapshot_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<super::Snapshot>();
+        let snapshot = super::Snapshot::empty();
+        let reader = snapshot.clone();
+        let seen = std::thread::spawn(move || reader.position()).join();
+        assert_eq!(seen.ok(), Some(0));
+    }
+}
