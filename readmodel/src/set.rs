@@ -80,6 +80,9 @@ impl<T: Clone + Ord> Set<T> {
                 }
                 if items.len() > SMALL {
                     *self = Set::Large(items.iter().cloned().collect());
+                } else {
+                    // Held until the next change touches it: no spare capacity.
+                    items.shrink_to_fit();
                 }
             }
             Set::Large(set) => {
