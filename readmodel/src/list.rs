@@ -300,8 +300,30 @@ impl Snapshot {
         ListPage { rows, has_next }
     }
 
+    /// How many entities `filter` keeps. The whole catalog, or one single-valued field
+    /// (kind, namespace, type, lifecycle, owner), is answered from the facet counts kept
+    /// per batch; anything else counts a scan.
     pub fn count_entities(&self, filter: &Filter) -> i64 {
-        self.matching(filter).count() as i64
+        let (field, values) = match filter {
+            Filter::All(items) if items.is_empty() => return self.len() as i64,
+            Filter::Kind(values) => (FacetField::Kind, values),
+            Filter::Namespace(values) => (FacetField::Namespace, values),
+            Filter::Type(values) => (FacetField::Type, values),
+            Filter::Lifecycle(values) => (FacetField::Lifecycle, values),
+            Filter::Owner(values) => (FacetField::Owner, values),
+            _ => return self.matching(filter).count() as i64,
+        };
+        // Each entity holds at most one value of these fields, so the counts of the values
+        // the list matches (case-insensitively, as the filter does) add up exactly.
+        let wanted: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+        self.state
+            .facets
+            .get(&field)
+            .into_iter()
+            .flat_map(|counts| counts.iter())
+            .filter(|(value, _)| wanted.contains(&value.to_lowercase()))
+            .map(|(_, count)| *count)
+            .sum()
     }
 
     /// Values of `field` among the entities `filter` keeps, most frequent first, then by

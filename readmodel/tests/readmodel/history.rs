@@ -238,6 +238,23 @@ fn batch_by_batch_equals_the_whole_log_and_old_snapshots_stay_put() {
         assert!(!kept.is_empty());
         assert_eq!(kept, current.facets(field, &scan, 1_000), "{field:?}");
     }
+    // Counts from the facet counts equal counts over every entity (the `All` wrapper scans).
+    let counted = [
+        Filter::all(),
+        Filter::Kind(vec!["COMPONENT".into(), "api".into()]),
+        Filter::Type(vec!["service".into(), "openapi".into()]),
+        Filter::Lifecycle(vec!["Production".into()]),
+        Filter::Owner(vec![
+            "group:default/team-1".into(),
+            "group:default/team-2".into(),
+        ]),
+        Filter::Namespace(vec!["default".into()]),
+        Filter::Kind(vec![]),
+    ];
+    for filter in counted {
+        let scanned = current.count_entities(&Filter::All(vec![filter.clone()]));
+        assert_eq!(current.count_entities(&filter), scanned, "{filter:?}");
+    }
     // A batch delivered twice changes nothing.
     let again = current.advance(&log.events[1_400..]);
     assert_eq!(again.snapshot, current);
