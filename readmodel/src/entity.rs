@@ -1,0 +1,399 @@
+//! One entity as the read model holds it: the summary fields every query reads, derived
+//! once from its descriptor, and the descriptor itself with its large leaves elided.
+//!
+//! The columns are those of the `entities` projection (store's `projection/rows.rs` derives
+//! them the same way) plus `system`, `links` and the relations the entity declares, derived
+//! through `almanac_domain` (never re-implemented here). This module does not fold events
+//! (`snapshot` does) and does not hold the text of large leaves: an API's inline
+//! `definition` is replaced by a short stub, to be fetched from PostgreSQL when asked.
+
+use std::sync::Arc;
+
+use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
+use almanac_domain::{Change, EntityRef};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// String leaves longer than this, outside `metadata`, are held as a stub. `metadata`
+/// strings are kept whole: validation bounds them (a title at 1 KiB, a description and an
+/// annotation value at 64 KiB) and search reads them.
+pub const ELIDE_BYTES: usize = 4 * 1024;
+
+/// How much of the title and of the description search indexes (as the store's
+/// `SEARCH_FIELD_BYTES`).
+pub const SEARCH_FIELD_BYTES: usize = 16 * 1024;
+
+/// The prefix of a stub; what follows is the elided text's byte length and FNV-1a hash.
+pub const ELIDED_PREFIX: &str = "almanac:elided:";
+
+/// An entry of `metadata.links`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub url: String,
+    pub title: Option<String>,
+    pub icon: Option<String>,
+    pub link_type: Option<String>,
+}
+
+/// String keys to string values, sorted by key: `metadata.labels` or `annotations` (a
+/// sorted slice: a tree map's node costs half a KB for the usual two or three entries).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StringMap(Box<[(String, String)]>);
+
+impl StringMap {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| self.0[at].1.as_str())
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One declaration of an edge, as the `relations` table stores it: both directions of every
+/// relation an entity declares carry its ref as `declared_by`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelationRow {
+    pub source_ref: Arc<str>,
+    /// Backstage's spelling, e.g. `ownedBy`.
+    pub relation: &'static str,
+    pub target_ref: Arc<str>,
+    pub declared_by: Arc<str>,
+    /// The spec field that declared it, e.g. `spec.owner`.
+    pub field: &'static str,
+}
+
+/// A live entity at one log position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entity {
+    /// Canonical, lower-case `kind:namespace/name` (the stream).
+    pub entity_ref: Arc<str>,
+    /// As written (`Component`, `API`, a custom kind).
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    /// Canonical ref of `spec.owner`.
+    pub owner_ref: Option<String>,
+    /// Canonical ref of `spec.system` (the `partOf` relation that field declares).
+    pub system_ref: Option<String>,
+    pub tags: Vec<String>,
+    pub labels: StringMap,
+    pub annotations: StringMap,
+    pub links: Vec<Link>,
+    /// `backstage.io/managed-by-location`.
+    pub source: Option<String>,
+    /// `backstage.io/managed-by-origin-location`.
+    pub origin: Option<String>,
+    /// The stream version of its last event.
+    pub version: i64,
+    /// The position of the registration this life of the entity began with; the store's
+    /// uid is `entity_uid(ref, registered_position)`.
+    pub registered_position: i64,
+    pub last_position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The normalised descriptor as JSON text, with string leaves over [`ELIDE_BYTES`]
+    /// outside `metadata` replaced by stubs (see [`Entity::elided`]). Held as text, not as
+    /// a parsed tree: a third of the memory, parsed again only when an update applies.
+    pub descriptor_json: Arc<str>,
+    /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
+    pub elided: bool,
+    /// Every row this entity declares in `relations` (both directions), sorted.
+    pub declared: Box<[RelationRow]>,
+    pub(crate) keys: Keys,
+}
+
+/// Lower-cased values that filters, sorting and search compare, computed once.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub(crate) struct Keys {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `lower(coalesce(title, name))`.
+    pub title: String,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    /// Name, title and description (their first [`SEARCH_FIELD_BYTES`]) and tags, lower-cased.
+    pub search_text: String,
+}
+
+/// Where an entity's life stands before its next event.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Birth {
+    pub registered_position: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Entity {
+    /// Derives every field from `descriptor` (already elided, see [`elide`]).
+    pub(crate) fn derive(
+        entity_ref: Arc<str>,
+        descriptor: Value,
+        version: i64,
+        last_position: i64,
+        birth: Birth,
+        updated_at: DateTime<Utc>,
+        intern: &mut dyn FnMut(String) -> Arc<str>,
+    ) -> Entity {
+        let text = |path: &[&str]| -> Option<String> {
+            path.iter()
+                .try_fold(&descriptor, |v, key| v.get(key))?
+                .as_str()
+                .map(str::to_string)
+        };
+        let kind = text(&["kind"]).unwrap_or_default();
+        let namespace = text(&["metadata", "namespace"]).unwrap_or_else(|| "default".into());
+        let name = text(&["metadata", "name"]).unwrap_or_default();
+        let title = text(&["metadata", "title"]);
+        let description = text(&["metadata", "description"]);
+        let tags: Vec<String> = descriptor["metadata"]["tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let owner_ref = text(&["spec", "owner"]).and_then(|owner| {
+            EntityRef::parse(&owner, Some("group"), &namespace)
+                .ok()
+                .map(|r| r.canonical())
+        });
+        let spec_type = text(&["spec", "type"]);
+        let lifecycle = text(&["spec", "lifecycle"]);
+        let declared = relation_rows(&entity_ref, &descriptor, intern);
+        let system_ref = declared
+            .iter()
+            .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
+            .map(|row| row.target_ref.to_string());
+        let keys = Keys {
+            kind: kind.to_lowercase(),
+            namespace: namespace.to_lowercase(),
+            name: name.to_lowercase(),
+            title: title.as_deref().unwrap_or(&name).to_lowercase(),
+            spec_type: spec_type.as_deref().map(str::to_lowercase),
+            lifecycle: lifecycle.as_deref().map(str::to_lowercase),
+            search_text: search_text(&name, title.as_deref(), description.as_deref(), &tags)
+                .to_lowercase(),
+        };
+        Entity {
+            labels: string_map(&descriptor["metadata"]["labels"]),
+            annotations: string_map(&descriptor["metadata"]["annotations"]),
+            links: links(&descriptor),
+            source: managed_by_location(&descriptor).map(str::to_string),
+            origin: text(&["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION]),
+            elided: has_stub(&descriptor),
+            entity_ref,
+            kind,
+            namespace,
+            name,
+            title,
+            description,
+            spec_type,
+            lifecycle,
+            owner_ref,
+            system_ref,
+            tags: {
+                let mut tags = tags;
+                tags.shrink_to_fit();
+                tags
+            },
+            version,
+            registered_position: birth.registered_position,
+            last_position,
+            created_at: birth.created_at,
+            updated_at,
+            descriptor_json: Arc::from(descriptor.to_string()),
+            declared: declared.into_boxed_slice(),
+            keys,
+        }
+    }
+
+    /// The held descriptor, parsed (`Null` if the text were not JSON, which it always is:
+    /// this crate wrote it).
+    pub fn descriptor(&self) -> Value {
+        serde_json::from_str(&self.descriptor_json).unwrap_or(Value::Null)
+    }
+
+    pub(crate) fn birth(&self) -> Birth {
+        Birth {
+            registered_position: self.registered_position,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// Both directions of every relation the descriptor declares, through the domain's one
+/// mapping (`relations::of_descriptor`). A descriptor that no longer validates declares
+/// none (as the projector does).
+fn relation_rows(
+    entity_ref: &Arc<str>,
+    descriptor: &Value,
+    intern: &mut dyn FnMut(String) -> Arc<str>,
+) -> Vec<RelationRow> {
+    let Ok(declared) = almanac_domain::relations::of_descriptor(descriptor) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<RelationRow> = declared
+        .iter()
+        .flat_map(|declared| {
+            declared.edges().map(|(from, relation, to)| RelationRow {
+                source_ref: intern(from.canonical()),
+                relation: relation.as_str(),
+                target_ref: intern(to.canonical()),
+                declared_by: entity_ref.clone(),
+                field: declared.field,
+            })
+        })
+        .collect();
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+fn string_map(value: &Value) -> StringMap {
+    let mut pairs: Vec<(String, String)> = value
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    StringMap(pairs.into_boxed_slice())
+}
+
+fn links(descriptor: &Value) -> Vec<Link> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    descriptor["metadata"]["links"]
+        .as_array()
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| {
+                    Some(Link {
+                        url: text(l, "url")?,
+                        title: text(l, "title"),
+                        icon: text(l, "icon"),
+                        link_type: text(l, "type"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Name, title, description and tags, as the store's `search_text` (title and description
+/// by their first [`SEARCH_FIELD_BYTES`]).
+fn search_text(
+    name: &str,
+    title: Option<&str>,
+    description: Option<&str>,
+    tags: &[String],
+) -> String {
+    [
+        Some(name),
+        title.map(|t| prefix(t, SEARCH_FIELD_BYTES)),
+        description.map(|d| prefix(d, SEARCH_FIELD_BYTES)),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(tags.iter().map(String::as_str))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// The longest prefix of at most `max` bytes that ends on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Replaces every string leaf over [`ELIDE_BYTES`] outside `metadata` by its stub.
+/// Deterministic, so a change's old value elided the same way still matches the held one.
+pub fn elide(mut descriptor: Value) -> Value {
+    if let Value::Object(map) = &mut descriptor {
+        for (key, value) in map.iter_mut() {
+            if key != "metadata" {
+                elide_all(value);
+            }
+        }
+    }
+    descriptor
+}
+
+/// The changes of an update with the same leaves elided, so they apply to a held
+/// descriptor. A change at or under `/metadata` is left whole.
+pub fn elide_changes(changes: &[Change]) -> Vec<Change> {
+    changes
+        .iter()
+        .map(|change| {
+            let mut change = change.clone();
+            if change.path.is_empty() {
+                change.old_value = change.old_value.map(elide);
+                change.new_value = change.new_value.map(elide);
+            } else if change.path != "/metadata" && !change.path.starts_with("/metadata/") {
+                if let Some(old) = &mut change.old_value {
+                    elide_all(old);
+                }
+                if let Some(new) = &mut change.new_value {
+                    elide_all(new);
+                }
+            }
+            change
+        })
+        .collect()
+}
+
+fn elide_all(value: &mut Value) {
+    match value {
+        Value::String(text) if text.len() > ELIDE_BYTES => *text = stub(text),
+        Value::Array(items) => items.iter_mut().for_each(elide_all),
+        Value::Object(map) => map.values_mut().for_each(elide_all),
+        _ => {}
+    }
+}
+
+fn stub(text: &str) -> String {
+    // FNV-1a: stable across builds, and enough to tell two texts of one length apart
+    // when a patch's old value is checked.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{ELIDED_PREFIX}{}:{hash:016x}", text.len())
+}
+
+fn has_stub(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.starts_with(ELIDED_PREFIX),
+        Value::Array(items) => items.iter().any(has_stub),
+        Value::Object(map) => map.values().any(has_stub),
+        _ => false,
+    }
+}

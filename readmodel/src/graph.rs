@@ -1,0 +1,402 @@
+//! Walks over the relation graph of one snapshot, with the store's semantics: relation
+//! hops both ways (`store::catalog::relations`), ownership through the group tree and a
+//! group's members (`ownership`), and dependency walks (`dependencies`).
+//!
+//! Every walk keeps a visited set, so a cycle in the data ends it; targets need not exist
+//! (dangling edges are walked, as in SQL), but only live entities are returned where the
+//! store joins `entities`. Nothing here reads anything but the snapshot.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::fast::HashMap;
+use std::sync::Arc;
+
+use crate::entity::{Entity, RelationRow};
+use crate::snapshot::Snapshot;
+
+/// Whose ownership counts as the root's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OwnedScope {
+    /// Only entities whose `spec.owner` is the root.
+    Direct,
+    /// The root group and every group below it (`parentOf`, transitively).
+    Subgroups,
+    /// The root user and every group the user is a direct member of.
+    Memberships,
+}
+
+/// A page of entities under a root, by ref, with the total over all pages.
+#[derive(Clone, Debug)]
+pub struct RootedPage {
+    pub rows: Vec<Arc<Entity>>,
+    pub total: usize,
+    pub has_next: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ancestor {
+    /// 1 for the parent, 2 for the grandparent, ...
+    pub depth: u32,
+    pub entity: Arc<Entity>,
+}
+
+/// Deepest parent chain followed; deeper trees are cut (and cycles end here).
+pub const MAX_ANCESTRY: u32 = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// What the root depends on.
+    Outgoing,
+    /// What depends on the root (impact).
+    Incoming,
+}
+
+impl Direction {
+    /// (direct edge type, API hop out, API hop back).
+    fn edge_types(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Direction::Outgoing => ("dependsOn", "consumesApi", "apiProvidedBy"),
+            Direction::Incoming => ("dependencyOf", "providesApi", "apiConsumedBy"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WalkLimits {
+    pub max_depth: u32,
+    /// Most entities one walk may reach.
+    pub max_nodes: usize,
+}
+
+/// An entity reached from the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reached {
+    pub entity_ref: Arc<str>,
+    pub depth: u32,
+    /// The entity before this one on one shortest path (the root at depth 1); the whole
+    /// path is [`Walk::path`].
+    pub previous: Arc<str>,
+    /// The API the last hop went through, when it was not a direct edge.
+    pub via: Option<Arc<str>>,
+}
+
+/// `dependent` depends on `dependency` (whatever the walk's direction).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WalkEdge {
+    pub dependent: Arc<str>,
+    pub dependency: Arc<str>,
+    pub via: Option<Arc<str>>,
+}
+
+/// A walk's result. Paths and edges are built when asked ([`Walk::path`],
+/// [`Walk::edges`]): a walk reaching half the catalog should not pay for them when the
+/// caller wants refs and depths only.
+#[derive(Clone, Debug, Default)]
+pub struct Walk {
+    /// By depth, then ref. The root is not included.
+    pub reached: Vec<Reached>,
+    /// A limit (depth or node budget) left reachable entities out.
+    pub truncated: bool,
+    seen: Seen,
+    hops: Vec<WalkEdge>,
+}
+
+impl Walk {
+    /// Root first, `entity_ref` last, along one shortest path; empty when not reached.
+    pub fn path(&self, entity_ref: &str) -> Vec<Arc<str>> {
+        let Some((current, _)) = self.seen.get_key_value(entity_ref) else {
+            return Vec::new();
+        };
+        let mut path = vec![current.clone()];
+        let mut current = current;
+        while let Some((_, Some(previous), _)) = self.seen.get(current) {
+            if path.len() > self.seen.len() {
+                break; // bounded even if the pointers were to loop
+            }
+            path.push(previous.clone());
+            current = previous;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Every edge between the root and reached entities, cycles included, sorted.
+    pub fn edges(&self) -> Vec<WalkEdge> {
+        let mut edges: Vec<WalkEdge> = self
+            .hops
+            .iter()
+            .filter(|e| {
+                self.seen.contains_key(&e.dependent) && self.seen.contains_key(&e.dependency)
+            })
+            .cloned()
+            .collect();
+        edges.sort();
+        edges.dedup();
+        edges
+    }
+}
+
+impl Snapshot {
+    /// Every declaration of an edge leaving `source` (canonical), sorted by type, target,
+    /// declaring entity and field: the `relations` rows.
+    pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = &RelationRow> {
+        self.state
+            .edges
+            .get(source)
+            .into_iter()
+            .flat_map(|rows| rows.iter())
+    }
+
+    /// Every edge leaving `source`, once per (type, target), with the first declaration
+    /// (by declaring entity, then field): the store's `relation_edges`. Inverse edges
+    /// declared by the target are included, so hops go both ways.
+    pub fn relations_from(&self, source: &str) -> Vec<&RelationRow> {
+        let mut out: Vec<&RelationRow> = Vec::new();
+        for row in self.relation_rows(source) {
+            match out.last() {
+                Some(last)
+                    if last.relation == row.relation && last.target_ref == row.target_ref => {}
+                _ => out.push(row),
+            }
+        }
+        out
+    }
+
+    /// Targets of `relation` edges leaving `source`, sorted, once each.
+    fn targets(&self, source: &str, relation: &str) -> Vec<&Arc<str>> {
+        let mut targets: Vec<&Arc<str>> = self
+            .relation_rows(source)
+            .filter(|r| r.relation == relation)
+            .map(|r| &r.target_ref)
+            .collect();
+        targets.dedup();
+        targets
+    }
+
+    /// The root and every group below it through `parentOf`, or the root alone.
+    fn group_tree(&self, root: &str, descend: bool) -> BTreeSet<Arc<str>> {
+        let mut seen: BTreeSet<Arc<str>> = BTreeSet::from([Arc::from(root)]);
+        let mut queue: VecDeque<Arc<str>> = VecDeque::from([Arc::from(root)]);
+        if !descend {
+            return seen;
+        }
+        while let Some(group) = queue.pop_front() {
+            for child in self.targets(&group, "parentOf") {
+                if seen.insert(child.clone()) {
+                    queue.push_back(child.clone());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The refs whose ownership counts as the root's, for `scope`.
+    fn owners(&self, root: &str, scope: OwnedScope) -> BTreeSet<Arc<str>> {
+        match scope {
+            OwnedScope::Direct => self.group_tree(root, false),
+            OwnedScope::Subgroups => self.group_tree(root, true),
+            OwnedScope::Memberships => {
+                let mut owners = self.group_tree(root, false);
+                owners.extend(self.targets(root, "memberOf").into_iter().cloned());
+                owners
+            }
+        }
+    }
+
+    /// Entities owned within `scope` of `root`, by ref: up to `first` after `after` (a
+    /// ref), with the total.
+    pub fn owned_entities(
+        &self,
+        root: &str,
+        scope: OwnedScope,
+        first: usize,
+        after: Option<&str>,
+    ) -> RootedPage {
+        let mut refs: Vec<&Arc<str>> = Vec::new();
+        for owner in self.owners(root, scope) {
+            if let Some(owned) = self.state.owned.get(&owner) {
+                refs.extend(owned.iter());
+            }
+        }
+        refs.sort_unstable();
+        refs.dedup();
+        self.page(refs, first, after)
+    }
+
+    /// The live users who are members of `root`, or (`transitive`) of it or any group
+    /// below it, by ref, paged.
+    pub fn members(
+        &self,
+        root: &str,
+        transitive: bool,
+        first: usize,
+        after: Option<&str>,
+    ) -> RootedPage {
+        let mut refs: Vec<&Arc<str>> = Vec::new();
+        for group in self.group_tree(root, transitive) {
+            refs.extend(
+                self.relation_rows(&group)
+                    .filter(|row| row.relation == "hasMember")
+                    .map(|row| &row.target_ref),
+            );
+        }
+        refs.sort_unstable();
+        refs.dedup();
+        refs.retain(|r| self.entity(r).is_some());
+        self.page(refs, first, after)
+    }
+
+    /// A page of `refs` (sorted, distinct, live) after `after`, with the total.
+    fn page(&self, refs: Vec<&Arc<str>>, first: usize, after: Option<&str>) -> RootedPage {
+        let total = refs.len();
+        let start = match after {
+            Some(after) => refs.partition_point(|r| &***r <= after),
+            None => 0,
+        };
+        let rest = &refs[start..];
+        RootedPage {
+            rows: rest
+                .iter()
+                .take(first)
+                .filter_map(|r| self.entity(r).cloned())
+                .collect(),
+            has_next: rest.len() > first,
+            total,
+        }
+    }
+
+    /// The root's parent, grandparent and so on (those that exist), nearest first, each at
+    /// its smallest depth; the root itself is left out even in a cycle.
+    pub fn ancestors(&self, root: &str) -> Vec<Ancestor> {
+        let mut depth_of: HashMap<Arc<str>, u32> = HashMap::default();
+        let mut frontier: Vec<Arc<str>> = vec![Arc::from(root)];
+        for depth in 1..=MAX_ANCESTRY {
+            let mut next = Vec::new();
+            for group in &frontier {
+                for parent in self.targets(group, "childOf") {
+                    if !depth_of.contains_key(parent) {
+                        depth_of.insert(parent.clone(), depth);
+                        next.push(parent.clone());
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        let mut out: Vec<Ancestor> = depth_of
+            .into_iter()
+            .filter(|(r, _)| &**r != root)
+            .filter_map(|(r, depth)| {
+                Some(Ancestor {
+                    depth,
+                    entity: self.entity(&r)?.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.depth, &a.entity.entity_ref).cmp(&(b.depth, &b.entity.entity_ref)));
+        out
+    }
+
+    /// Next hops from `from` in the walk's direction: (to, via API), sorted by target, a
+    /// direct edge winning over the same hop through an API; no self-loops.
+    fn next_hops(
+        &self,
+        from: &str,
+        direction: Direction,
+        via_apis: bool,
+    ) -> Vec<(Arc<str>, Option<Arc<str>>)> {
+        let (direct, api_out, api_back) = direction.edge_types();
+        let mut hops: BTreeMap<Arc<str>, Option<Arc<str>>> = BTreeMap::new();
+        for to in self.targets(from, direct) {
+            hops.insert(to.clone(), None);
+        }
+        if via_apis {
+            for api in self.targets(from, api_out) {
+                for to in self.targets(api, api_back) {
+                    match hops.get(to) {
+                        Some(None) => {}
+                        Some(Some(existing)) if existing <= api => {}
+                        _ => {
+                            hops.insert(to.clone(), Some(api.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        hops.into_iter().filter(|(to, _)| &**to != from).collect()
+    }
+
+    /// Breadth-first from `root` (canonical) along dependencies, optionally through APIs
+    /// ("A consumes an API that B provides": A depends on B). Each reached entity gets its
+    /// smallest depth and one shortest path; the walk stops at the depth or node limit and
+    /// says whether that cut it.
+    pub fn walk_dependencies(
+        &self,
+        root: &str,
+        direction: Direction,
+        via_apis: bool,
+        limits: WalkLimits,
+    ) -> Walk {
+        let mut seen: Seen = HashMap::default();
+        let root: Arc<str> = Arc::from(root);
+        seen.insert(root.clone(), (0, None, None));
+        let mut frontier = vec![root.clone()];
+        let mut hops: Vec<WalkEdge> = Vec::new();
+        let mut truncated = false;
+        // One level more than asked: it only tells whether the depth cut the walk and
+        // draws the edges that close cycles at the last level.
+        for level in 1..=limits.max_depth + 1 {
+            if frontier.is_empty() {
+                break;
+            }
+            let last = level > limits.max_depth;
+            frontier.sort();
+            let mut next = Vec::new();
+            for from in &frontier {
+                for (to, via) in self.next_hops(from, direction, via_apis) {
+                    if !seen.contains_key(&to) {
+                        if last || seen.len() > limits.max_nodes {
+                            truncated = true;
+                            continue;
+                        }
+                        seen.insert(to.clone(), (level, Some(from.clone()), via.clone()));
+                        next.push(to.clone());
+                    }
+                    let (dependent, dependency) = match direction {
+                        Direction::Outgoing => (from.clone(), to.clone()),
+                        Direction::Incoming => (to.clone(), from.clone()),
+                    };
+                    hops.push(WalkEdge {
+                        dependent,
+                        dependency,
+                        via,
+                    });
+                }
+            }
+            frontier = next;
+        }
+        let mut reached: Vec<Reached> = seen
+            .iter()
+            .filter_map(|(entity_ref, (depth, previous, via))| {
+                Some(Reached {
+                    entity_ref: entity_ref.clone(),
+                    depth: *depth,
+                    previous: previous.clone()?,
+                    via: via.clone(),
+                })
+            })
+            .collect();
+        reached.sort_by(|a, b| (a.depth, &a.entity_ref).cmp(&(b.depth, &b.entity_ref)));
+        Walk {
+            reached,
+            truncated,
+            seen,
+            hops,
+        }
+    }
+}
+
+/// ref -> (depth, previous ref, API the hop went through)
+type Seen = HashMap<Arc<str>, (u32, Option<Arc<str>>, Option<Arc<str>>)>;

@@ -1,0 +1,43 @@
+//! Almanac's catalog read model: the catalog's current state held in memory as an
+//! immutable [`Snapshot`], folded from the log, and the catalog queries answered from it
+//! (entities by ref, relation hops both ways, ownership through group trees, dependency
+//! walks, filters, sorting with keyset pages, facets, ranked search).
+//!
+//! Pure, like `almanac_domain`: no IO, no async, no SQL, no clock. Reading the log,
+//! publishing a new snapshot per batch, waking on NOTIFY and serving GraphQL are the
+//! server's; history, time travel and the full text of large fields stay in PostgreSQL.
+//! The queries mirror `store::catalog`'s semantics so either can answer a request.
+
+pub mod entity;
+mod fast;
+pub mod filter;
+pub mod graph;
+pub mod list;
+pub mod search;
+mod set;
+pub mod snapshot;
+
+pub use entity::{Entity, Link, RelationRow, StringMap, ELIDE_BYTES};
+pub use filter::Filter;
+pub use graph::{
+    Ancestor, Direction, OwnedScope, Reached, RootedPage, Walk, WalkEdge, WalkLimits, MAX_ANCESTRY,
+};
+pub use list::{
+    Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey, Scored, SearchPage,
+};
+pub use search::{TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
+pub use snapshot::{Advanced, LogEvent, Skipped, Snapshot};
+
+#[cfg(test)]
+mod tests {
+    /// The server hands one snapshot to every request's task, on any thread.
+    #[test]
+    fn a_snapshot_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<super::Snapshot>();
+        let snapshot = super::Snapshot::empty();
+        let reader = snapshot.clone();
+        let seen = std::thread::spawn(move || reader.position()).join();
+        assert_eq!(seen.ok(), Some(0));
+    }
+}

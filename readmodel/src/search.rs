@@ -1,0 +1,539 @@
+//! Ranked text search over the snapshot: whole words, word prefixes (as-you-type),
+//! substrings and near misses, with the store's scoring (`store::catalog::search`).
+//!
+//! The index is ours, two persistent maps updated once per batch: words (the alphanumeric
+//! tokens of each entity's search text) to the entities holding them, and trigrams (as
+//! `pg_trgm` pads them) to the words holding them. A prefix is a range of the ordered word
+//! map; a near miss is a word found through its trigrams. Substrings are a scan of the
+//! lower-cased search texts (a few MB at 100,000 entities). This module does not parse
+//! filters (`filter` does) or page (`query` does).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::entity::Entity;
+use crate::fast::{HashMap, HashSet, PMap};
+use crate::set::Set;
+
+/// Most bytes of search text (after trimming and collapsing whitespace).
+pub const MAX_SEARCH_BYTES: usize = 256;
+/// Most words in one search text.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// `pg_trgm`'s default `word_similarity_threshold`: a near miss at or above it matches.
+pub const WORD_SIMILARITY_THRESHOLD: f64 = 0.6;
+
+/// Search text that cannot become a query. Its message names the limit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextQueryError {
+    #[error("search text must not be empty")]
+    Empty,
+    #[error("search text is {bytes} bytes; the limit is {MAX_SEARCH_BYTES}")]
+    TooLong { bytes: usize },
+    #[error("search text has {terms} words; the limit is {MAX_SEARCH_TERMS}")]
+    TooManyTerms { terms: usize },
+    #[error("search text must not contain a NUL character")]
+    Nul,
+}
+
+/// Free text, normalised and bounded as the store's `TextQuery::parse` does it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextQuery {
+    /// Trimmed, runs of whitespace made one space.
+    pub raw: String,
+    lower: String,
+    /// The alphanumeric words of the text, lower-cased: each must prefix a word.
+    terms: Vec<String>,
+}
+
+impl TextQuery {
+    pub fn parse(text: &str) -> Result<TextQuery, TextQueryError> {
+        if text.contains('\0') {
+            return Err(TextQueryError::Nul);
+        }
+        if text.len() > MAX_SEARCH_BYTES * 4 {
+            return Err(TextQueryError::TooLong { bytes: text.len() });
+        }
+        let raw = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if raw.is_empty() {
+            return Err(TextQueryError::Empty);
+        }
+        if raw.len() > MAX_SEARCH_BYTES {
+            return Err(TextQueryError::TooLong { bytes: raw.len() });
+        }
+        let lower = raw.to_lowercase();
+        let terms: Vec<String> = words(&lower).map(str::to_string).collect();
+        if terms.len() > MAX_SEARCH_TERMS {
+            return Err(TextQueryError::TooManyTerms { terms: terms.len() });
+        }
+        Ok(TextQuery { raw, lower, terms })
+    }
+}
+
+/// The alphanumeric tokens of an already lower-cased text.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+type Trigram = [char; 3];
+/// A sorted set shared between snapshots (see `set`): a batch that adds one entity to a
+/// word every entity holds copies a path of a tree, not the list.
+type Postings = Set<Arc<str>>;
+/// What a batch takes out of one posting list, and what it puts in.
+type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
+
+/// Words -> entities and trigrams -> words.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SearchIndex {
+    words: imbl::OrdMap<Arc<str>, Postings>,
+    trigrams: PMap<Trigram, Postings>,
+}
+
+/// The trigrams of one word, in order, padded as `pg_trgm` pads them (two spaces before,
+/// one after).
+fn word_trigrams(word: &str) -> Vec<Trigram> {
+    let padded: Vec<char> = [' ', ' ']
+        .into_iter()
+        .chain(word.chars())
+        .chain([' '])
+        .collect();
+    padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+/// The trigrams inside a token, unpadded: every word holding the token as a substring
+/// holds all of them.
+fn inner_trigrams(token: &str) -> Vec<Trigram> {
+    let chars: Vec<char> = token.chars().collect();
+    chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+/// `pg_trgm`'s `word_similarity(query, text)`: the best ratio of the query's trigrams found
+/// in a contiguous extent of the text's trigram sequence to the query's trigrams plus the
+/// extent's others.
+fn extent_similarity(query: &HashSet<Trigram>, sequence: &[Trigram]) -> f64 {
+    if query.is_empty() {
+        return 0.0;
+    }
+    let total = query.len() as f64;
+    let mut best = 0.0_f64;
+    for start in 0..sequence.len() {
+        if !query.contains(&sequence[start]) {
+            continue; // an extent starting outside the query only adds to its cost
+        }
+        let mut found: HashSet<Trigram> = HashSet::default();
+        let mut extra = 0usize;
+        for trigram in &sequence[start..] {
+            if query.contains(trigram) {
+                found.insert(*trigram);
+                best = best.max(found.len() as f64 / (total + extra as f64));
+            } else {
+                extra += 1;
+            }
+        }
+    }
+    best
+}
+
+/// One query's word similarities, each word or run of words computed once.
+struct Similarity<'q> {
+    query: &'q HashSet<Trigram>,
+    run: usize,
+    cache: HashMap<String, f64>,
+}
+
+impl Similarity<'_> {
+    /// `word_similarity(query, text)` over runs of as many words as the query has (one
+    /// word for a one-word query).
+    fn of_text(&mut self, text: &str) -> f64 {
+        let text: Vec<&str> = words(text).collect();
+        let mut best = 0.0_f64;
+        for start in 0..text.len() {
+            let window = &text[start..(start + self.run).min(text.len())];
+            let sim = self.of_window(window);
+            best = best.max(sim);
+        }
+        best
+    }
+
+    fn of_window(&mut self, window: &[&str]) -> f64 {
+        let joined;
+        let key: &str = match window {
+            [word] => word,
+            _ => {
+                joined = window.join(" ");
+                &joined
+            }
+        };
+        if let Some(sim) = self.cache.get(key) {
+            return *sim;
+        }
+        let key = key.to_string();
+        let sequence: Vec<Trigram> = window.iter().flat_map(|w| word_trigrams(w)).collect();
+        let sim = extent_similarity(self.query, &sequence);
+        self.cache.insert(key, sim);
+        sim
+    }
+}
+
+impl SearchIndex {
+    /// Applies a batch's changed entities (before, after) to both maps.
+    pub(crate) fn update<'a>(
+        &mut self,
+        changed: impl Iterator<Item = (&'a Arc<str>, Option<&'a Entity>, Option<&'a Entity>)>,
+    ) {
+        let mut delta: BTreeMap<String, Delta> = BTreeMap::new();
+        for (key, old, new) in changed {
+            let old_words = entity_words(old);
+            let new_words = entity_words(new);
+            for word in old_words.difference(&new_words) {
+                delta.entry(word.clone()).or_default().0.insert(key.clone());
+            }
+            for word in new_words.difference(&old_words) {
+                delta.entry(word.clone()).or_default().1.insert(key.clone());
+            }
+        }
+        let mut trigram_delta: BTreeMap<Trigram, Delta> = BTreeMap::new();
+        for (word, (gone, added)) in delta {
+            let (word_key, mut refs): (Arc<str>, Postings) =
+                match self.words.get_key_value(word.as_str()) {
+                    Some((k, v)) => (k.clone(), v.clone()),
+                    None => (Arc::from(word.as_str()), Postings::default()),
+                };
+            let was_empty = refs.is_empty();
+            refs.apply(&gone, added);
+            if refs.is_empty() {
+                self.words.remove(&word_key);
+                if !was_empty {
+                    for t in word_trigrams(&word) {
+                        trigram_delta
+                            .entry(t)
+                            .or_default()
+                            .0
+                            .insert(word_key.clone());
+                    }
+                }
+            } else {
+                self.words.insert(word_key.clone(), refs);
+                if was_empty {
+                    for t in word_trigrams(&word) {
+                        trigram_delta
+                            .entry(t)
+                            .or_default()
+                            .1
+                            .insert(word_key.clone());
+                    }
+                }
+            }
+        }
+        for (trigram, (gone, added)) in trigram_delta {
+            let mut list = self.trigrams.get(&trigram).cloned().unwrap_or_default();
+            list.apply(&gone, added);
+            if list.is_empty() {
+                self.trigrams.remove(&trigram);
+            } else {
+                self.trigrams.insert(trigram, list);
+            }
+        }
+    }
+
+    /// The entities `query` matches among `entities`, with their scores: a substring of
+    /// the search text, every query word prefixing a word, or a near miss
+    /// (`word_similarity` at or above [`WORD_SIMILARITY_THRESHOLD`]).
+    ///
+    /// Score, as the store's: 3 for a name equal to the text, 1 for a name it prefixes,
+    /// plus the word similarity, plus 0.1 when every word prefixes a word (the store adds
+    /// `ts_rank`, of that order for short texts).
+    ///
+    /// Work follows the matches, not the catalog: candidates come from the word and
+    /// trigram maps and are checked against the text; only a text without any
+    /// alphanumeric word scans every entity.
+    pub(crate) fn scores(
+        &self,
+        entities: &PMap<Arc<str>, Arc<Entity>>,
+        query: &TextQuery,
+    ) -> Vec<(Arc<Entity>, f64)> {
+        let query_trigrams: HashSet<Trigram> =
+            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
+        let mut similarity = Similarity {
+            query: &query_trigrams,
+            run: query.terms.len().max(1),
+            cache: HashMap::default(),
+        };
+        let prefixed = self.prefixed(query);
+        let mut candidates: HashSet<Arc<str>> = HashSet::default();
+        match self.substring_candidates(query) {
+            Some(found) => candidates.extend(found),
+            None => candidates.extend(entities.keys().cloned()),
+        }
+        if let Some(prefixed) = &prefixed {
+            candidates.extend(prefixed.iter().cloned());
+        }
+        candidates.extend(self.near_misses(query, &query_trigrams, &mut similarity));
+        let mut out = Vec::with_capacity(candidates.len());
+        for key in candidates {
+            let Some(entity) = entities.get(&key) else {
+                continue;
+            };
+            let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(&key));
+            if let Some(score) = score_one(entity, query, &mut similarity, all_terms) {
+                out.push((entity.clone(), score));
+            }
+        }
+        out
+    }
+
+    /// Entities that may hold the text as a substring: each of its alphanumeric words is a
+    /// substring of one of their words. `None` when the text has no such word (scan all).
+    fn substring_candidates(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
+        let mut result: Option<HashSet<Arc<str>>> = None;
+        for token in &query.terms {
+            let mut holders: HashSet<Arc<str>> = HashSet::default();
+            for word in self.words_containing(token) {
+                for entity in self.words.get(word).into_iter().flatten() {
+                    if result.as_ref().is_none_or(|r| r.contains(entity)) {
+                        holders.insert(entity.clone());
+                    }
+                }
+            }
+            result = Some(holders);
+        }
+        result
+    }
+
+    /// Words holding `token` as a substring: through the trigram map for three characters
+    /// or more, else by a pass over the words.
+    fn words_containing<'a>(&'a self, token: &'a str) -> Vec<&'a Arc<str>> {
+        let trigrams = inner_trigrams(token);
+        let Some((first, rest)) = trigrams.split_first() else {
+            return self.words.keys().filter(|w| w.contains(token)).collect();
+        };
+        let Some(list) = self.trigrams.get(first) else {
+            return Vec::new();
+        };
+        let others: Vec<&Postings> = rest.iter().filter_map(|t| self.trigrams.get(t)).collect();
+        if others.len() < rest.len() {
+            return Vec::new();
+        }
+        list.iter()
+            .filter(|w| others.iter().all(|o| o.contains(*w)) && w.contains(token))
+            .collect()
+    }
+
+    /// Entities where every query word prefixes one of their words; `None` when the query
+    /// has no words (punctuation only).
+    fn prefixed(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
+        let mut result: Option<HashSet<Arc<str>>> = None;
+        for term in &query.terms {
+            let mut hits: HashSet<Arc<str>> = HashSet::default();
+            let start: Bound<&str> = Bound::Included(term.as_str());
+            for (word, refs) in self.words.range::<_, str>((start, Bound::Unbounded)) {
+                if !word.starts_with(term.as_str()) {
+                    break;
+                }
+                match &result {
+                    Some(previous) => {
+                        hits.extend(refs.iter().filter(|r| previous.contains(*r)).cloned())
+                    }
+                    None => hits.extend(refs.iter().cloned()),
+                }
+            }
+            result = Some(hits);
+        }
+        result
+    }
+
+    /// Entities holding a word whose similarity to the query reaches the threshold. A word
+    /// sharing too few of the query's trigrams cannot, so only those sharing enough are
+    /// scored; for a query of several words, a word of the run holds at least its share.
+    fn near_misses(
+        &self,
+        query: &TextQuery,
+        query_trigrams: &HashSet<Trigram>,
+        similarity: &mut Similarity<'_>,
+    ) -> HashSet<Arc<str>> {
+        let run = query.terms.len().max(1) as f64;
+        let needed = (WORD_SIMILARITY_THRESHOLD * query_trigrams.len() as f64 / run).ceil();
+        let mut shared: HashMap<&Arc<str>, usize> = HashMap::default();
+        for trigram in query_trigrams {
+            for word in self.trigrams.get(trigram).into_iter().flatten() {
+                *shared.entry(word).or_insert(0) += 1;
+            }
+        }
+        let mut out = HashSet::default();
+        for (word, count) in shared {
+            if (count as f64) < needed {
+                continue;
+            }
+            // One-word queries are decided here; longer ones by the caller's recheck of
+            // every holder's text.
+            if query.terms.len() <= 1 && similarity.of_window(&[word]) < WORD_SIMILARITY_THRESHOLD {
+                continue;
+            }
+            out.extend(self.words.get(word).into_iter().flatten().cloned());
+        }
+        out
+    }
+}
+
+/// One entity's score, or `None` when the query does not match it; `all_terms`: every
+/// query word prefixes one of its words.
+fn score_one(
+    entity: &Entity,
+    query: &TextQuery,
+    similarity: &mut Similarity<'_>,
+    all_terms: bool,
+) -> Option<f64> {
+    let text = &entity.keys.search_text;
+    let ws = similarity.of_text(text);
+    let matched = all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
+    if !matched {
+        return None;
+    }
+    let name = &entity.keys.name;
+    let mut score = ws;
+    if *name == query.lower {
+        score += 3.0;
+    }
+    if name.starts_with(&query.lower) {
+        score += 1.0;
+    }
+    if all_terms {
+        score += 0.1;
+    }
+    Some(score)
+}
+
+fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
+    entity
+        .map(|e| words(&e.keys.search_text).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{LogEvent, Snapshot};
+    use almanac_domain::CatalogEvent;
+    use chrono::Utc;
+    use serde_json::json;
+
+    /// Every entity scored without the index: what the index's candidates must equal.
+    fn by_scan(snapshot: &Snapshot, query: &TextQuery) -> Vec<(String, f64)> {
+        let trigrams: HashSet<Trigram> =
+            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
+        let mut similarity = Similarity {
+            query: &trigrams,
+            run: query.terms.len().max(1),
+            cache: HashMap::default(),
+        };
+        let mut out: Vec<(String, f64)> = snapshot
+            .entities()
+            .filter_map(|e| {
+                let text: Vec<&str> = words(&e.keys.search_text).collect();
+                let all_terms = !query.terms.is_empty()
+                    && query
+                        .terms
+                        .iter()
+                        .all(|t| text.iter().any(|w| w.starts_with(t.as_str())));
+                let score = score_one(e, query, &mut similarity, all_terms)?;
+                Some((e.entity_ref.to_string(), score))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn the_index_finds_exactly_what_a_scan_of_every_entity_finds() {
+        let names = [
+            ("payments", "Takes payments for orders"),
+            ("payments-gateway", "The gateway in front of card networks"),
+            ("ledger", "Double-entry ledger of every payment"),
+            ("ledger-export", "Exports the ledger nightly"),
+            ("checkout", "The checkout web site, 50% of traffic"),
+            ("chk", "Short name"),
+            ("orders", "Order history and returns"),
+            ("a", "x"),
+        ];
+        let events: Vec<LogEvent> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, description))| LogEvent {
+                position: i as i64 + 1,
+                stream: format!("component:default/{name}"),
+                version: 1,
+                recorded_at: Utc::now(),
+                event: CatalogEvent::EntityRegistered {
+                    descriptor: json!({
+                        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                        "metadata": { "name": name, "namespace": "default", "description": description, "tags": ["java"] },
+                        "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+                    }),
+                },
+            })
+            .collect();
+        let snapshot = Snapshot::from_log(&events).snapshot;
+        let queries = [
+            "payments",
+            "paym",
+            "PAYMENT",
+            "ledgr",
+            "ledger exp",
+            "ledger export",
+            "led exp",
+            "gateway card",
+            "gatway",
+            "checkot",
+            "50%",
+            "of",
+            "e",
+            "ch",
+            "--",
+            "-entry",
+            "entry ledger",
+            "zzz",
+            "java",
+            "returns history",
+        ];
+        for text in queries {
+            let query = TextQuery::parse(text).unwrap();
+            let mut found: Vec<(String, f64)> = snapshot
+                .text_scores(&query)
+                .into_iter()
+                .map(|(e, s)| (e.entity_ref.to_string(), s))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(found, by_scan(&snapshot, &query), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn word_similarity_matches_pg_trgm_on_its_documented_example() {
+        let query: HashSet<Trigram> = word_trigrams("word").into_iter().collect();
+        let text: Vec<Trigram> = ["two", "words"]
+            .iter()
+            .flat_map(|w| word_trigrams(w))
+            .collect();
+        let sim = extent_similarity(&query, &text);
+        assert!((sim - 0.8).abs() < 1e-9, "{sim}");
+    }
+
+    #[test]
+    fn text_is_normalised_and_bounded() {
+        assert_eq!(
+            TextQuery::parse("  a \t\n b ").map(|q| q.raw),
+            Ok("a b".into())
+        );
+        assert_eq!(TextQuery::parse(" \t"), Err(TextQueryError::Empty));
+        assert_eq!(TextQuery::parse("a\0b"), Err(TextQueryError::Nul));
+        let words = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
+        assert_eq!(
+            TextQuery::parse(&words),
+            Err(TextQueryError::TooManyTerms {
+                terms: MAX_SEARCH_TERMS + 1
+            })
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! A persistent sorted set for the snapshot's indexes: a shared sorted vector while small,
+//! an `imbl::OrdSet` once large.
+//!
+//! Most index lists are short (an entity's few relation rows, a rare word's few entities)
+//! and a few are huge (a word every entity holds, a resource half the catalog depends
+//! on). `imbl::OrdSet` alone gives every short list a whole tree leaf (64 slots), which
+//! measured at several KB per entity; a vector alone makes every batch that touches a huge
+//! list copy it. Each form is used where it is cheap. Nothing here knows what it holds.
+
+use std::sync::Arc;
+
+/// Above this many elements the set is a tree.
+const SMALL: usize = 48;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Set<T: Clone + Ord> {
+    Small(Arc<Vec<T>>),
+    Large(imbl::OrdSet<T>),
+}
+
+impl<T: Clone + Ord> Default for Set<T> {
+    fn default() -> Self {
+        Set::Small(Arc::new(Vec::new()))
+    }
+}
+
+impl<T: Clone + Ord> PartialEq for Set<T> {
+    /// Equal contents, whatever the form.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Clone + Ord> Set<T> {
+    pub fn len(&self) -> usize {
+        match self {
+            Set::Small(items) => items.len(),
+            Set::Large(set) => set.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, item: &T) -> bool {
+        match self {
+            Set::Small(items) => items.binary_search(item).is_ok(),
+            Set::Large(set) => set.contains(item),
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_, T> {
+        match self {
+            Set::Small(items) => Iter::Small(items.iter()),
+            Set::Large(set) => Iter::Large(set.iter()),
+        }
+    }
+
+    /// Applies removals then additions, copying a small set once and a large one's paths.
+    pub fn apply<'a>(
+        &mut self,
+        gone: impl IntoIterator<Item = &'a T>,
+        added: impl IntoIterator<Item = T>,
+    ) where
+        T: 'a,
+    {
+        match self {
+            Set::Small(items) => {
+                let items = Arc::make_mut(items);
+                for item in gone {
+                    if let Ok(at) = items.binary_search(item) {
+                        items.remove(at);
+                    }
+                }
+                for item in added {
+                    if let Err(at) = items.binary_search(&item) {
+                        items.insert(at, item);
+                    }
+                }
+                if items.len() > SMALL {
+                    *self = Set::Large(items.iter().cloned().collect());
+                } else {
+                    // Held until the next change touches it: no spare capacity.
+                    items.shrink_to_fit();
+                }
+            }
+            Set::Large(set) => {
+                for item in gone {
+                    set.remove(item);
+                }
+                for item in added {
+                    set.insert(item);
+                }
+                if set.len() <= SMALL / 2 {
+                    *self = Set::Small(Arc::new(set.iter().cloned().collect()));
+                }
+            }
+        }
+    }
+}
+
+/// In order, whatever the form.
+pub(crate) enum Iter<'a, T: Clone + Ord> {
+    Small(std::slice::Iter<'a, T>),
+    Large(imbl::ordset::Iter<'a, T, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a, T: Clone + Ord> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        match self {
+            Iter::Small(items) => items.next(),
+            Iter::Large(items) => items.next(),
+        }
+    }
+}
+
+impl<'a, T: Clone + Ord> IntoIterator for &'a Set<T> {
+    type Item = &'a T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_into_a_tree_and_shrinks_back_keeping_order_and_old_versions() {
+        let mut set: Set<u32> = Set::default();
+        set.apply([], [5, 1, 3]);
+        let small = set.clone();
+        set.apply(&[3], 0..100);
+        assert!(matches!(set, Set::Large(_)));
+        assert_eq!(set.len(), 100);
+        assert_eq!(small.iter().copied().collect::<Vec<_>>(), vec![1, 3, 5]);
+        let large = set.clone();
+        let gone: Vec<u32> = (10..100).collect();
+        set.apply(&gone, []);
+        assert!(matches!(set, Set::Small(_)));
+        assert_eq!(
+            set.iter().copied().collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
+        assert_eq!(large.len(), 100);
+        assert!(large.contains(&99) && !set.contains(&99));
+        let mut same: Set<u32> = Set::default();
+        same.apply([], 0..10);
+        assert_eq!(same, set);
+    }
+}

@@ -1,0 +1,354 @@
+//! The catalog at one log position, and the pure fold that advances it by a batch.
+//!
+//! A [`Snapshot`] is immutable and cheap to clone (one `Arc`). Advancing returns a new
+//! snapshot that shares every part the batch did not touch with the old one (persistent
+//! maps, `imbl`), so a reader pinned to the old snapshot keeps a consistent view while the
+//! projector publishes the next. Entity events fold exactly as the projector folds them
+//! (`almanac_domain::evolve`, strict); an event that does not fold leaves its entity as it
+//! was and is reported in [`Advanced::skipped`], so the outcome does not depend on batch
+//! boundaries. This module does no IO: reading the log, publishing snapshots and waking on
+//! NOTIFY are the server's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use almanac_domain::{evolve, CatalogEvent, EntityState};
+use chrono::{DateTime, Utc};
+
+use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
+use crate::fast::{HashMap, PMap};
+use crate::list::{facet_values, FacetField, FACET_FIELDS};
+use crate::search::SearchIndex;
+use crate::set::Set;
+
+/// One stored event, as the fold needs it: the log row's position, stream (the entity's
+/// canonical ref), stream version and time, with its decoded event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEvent {
+    pub position: i64,
+    pub stream: String,
+    pub version: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub event: CatalogEvent,
+}
+
+/// An event the fold passed over, and why (the projector records the same in
+/// `projection_failures`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub position: i64,
+    pub stream: String,
+    pub reason: String,
+}
+
+/// What advancing produced: the new snapshot and the events it could not fold.
+#[derive(Clone, Debug)]
+pub struct Advanced {
+    pub snapshot: Snapshot,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The catalog's current state at [`Snapshot::position`]. Clone it freely: clones share.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub(crate) state: Arc<State>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct State {
+    pub position: i64,
+    /// Live entities by canonical ref (unordered: whoever needs an order sorts).
+    pub entities: PMap<Arc<str>, Arc<Entity>>,
+    /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
+    /// that ref, sorted. Targets need not exist (dangling edges are kept, as in SQL).
+    pub edges: PMap<Arc<str>, Set<RelationRow>>,
+    /// Canonical `owner_ref` -> the entities it owns (directly).
+    pub owned: PMap<Arc<str>, Set<Arc<str>>>,
+    pub search: SearchIndex,
+    /// Live entities in `lower(name)`, then ref, order: the API's default page order,
+    /// walked from the cursor instead of sorting the catalog.
+    pub by_name: imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    /// Live refs in order, for pages ordered by ref.
+    pub by_ref: imbl::OrdSet<Arc<str>>,
+    /// Facet counts over the whole catalog: field -> value -> live entities holding it.
+    pub facets: PMap<FacetField, PMap<Arc<str>, i64>>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot::empty()
+    }
+}
+
+impl PartialEq for Snapshot {
+    /// Equal when they reflect the same position and hold the same entities (every field)
+    /// and the same relation rows. The indexes are functions of those.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&*self.state, &*other.state);
+        a.position == b.position
+            && a.entities == b.entities
+            && a.edges.len() == b.edges.len()
+            && a.edges.iter().all(|(k, v)| b.edges.get(k) == Some(v))
+            && a.owned == b.owned
+            && a.search == b.search
+            && a.facets == b.facets
+            && a.by_name == b.by_name
+            && a.by_ref == b.by_ref
+    }
+}
+
+impl Snapshot {
+    /// The catalog before the first event.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            state: Arc::new(State::default()),
+        }
+    }
+
+    /// Folds a whole log from the start.
+    pub fn from_log(events: &[LogEvent]) -> Advanced {
+        Snapshot::empty().advance(events)
+    }
+
+    /// The log position this snapshot reflects: every event at or below it is folded in.
+    pub fn position(&self) -> i64 {
+        self.state.position
+    }
+
+    /// Number of live entities.
+    pub fn len(&self) -> usize {
+        self.state.entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.entities.is_empty()
+    }
+
+    /// A new snapshot with `events` folded in, in position order; `self` is unchanged.
+    /// Events at or below [`Snapshot::position`] are already folded and are passed over,
+    /// so a batch delivered twice changes nothing.
+    pub fn advance(&self, events: &[LogEvent]) -> Advanced {
+        let mut state = (*self.state).clone();
+        let mut skipped = Vec::new();
+        // Each touched entity as it was before the batch (None: absent).
+        let mut before: BTreeMap<Arc<str>, Option<Arc<Entity>>> = BTreeMap::new();
+        let mut interned: HashMap<String, Arc<str>> = HashMap::default();
+        for stored in events {
+            if stored.position <= state.position {
+                continue;
+            }
+            state.position = stored.position;
+            if !stored.event.is_entity_event() {
+                continue; // locations are not part of the catalog graph
+            }
+            let (key, current) = match state.entities.get_key_value(stored.stream.as_str()) {
+                Some((key, entity)) => (key.clone(), Some(entity.clone())),
+                None => (intern(&mut interned, &stored.stream), None),
+            };
+            before.entry(key.clone()).or_insert_with(|| current.clone());
+            match fold_one(&mut interned, &key, current.as_deref(), stored) {
+                Ok(Some(entity)) => {
+                    state.entities.insert(key, Arc::new(entity));
+                }
+                Ok(None) => {
+                    state.entities.remove(&key);
+                }
+                Err(reason) => skipped.push(Skipped {
+                    position: stored.position,
+                    stream: stored.stream.clone(),
+                    reason,
+                }),
+            }
+        }
+        reindex(&mut state, &before);
+        Advanced {
+            snapshot: Snapshot {
+                state: Arc::new(state),
+            },
+            skipped,
+        }
+    }
+
+    /// The live entity with this canonical ref.
+    pub fn entity(&self, entity_ref: &str) -> Option<&Arc<Entity>> {
+        self.state.entities.get(entity_ref)
+    }
+
+    /// Every live entity, in no particular order.
+    pub fn entities(&self) -> impl Iterator<Item = &Arc<Entity>> {
+        self.state.entities.values()
+    }
+}
+
+/// One event on one entity, as `store::projection::batch::fold_into`: the stream version
+/// before it is the event's minus one; a removal yields `None`.
+fn fold_one(
+    interned: &mut HashMap<String, Arc<str>>,
+    key: &Arc<str>,
+    current: Option<&Entity>,
+    stored: &LogEvent,
+) -> Result<Option<Entity>, String> {
+    let held = EntityState {
+        version: stored.version - 1,
+        descriptor: current.map(Entity::descriptor),
+    };
+    // Large leaves are held as stubs, so the event is elided the same way before it applies.
+    let event = match &stored.event {
+        CatalogEvent::EntityRegistered { descriptor } => CatalogEvent::EntityRegistered {
+            descriptor: elide(descriptor.clone()),
+        },
+        CatalogEvent::EntityUpdated { changes } => CatalogEvent::EntityUpdated {
+            changes: elide_changes(changes),
+        },
+        other => other.clone(),
+    };
+    let next = evolve(Some(held), &event).map_err(|err| err.to_string())?;
+    let Some(descriptor) = next.descriptor else {
+        return Ok(None);
+    };
+    let birth = current.map(Entity::birth).unwrap_or(Birth {
+        registered_position: stored.position,
+        created_at: stored.recorded_at,
+    });
+    // The entity's own ref is in every row it declares: share its key.
+    let mut intern = |text: String| {
+        if *text == **key {
+            key.clone()
+        } else {
+            intern(interned, &text)
+        }
+    };
+    Ok(Some(Entity::derive(
+        key.clone(),
+        descriptor,
+        stored.version,
+        stored.position,
+        birth,
+        stored.recorded_at,
+        &mut intern,
+    )))
+}
+
+/// Adds `delta` to the whole-catalog facet counts of each of the entity's values; a
+/// value whose count reaches zero is dropped.
+fn count_facets(
+    facets: &mut PMap<FacetField, PMap<Arc<str>, i64>>,
+    entity: Option<&Entity>,
+    delta: i64,
+) {
+    let Some(entity) = entity else {
+        return;
+    };
+    for field in FACET_FIELDS {
+        let counts = facets.entry(field).or_default();
+        for value in facet_values(entity, field) {
+            match counts.get_mut(value) {
+                Some(count) => {
+                    *count += delta;
+                    if *count == 0 {
+                        counts.remove(value);
+                    }
+                }
+                None => {
+                    counts.insert(Arc::from(value), delta);
+                }
+            }
+        }
+    }
+}
+
+/// One `Arc<str>` per ref within a batch.
+fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
+    if let Some(found) = interned.get(text) {
+        return found.clone();
+    }
+    let shared: Arc<str> = Arc::from(text);
+    interned.insert(text.to_string(), shared.clone());
+    shared
+}
+
+/// Brings the relation, owner and search indexes in line with the touched entities, once
+/// per batch: each posting list or adjacency list the batch changes is copied once.
+fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) {
+    let mut removed_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
+    let mut added_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
+    let mut changed = Vec::new();
+    for (key, old) in before {
+        let new = state.entities.get(key).cloned();
+        if old.as_ref().map(Arc::as_ptr) == new.as_ref().map(Arc::as_ptr) {
+            continue;
+        }
+        let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
+        let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
+        if old_rows != new_rows {
+            for row in old_rows {
+                removed_rows
+                    .entry(row.source_ref.clone())
+                    .or_default()
+                    .insert(row.clone());
+            }
+            for row in new_rows {
+                added_rows
+                    .entry(row.source_ref.clone())
+                    .or_default()
+                    .insert(row.clone());
+            }
+        }
+        let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
+        let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
+        if old_owner != new_owner {
+            if let Some(owner) = old_owner {
+                if let Some(set) = state.owned.get_mut(owner) {
+                    set.apply([key], []);
+                    if set.is_empty() {
+                        state.owned.remove(owner);
+                    }
+                }
+            }
+            if let Some(owner) = new_owner {
+                let owner: Arc<str> = match state.owned.get_key_value(owner) {
+                    Some((k, _)) => k.clone(),
+                    None => Arc::from(owner),
+                };
+                state
+                    .owned
+                    .entry(owner)
+                    .or_default()
+                    .apply([], [key.clone()]);
+            }
+        }
+        if let Some(old) = &old {
+            state
+                .by_name
+                .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
+            state.by_ref.remove(key);
+        }
+        if let Some(new) = &new {
+            state
+                .by_name
+                .insert((Arc::from(new.keys.name.as_str()), key.clone()));
+            state.by_ref.insert(key.clone());
+        }
+        count_facets(&mut state.facets, old.as_deref(), -1);
+        count_facets(&mut state.facets, new.as_deref(), 1);
+        changed.push((key.clone(), old, new));
+    }
+    let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
+    for source in sources {
+        let mut rows = state.edges.get(source).cloned().unwrap_or_default();
+        rows.apply(
+            removed_rows.get(source).into_iter().flatten(),
+            added_rows.get(source).into_iter().flatten().cloned(),
+        );
+        if rows.is_empty() {
+            state.edges.remove(source);
+        } else {
+            state.edges.insert(source.clone(), rows);
+        }
+    }
+    state.search.update(
+        changed
+            .iter()
+            .map(|(key, old, new)| (key, old.as_deref(), new.as_deref())),
+    );
+}

@@ -1,0 +1,374 @@
+//! A seeded random history of ingests, edits and removals: the snapshot advanced batch by
+//! batch equals the one folded from the whole log at once and the one rebuilt entity by
+//! entity with the domain's fold, and a snapshot once published never changes.
+
+use std::collections::BTreeMap;
+
+use almanac_domain::{CatalogEvent, Entity as DomainEntity};
+use almanac_readmodel::entity::elide;
+use almanac_readmodel::{
+    Entity, FacetField, Filter, OrderDirection, OrderField, OrderKey, RelationRow, Snapshot,
+};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::log::Log;
+
+const WORDS: [&str; 12] = [
+    "payments", "checkout", "ledger", "search", "billing", "gateway", "orders", "catalog",
+    "identity", "metrics", "invoices", "shipping",
+];
+
+fn pick<'a>(rng: &mut StdRng, items: &'a [String]) -> &'a str {
+    items.choose(rng).map(String::as_str).unwrap_or("x")
+}
+
+fn some<'a>(rng: &mut StdRng, items: &'a [String], most: usize) -> Vec<&'a str> {
+    let n = rng.gen_range(0..=most);
+    items.choose_multiple(rng, n).map(String::as_str).collect()
+}
+
+fn words(rng: &mut StdRng, n: usize) -> String {
+    (0..n)
+        .map(|_| *WORDS.choose(rng).unwrap_or(&"x"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Names {
+    components: Vec<String>,
+    groups: Vec<String>,
+    users: Vec<String>,
+    apis: Vec<String>,
+    resources: Vec<String>,
+    systems: Vec<String>,
+}
+
+impl Names {
+    fn new() -> Names {
+        let n = |prefix: &str, count: usize| (0..count).map(|i| format!("{prefix}-{i}")).collect();
+        Names {
+            components: n("svc", 120),
+            groups: n("team", 15),
+            users: n("user", 25),
+            apis: n("api", 20),
+            resources: n("db", 10),
+            systems: n("sys", 5),
+        }
+    }
+}
+
+/// A random valid descriptor for `(kind, name)`, pointing at random others.
+fn descriptor(rng: &mut StdRng, names: &Names, kind: &str, name: &str) -> Value {
+    let mut metadata = json!({ "name": name, "description": words(rng, 4) });
+    if rng.gen_bool(0.5) {
+        metadata["title"] = json!(words(rng, 2));
+    }
+    let count = rng.gen_range(0..3);
+    let tags: Vec<&str> = ["java", "rust", "go", "critical"]
+        .choose_multiple(rng, count)
+        .copied()
+        .collect();
+    metadata["tags"] = json!(tags);
+    let tier = ["1", "2", "3"][rng.gen_range(0..3)];
+    metadata["labels"] = json!({ "tier": tier });
+    if rng.gen_bool(0.3) {
+        metadata["annotations"] = json!({ "example.com/oncall": words(rng, 1) });
+    }
+    if rng.gen_bool(0.2) {
+        metadata["links"] = json!([{ "url": "https://example.com/dash", "title": "Dashboard" }]);
+    }
+    let lifecycle = ["production", "experimental", "deprecated"][rng.gen_range(0..3)];
+    let spec = match kind {
+        "Component" => {
+            let component_type = ["service", "website", "library"][rng.gen_range(0..3)];
+            let depends: Vec<String> = some(rng, &names.components, 3)
+                .into_iter()
+                .map(|c| format!("component:{c}"))
+                .chain(
+                    some(rng, &names.resources, 1)
+                        .into_iter()
+                        .map(|r| format!("resource:{r}")),
+                )
+                .collect();
+            json!({
+                "type": component_type,
+                "lifecycle": lifecycle,
+                "owner": pick(rng, &names.groups),
+                "system": pick(rng, &names.systems),
+                "dependsOn": depends,
+                "providesApis": some(rng, &names.apis, 2),
+                "consumesApis": some(rng, &names.apis, 2),
+            })
+        }
+        "API" => {
+            // Now and then an inline definition over the elision threshold, edited later.
+            let definition = if rng.gen_bool(0.3) {
+                format!(
+                    "openapi: 3.0.0 # {}\n{}",
+                    rng.gen::<u32>(),
+                    "x".repeat(6000)
+                )
+            } else {
+                format!("openapi: 3.0.0 # {}", rng.gen::<u32>())
+            };
+            json!({
+                "type": "openapi", "lifecycle": lifecycle, "owner": pick(rng, &names.groups),
+                "definition": definition,
+            })
+        }
+        "Resource" => json!({ "type": "database", "owner": pick(rng, &names.groups) }),
+        "System" => json!({ "owner": pick(rng, &names.groups) }),
+        "Group" => {
+            let mut spec = json!({
+                "type": "team",
+                "children": [],
+                "members": some(rng, &names.users, 3),
+            });
+            if rng.gen_bool(0.7) {
+                spec["parent"] = json!(pick(rng, &names.groups));
+            }
+            spec
+        }
+        _ => json!({ "memberOf": some(rng, &names.groups, 2) }),
+    };
+    let api_version = "backstage.io/v1alpha1";
+    json!({ "apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec })
+}
+
+/// `events` ingests, edits and removals over a fixed set of names, seeded.
+pub fn random_log(seed: u64, events: usize) -> Log {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let names = Names::new();
+    let all: Vec<(&str, &String)> = [
+        ("Component", &names.components),
+        ("Group", &names.groups),
+        ("User", &names.users),
+        ("API", &names.apis),
+        ("Resource", &names.resources),
+        ("System", &names.systems),
+    ]
+    .iter()
+    .flat_map(|(kind, list)| list.iter().map(move |name| (*kind, name)))
+    .collect();
+    let mut log = Log::default();
+    while log.events.len() < events {
+        let Some(&(kind, name)) = all.choose(&mut rng) else {
+            break;
+        };
+        let stream = format!("{}:default/{}", kind.to_lowercase(), name);
+        let roll: f64 = rng.gen();
+        if !log.live(&stream) || roll < 0.65 {
+            let d = descriptor(&mut rng, &names, kind, name);
+            log.put(d);
+        } else if roll < 0.85 {
+            log.remove(&stream);
+        } else if roll < 0.92 {
+            log.orphan(&stream);
+        } else if roll < 0.95 {
+            log.bad_update(&stream);
+        } else {
+            log.location(&format!("loc-{}", rng.gen_range(0..5)));
+        }
+    }
+    log
+}
+
+/// A deep copy of everything a snapshot answers from, to compare it with later.
+fn contents(snapshot: &Snapshot) -> (i64, Vec<Entity>, BTreeMap<String, Vec<RelationRow>>) {
+    let mut entities: Vec<Entity> = snapshot.entities().map(|e| (**e).clone()).collect();
+    entities.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+    let mut rows = BTreeMap::new();
+    for e in &entities {
+        for row in &e.declared {
+            rows.insert(
+                row.source_ref.to_string(),
+                snapshot.relation_rows(&row.source_ref).cloned().collect(),
+            );
+        }
+    }
+    (snapshot.position(), entities, rows)
+}
+
+#[test]
+fn batch_by_batch_equals_the_whole_log_and_old_snapshots_stay_put() {
+    let log = random_log(7, 1_500);
+    let whole = Snapshot::from_log(&log.events);
+    assert_eq!(whole.snapshot.position(), 1_500);
+    assert!(
+        !whole.skipped.is_empty(),
+        "the history holds events that do not fold"
+    );
+
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut current = Snapshot::empty();
+    let mut skipped = Vec::new();
+    let mut published: Vec<(Snapshot, _)> = Vec::new();
+    let mut published_count = 0;
+    let mut start = 0;
+    while start < log.events.len() {
+        let end = (start + rng.gen_range(1..=40)).min(log.events.len());
+        let advanced = current.advance(&log.events[start..end]);
+        skipped.extend(advanced.skipped);
+        // A deep copy of every fourth snapshot (all of them would only slow the test).
+        if published_count % 4 == 0 {
+            published.push((current.clone(), contents(&current)));
+        }
+        published_count += 1;
+        current = advanced.snapshot;
+        start = end;
+    }
+    assert_eq!(current, whole.snapshot);
+    assert_eq!(skipped, whole.skipped);
+    assert!(published_count > 50 && published.len() > 12);
+    for (snapshot, before) in &published {
+        assert_eq!(contents(snapshot), *before, "at {}", snapshot.position());
+    }
+    // The whole-catalog facet counts kept per batch equal a count over every entity.
+    let scan = Filter::All(vec![Filter::all()]);
+    for field in [
+        FacetField::Kind,
+        FacetField::Type,
+        FacetField::Owner,
+        FacetField::Tag,
+    ] {
+        let kept = current.facets(field, &Filter::all(), 1_000);
+        assert!(!kept.is_empty());
+        assert_eq!(kept, current.facets(field, &scan, 1_000), "{field:?}");
+    }
+    // Counts from the facet counts equal counts over every entity (the `All` wrapper scans).
+    let counted = [
+        Filter::all(),
+        Filter::Kind(vec!["COMPONENT".into(), "api".into()]),
+        Filter::Type(vec!["service".into(), "openapi".into()]),
+        Filter::Lifecycle(vec!["Production".into()]),
+        Filter::Owner(vec![
+            "group:default/team-1".into(),
+            "group:default/team-2".into(),
+        ]),
+        Filter::Namespace(vec!["default".into()]),
+        Filter::Kind(vec![]),
+    ];
+    for filter in counted {
+        let scanned = current.count_entities(&Filter::All(vec![filter.clone()]));
+        assert_eq!(current.count_entities(&filter), scanned, "{filter:?}");
+    }
+    // A batch delivered twice changes nothing.
+    let again = current.advance(&log.events[1_400..]);
+    assert_eq!(again.snapshot, current);
+    assert!(again.skipped.is_empty());
+}
+
+#[test]
+fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
+    let log = random_log(11, 1_200);
+    let snapshot = Snapshot::from_log(&log.events).snapshot;
+    let mut streams: BTreeMap<&str, Vec<&CatalogEvent>> = BTreeMap::new();
+    for event in &log.events {
+        if event.event.is_entity_event() {
+            streams.entry(&event.stream).or_default().push(&event.event);
+        }
+    }
+    let mut live = 0;
+    let mut elided = 0;
+    for (stream, events) in streams {
+        // The stale patches are the only events that do not fold: drop them, as the fold does.
+        let mut state = None;
+        for event in events {
+            if let Ok(next) = almanac_domain::evolve(state.clone(), event) {
+                state = Some(next);
+            } else if let Some(s) = &mut state {
+                s.version += 1;
+            }
+        }
+        let expected = state.and_then(|s| s.descriptor);
+        let held = snapshot.entity(stream);
+        assert_eq!(expected.is_some(), held.is_some(), "{stream}");
+        let (Some(expected), Some(held)) = (expected, held) else {
+            continue;
+        };
+        live += 1;
+        assert_eq!(held.descriptor(), elide(expected.clone()), "{stream}");
+        elided += usize::from(held.elided);
+        let entity = DomainEntity::from_value(expected).expect("valid");
+        let mut rows: Vec<(String, &str, String)> = entity
+            .relations()
+            .iter()
+            .flat_map(|r| r.edges())
+            .map(|(from, rel, to)| (from.canonical(), rel.as_str(), to.canonical()))
+            .collect();
+        rows.sort();
+        rows.dedup();
+        let declared: Vec<(String, &str, String)> = held
+            .declared
+            .iter()
+            .map(|r| {
+                (
+                    r.source_ref.to_string(),
+                    r.relation,
+                    r.target_ref.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(declared, rows, "{stream}");
+        for row in &held.declared {
+            assert!(snapshot.relation_rows(&row.source_ref).any(|r| r == row));
+        }
+        assert_eq!(held.title.as_deref(), entity.title());
+        assert_eq!(held.tags, entity.tags());
+    }
+    assert_eq!(live, snapshot.len());
+    assert!(live > 50 && elided > 0, "live {live}, elided {elided}");
+}
+
+/// Every page through `order`, following each page's cursor; the refs in page order.
+fn all_pages(snapshot: &Snapshot, filter: &Filter, order: &[OrderKey]) -> Vec<String> {
+    let mut refs = Vec::new();
+    let mut cursor: Option<(Vec<String>, String)> = None;
+    loop {
+        let after = cursor.as_ref().map(|(k, r)| (k.as_slice(), r.as_str()));
+        let page = snapshot.list_entities(filter, order, 7, after);
+        refs.extend(page.rows.iter().map(|r| r.entity.entity_ref.to_string()));
+        let Some(last) = page.rows.last() else {
+            break;
+        };
+        cursor = Some((last.sort_keys.clone(), last.entity.entity_ref.to_string()));
+        if !page.has_next {
+            break;
+        }
+    }
+    refs
+}
+
+#[test]
+fn pages_read_from_the_ordered_indexes_equal_pages_sorted_from_a_scan() {
+    let snapshot = Snapshot::from_log(&random_log(5, 1_000).events).snapshot;
+    let key = |field, direction| OrderKey { field, direction };
+    let (asc, desc) = (OrderDirection::Asc, OrderDirection::Desc);
+    let filters = [
+        Filter::all(),
+        Filter::Kind(vec!["component".into()]),
+        Filter::Not(Box::new(Filter::Lifecycle(vec!["production".into()]))),
+        Filter::Tag(vec!["java".into()]),
+    ];
+    for filter in &filters {
+        // One key reads an index; the same order with a redundant second key sorts.
+        let cases = [
+            (key(OrderField::Name, asc), key(OrderField::Ref, asc)),
+            (key(OrderField::Ref, asc), key(OrderField::Name, asc)),
+            (key(OrderField::Ref, desc), key(OrderField::Name, asc)),
+        ];
+        for (single, with_tie) in cases {
+            let indexed = all_pages(&snapshot, filter, &[single]);
+            let sorted = all_pages(&snapshot, filter, &[single, with_tie]);
+            assert!(!indexed.is_empty());
+            assert_eq!(indexed, sorted, "{filter:?} {single:?}");
+        }
+        assert_eq!(
+            all_pages(&snapshot, filter, &[key(OrderField::Name, asc)]).len() as i64,
+            snapshot.count_entities(filter)
+        );
+    }
+}
