@@ -9,50 +9,8 @@ use crate::fast::HashSet;
 use std::sync::Arc;
 
 use crate::entity::Entity;
-use crate::search::TextQuery;
+use crate::query::Filter;
 use crate::snapshot::Snapshot;
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Filter {
-    /// Every condition holds (an empty list is true).
-    All(Vec<Filter>),
-    /// At least one holds (an empty list is false).
-    Any(Vec<Filter>),
-    Not(Box<Filter>),
-    /// Each list below matches any of its values, case-insensitively.
-    Kind(Vec<String>),
-    Namespace(Vec<String>),
-    Name(Vec<String>),
-    Type(Vec<String>),
-    Lifecycle(Vec<String>),
-    /// Canonical owner refs (`group:default/team-a`).
-    Owner(Vec<String>),
-    /// Any of these tags (compared lower-cased).
-    Tag(Vec<String>),
-    /// `metadata.labels[key] == value` for any of the pairs.
-    Label(Vec<(String, String)>),
-    Annotation(Vec<(String, String)>),
-    /// The annotation key is present, whatever its value.
-    HasAnnotation(Vec<String>),
-    Text(TextQuery),
-    /// Exactly these canonical refs.
-    Ref(Vec<String>),
-}
-
-impl Filter {
-    pub fn all() -> Filter {
-        Filter::All(Vec::new())
-    }
-
-    /// How many leaf conditions the tree holds (for a caller's size limit).
-    pub fn size(&self) -> usize {
-        match self {
-            Filter::All(items) | Filter::Any(items) => items.iter().map(Filter::size).sum(),
-            Filter::Not(inner) => inner.size(),
-            _ => 1,
-        }
-    }
-}
 
 /// A filter ready to test entities: values lower-cased once, text conditions resolved
 /// through the search index to the entities they match.

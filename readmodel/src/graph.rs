@@ -12,18 +12,8 @@ use crate::fast::HashMap;
 use std::sync::Arc;
 
 use crate::entity::{Entity, RelationRow};
+use crate::query::{Direction, OwnedScope, WalkLimits};
 use crate::snapshot::Snapshot;
-
-/// Whose ownership counts as the root's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OwnedScope {
-    /// Only entities whose `spec.owner` is the root.
-    Direct,
-    /// The root group and every group below it (`parentOf`, transitively).
-    Subgroups,
-    /// The root user and every group the user is a direct member of.
-    Memberships,
-}
 
 /// A page of entities under a root, by ref, with the total over all pages.
 #[derive(Clone, Debug)]
@@ -43,14 +33,6 @@ pub struct Ancestor {
 /// Deepest parent chain followed; deeper trees are cut (and cycles end here).
 pub const MAX_ANCESTRY: u32 = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// What the root depends on.
-    Outgoing,
-    /// What depends on the root (impact).
-    Incoming,
-}
-
 impl Direction {
     /// (direct edge type, API hop out, API hop back).
     fn edge_types(self) -> (&'static str, &'static str, &'static str) {
@@ -59,13 +41,6 @@ impl Direction {
             Direction::Incoming => ("dependencyOf", "providesApi", "apiConsumedBy"),
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WalkLimits {
-    pub max_depth: u32,
-    /// Most entities one walk may reach.
-    pub max_nodes: usize,
 }
 
 /// An entity reached from the root.

@@ -13,19 +13,18 @@ mod fast;
 pub mod filter;
 pub mod graph;
 pub mod list;
-pub mod search;
+pub mod query;
+mod search;
 mod set;
 pub mod snapshot;
 
 pub use entity::{Entity, Link, RelationRow, StringMap, ELIDE_BYTES};
-pub use filter::Filter;
-pub use graph::{
-    Ancestor, Direction, OwnedScope, Reached, RootedPage, Walk, WalkEdge, WalkLimits, MAX_ANCESTRY,
+pub use graph::{Ancestor, Reached, RootedPage, Walk, WalkEdge, MAX_ANCESTRY};
+pub use list::{Facet, ListPage, Listed, Scored, SearchPage};
+pub use query::{
+    Direction, FacetField, Filter, OrderDirection, OrderField, OrderKey, OwnedScope, TextQuery,
+    TextQueryError, WalkLimits, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
 };
-pub use list::{
-    Facet, FacetField, ListPage, Listed, OrderDirection, OrderField, OrderKey, Scored, SearchPage,
-};
-pub use search::{TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
 pub use snapshot::{Advanced, LogEvent, Skipped, Snapshot};
 
 #[cfg(test)]

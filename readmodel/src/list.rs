@@ -14,36 +14,9 @@ use std::sync::Arc;
 
 use crate::entity::Entity;
 use crate::fast::HashMap;
-use crate::filter::{Compiled, Filter};
-use crate::search::TextQuery;
+use crate::filter::Compiled;
+use crate::query::{FacetField, Filter, OrderDirection, OrderField, OrderKey, TextQuery};
 use crate::snapshot::Snapshot;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderField {
-    Ref,
-    Kind,
-    Namespace,
-    Name,
-    /// The title, or the name where there is none.
-    Title,
-    Type,
-    Lifecycle,
-    Owner,
-    CreatedAt,
-    UpdatedAt,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderDirection {
-    Asc,
-    Desc,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct OrderKey {
-    pub field: OrderField,
-    pub direction: OrderDirection,
-}
 
 /// One listed entity with the text values of its sort keys (for its cursor).
 #[derive(Clone, Debug)]
@@ -57,16 +30,6 @@ pub struct ListPage {
     pub rows: Vec<Listed>,
     /// More rows follow the last one.
     pub has_next: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FacetField {
-    Kind,
-    Namespace,
-    Type,
-    Lifecycle,
-    Owner,
-    Tag,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,67 +14,11 @@ use std::sync::Arc;
 
 use crate::entity::Entity;
 use crate::fast::{HashMap, HashSet, PMap};
-use crate::set::Set;
+use crate::query::{words, TextQuery};
 
-/// Most bytes of search text (after trimming and collapsing whitespace).
-pub const MAX_SEARCH_BYTES: usize = 256;
-/// Most words in one search text.
-pub const MAX_SEARCH_TERMS: usize = 16;
 /// `pg_trgm`'s default `word_similarity_threshold`: a near miss at or above it matches.
 pub const WORD_SIMILARITY_THRESHOLD: f64 = 0.6;
-
-/// Search text that cannot become a query. Its message names the limit.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TextQueryError {
-    #[error("search text must not be empty")]
-    Empty,
-    #[error("search text is {bytes} bytes; the limit is {MAX_SEARCH_BYTES}")]
-    TooLong { bytes: usize },
-    #[error("search text has {terms} words; the limit is {MAX_SEARCH_TERMS}")]
-    TooManyTerms { terms: usize },
-    #[error("search text must not contain a NUL character")]
-    Nul,
-}
-
-/// Free text, normalised and bounded as the store's `TextQuery::parse` does it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TextQuery {
-    /// Trimmed, runs of whitespace made one space.
-    pub raw: String,
-    lower: String,
-    /// The alphanumeric words of the text, lower-cased: each must prefix a word.
-    terms: Vec<String>,
-}
-
-impl TextQuery {
-    pub fn parse(text: &str) -> Result<TextQuery, TextQueryError> {
-        if text.contains('\0') {
-            return Err(TextQueryError::Nul);
-        }
-        if text.len() > MAX_SEARCH_BYTES * 4 {
-            return Err(TextQueryError::TooLong { bytes: text.len() });
-        }
-        let raw = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if raw.is_empty() {
-            return Err(TextQueryError::Empty);
-        }
-        if raw.len() > MAX_SEARCH_BYTES {
-            return Err(TextQueryError::TooLong { bytes: raw.len() });
-        }
-        let lower = raw.to_lowercase();
-        let terms: Vec<String> = words(&lower).map(str::to_string).collect();
-        if terms.len() > MAX_SEARCH_TERMS {
-            return Err(TextQueryError::TooManyTerms { terms: terms.len() });
-        }
-        Ok(TextQuery { raw, lower, terms })
-    }
-}
-
-/// The alphanumeric tokens of an already lower-cased text.
-fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-}
+use crate::set::Set;
 
 type Trigram = [char; 3];
 /// A sorted set shared between snapshots (see `set`): a batch that adds one entity to a
@@ -414,6 +358,7 @@ fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::query::{TextQueryError, MAX_SEARCH_TERMS};
     use crate::snapshot::{LogEvent, Snapshot};
     use almanac_domain::CatalogEvent;
     use chrono::Utc;

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
 use crate::fast::{HashMap, PMap};
-use crate::list::{facet_values, FacetField, FACET_FIELDS};
+use crate::list::{facet_values, FACET_FIELDS};
+use crate::query::FacetField;
 use crate::search::SearchIndex;
 use crate::set::Set;
 

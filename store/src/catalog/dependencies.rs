@@ -10,32 +10,16 @@
 use super::{Catalog, CatalogError};
 use crate::stored_relation::StoredRelation;
 use almanac_domain::RelationType;
+pub use almanac_readmodel::{Direction, WalkLimits};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// What the root depends on.
-    Outgoing,
-    /// What depends on the root (impact).
-    Incoming,
-}
-
-impl Direction {
-    /// (direct edge type, API hop out, API hop back) in `relations`.
-    fn edge_types(self) -> (RelationType, RelationType, RelationType) {
-        use RelationType::*;
-        match self {
-            Direction::Outgoing => (DependsOn, ConsumesApi, ApiProvidedBy),
-            Direction::Incoming => (DependencyOf, ProvidesApi, ApiConsumedBy),
-        }
+/// (direct edge type, API hop out, API hop back) in `relations`.
+fn edge_types(direction: Direction) -> (RelationType, RelationType, RelationType) {
+    use RelationType::*;
+    match direction {
+        Direction::Outgoing => (DependsOn, ConsumesApi, ApiProvidedBy),
+        Direction::Incoming => (DependencyOf, ProvidesApi, ApiConsumedBy),
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WalkLimits {
-    pub max_depth: u32,
-    /// Most entities one root's walk may reach.
-    pub max_nodes: usize,
 }
 
 /// An entity reached from the root.
@@ -129,7 +113,7 @@ impl Catalog {
         direction: Direction,
         via_apis: bool,
     ) -> Result<Adjacency, CatalogError> {
-        let (direct, api_out, api_back) = direction.edge_types();
+        let (direct, api_out, api_back) = edge_types(direction);
         let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT DISTINCT source_ref, target_ref, via FROM ( \
                SELECT source_ref, target_ref, NULL::text AS via FROM relations \

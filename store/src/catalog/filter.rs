@@ -5,121 +5,41 @@
 //! value. It does not validate refs or label syntax: the caller does, and hands
 //! over canonical values.
 
+pub use almanac_readmodel::{
+    Filter, TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
+};
 use sqlx::{Postgres, QueryBuilder};
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Filter {
-    /// Every condition holds (an empty list is true).
-    All(Vec<Filter>),
-    /// At least one holds (an empty list is false).
-    Any(Vec<Filter>),
-    Not(Box<Filter>),
-    /// Each list below matches any of its values, case-insensitively.
-    Kind(Vec<String>),
-    Namespace(Vec<String>),
-    Name(Vec<String>),
-    Type(Vec<String>),
-    Lifecycle(Vec<String>),
-    /// Canonical owner refs (`group:default/team-a`).
-    Owner(Vec<String>),
-    /// Tags are lower-case in valid descriptors; compared as given, lower-cased.
-    Tag(Vec<String>),
-    /// `metadata.labels[key] == value` for any of the pairs.
-    Label(Vec<(String, String)>),
-    Annotation(Vec<(String, String)>),
-    /// The annotation key is present, whatever its value.
-    HasAnnotation(Vec<String>),
-    Text(TextQuery),
-    /// Exactly these canonical refs.
-    Ref(Vec<String>),
-}
-
-impl Filter {
-    pub fn all() -> Filter {
-        Filter::All(Vec::new())
-    }
-
-    /// How many leaf conditions the tree holds (for a caller's size limit).
-    pub fn size(&self) -> usize {
-        match self {
-            Filter::All(items) | Filter::Any(items) => items.iter().map(Filter::size).sum(),
-            Filter::Not(inner) => inner.size(),
-            _ => 1,
-        }
-    }
-}
-
-/// Free text, prepared for the full-text index (prefix terms, for as-you-type)
-/// and the trigram index (substring and fuzzy word match).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TextQuery {
-    pub raw: String,
+/// Free text as the full-text index (prefix terms, for as-you-type) and the trigram
+/// index (substring and fuzzy word match) take it.
+struct SqlText {
+    raw: String,
     /// `term:* & term:*` over alphanumeric terms only; `None` when there are none.
-    pub tsquery: Option<String>,
+    tsquery: Option<String>,
     /// `%text%` with LIKE's special characters escaped.
-    pub like: String,
+    like: String,
     /// `text%`, lower-cased, escaped: a name prefix.
-    pub prefix: String,
+    prefix: String,
 }
 
-/// Most bytes of search text (after trimming and collapsing whitespace): a
-/// search is a few words, and a long text costs PostgreSQL far more than it
-/// could ever match (a 100k-word text overflowed the tsquery parser's stack).
-pub const MAX_SEARCH_BYTES: usize = 256;
-/// Most words in one search text: each is one more `&` term of the tsquery.
-pub const MAX_SEARCH_TERMS: usize = 16;
-
-/// Search text that cannot become a query. Its message names the limit.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TextQueryError {
-    #[error("search text must not be empty")]
-    Empty,
-    #[error("search text is {bytes} bytes; the limit is {MAX_SEARCH_BYTES}")]
-    TooLong { bytes: usize },
-    #[error("search text has {terms} words; the limit is {MAX_SEARCH_TERMS}")]
-    TooManyTerms { terms: usize },
-    #[error("search text must not contain a NUL character")]
-    Nul,
-}
-
-impl TextQuery {
-    /// Normalises `text` (trimmed, runs of whitespace made one space) and
-    /// checks it against [`MAX_SEARCH_BYTES`] and [`MAX_SEARCH_TERMS`] before
-    /// anything reaches SQL.
-    pub fn parse(text: &str) -> Result<TextQuery, TextQueryError> {
-        if text.contains('\0') {
-            return Err(TextQueryError::Nul);
-        }
-        // Checked before normalising too, so a huge input is not copied.
-        if text.len() > MAX_SEARCH_BYTES * 4 {
-            return Err(TextQueryError::TooLong { bytes: text.len() });
-        }
-        let raw = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if raw.is_empty() {
-            return Err(TextQueryError::Empty);
-        }
-        if raw.len() > MAX_SEARCH_BYTES {
-            return Err(TextQueryError::TooLong { bytes: raw.len() });
-        }
-        let terms: Vec<String> = raw
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|term| !term.is_empty())
-            .map(|term| format!("{}:*", term.to_lowercase()))
+impl SqlText {
+    fn of(text: &TextQuery) -> SqlText {
+        let terms: Vec<String> = text
+            .terms()
+            .iter()
+            .map(|term| format!("{term}:*"))
             .collect();
-        if terms.len() > MAX_SEARCH_TERMS {
-            return Err(TextQueryError::TooManyTerms { terms: terms.len() });
-        }
-        let escaped = escape_like(&raw.to_lowercase());
-        Ok(TextQuery {
+        let escaped = escape_like(text.lower());
+        SqlText {
+            raw: text.raw.clone(),
             tsquery: (!terms.is_empty()).then(|| terms.join(" & ")),
             like: format!("%{escaped}%"),
             prefix: format!("{escaped}%"),
-            raw,
-        })
+        }
     }
 
     /// Appends the match condition.
-    pub(crate) fn push_match(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+    fn push_match(&self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push("(search_text ILIKE ")
             .push_bind(self.like.clone())
             .push(" ESCAPE '\\' OR search_text %> ")
@@ -134,7 +54,7 @@ impl TextQuery {
 
     /// Appends the relevance score: exact and prefix name matches first, then
     /// full-text rank and trigram word similarity.
-    pub(crate) fn push_score(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+    fn push_score(&self, qb: &mut QueryBuilder<'_, Postgres>) {
         qb.push("(CASE WHEN lower(name) = lower(")
             .push_bind(self.raw.clone())
             .push(") THEN 3 ELSE 0 END + CASE WHEN lower(name) LIKE ")
@@ -149,6 +69,17 @@ impl TextQuery {
         }
         qb.push(")::float8");
     }
+}
+
+/// Appends `text`'s match condition.
+pub(crate) fn push_text_match(qb: &mut QueryBuilder<'_, Postgres>, text: &TextQuery) {
+    SqlText::of(text).push_match(qb);
+}
+
+/// Appends `text`'s relevance score: exact and prefix name matches first, then full-text
+/// rank and trigram word similarity.
+pub(crate) fn push_text_score(qb: &mut QueryBuilder<'_, Postgres>, text: &TextQuery) {
+    SqlText::of(text).push_score(qb);
 }
 
 fn escape_like(text: &str) -> String {
@@ -196,7 +127,7 @@ pub(crate) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &Filter) 
                 .push_bind(keys.clone())
                 .push("::text[]");
         }
-        Filter::Text(text) => text.push_match(qb),
+        Filter::Text(text) => push_text_match(qb, text),
     }
 }
 
@@ -267,11 +198,12 @@ mod tests {
 
     #[test]
     fn text_terms_become_prefix_queries() {
-        let text = TextQuery::parse(" Payments-Gate ").unwrap();
+        let sql_text = |text: &str| SqlText::of(&TextQuery::parse(text).unwrap());
+        let text = sql_text(" Payments-Gate ");
         assert_eq!(text.tsquery.as_deref(), Some("payments:* & gate:*"));
         assert_eq!(text.like, "%payments-gate%");
-        assert_eq!(TextQuery::parse("50%_off").unwrap().like, "%50\\%\\_off%");
-        assert_eq!(TextQuery::parse("--").unwrap().tsquery, None);
+        assert_eq!(sql_text("50%_off").like, "%50\\%\\_off%");
+        assert_eq!(sql_text("--").tsquery, None);
     }
 
     #[test]

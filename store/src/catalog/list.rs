@@ -8,59 +8,31 @@
 use super::entities::{columns, EntityRecord};
 use super::filter::{push_filter, Filter};
 use super::{Catalog, CatalogError};
+pub use almanac_readmodel::{FacetField, OrderDirection, OrderField, OrderKey};
 use sqlx::{Postgres, QueryBuilder};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderField {
-    Ref,
-    Kind,
-    Namespace,
-    Name,
-    /// The title, or the name where there is none.
-    Title,
-    Type,
-    Lifecycle,
-    Owner,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl OrderField {
-    /// A non-null SQL expression, so keyset comparisons never meet NULL.
-    fn expression(self) -> &'static str {
-        match self {
-            OrderField::Ref => "ref",
-            OrderField::Kind => "lower(kind)",
-            OrderField::Namespace => "namespace",
-            OrderField::Name => "lower(name)",
-            OrderField::Title => "lower(coalesce(title, name))",
-            OrderField::Type => "coalesce(spec_type, '')",
-            OrderField::Lifecycle => "coalesce(lifecycle, '')",
-            OrderField::Owner => "coalesce(owner_ref, '')",
-            OrderField::CreatedAt => "created_at",
-            OrderField::UpdatedAt => "updated_at",
-        }
-    }
-
-    /// The SQL type a cursor's text value is cast back to.
-    fn cast(self) -> &'static str {
-        match self {
-            OrderField::CreatedAt | OrderField::UpdatedAt => "timestamptz",
-            _ => "text",
-        }
+/// A non-null SQL expression, so keyset comparisons never meet NULL.
+fn expression(field: OrderField) -> &'static str {
+    match field {
+        OrderField::Ref => "ref",
+        OrderField::Kind => "lower(kind)",
+        OrderField::Namespace => "namespace",
+        OrderField::Name => "lower(name)",
+        OrderField::Title => "lower(coalesce(title, name))",
+        OrderField::Type => "coalesce(spec_type, '')",
+        OrderField::Lifecycle => "coalesce(lifecycle, '')",
+        OrderField::Owner => "coalesce(owner_ref, '')",
+        OrderField::CreatedAt => "created_at",
+        OrderField::UpdatedAt => "updated_at",
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderDirection {
-    Asc,
-    Desc,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct OrderKey {
-    pub field: OrderField,
-    pub direction: OrderDirection,
+/// The SQL type a cursor's text value is cast back to.
+fn cast(field: OrderField) -> &'static str {
+    match field {
+        OrderField::CreatedAt | OrderField::UpdatedAt => "timestamptz",
+        _ => "text",
+    }
 }
 
 /// Where the previous page ended: its last row's sort-key values (as text) and ref.
@@ -85,16 +57,6 @@ pub struct ListPage {
     pub has_next: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FacetField {
-    Kind,
-    Namespace,
-    Type,
-    Lifecycle,
-    Owner,
-    Tag,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Facet {
     pub value: String,
@@ -113,7 +75,7 @@ impl Catalog {
     ) -> Result<ListPage, CatalogError> {
         let keys: Vec<String> = order
             .iter()
-            .map(|k| format!("({})::text", k.field.expression()))
+            .map(|k| format!("({})::text", expression(k.field)))
             .collect();
         let mut qb = QueryBuilder::<Postgres>::new(format!(
             "SELECT {}, ARRAY[{}]::text[] AS sort_keys FROM entities e WHERE ",
@@ -127,7 +89,7 @@ impl Catalog {
         }
         qb.push(" ORDER BY ");
         for key in order {
-            qb.push(key.field.expression()).push(match key.direction {
+            qb.push(expression(key.field)).push(match key.direction {
                 OrderDirection::Asc => " ASC, ",
                 OrderDirection::Desc => " DESC, ",
             });
@@ -197,10 +159,10 @@ fn push_keyset(
         }
         qb.push("(");
         for (key, value) in order.iter().zip(values).take(level) {
-            qb.push(key.field.expression())
+            qb.push(expression(key.field))
                 .push(" = ")
                 .push_bind(value.clone())
-                .push(format!("::{} AND ", key.field.cast()));
+                .push(format!("::{} AND ", cast(key.field)));
         }
         match (order.get(level), values.get(level)) {
             (Some(key), Some(value)) => {
@@ -208,10 +170,10 @@ fn push_keyset(
                     OrderDirection::Asc => " > ",
                     OrderDirection::Desc => " < ",
                 };
-                qb.push(key.field.expression())
+                qb.push(expression(key.field))
                     .push(op)
                     .push_bind(value.clone())
-                    .push(format!("::{}", key.field.cast()));
+                    .push(format!("::{}", cast(key.field)));
             }
             _ => {
                 qb.push("ref > ").push_bind(after_ref.to_string());

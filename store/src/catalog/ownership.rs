@@ -10,17 +10,7 @@ use super::entities::{columns, EntityRecord};
 use super::{Catalog, CatalogError};
 use crate::stored_relation::literal;
 use almanac_domain::RelationType;
-
-/// Whose ownership counts as the root's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OwnedScope {
-    /// Only entities whose `spec.owner` is the root.
-    Direct,
-    /// The root group and every group below it (`parentOf`, transitively).
-    Subgroups,
-    /// The root user and every group the user is a direct member of.
-    Memberships,
-}
+pub use almanac_readmodel::OwnedScope;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Rooted {

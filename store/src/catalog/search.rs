@@ -5,7 +5,7 @@
 //! `search_text` (substrings and misspelt words); see [`TextQuery`].
 
 use super::entities::{columns, EntityRecord};
-use super::filter::{push_filter, Filter, TextQuery};
+use super::filter::{push_filter, push_text_match, push_text_score, Filter, TextQuery};
 use super::{Catalog, CatalogError};
 use sqlx::{Postgres, QueryBuilder};
 
@@ -35,9 +35,9 @@ impl Catalog {
     ) -> Result<Vec<Scored>, CatalogError> {
         let mut qb =
             QueryBuilder::<Postgres>::new(format!("SELECT * FROM (SELECT {}, ", columns("e")));
-        text.push_score(&mut qb);
+        push_text_score(&mut qb, text);
         qb.push(" AS score FROM entities e WHERE ");
-        text.push_match(&mut qb);
+        push_text_match(&mut qb, text);
         qb.push(" AND ");
         push_filter(&mut qb, filter);
         qb.push(") s");
@@ -64,7 +64,7 @@ impl Catalog {
         filter: &Filter,
     ) -> Result<i64, CatalogError> {
         let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM entities WHERE ");
-        text.push_match(&mut qb);
+        push_text_match(&mut qb, text);
         qb.push(" AND ");
         push_filter(&mut qb, filter);
         let (count,): (i64,) = qb
