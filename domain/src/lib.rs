@@ -16,6 +16,7 @@ pub mod event;
 pub mod history;
 pub mod kind;
 pub mod relations;
+pub mod summary;
 pub mod validation;
 
 pub use decide::{

@@ -10,6 +10,8 @@
 use std::sync::Arc;
 
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
+pub use almanac_domain::summary::Link;
+use almanac_domain::summary::{links, search_text};
 use almanac_domain::{Change, EntityRef};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -19,21 +21,8 @@ use serde_json::Value;
 /// annotation value at 64 KiB) and search reads them.
 pub const ELIDE_BYTES: usize = 4 * 1024;
 
-/// How much of the title and of the description search indexes (as the store's
-/// `SEARCH_FIELD_BYTES`).
-pub const SEARCH_FIELD_BYTES: usize = 16 * 1024;
-
 /// The prefix of a stub; what follows is the elided text's byte length and FNV-1a hash.
 pub const ELIDED_PREFIX: &str = "almanac:elided:";
-
-/// An entry of `metadata.links`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
-    pub url: String,
-    pub title: Option<String>,
-    pub icon: Option<String>,
-    pub link_type: Option<String>,
-}
 
 /// String keys to string values, sorted by key: `metadata.labels` or `annotations` (a
 /// sorted slice: a tree map's node costs half a KB for the usual two or three entries).
@@ -132,7 +121,7 @@ pub(crate) struct Keys {
     pub title: String,
     pub spec_type: Option<String>,
     pub lifecycle: Option<String>,
-    /// Name, title and description (their first [`SEARCH_FIELD_BYTES`]) and tags, lower-cased.
+    /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
     pub search_text: String,
 }
 
@@ -281,58 +270,6 @@ fn string_map(value: &Value) -> StringMap {
         .unwrap_or_default();
     pairs.sort();
     StringMap(pairs.into_boxed_slice())
-}
-
-fn links(descriptor: &Value) -> Vec<Link> {
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
-    descriptor["metadata"]["links"]
-        .as_array()
-        .map(|links| {
-            links
-                .iter()
-                .filter_map(|l| {
-                    Some(Link {
-                        url: text(l, "url")?,
-                        title: text(l, "title"),
-                        icon: text(l, "icon"),
-                        link_type: text(l, "type"),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Name, title, description and tags, as the store's `search_text` (title and description
-/// by their first [`SEARCH_FIELD_BYTES`]).
-fn search_text(
-    name: &str,
-    title: Option<&str>,
-    description: Option<&str>,
-    tags: &[String],
-) -> String {
-    [
-        Some(name),
-        title.map(|t| prefix(t, SEARCH_FIELD_BYTES)),
-        description.map(|d| prefix(d, SEARCH_FIELD_BYTES)),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(tags.iter().map(String::as_str))
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
-/// The longest prefix of at most `max` bytes that ends on a character boundary.
-fn prefix(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// Replaces every string leaf over [`ELIDE_BYTES`] outside `metadata` by its stub.

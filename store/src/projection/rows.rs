@@ -6,6 +6,7 @@ use crate::catalog::RelationRecord;
 use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
 use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::relations::{self, DeclaredRelation, Edge};
+use almanac_domain::summary::search_text;
 use almanac_domain::EntityRef;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -77,48 +78,6 @@ pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
         description,
         search_text,
     }
-}
-
-/// How much of the title and of the description search indexes.
-pub const SEARCH_FIELD_BYTES: usize = 16 * 1024;
-/// The most text search indexes for one entity. A tsvector holds at most 1 MB of lexemes,
-/// so a text this size can never overflow it, whatever a stored descriptor holds.
-pub const MAX_SEARCH_TEXT_BYTES: usize = 128 * 1024;
-
-/// Name, title, description and tags, for full-text and trigram search. A long title or
-/// description is indexed by its beginning rather than refused: search finds an entity by
-/// what its description starts with, and the whole text is still stored and returned.
-fn search_text(
-    name: &str,
-    title: Option<&str>,
-    description: Option<&str>,
-    tags: &[String],
-) -> String {
-    let mut text = [
-        Some(name),
-        title.map(|t| prefix(t, SEARCH_FIELD_BYTES)),
-        description.map(|d| prefix(d, SEARCH_FIELD_BYTES)),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(tags.iter().map(String::as_str))
-    .collect::<Vec<_>>()
-    .join(" ");
-    let cut = prefix(&text, MAX_SEARCH_TEXT_BYTES).len();
-    text.truncate(cut);
-    text
-}
-
-/// The longest prefix of at most `max` bytes that ends on a character boundary.
-fn prefix(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 fn object_or_empty(value: &Value) -> Value {

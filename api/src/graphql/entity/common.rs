@@ -165,23 +165,15 @@ pub struct Link {
 }
 
 pub fn links(data: &EntityData) -> Vec<Link> {
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
-    data.record().descriptor["metadata"]["links"]
-        .as_array()
-        .map(|links| {
-            links
-                .iter()
-                .filter_map(|l| {
-                    Some(Link {
-                        url: text(l, "url")?,
-                        title: text(l, "title"),
-                        icon: text(l, "icon"),
-                        link_type: text(l, "type"),
-                    })
-                })
-                .collect()
+    almanac_domain::summary::links(&data.record().descriptor)
+        .into_iter()
+        .map(|link| Link {
+            url: link.url,
+            title: link.title,
+            icon: link.icon,
+            link_type: link.link_type,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// `spec.profile` of a Group or User.
