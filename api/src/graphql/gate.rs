@@ -3,13 +3,23 @@
 //! codes, enforces the depth and complexity limits and the time budget,
 //! refuses mutations sent with GET, hands each request fresh loaders, and logs
 //! internal errors once with their cause and GraphQL path.
+//!
+//! When the server follows the log into memory, each operation pins the current
+//! [`Snapshot`] at its start (request data: every resolver of the operation reads
+//! the same one, however many snapshots are published meanwhile), and the
+//! response says which log position it reflects in `extensions.position`. A
+//! mutation returns once the followed catalog has reached the log's head, so the
+//! next operation sees what it wrote.
 
 use super::cost::{measure, DocumentCost};
 use super::loaders::Loaders;
 use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::GraphqlLimits;
+use almanac_readmodel::Snapshot;
 use almanac_store::catalog::{Catalog, ReadBudget};
+use almanac_store::follow::Followed;
+use almanac_store::EventLog;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextResolve, NextValidation, ResolveInfo,
@@ -164,6 +174,9 @@ impl Extension for GateExtension {
             ));
             request.data.insert(budget);
         }
+        if let Some(followed) = ctx.data_opt::<Followed>() {
+            request.data.insert(followed.pin());
+        }
         next.run(ctx, request).await
     }
 
@@ -291,7 +304,7 @@ impl Extension for GateExtension {
         if let Some(reads) = ctx.data_opt::<Arc<ReadBudget>>() {
             reads.set_deadline(std::time::Instant::now() + budget);
         }
-        match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
+        let mut response = match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
             Ok(response) => response,
             Err(_) => {
                 tracing::warn!(
@@ -304,7 +317,16 @@ impl Extension for GateExtension {
                     format!("the operation took longer than {} ms", budget.as_millis()),
                 ))
             }
+        };
+        if is_mutation {
+            await_followed_head(ctx, budget).await;
         }
+        if let Some(pinned) = ctx.data_opt::<Snapshot>() {
+            response
+                .extensions
+                .insert("position".to_string(), Value::from(pinned.position()));
+        }
+        response
     }
 
     async fn resolve(
@@ -355,6 +377,32 @@ impl Extension for GateExtension {
             }
         }
         result
+    }
+}
+
+/// Waits, at most `budget`, until the followed catalog reflects the log's head
+/// (so at least what this mutation appended). Not reaching it is logged, not an
+/// error: the mutation is committed either way.
+async fn await_followed_head(ctx: &ExtensionContext<'_>, budget: std::time::Duration) {
+    let (Some(followed), Some(log)) = (ctx.data_opt::<Followed>(), ctx.data_opt::<EventLog>())
+    else {
+        return;
+    };
+    let reached = tokio::time::timeout(budget, async {
+        let head = log.head_position().await?;
+        Ok::<_, almanac_store::StoreError>(followed.reach(head).await.is_some())
+    })
+    .await;
+    match reached {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::warn!("the log follower stopped; reads may not show this mutation")
+        }
+        Ok(Err(err)) => tracing::warn!(error = %err, "cannot read the log's head after a mutation"),
+        Err(_) => tracing::warn!(
+            budget_ms = budget.as_millis() as u64,
+            "the in-memory catalog did not reach the log's head in time"
+        ),
     }
 }
 

@@ -1,0 +1,66 @@
+//! Every operation reads one snapshot of the in-memory catalog and says which log
+//! position it reflects (`extensions.position`); a push is in the next query's snapshot.
+
+use super::support::{auth, server, WRITER};
+use almanac_api::GraphqlLimits;
+use serde_json::json;
+
+const APPLY: &str = r#"
+mutation Apply($documents: String!, $source: String) {
+  applyEntities(documents: $documents, source: $source) {
+    __typename
+  }
+}"#;
+
+const READ: &str = r#"{ entity(ref: "component:default/follow-me") { ref } }"#;
+
+async fn head(pool: &sqlx::PgPool) -> i64 {
+    let (head,): (Option<i64>,) = sqlx::query_as("SELECT max(position) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    head.unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_query_after_a_push_reflects_a_position_at_or_past_the_push() {
+    let mut config = auth(true);
+    config.tokens[0].sources = vec!["alpha".into()];
+    let server = server(config, GraphqlLimits::default(), true).await;
+
+    let demo_head = head(&server.db.pool).await;
+    let before = server.call(READ, json!({}), None).await;
+    assert_eq!(before["data"]["entity"], json!(null));
+    assert_eq!(before["extensions"]["position"], json!(demo_head));
+
+    let documents =
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: follow-me\n\
+                     spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
+    let pushed = server
+        .call(
+            APPLY,
+            json!({ "documents": documents, "source": "alpha" }),
+            Some(WRITER),
+        )
+        .await;
+    assert_eq!(
+        pushed["data"]["applyEntities"]["__typename"],
+        json!("ApplySuccess"),
+        "{pushed:#}"
+    );
+    // The mutation read the snapshot pinned at its start, before its own append.
+    assert_eq!(pushed["extensions"]["position"], json!(demo_head));
+    let push_position = head(&server.db.pool).await;
+    assert!(push_position > demo_head);
+
+    let after = server.call(READ, json!({}), None).await;
+    assert_eq!(
+        after["data"]["entity"]["ref"],
+        json!("component:default/follow-me")
+    );
+    let position = after["extensions"]["position"].as_i64().unwrap();
+    assert!(
+        position >= push_position,
+        "query at {position}, push at {push_position}"
+    );
+}
