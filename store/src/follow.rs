@@ -164,13 +164,18 @@ fn report_skipped(skipped: &Skipped) {
 
 /// The whole log folded in one step, the reference a followed snapshot must equal.
 pub async fn fold_whole_log(log: &EventLog) -> Result<Snapshot, StoreError> {
+    fold_log_up_to(log, i64::MAX).await
+}
+
+/// The log's events up to `up_to` (a position) folded in one step.
+pub async fn fold_log_up_to(log: &EventLog, up_to: i64) -> Result<Snapshot, StoreError> {
     let mut stored = Vec::new();
     let mut after = 0;
-    loop {
+    while after < up_to {
         let page = log.read_feed(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.position;
-        stored.extend(page);
+        stored.extend(page.into_iter().filter(|event| event.position <= up_to));
     }
     Ok(Snapshot::from_log(&to_log_events(&stored)).snapshot)
 }
@@ -191,4 +196,34 @@ pub fn differing_refs(a: &Snapshot, b: &Snapshot) -> Vec<String> {
     refs.sort();
     refs.dedup();
     refs
+}
+
+/// What `almanac replay --verify` says of the in-memory catalog: the snapshot a
+/// follower builds (paged, batch by batch) against the whole log folded at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowCheck {
+    /// The position both reflect.
+    pub position: i64,
+    /// Live entities in the followed snapshot.
+    pub entities: usize,
+    /// Entity refs whose state differs, sorted.
+    pub differing: Vec<String>,
+    /// Whether the snapshots are equal as a whole (entities, relations and indexes);
+    /// false with no differing ref means an index differs.
+    pub equal: bool,
+}
+
+/// Builds the in-memory catalog as the server does and compares it with the whole
+/// log folded at once. Appends meanwhile are not included: both read up to the
+/// position the follower reached.
+pub async fn check_followed(log: &EventLog) -> Result<FollowCheck, StoreError> {
+    let (follower, _) = Follower::start(log.clone()).await?;
+    let followed = follower.current().clone();
+    let whole = fold_log_up_to(log, followed.position()).await?;
+    Ok(FollowCheck {
+        position: followed.position(),
+        entities: followed.len(),
+        differing: differing_refs(&followed, &whole),
+        equal: followed == whole,
+    })
 }

@@ -3,7 +3,9 @@
 
 use super::support::{demo_copy, head, ingest};
 use almanac_ingest::Source;
-use almanac_store::follow::{differing_refs, fold_whole_log, Follower};
+use almanac_store::follow::{
+    check_followed, differing_refs, fold_whole_log, FollowCheck, Follower,
+};
 use almanac_store::testing::test_db;
 use almanac_store::EventLog;
 use tokio::sync::watch;
@@ -68,4 +70,27 @@ async fn the_followed_snapshot_reaches_the_head_and_equals_the_whole_log_folded(
     // Dropping the wake-ups stops the follower.
     drop(wake);
     running.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_check_of_replay_verify_finds_the_followed_catalog_equal_to_the_log() {
+    let db = test_db().await;
+    let demo = demo_copy();
+    ingest(
+        &db.pool,
+        Source::File(demo.path().join("catalog-info.yaml")),
+    )
+    .await;
+    let check = check_followed(&EventLog::new(db.pool.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        check,
+        FollowCheck {
+            position: head(&db.pool).await,
+            entities: 175,
+            differing: Vec::new(),
+            equal: true,
+        }
+    );
 }
