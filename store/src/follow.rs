@@ -12,7 +12,10 @@
 //! `WakeHub`, built on [`crate::log::FeedWaker`]) hands it wake-ups, and correctness
 //! rests on the cursor, never on a notification. It writes nothing.
 
+use crate::catalog::EntityRecord;
+use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::history::decode;
+use crate::projection::rows::entity_uid;
 use crate::{EventLog, StoreError, StoredEvent};
 use almanac_readmodel::{LogEvent, Skipped, Snapshot};
 use tokio::sync::watch;
@@ -226,4 +229,23 @@ pub async fn check_followed(log: &EventLog) -> Result<FollowCheck, StoreError> {
         differing: differing_refs(&followed, &whole),
         equal: followed == whole,
     })
+}
+
+/// The catalog's row of a followed entity, derived exactly as the projector derives it
+/// (`EntityRow::derive`), so a reader cannot tell it from the SQL row. `None` when the
+/// snapshot holds the descriptor elided: the full one is in PostgreSQL.
+pub fn entity_record(entity: &almanac_readmodel::Entity) -> Option<EntityRecord> {
+    if entity.elided {
+        return None;
+    }
+    let logged = LoggedEntity {
+        entity_ref: entity.entity_ref.to_string(),
+        uid: entity_uid(&entity.entity_ref, entity.registered_position),
+        descriptor: entity.descriptor(),
+        version: entity.version,
+        created_at: entity.created_at,
+        updated_at: entity.updated_at,
+        last_position: entity.last_position,
+    };
+    Some(EntityRow::derive(logged).into())
 }

@@ -64,3 +64,53 @@ async fn a_query_after_a_push_reflects_a_position_at_or_past_the_push() {
         "query at {position}, push at {push_position}"
     );
 }
+
+const SUMMARY: &str = r#"query ($ref: String!) { entity(ref: $ref) {
+    id ref kind namespace name title description tags labels annotations
+    annotation(key: "backstage.io/techdocs-ref") links { url title } spec uid version
+    createdAt updatedAt source
+    ... on Component { lifecycle ownerRef } } }"#;
+
+#[tokio::test]
+async fn an_entity_by_ref_is_answered_from_the_pinned_snapshot_as_sql_would() {
+    let mut server = super::support::demo_server().await;
+    let refs = [
+        "component:default/cart-service",
+        "component:default/checkout-service",
+        "api:default/cart-api",
+        "group:default/engineering",
+        "component:default/nowhere",
+    ];
+    let mut from_memory = Vec::new();
+    for entity_ref in refs {
+        let before = server.state.statements.get();
+        let body = server
+            .call(SUMMARY, json!({ "ref": entity_ref }), None)
+            .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        assert_eq!(
+            server.state.statements.get() - before,
+            0,
+            "no SQL for {entity_ref}"
+        );
+        from_memory.push(body["data"].clone());
+    }
+    assert_eq!(
+        from_memory[0]["entity"]["ref"],
+        json!("component:default/cart-service")
+    );
+    assert_eq!(from_memory[3]["entity"]["kind"], json!("Group"));
+    assert_eq!(from_memory[4]["entity"], json!(null));
+
+    // The same server without the in-memory catalog reads the SQL rows: same answers.
+    let mut sql_only = server.state.clone();
+    sql_only.followed = None;
+    server.restart_with(sql_only).await;
+    for (entity_ref, memory) in refs.iter().zip(&from_memory) {
+        let body = server
+            .call(SUMMARY, json!({ "ref": entity_ref }), None)
+            .await;
+        assert_eq!(&body["data"], memory, "{entity_ref}");
+        assert!(body.get("extensions").is_none(), "{body:#}");
+    }
+}
