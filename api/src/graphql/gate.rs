@@ -4,10 +4,12 @@
 //! refuses mutations sent with GET, hands each request fresh loaders, and logs
 //! internal errors once with their cause and GraphQL path.
 //!
-//! When the server follows the log into memory, each operation pins the current
-//! [`Snapshot`] at its start (request data: every resolver of the operation reads
-//! the same one, however many snapshots are published meanwhile), and the
-//! response says which log position it reflects in `extensions.position`. A
+//! When the server follows the log into memory, each query or mutation pins the
+//! current [`Snapshot`] as it starts executing ([`Pinned`], request data: every
+//! resolver of the operation reads the same one, however many snapshots are
+//! published meanwhile), and the response says which log position it reflects
+//! in `extensions.position`. Subscriptions pin none: one would hold an old
+//! catalog in memory for as long as it lives. A
 //! mutation returns once the followed catalog has reached the log's head, so the
 //! next operation sees what it wrote.
 
@@ -30,7 +32,7 @@ use async_graphql::{
     ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
     Variables,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How far a request got, for the HTTP status: set by the gate, read by the
 /// HTTP handler (which puts it in the request's data).
@@ -60,6 +62,17 @@ impl PhaseCell {
         if let Ok(mut current) = self.0.lock() {
             *current = phase;
         }
+    }
+}
+
+/// The snapshot of the in-memory catalog one operation reads, pinned when it
+/// starts executing; empty for subscriptions and on a server that follows none.
+#[derive(Debug, Default)]
+pub struct Pinned(OnceLock<Snapshot>);
+
+impl Pinned {
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.0.get()
     }
 }
 
@@ -174,8 +187,8 @@ impl Extension for GateExtension {
             ));
             request.data.insert(budget);
         }
-        if let Some(followed) = ctx.data_opt::<Followed>() {
-            request.data.insert(followed.pin());
+        if ctx.data_opt::<Followed>().is_some() {
+            request.data.insert(Pinned::default());
         }
         next.run(ctx, request).await
     }
@@ -288,6 +301,11 @@ impl Extension for GateExtension {
             ));
         }
         set_phase(ctx, Phase::Executed);
+        let pinned = ctx.data_opt::<Pinned>();
+        if let (Some(pinned), Some(followed)) = (pinned, ctx.data_opt::<Followed>()) {
+            // Set once per request: a second operation of a batch is a new request.
+            let _ = pinned.0.set(followed.pin());
+        }
         self.is_mutation
             .store(is_mutation, std::sync::atomic::Ordering::SeqCst);
         let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
@@ -321,7 +339,7 @@ impl Extension for GateExtension {
         if is_mutation {
             await_followed_head(ctx, budget).await;
         }
-        if let Some(pinned) = ctx.data_opt::<Snapshot>() {
+        if let Some(pinned) = pinned.and_then(Pinned::snapshot) {
             response
                 .extensions
                 .insert("position".to_string(), Value::from(pinned.position()));

@@ -4,6 +4,7 @@
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
+use super::gate::Pinned;
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
 use super::ids::decode_id;
 use super::loaders::Loaders;
@@ -11,7 +12,6 @@ use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_readmodel::Snapshot;
 use almanac_store::follow::entity_record;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -37,7 +37,7 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
 /// the server follows one (the SQL row only for an entity held elided there).
 async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> {
     let canonical = canonical_ref(text, None)?;
-    if let Some(pinned) = ctx.data_opt::<Snapshot>() {
+    if let Some(pinned) = ctx.data_opt::<Pinned>().and_then(Pinned::snapshot) {
         let Some(entity) = pinned.entity(&canonical) else {
             return Ok(None);
         };
