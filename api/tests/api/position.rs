@@ -114,3 +114,41 @@ async fn an_entity_by_ref_is_answered_from_the_pinned_snapshot_as_sql_would() {
         assert!(body.get("extensions").is_none(), "{body:#}");
     }
 }
+
+#[tokio::test]
+async fn an_entity_held_elided_in_memory_is_read_whole_from_sql() {
+    let mut config = auth(true);
+    config.tokens[0].sources = vec!["alpha".into()];
+    let server = server(config, GraphqlLimits::default(), false).await;
+    let long = "x".repeat(almanac_readmodel::ELIDE_BYTES + 1);
+    let documents = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: long-notes\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  notes: {long}\n"
+    );
+    let pushed = server
+        .call(
+            APPLY,
+            json!({ "documents": documents, "source": "alpha" }),
+            Some(WRITER),
+        )
+        .await;
+    assert_eq!(
+        pushed["data"]["applyEntities"]["__typename"],
+        json!("ApplySuccess"),
+        "{pushed:#}"
+    );
+    let before = server.state.statements.get();
+    let body = server
+        .call(
+            r#"{ entity(ref: "component:default/long-notes") { spec } }"#,
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["entity"]["spec"]["notes"],
+        json!(long),
+        "{body:#}"
+    );
+    assert!(server.state.statements.get() > before, "read from SQL");
+}
