@@ -52,11 +52,6 @@ impl Followed {
         self.0.borrow().clone()
     }
 
-    /// A handle that always reads `snapshot` (for tools and tests that fold by hand).
-    pub fn fixed(snapshot: Snapshot) -> Followed {
-        Followed(watch::channel(snapshot).1)
-    }
-
     /// Waits until a snapshot at or past `position` is published and returns it;
     /// `None` when the follower stopped first.
     pub async fn reach(&self, position: i64) -> Option<Snapshot> {
