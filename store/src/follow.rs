@@ -43,8 +43,17 @@ impl std::fmt::Debug for Follower {
 }
 
 /// A reader's handle on the followed catalog. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Followed(watch::Receiver<Snapshot>);
+
+impl std::fmt::Debug for Followed {
+    /// The position only: the derived form would print the whole catalog.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Followed")
+            .field("position", &self.0.borrow().position())
+            .finish()
+    }
+}
 
 impl Followed {
     /// The newest published snapshot; keep it for the whole request.
