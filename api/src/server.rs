@@ -3,19 +3,22 @@
 
 use crate::auth::AuthConfig;
 use crate::graphql;
+use crate::graphql::WakeHub;
 use crate::http::{self, GraphqlService};
 use crate::limits::GraphqlLimits;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
+use almanac_store::follow::{Followed, Follower};
 use almanac_store::log::seal::Sealer;
 use almanac_store::Database;
-use almanac_store::{EventLog, PgPool};
+use almanac_store::{EventLog, PgPool, StoreError};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// Largest request body: pushed descriptors can be large, but not unbounded.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -41,6 +44,12 @@ pub struct AppState {
     /// The key mutations' appends sign with; without one they fail
     /// (`SealError::NoKey`), reads still work.
     pub sealer: Option<Arc<Sealer>>,
+    /// The server's one event listener (subscriptions and the follower share it);
+    /// `None`: the router makes one.
+    pub wakes: Option<WakeHub>,
+    /// The in-memory catalog, followed from the log ([`AppState::with_follower`]);
+    /// `None`: operations pin no snapshot and carry no `extensions.position`.
+    pub followed: Option<Followed>,
 }
 
 impl AppState {
@@ -55,7 +64,29 @@ impl AppState {
             statements: StatementCounter::default(),
             read_pool: None,
             sealer: None,
+            wakes: None,
+            followed: None,
         }
+    }
+
+    /// Folds the log into the in-memory catalog and keeps following it on the
+    /// wake-ups of this state's listener (read with the read pool, when set).
+    /// Call it last: it takes the read pool and limits set so far. The task
+    /// ends when the server is gone (or when aborted).
+    pub async fn with_follower(mut self) -> Result<(Self, JoinHandle<()>), StoreError> {
+        let reads = self
+            .read_pool
+            .clone()
+            .unwrap_or_else(|| self.database.pool.clone());
+        let hub = self
+            .wakes
+            .clone()
+            .unwrap_or_else(|| WakeHub::new(reads.clone(), self.limits.subscription_poll()));
+        let (follower, followed) = Follower::start(EventLog::new(reads)).await?;
+        let task = tokio::spawn(follower.run(hub.subscribe().await));
+        self.wakes = Some(hub);
+        self.followed = Some(followed);
+        Ok((self, task))
     }
 
     pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
@@ -97,6 +128,10 @@ pub fn router(state: AppState) -> Router {
         Some(sealer) => EventLog::new(pool).with_sealer(sealer.clone()),
         None => EventLog::new(pool),
     };
+    let hub = state
+        .wakes
+        .clone()
+        .unwrap_or_else(|| WakeHub::new(reads.clone(), state.limits.subscription_poll()));
     let service = GraphqlService {
         schema: graphql::build(
             catalog,
@@ -105,6 +140,8 @@ pub fn router(state: AppState) -> Router {
             state.limits.clone(),
             state.reading.clone(),
             state.read_limits.clone(),
+            hub,
+            state.followed.clone(),
         ),
         auth: Arc::new(state.auth.clone()),
         limits: state.limits.clone(),

@@ -14,6 +14,7 @@ mod api {
     mod locations;
     mod mutations;
     mod ownership;
+    mod position;
     mod projection_failures;
     mod pushes;
     mod readers;

@@ -4,6 +4,7 @@
 mod ingest {
     mod changes;
     mod demo;
+    mod follow;
     mod poison;
     mod races;
     mod read;

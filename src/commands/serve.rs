@@ -116,6 +116,12 @@ async fn serve(
         .with_read_limits(read_limits)
         .with_sealer(sealer)
         .with_read_pool(reads.clone());
+    // The catalog in memory: folded from the log before the first request, then
+    // followed on the same wake-ups as subscriptions.
+    let (state, follower) = state
+        .with_follower()
+        .await
+        .context("cannot fold the log into the in-memory catalog")?;
     let health = connected.database.health.clone();
     let stopping = {
         let health = health.clone();
@@ -146,6 +152,7 @@ async fn serve(
     // start reads again.
     let _ = tokio::time::timeout(Duration::from_secs(10), projector).await;
     refresher.abort();
+    follower.abort();
     served.context("server failed")?;
     if let Some(DatabaseState::Failed { reason }) = health.map(|health| health.state()) {
         // Non-zero, so that systemd or Kubernetes restarts the process.

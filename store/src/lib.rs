@@ -9,6 +9,7 @@ pub mod db;
 pub mod embedded;
 pub mod entity_row;
 mod error;
+pub mod follow;
 pub mod history;
 pub mod ingest_state;
 pub mod locations;

@@ -79,6 +79,12 @@ async fn ingest_replay_and_verify_from_the_command_line() {
         out.contains("no difference from the live projections"),
         "{out}"
     );
+    assert!(
+        out.contains(
+            "in-memory catalog at position 175: 175 entities, no difference from the log folded at once"
+        ),
+        "{out}"
+    );
     let (code, out, _) = run(&dir, &["verify"]);
     assert_eq!(code, 0, "{out}");
     assert!(

@@ -3,13 +3,25 @@
 //! codes, enforces the depth and complexity limits and the time budget,
 //! refuses mutations sent with GET, hands each request fresh loaders, and logs
 //! internal errors once with their cause and GraphQL path.
+//!
+//! When the server follows the log into memory, each query or mutation pins the
+//! current [`Snapshot`] as it starts executing ([`Pinned`], request data: every
+//! resolver of the operation reads the same one, however many snapshots are
+//! published meanwhile), and the response says which log position it reflects
+//! in `extensions.position`. Subscriptions pin none: one would hold an old
+//! catalog in memory for as long as it lives. A
+//! mutation returns once the followed catalog has reached the log's head, so the
+//! next operation sees what it wrote.
 
 use super::cost::{measure, DocumentCost};
 use super::loaders::Loaders;
 use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::GraphqlLimits;
+use almanac_readmodel::Snapshot;
 use almanac_store::catalog::{Catalog, ReadBudget};
+use almanac_store::follow::Followed;
+use almanac_store::EventLog;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextResolve, NextValidation, ResolveInfo,
@@ -20,7 +32,7 @@ use async_graphql::{
     ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
     Variables,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How far a request got, for the HTTP status: set by the gate, read by the
 /// HTTP handler (which puts it in the request's data).
@@ -50,6 +62,17 @@ impl PhaseCell {
         if let Ok(mut current) = self.0.lock() {
             *current = phase;
         }
+    }
+}
+
+/// The snapshot of the in-memory catalog one operation reads, pinned when it
+/// starts executing; empty for subscriptions and on a server that follows none.
+#[derive(Debug, Default)]
+pub struct Pinned(OnceLock<Snapshot>);
+
+impl Pinned {
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.0.get()
     }
 }
 
@@ -164,6 +187,9 @@ impl Extension for GateExtension {
             ));
             request.data.insert(budget);
         }
+        if ctx.data_opt::<Followed>().is_some() {
+            request.data.insert(Pinned::default());
+        }
         next.run(ctx, request).await
     }
 
@@ -275,6 +301,11 @@ impl Extension for GateExtension {
             ));
         }
         set_phase(ctx, Phase::Executed);
+        let pinned = ctx.data_opt::<Pinned>();
+        if let (Some(pinned), Some(followed)) = (pinned, ctx.data_opt::<Followed>()) {
+            // Set once per request: a second operation of a batch is a new request.
+            let _ = pinned.0.set(followed.pin());
+        }
         self.is_mutation
             .store(is_mutation, std::sync::atomic::Ordering::SeqCst);
         let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
@@ -291,7 +322,7 @@ impl Extension for GateExtension {
         if let Some(reads) = ctx.data_opt::<Arc<ReadBudget>>() {
             reads.set_deadline(std::time::Instant::now() + budget);
         }
-        match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
+        let mut response = match tokio::time::timeout(budget, next.run(ctx, operation_name)).await {
             Ok(response) => response,
             Err(_) => {
                 tracing::warn!(
@@ -304,7 +335,16 @@ impl Extension for GateExtension {
                     format!("the operation took longer than {} ms", budget.as_millis()),
                 ))
             }
+        };
+        if is_mutation {
+            await_followed_head(ctx, budget).await;
         }
+        if let Some(pinned) = pinned.and_then(Pinned::snapshot) {
+            response
+                .extensions
+                .insert("position".to_string(), Value::from(pinned.position()));
+        }
+        response
     }
 
     async fn resolve(
@@ -355,6 +395,32 @@ impl Extension for GateExtension {
             }
         }
         result
+    }
+}
+
+/// Waits, at most `budget`, until the followed catalog reflects the log's head
+/// (so at least what this mutation appended). Not reaching it is logged, not an
+/// error: the mutation is committed either way.
+async fn await_followed_head(ctx: &ExtensionContext<'_>, budget: std::time::Duration) {
+    let (Some(followed), Some(log)) = (ctx.data_opt::<Followed>(), ctx.data_opt::<EventLog>())
+    else {
+        return;
+    };
+    let reached = tokio::time::timeout(budget, async {
+        let head = log.head_position().await?;
+        Ok::<_, almanac_store::StoreError>(followed.reach(head).await.is_some())
+    })
+    .await;
+    match reached {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::warn!("the log follower stopped; reads may not show this mutation")
+        }
+        Ok(Err(err)) => tracing::warn!(error = %err, "cannot read the log's head after a mutation"),
+        Err(_) => tracing::warn!(
+            budget_ms = budget.as_millis() as u64,
+            "the in-memory catalog did not reach the log's head in time"
+        ),
     }
 }
 

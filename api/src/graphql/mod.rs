@@ -24,10 +24,12 @@ mod size;
 
 use crate::limits::GraphqlLimits;
 use almanac_store::catalog::Catalog;
+use almanac_store::follow::Followed;
 use almanac_store::{EventLog, PgPool};
 use async_graphql::{Schema, SchemaBuilder};
 pub use history::ConnectionSlots;
-use history::{Subscription, WakeHub};
+use history::Subscription;
+pub use history::WakeHub;
 
 /// Queries, mutations and the live history subscriptions (over WebSocket).
 pub type AlmanacSchema = Schema<query::Query, mutation::Mutation, Subscription>;
@@ -42,7 +44,10 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
 pub struct ReadPool(pub PgPool);
 
 /// The schema the server runs: reads go through `catalog`, writes append to
-/// `log`, the log's history `reads`; subscriptions share one event listener.
+/// `log`, the log's history `reads`; subscriptions share one event listener,
+/// `hub`. With `followed`, every operation pins the in-memory catalog's
+/// current snapshot (see `gate`).
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     catalog: Catalog,
     log: EventLog,
@@ -50,9 +55,14 @@ pub fn build(
     limits: GraphqlLimits,
     reading: almanac_ingest::ReadPolicy,
     read_limits: almanac_ingest::ReadLimits,
+    hub: WakeHub,
+    followed: Option<Followed>,
 ) -> AlmanacSchema {
-    let hub = WakeHub::new(reads.clone(), limits.subscription_poll());
-    builder()
+    let mut builder = builder();
+    if let Some(followed) = followed {
+        builder = builder.data(followed);
+    }
+    builder
         .data(reading)
         .data(read_limits)
         .data(catalog)

@@ -4,6 +4,7 @@
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
+use super::gate::Pinned;
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
 use super::ids::decode_id;
 use super::loaders::Loaders;
@@ -11,8 +12,10 @@ use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
+use almanac_store::follow::entity_record;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 pub struct Query;
 
@@ -29,8 +32,19 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
 
 /// The entity a ref names. A ref without a kind is refused (`INVALID_REF`):
 /// names are unique per kind only, so guessing one would be wrong half the time.
+///
+/// Answered from the operation's pinned snapshot of the in-memory catalog when
+/// the server follows one (the SQL row only for an entity held elided there).
 async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> {
     let canonical = canonical_ref(text, None)?;
+    if let Some(pinned) = ctx.data_opt::<Pinned>().and_then(Pinned::snapshot) {
+        let Some(entity) = pinned.entity(&canonical) else {
+            return Ok(None);
+        };
+        if let Some(record) = entity_record(entity) {
+            return Ok(Some(Entity::from_record(Arc::new(record))));
+        }
+    }
     Ok(Loaders::of(ctx)?
         .entity(&canonical)
         .await?

@@ -84,7 +84,7 @@ async fn a_token_without_the_read_scope_cannot_read() {
         assert_eq!(reader.status(), 200);
         assert_eq!(
             reader.json::<Value>().await.unwrap(),
-            json!({ "data": { "locations": [] } })
+            json!({ "data": { "locations": [] }, "extensions": { "position": 0 } })
         );
     }
 }
@@ -241,7 +241,7 @@ async fn websocket_authenticates_at_upgrade_or_in_connection_init() {
     );
     assert_eq!(
         run_query(&mut socket).await,
-        json!({ "data": { "locations": [] } })
+        json!({ "data": { "locations": [] }, "extensions": { "position": 0 } })
     );
 
     // No header: the token comes in connection_init.
@@ -254,7 +254,7 @@ async fn websocket_authenticates_at_upgrade_or_in_connection_init() {
     assert_eq!(ack.unwrap()["type"], "connection_ack");
     assert_eq!(
         run_query(&mut socket).await,
-        json!({ "data": { "locations": [] } })
+        json!({ "data": { "locations": [] }, "extensions": { "position": 0 } })
     );
 
     // A bad token in connection_init: 4403 Forbidden.

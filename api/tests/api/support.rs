@@ -87,6 +87,8 @@ pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> Test
         .with_sealer(test_sealer())
         .with_auth(auth)
         .with_limits(limits);
+    // Dropped with the server: the follower's task ends with its last reader.
+    let (state, _follower) = state.with_follower().await.unwrap();
     let (url, stop) = start(state.clone()).await;
     TestServer {
         url,

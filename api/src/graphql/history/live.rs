@@ -42,6 +42,14 @@ const PAGE: i64 = 200;
 #[derive(Clone)]
 pub struct WakeHub(Arc<HubInner>);
 
+impl std::fmt::Debug for WakeHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WakeHub")
+            .field("poll", &self.0.poll)
+            .finish()
+    }
+}
+
 struct HubInner {
     pool: PgPool,
     poll: Duration,
@@ -60,7 +68,7 @@ impl WakeHub {
     /// A receiver that changes whenever an append was notified or the poll
     /// interval passed. The listener task starts with the first subscriber and
     /// stops once the hub and every receiver are gone.
-    async fn subscribe(&self) -> watch::Receiver<u64> {
+    pub async fn subscribe(&self) -> watch::Receiver<u64> {
         let inner = &self.0;
         inner
             .wakes

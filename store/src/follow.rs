@@ -1,0 +1,255 @@
+//! Following the log into memory: the catalog's [`Snapshot`] built at start by folding
+//! the whole log in pages, then advanced by position whenever it is woken, each new
+//! snapshot published for readers to pin.
+//!
+//! Publishing goes through a `tokio::sync::watch`: a reader takes the current snapshot
+//! (a clone shares it: one `Arc`) and keeps it for its whole request while the follower
+//! publishes the next; the same channel also tells a waiter when a position is reached
+//! (read-your-writes), which a bare atomic pointer swap would not. The fold itself is
+//! `almanac_readmodel`'s (pure); this module only reads and decodes the log.
+//!
+//! It does not listen for notifications itself: the server's one listener (the api's
+//! `WakeHub`, built on [`crate::log::FeedWaker`]) hands it wake-ups, and correctness
+//! rests on the cursor, never on a notification. It writes nothing.
+
+use crate::catalog::EntityRecord;
+use crate::entity_row::{EntityRow, LoggedEntity};
+use crate::history::decode;
+use crate::projection::rows::entity_uid;
+use crate::{EventLog, StoreError, StoredEvent};
+use almanac_readmodel::{LogEvent, Skipped, Snapshot};
+use tokio::sync::watch;
+
+/// Most events one read of the log fetches.
+pub const PAGE: i64 = 1000;
+
+/// Reads the log after the last position folded and publishes each new snapshot.
+pub struct Follower {
+    log: EventLog,
+    page: i64,
+    /// The position of the last event read (folded, skipped or undecodable).
+    cursor: i64,
+    current: Snapshot,
+    sender: watch::Sender<Snapshot>,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("cursor", &self.cursor)
+            .field("position", &self.current.position())
+            .finish()
+    }
+}
+
+/// A reader's handle on the followed catalog. Cheap to clone.
+#[derive(Clone)]
+pub struct Followed(watch::Receiver<Snapshot>);
+
+impl std::fmt::Debug for Followed {
+    /// The position only: the derived form would print the whole catalog.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Followed")
+            .field("position", &self.0.borrow().position())
+            .finish()
+    }
+}
+
+impl Followed {
+    /// The newest published snapshot; keep it for the whole request.
+    pub fn pin(&self) -> Snapshot {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until a snapshot at or past `position` is published and returns it;
+    /// `None` when the follower stopped first.
+    pub async fn reach(&self, position: i64) -> Option<Snapshot> {
+        let mut receiver = self.0.clone();
+        let reached = receiver
+            .wait_for(|snapshot| snapshot.position() >= position)
+            .await
+            .ok()?;
+        Some(reached.clone())
+    }
+}
+
+impl Follower {
+    /// Folds the whole log, in pages of [`PAGE`], into the first snapshot.
+    pub async fn start(log: EventLog) -> Result<(Follower, Followed), StoreError> {
+        Self::start_paged(log, PAGE).await
+    }
+
+    /// [`Follower::start`] reading `page` events at a time (tests use small pages to
+    /// cross page boundaries).
+    pub async fn start_paged(log: EventLog, page: i64) -> Result<(Follower, Followed), StoreError> {
+        let (sender, receiver) = watch::channel(Snapshot::empty());
+        let mut follower = Follower {
+            log,
+            page: page.max(1),
+            cursor: 0,
+            current: Snapshot::empty(),
+            sender,
+        };
+        follower.catch_up().await?;
+        Ok((follower, Followed(receiver)))
+    }
+
+    /// The snapshot last published.
+    pub fn current(&self) -> &Snapshot {
+        &self.current
+    }
+
+    /// Reads and folds every event after the cursor, publishing after each page.
+    /// Returns the position of the last event read.
+    pub async fn catch_up(&mut self) -> Result<i64, StoreError> {
+        loop {
+            let stored = self.log.read_feed(self.cursor, self.page).await?;
+            let Some(last) = stored.last() else {
+                return Ok(self.cursor);
+            };
+            let last = last.position;
+            let full = stored.len() as i64 >= self.page;
+            let advanced = self.current.advance(&to_log_events(&stored));
+            for skipped in &advanced.skipped {
+                report_skipped(skipped);
+            }
+            self.current = advanced.snapshot;
+            self.cursor = last;
+            // Readers still pinned to the old snapshot keep it; a send fails only when
+            // no reader is left, which does not stop the follower.
+            self.sender.send_replace(self.current.clone());
+            if !full {
+                return Ok(self.cursor);
+            }
+        }
+    }
+
+    /// Catches up, then again on every wake-up, until every reader is gone or the
+    /// wake-ups stop. A failed read is logged and retried on the next wake-up.
+    pub async fn run(mut self, mut wakes: watch::Receiver<u64>) {
+        loop {
+            if let Err(err) = self.catch_up().await {
+                tracing::warn!(error = %err, cursor = self.cursor, "following the log failed, retrying on the next wake-up");
+            }
+            tokio::select! {
+                changed = wakes.changed() => if changed.is_err() { return },
+                () = self.sender.closed() => return,
+            }
+        }
+    }
+}
+
+/// The stored events as the fold takes them. An event this build cannot decode is
+/// logged and left out (the projector records it in `projection_failures`).
+pub fn to_log_events(stored: &[StoredEvent]) -> Vec<LogEvent> {
+    stored
+        .iter()
+        .filter_map(|event| match decode(event) {
+            Ok(decoded) => Some(LogEvent {
+                position: event.position,
+                stream: event.stream.clone(),
+                version: event.version,
+                recorded_at: event.recorded_at,
+                event: decoded,
+            }),
+            Err(err) => {
+                tracing::warn!(position = event.position, stream = %event.stream, error = %err, "event left out of the in-memory catalog");
+                None
+            }
+        })
+        .collect()
+}
+
+fn report_skipped(skipped: &Skipped) {
+    tracing::warn!(
+        position = skipped.position,
+        stream = %skipped.stream,
+        reason = %skipped.reason,
+        "event did not fold into the in-memory catalog"
+    );
+}
+
+/// The whole log folded in one step, the reference a followed snapshot must equal.
+pub async fn fold_whole_log(log: &EventLog) -> Result<Snapshot, StoreError> {
+    fold_log_up_to(log, i64::MAX).await
+}
+
+/// The log's events up to `up_to` (a position) folded in one step.
+pub async fn fold_log_up_to(log: &EventLog, up_to: i64) -> Result<Snapshot, StoreError> {
+    let mut stored = Vec::new();
+    let mut after = 0;
+    while after < up_to {
+        let page = log.read_feed(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        stored.extend(page.into_iter().filter(|event| event.position <= up_to));
+    }
+    Ok(Snapshot::from_log(&to_log_events(&stored)).snapshot)
+}
+
+/// The entity refs whose state differs between two snapshots (present in one only, or
+/// with different fields or declared relations), sorted.
+pub fn differing_refs(a: &Snapshot, b: &Snapshot) -> Vec<String> {
+    let mut refs: Vec<String> = a
+        .entities()
+        .filter(|entity| b.entity(&entity.entity_ref) != Some(*entity))
+        .map(|entity| entity.entity_ref.to_string())
+        .chain(
+            b.entities()
+                .filter(|entity| a.entity(&entity.entity_ref).is_none())
+                .map(|entity| entity.entity_ref.to_string()),
+        )
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+/// What `almanac replay --verify` says of the in-memory catalog: the snapshot a
+/// follower builds (paged, batch by batch) against the whole log folded at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowCheck {
+    /// The position both reflect.
+    pub position: i64,
+    /// Live entities in the followed snapshot.
+    pub entities: usize,
+    /// Entity refs whose state differs, sorted.
+    pub differing: Vec<String>,
+    /// Whether the snapshots are equal as a whole (entities, relations and indexes);
+    /// false with no differing ref means an index differs.
+    pub equal: bool,
+}
+
+/// Builds the in-memory catalog as the server does and compares it with the whole
+/// log folded at once. Appends meanwhile are not included: both read up to the
+/// position the follower reached.
+pub async fn check_followed(log: &EventLog) -> Result<FollowCheck, StoreError> {
+    let (follower, _) = Follower::start(log.clone()).await?;
+    let followed = follower.current().clone();
+    let whole = fold_log_up_to(log, followed.position()).await?;
+    Ok(FollowCheck {
+        position: followed.position(),
+        entities: followed.len(),
+        differing: differing_refs(&followed, &whole),
+        equal: followed == whole,
+    })
+}
+
+/// The catalog's row of a followed entity, derived exactly as the projector derives it
+/// (`EntityRow::derive`), so a reader cannot tell it from the SQL row. `None` when the
+/// snapshot holds the descriptor elided: the full one is in PostgreSQL.
+pub fn entity_record(entity: &almanac_readmodel::Entity) -> Option<EntityRecord> {
+    if entity.elided {
+        return None;
+    }
+    let logged = LoggedEntity {
+        entity_ref: entity.entity_ref.to_string(),
+        uid: entity_uid(&entity.entity_ref, entity.registered_position),
+        descriptor: entity.descriptor(),
+        version: entity.version,
+        created_at: entity.created_at,
+        updated_at: entity.updated_at,
+        last_position: entity.last_position,
+    };
+    Some(EntityRow::derive(logged).into())
+}
