@@ -1,10 +1,84 @@
 //! What the read side derives from a descriptor for listing and search, written once for
-//! both read models (the SQL projection and the in-memory snapshot): the text search
-//! indexes and the entity's links.
+//! both read models (the SQL projection and the in-memory snapshot): the summary fields, the
+//! text search indexes and the entity's links.
 //!
 //! It reads an already validated descriptor and refuses nothing.
 
 use serde_json::Value;
+
+use crate::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
+use crate::entity_ref::EntityRef;
+
+/// The fields a catalog list shows and filters on, as the descriptor states them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub kind: String,
+    /// `default` when the descriptor names none.
+    pub namespace: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    /// `spec.owner` as a canonical ref (a bare name is a group in the entity's namespace);
+    /// `None` when absent or not a ref.
+    pub owner_ref: Option<String>,
+    pub spec_type: Option<String>,
+    pub lifecycle: Option<String>,
+    /// The managed-by location: the source that holds the entity.
+    pub source: Option<String>,
+    /// The managed-by origin location.
+    pub origin: Option<String>,
+}
+
+impl Summary {
+    pub fn of(descriptor: &Value) -> Summary {
+        let text = |path: &[&str]| text_at(descriptor, path);
+        let namespace = text(&["metadata", "namespace"]).unwrap_or_else(|| "default".into());
+        let owner_ref = text(&["spec", "owner"]).and_then(|owner| {
+            EntityRef::parse(&owner, Some("group"), &namespace)
+                .ok()
+                .map(|r| r.canonical())
+        });
+        Summary {
+            kind: text(&["kind"]).unwrap_or_default(),
+            name: text(&["metadata", "name"]).unwrap_or_default(),
+            title: text(&["metadata", "title"]),
+            description: text(&["metadata", "description"]),
+            tags: descriptor["metadata"]["tags"]
+                .as_array()
+                .map(|tags| {
+                    tags.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            owner_ref,
+            spec_type: text(&["spec", "type"]),
+            lifecycle: text(&["spec", "lifecycle"]),
+            source: managed_by_location(descriptor).map(str::to_string),
+            origin: text(&["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION]),
+            namespace,
+        }
+    }
+
+    /// This entity's [`search_text`].
+    pub fn search_text(&self) -> String {
+        search_text(
+            &self.name,
+            self.title.as_deref(),
+            self.description.as_deref(),
+            &self.tags,
+        )
+    }
+}
+
+/// The string at `path`, if there is one.
+pub fn text_at(value: &Value, path: &[&str]) -> Option<String> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))?
+        .as_str()
+        .map(str::to_string)
+}
 
 /// How much of the title and of the description search indexes.
 pub const SEARCH_FIELD_BYTES: usize = 16 * 1024;
@@ -91,6 +165,22 @@ mod tests {
         assert!(text.ends_with(" java"));
         assert_eq!(text.len(), 4 + SEARCH_FIELD_BYTES + 5);
         assert_eq!(prefix("aé", 2), "a");
+    }
+
+    #[test]
+    fn a_summary_reads_the_descriptor_with_backstage_defaults() {
+        let summary = Summary::of(&json!({
+            "kind": "Component",
+            "metadata": {"name": "svc", "tags": ["java", 3], "annotations": {
+                "backstage.io/managed-by-location": "file:/a.yaml"}},
+            "spec": {"owner": "team-a", "type": "service"}
+        }));
+        assert_eq!(summary.namespace, "default");
+        assert_eq!(summary.owner_ref.as_deref(), Some("group:default/team-a"));
+        assert_eq!(summary.tags, vec!["java".to_string()]);
+        assert_eq!(summary.source.as_deref(), Some("file:/a.yaml"));
+        assert_eq!(summary.lifecycle, None);
+        assert_eq!(summary.search_text(), "svc java");
     }
 
     #[test]

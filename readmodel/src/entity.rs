@@ -9,10 +9,9 @@
 
 use std::sync::Arc;
 
-use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
 pub use almanac_domain::summary::Link;
-use almanac_domain::summary::{links, search_text};
-use almanac_domain::{Change, EntityRef};
+use almanac_domain::summary::{links, Summary};
+use almanac_domain::Change;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -143,32 +142,21 @@ impl Entity {
         updated_at: DateTime<Utc>,
         intern: &mut dyn FnMut(String) -> Arc<str>,
     ) -> Entity {
-        let text = |path: &[&str]| -> Option<String> {
-            path.iter()
-                .try_fold(&descriptor, |v, key| v.get(key))?
-                .as_str()
-                .map(str::to_string)
-        };
-        let kind = text(&["kind"]).unwrap_or_default();
-        let namespace = text(&["metadata", "namespace"]).unwrap_or_else(|| "default".into());
-        let name = text(&["metadata", "name"]).unwrap_or_default();
-        let title = text(&["metadata", "title"]);
-        let description = text(&["metadata", "description"]);
-        let tags: Vec<String> = descriptor["metadata"]["tags"]
-            .as_array()
-            .map(|tags| {
-                tags.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let owner_ref = text(&["spec", "owner"]).and_then(|owner| {
-            EntityRef::parse(&owner, Some("group"), &namespace)
-                .ok()
-                .map(|r| r.canonical())
-        });
-        let spec_type = text(&["spec", "type"]);
-        let lifecycle = text(&["spec", "lifecycle"]);
+        let summary = Summary::of(&descriptor);
+        let search_text = summary.search_text().to_lowercase();
+        let Summary {
+            kind,
+            namespace,
+            name,
+            title,
+            description,
+            tags,
+            owner_ref,
+            spec_type,
+            lifecycle,
+            source,
+            origin,
+        } = summary;
         let declared = relation_rows(&entity_ref, &descriptor, intern);
         let system_ref = declared
             .iter()
@@ -181,15 +169,14 @@ impl Entity {
             title: title.as_deref().unwrap_or(&name).to_lowercase(),
             spec_type: spec_type.as_deref().map(str::to_lowercase),
             lifecycle: lifecycle.as_deref().map(str::to_lowercase),
-            search_text: search_text(&name, title.as_deref(), description.as_deref(), &tags)
-                .to_lowercase(),
+            search_text,
         };
         Entity {
             labels: string_map(&descriptor["metadata"]["labels"]),
             annotations: string_map(&descriptor["metadata"]["annotations"]),
             links: links(&descriptor),
-            source: managed_by_location(&descriptor).map(str::to_string),
-            origin: text(&["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION]),
+            source,
+            origin,
             elided: has_stub(&descriptor),
             entity_ref,
             kind,

@@ -4,10 +4,8 @@
 
 use crate::catalog::RelationRecord;
 use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
-use almanac_domain::entity::{managed_by_location, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::relations::{self, DeclaredRelation, Edge};
-use almanac_domain::summary::search_text;
-use almanac_domain::EntityRef;
+use almanac_domain::summary::Summary;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -22,13 +20,6 @@ pub fn entity_uid(entity_ref: &str, registered_at_position: i64) -> Uuid {
     )
 }
 
-fn text(value: &Value, path: &[&str]) -> Option<String> {
-    path.iter()
-        .try_fold(value, |v, key| v.get(key))?
-        .as_str()
-        .map(str::to_string)
-}
-
 impl EntityRow {
     /// The row of an entity the log states: the columns its descriptor holds added.
     pub fn derive(logged: LoggedEntity) -> EntityRow {
@@ -39,37 +30,29 @@ impl EntityRow {
 
 /// The columns of a row read straight from its descriptor.
 pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
-    let kind = text(descriptor, &["kind"]).unwrap_or_default();
-    let namespace =
-        text(descriptor, &["metadata", "namespace"]).unwrap_or_else(|| "default".into());
-    let name = text(descriptor, &["metadata", "name"]).unwrap_or_default();
-    let title = text(descriptor, &["metadata", "title"]);
-    let description = text(descriptor, &["metadata", "description"]);
-    let tags: Vec<String> = descriptor["metadata"]["tags"]
-        .as_array()
-        .map(|tags| {
-            tags.iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let owner_ref = text(descriptor, &["spec", "owner"]).and_then(|owner| {
-        EntityRef::parse(&owner, Some("group"), &namespace)
-            .ok()
-            .map(|r| r.canonical())
-    });
-    let search_text = search_text(&name, title.as_deref(), description.as_deref(), &tags);
+    let summary = Summary::of(descriptor);
+    let search_text = summary.search_text();
+    let Summary {
+        kind,
+        namespace,
+        name,
+        title,
+        description,
+        tags,
+        owner_ref,
+        spec_type,
+        lifecycle,
+        source,
+        origin,
+    } = summary;
     DescriptorColumns {
-        spec_type: text(descriptor, &["spec", "type"]),
-        lifecycle: text(descriptor, &["spec", "lifecycle"]),
+        spec_type,
+        lifecycle,
         owner_ref,
         labels: object_or_empty(&descriptor["metadata"]["labels"]),
         annotations: object_or_empty(&descriptor["metadata"]["annotations"]),
-        source: managed_by_location(descriptor).map(str::to_string),
-        origin: text(
-            descriptor,
-            &["metadata", "annotations", MANAGED_BY_ORIGIN_LOCATION],
-        ),
+        source,
+        origin,
         tags,
         kind,
         namespace,
