@@ -53,6 +53,11 @@ pub enum ErrorCode {
     /// The database did not answer in time (down, restarting, or every
     /// connection busy): retry shortly. Not a bug, so not `INTERNAL`.
     Unavailable,
+    /// The server's in-memory catalog did not reach the request's
+    /// `Almanac-Min-Position` within `graphql.min_position_wait_ms`; the
+    /// error's `extensions.minPosition` is the position asked,
+    /// `extensions.position` the one reached. Retry, here or on another server.
+    PositionNotReached,
     Internal,
 }
 
@@ -81,6 +86,7 @@ impl ErrorCode {
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::PositionNotReached => "POSITION_NOT_REACHED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -70,6 +70,10 @@ pub struct GraphqlLimits {
     /// Whether `addLocation(type: "file")` is allowed: off by default, since it
     /// lets any holder of a write token make the server read its own disk.
     pub allow_file_locations: bool,
+    /// How long a request sent with `Almanac-Min-Position` waits for this
+    /// server's in-memory catalog to reach that position before it is answered
+    /// `POSITION_NOT_REACHED`, in milliseconds.
+    pub min_position_wait_ms: u64,
 }
 
 impl Default for GraphqlLimits {
@@ -98,6 +102,7 @@ impl Default for GraphqlLimits {
             subscription_buffer_bytes: 4 * 1024 * 1024,
             max_subscriptions_per_connection: 32,
             allow_file_locations: false,
+            min_position_wait_ms: 5_000,
         }
     }
 }
@@ -121,5 +126,9 @@ impl GraphqlLimits {
 
     pub fn mutation_timeout(&self) -> Duration {
         Duration::from_millis(self.mutation_timeout_ms)
+    }
+
+    pub fn min_position_wait(&self) -> Duration {
+        Duration::from_millis(self.min_position_wait_ms)
     }
 }

@@ -12,6 +12,7 @@ mod api {
     mod lists;
     mod live;
     mod locations;
+    mod min_position;
     mod mutations;
     mod ownership;
     mod position;

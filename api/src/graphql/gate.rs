@@ -11,7 +11,11 @@
 //! in `extensions.position`. Subscriptions pin none: one would hold an old
 //! catalog in memory for as long as it lives. A
 //! mutation returns once the followed catalog has reached the log's head, so the
-//! next operation sees what it wrote.
+//! next operation sees what it wrote, and says that head in
+//! `extensions.writtenPosition`: the token a client sends back as
+//! `Almanac-Min-Position` ([`MinPosition`]) so that a read on any server is pinned
+//! at or past it (waiting up to `graphql.min_position_wait_ms`, else
+//! `POSITION_NOT_REACHED`).
 
 use super::cost::{measure, DocumentCost};
 use super::loaders::Loaders;
@@ -75,6 +79,12 @@ impl Pinned {
         self.0.get()
     }
 }
+
+/// The position a request's snapshot must be at or past (the HTTP handler reads
+/// it from `Almanac-Min-Position`): the gate waits for the follower to reach it
+/// before pinning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinPosition(pub i64);
 
 /// Marks a request that arrived with GET: it may only query.
 #[derive(Clone, Copy, Debug)]
@@ -302,13 +312,22 @@ impl Extension for GateExtension {
         }
         set_phase(ctx, Phase::Executed);
         let pinned = ctx.data_opt::<Pinned>();
+        let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
         if let (Some(pinned), Some(followed)) = (pinned, ctx.data_opt::<Followed>()) {
+            let snapshot = match ctx.data_opt::<MinPosition>() {
+                Some(&MinPosition(min)) => {
+                    match reach_within(followed, min, limits.min_position_wait()).await {
+                        Ok(snapshot) => snapshot,
+                        Err(refusal) => return Response::from_errors(vec![refusal]),
+                    }
+                }
+                None => followed.pin(),
+            };
             // Set once per request: a second operation of a batch is a new request.
-            let _ = pinned.0.set(followed.pin());
+            let _ = pinned.0.set(snapshot);
         }
         self.is_mutation
             .store(is_mutation, std::sync::atomic::Ordering::SeqCst);
-        let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
         if operation != Some(OperationType::Subscription) {
             self.response.enable(limits.max_response_bytes);
         }
@@ -337,7 +356,11 @@ impl Extension for GateExtension {
             }
         };
         if is_mutation {
-            await_followed_head(ctx, budget).await;
+            if let Some(written) = await_followed_head(ctx, budget).await {
+                response
+                    .extensions
+                    .insert("writtenPosition".to_string(), Value::from(written));
+            }
         }
         if let Some(pinned) = pinned.and_then(Pinned::snapshot) {
             response
@@ -398,30 +421,72 @@ impl Extension for GateExtension {
     }
 }
 
-/// Waits, at most `budget`, until the followed catalog reflects the log's head
-/// (so at least what this mutation appended). Not reaching it is logged, not an
-/// error: the mutation is committed either way.
-async fn await_followed_head(ctx: &ExtensionContext<'_>, budget: std::time::Duration) {
-    let (Some(followed), Some(log)) = (ctx.data_opt::<Followed>(), ctx.data_opt::<EventLog>())
-    else {
-        return;
+/// The first snapshot at or past `min`, waiting at most `wait`; else the
+/// `POSITION_NOT_REACHED` refusal naming both positions. A position past the
+/// log's head is waited for too: another server may just have written it.
+async fn reach_within(
+    followed: &Followed,
+    min: i64,
+    wait: std::time::Duration,
+) -> Result<Snapshot, ServerError> {
+    if let Ok(Some(snapshot)) = tokio::time::timeout(wait, followed.reach(min)).await {
+        return Ok(snapshot);
+    }
+    let reached = followed.pin().position();
+    let message = format!(
+        "this server's catalog reached log position {reached}, not the {min} asked by \
+         Almanac-Min-Position, within {} ms (graphql.min_position_wait_ms); retry",
+        wait.as_millis()
+    );
+    let mut error = ApiError::new(ErrorCode::PositionNotReached, message).into_server_error();
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    extensions.set("minPosition", min);
+    extensions.set("position", reached);
+    Err(error)
+}
+
+/// Reads the log's head after a mutation (at or past everything it appended:
+/// position order is commit order) and waits, at most `budget`, until the
+/// followed catalog reflects it. Returns that head, the position the mutation's
+/// writes reached. Not reaching it is logged, not an error: the mutation is
+/// committed either way.
+async fn await_followed_head(
+    ctx: &ExtensionContext<'_>,
+    budget: std::time::Duration,
+) -> Option<i64> {
+    let log = ctx.data_opt::<EventLog>()?;
+    // One budget for both steps.
+    let deadline = tokio::time::Instant::now() + budget;
+    let head = match tokio::time::timeout_at(deadline, log.head_position()).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "cannot read the log's head after a mutation");
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "reading the log's head after a mutation timed out"
+            );
+            return None;
+        }
     };
-    let reached = tokio::time::timeout(budget, async {
-        let head = log.head_position().await?;
-        Ok::<_, almanac_store::StoreError>(followed.reach(head).await.is_some())
-    })
-    .await;
-    match reached {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => {
+    let Some(followed) = ctx.data_opt::<Followed>() else {
+        return Some(head);
+    };
+    match tokio::time::timeout_at(deadline, followed.reach(head)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
             tracing::warn!("the log follower stopped; reads may not show this mutation")
         }
-        Ok(Err(err)) => tracing::warn!(error = %err, "cannot read the log's head after a mutation"),
         Err(_) => tracing::warn!(
             budget_ms = budget.as_millis() as u64,
             "the in-memory catalog did not reach the log's head in time"
         ),
     }
+    Some(head)
 }
 
 impl GateExtension {

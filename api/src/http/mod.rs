@@ -7,13 +7,18 @@
 //! The stock async-graphql-axum response always answers with the spec's media
 //! type, which breaks clients that only accept `application/json`; hence this
 //! small handler around `Schema::execute`.
+//!
+//! An optional `Almanac-Min-Position` header (a non-negative log position, as a
+//! mutation's `extensions.writtenPosition` gives it) asks for a snapshot at or past
+//! that position; the gate waits for it ([`MinPosition`]). WebSocket requests do
+//! not read it.
 
 mod media;
 mod ws;
 
 use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::gate::{Phase, PhaseCell, ViaGet};
+use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet};
 use crate::graphql::AlmanacSchema;
 use crate::limits::GraphqlLimits;
 use axum::body::Bytes;
@@ -85,6 +90,47 @@ fn media_of(headers: &HeaderMap) -> Result<Media, Refusal> {
     })
 }
 
+/// The request header naming the least log position a read must reflect.
+pub const MIN_POSITION_HEADER: &str = "almanac-min-position";
+
+/// The `Almanac-Min-Position` header's position, if sent; 400 when it is not
+/// one non-negative integer.
+fn min_position(headers: &HeaderMap, media: Media) -> Result<Option<MinPosition>, Refusal> {
+    let Some(value) = headers.get(MIN_POSITION_HEADER) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    match text.parse::<i64>() {
+        Ok(position) if position >= 0 && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(MinPosition(position)))
+        }
+        _ => Err(Refusal::new(
+            media,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!(
+                "the Almanac-Min-Position header must be one non-negative integer (a log \
+                 position, as a mutation's extensions.writtenPosition); got {:?}",
+                String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .take(40)
+                    .collect::<String>()
+            ),
+        )),
+    }
+}
+
+/// Adds the request's minimum position, if any, to its data.
+fn with_min_position(
+    request: async_graphql::Request,
+    min: Option<MinPosition>,
+) -> async_graphql::Request {
+    match min {
+        Some(min) => request.data(min),
+        None => request,
+    }
+}
+
 /// Who may run GraphQL operations on this request: a malformed header or an
 /// unknown token is 401, a token without the `read` scope 403.
 fn principal(auth: &AuthConfig, headers: &HeaderMap, media: Media) -> Result<Principal, Refusal> {
@@ -142,6 +188,10 @@ pub async fn post(
         Ok(principal) => principal,
         Err(refusal) => return refusal.into_response(),
     };
+    let min = match min_position(&headers, media) {
+        Ok(min) => min,
+        Err(refusal) => return refusal.into_response(),
+    };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
@@ -154,7 +204,8 @@ pub async fn post(
             .into_response()
         }
     };
-    execute(&service, request.data(principal), media).await
+    let request = with_min_position(request.data(principal), min);
+    execute(&service, request, media).await
 }
 
 pub async fn get(State(service): State<GraphqlService>, request: Request) -> Response {
@@ -167,6 +218,10 @@ pub async fn get(State(service): State<GraphqlService>, request: Request) -> Res
     };
     let principal = match principal(&service.auth, request.headers(), media) {
         Ok(principal) => principal,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let min = match min_position(request.headers(), media) {
+        Ok(min) => min,
         Err(refusal) => return refusal.into_response(),
     };
     let query = request.uri().query().unwrap_or("");
@@ -182,7 +237,8 @@ pub async fn get(State(service): State<GraphqlService>, request: Request) -> Res
             .into_response()
         }
     };
-    execute(&service, graphql.data(principal).data(ViaGet), media).await
+    let graphql = with_min_position(graphql.data(principal).data(ViaGet), min);
+    execute(&service, graphql, media).await
 }
 
 async fn execute(

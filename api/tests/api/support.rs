@@ -99,6 +99,17 @@ pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> Test
     }
 }
 
+/// Another server over `primary`'s database, with its own follower and listener (a
+/// replica, as a second `almanac serve` would be); stopped when the sender drops.
+pub async fn replica(primary: &TestServer, limits: GraphqlLimits) -> (String, oneshot::Sender<()>) {
+    let state = AppState::new(Database::new(primary.db.pool.clone()))
+        .with_sealer(test_sealer())
+        .with_auth(primary.state.auth.clone())
+        .with_limits(limits);
+    let (state, _follower) = state.with_follower().await.unwrap();
+    start(state).await
+}
+
 impl TestServer {
     /// Serves `state` instead (same database), at a new address.
     pub async fn restart_with(&mut self, state: AppState) {
