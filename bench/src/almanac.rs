@@ -143,8 +143,9 @@ impl Almanac {
         })
     }
 
-    /// Starts `almanac serve --listen 127.0.0.1:0` and waits until it listens.
-    pub fn serve(&self) -> anyhow::Result<Server> {
+    /// Starts `almanac serve --listen 127.0.0.1:0` and waits until it listens;
+    /// its stderr goes to `<logs>/<name>.log`.
+    pub fn serve(&self, name: &str) -> anyhow::Result<Server> {
         let mut child = self
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -153,7 +154,7 @@ impl Almanac {
             .spawn()
             .context("cannot start almanac serve")?;
         let stderr = child.stderr.take().context("no stderr")?;
-        let mut log = self.log_file("serve")?;
+        let mut log = self.log_file(name)?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::Write;
@@ -175,7 +176,7 @@ impl Almanac {
                 let _ = child.wait();
                 bail!(
                     "almanac serve did not start listening; see {}",
-                    self.logs.join("serve.log").display()
+                    self.logs.join(format!("{name}.log")).display()
                 )
             }
         }

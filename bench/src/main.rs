@@ -14,6 +14,7 @@ mod memory;
 mod report;
 mod run;
 mod scenarios;
+mod startup;
 mod timeline;
 
 use anyhow::Context;

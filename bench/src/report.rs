@@ -6,6 +6,7 @@ use crate::floor::CopyFloor;
 use crate::load::Measured;
 use crate::memory::MemoryReport;
 use crate::scenarios::ScenarioReport;
+use crate::startup::Startup;
 use crate::timeline::Timeline;
 use serde::Serialize;
 
@@ -63,6 +64,8 @@ pub struct RunReport {
     pub replay: Replay,
     pub queries: Vec<ScenarioReport>,
     pub memory: MemoryReport,
+    /// `serve` started again on the ingested catalog: times and memory.
+    pub startup: Startup,
     pub floor: Floor,
     pub ratios: Ratios,
     /// What went wrong without stopping the run (a command that failed, say).
@@ -226,6 +229,26 @@ pub fn human(document: &Document) -> String {
         &mut out,
         "server peak RSS (VmHWM), MiB",
         f(&|r| r.memory.peak_mib, 1),
+    );
+    row(
+        &mut out,
+        "restart: listening / ready / first query, s",
+        runs.iter()
+            .map(|r| {
+                let s = &r.startup;
+                format!(
+                    "{} / {} / {}",
+                    cell(s.listening_seconds, 2),
+                    cell(s.ready_seconds, 2),
+                    cell(s.first_query_seconds, 2)
+                )
+            })
+            .collect(),
+    );
+    row(
+        &mut out,
+        "  server RSS after restart (read model), MiB",
+        f(&|r| r.startup.rss_after_start_mib, 1),
     );
     row(
         &mut out,

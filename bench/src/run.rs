@@ -1,6 +1,7 @@
 //! One catalog size, start to finish: generate, serve, cold ingest, unchanged
 //! re-ingest, a 1% edit, replay, the query scenarios, the floor, memory; then
-//! stop the server and clean up. Each step is timed as the user would see it.
+//! stop the server, start it again on the ingested catalog (start-up time and
+//! memory) and clean up. Each step is timed as the user would see it.
 
 use crate::almanac::{Almanac, Target};
 use crate::catalog::{Catalog, EDIT_MARK};
@@ -8,7 +9,7 @@ use crate::database::BenchDb;
 use crate::load::Bounds;
 use crate::memory::Sampler;
 use crate::report::{Floor, Ingest, Ratios, Replay, RunReport};
-use crate::{floor, scenarios, timeline};
+use crate::{floor, scenarios, startup, timeline};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -60,7 +61,7 @@ pub async fn run(
         logs,
     };
     eprintln!("[{entities}] starting almanac serve");
-    let server = almanac.serve()?;
+    let server = almanac.serve("serve")?;
     let sampler = Sampler::start(server.pid());
     let db = match (&target, &settings.database_url) {
         (Target::Url(run_url), Some(base)) => BenchDb::url(base, run_url, &run_database).await?,
@@ -85,6 +86,16 @@ pub async fn run(
     db.close().await?;
     measured?;
     stopped?;
+    // After the bench's own connection is closed: with the embedded database
+    // the restarted server starts PostgreSQL again itself.
+    eprintln!("[{entities}] restart: start-up time and memory");
+    let first = serde_json::json!({ "ref": catalog.component_ref(0) });
+    report.startup = startup::measure(&almanac, scenarios::ENTITY_BY_REF, first).await;
+    if let Some(error) = &report.startup.error {
+        report
+            .notes
+            .push(format!("{entities} entities, restart: {error}"));
+    }
     if !settings.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -28,7 +28,7 @@ pub struct ScenarioReport {
     pub runs: Vec<Measured>,
 }
 
-const ENTITY_BY_REF: &str = "query($ref: String!) { entity(ref: $ref) { ref name description \
+pub const ENTITY_BY_REF: &str = "query($ref: String!) { entity(ref: $ref) { ref name description \
     ... on Component { owner { ref name } system { ref name } dependsOn { ref name } } } }";
 const OWNED_BY_GROUP: &str = "query($ref: String!) { entity(ref: $ref) { ref \
     ... on Group { ownedEntities(transitive: true) { ref name } } } }";
@@ -41,8 +41,18 @@ const HISTORY: &str = "query($ref: String!) { entity(ref: $ref) { ref \
     history(first: 20) { nodes { type version actor recordedAt } } } }";
 const SEARCH: &str = "query($text: String!) { search(text: $text, first: 20) { \
     totalCount nodes { ref name } } }";
+/// Three facets over the whole catalog (no filter) in one request.
+const FACETS: &str = "{ kinds: facets(field: KIND) { value count } \
+    owners: facets(field: OWNER, first: 20) { value count } \
+    tags: facets(field: TAG, first: 20) { value count } }";
+/// A team page. `members` and `ownedEntities` are plain lists in today's
+/// schema (no `first`, no `totalCount`), so the whole lists are asked for;
+/// when they become connections this should ask for `first: 100` and
+/// `totalCount` as issue 13 describes.
+const GROUP_PAGE: &str = "query($ref: String!) { entity(ref: $ref) { ref name \
+    ... on Group { members { ref name } ownedEntities(transitive: true) { ref name kind } } } }";
 
-/// The six scenarios of issue 7 over this catalog.
+/// The six scenarios of issue 7 and the two of issue 13 over this catalog.
 pub fn all(catalog: &Catalog) -> Vec<Scenario> {
     let components: Arc<Vec<String>> = Arc::new(
         (0..catalog.component_count())
@@ -71,7 +81,7 @@ pub fn all(catalog: &Catalog) -> Vec<Scenario> {
             name: "owned_by_group",
             what: "entities owned by a group three levels down and its subgroups",
             query: OWNED_BY_GROUP,
-            variables: by_ref(groups),
+            variables: by_ref(groups.clone()),
         },
         Scenario {
             name: "component_page",
@@ -96,6 +106,18 @@ pub fn all(catalog: &Catalog) -> Vec<Scenario> {
             what: "full-text search for a word in about 4% of entities (first 20)",
             query: SEARCH,
             variables: Box::new(|_| json!({ "text": SEARCH_TERM })),
+        },
+        Scenario {
+            name: "facets",
+            what: "kind, owner (top 20) and tag (top 20) facets over the whole catalog",
+            query: FACETS,
+            variables: Box::new(|_| json!({})),
+        },
+        Scenario {
+            name: "group_page",
+            what: "a group three levels down: its members and what it owns transitively",
+            query: GROUP_PAGE,
+            variables: by_ref(groups),
         },
     ]
 }
