@@ -2,16 +2,9 @@
 //! (`extensions.writtenPosition`); a read sent with `Almanac-Min-Position` is answered
 //! from a snapshot at or past it, or refused with `POSITION_NOT_REACHED`.
 
-use super::support::{auth, first_code, replica, server, WRITER};
+use super::support::{auth, first_code, replica, server};
 use almanac_api::GraphqlLimits;
 use serde_json::{json, Value};
-
-const APPLY: &str = r#"
-mutation Apply($documents: String!, $source: String) {
-  applyEntities(documents: $documents, source: $source) {
-    __typename
-  }
-}"#;
 
 const READ: &str = r#"{ entity(ref: "component:default/written-on-a") { ref } }"#;
 
@@ -38,18 +31,7 @@ async fn a_read_on_a_second_server_with_the_written_position_sees_the_write() {
     let documents = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  \
                      name: written-on-a\nspec:\n  type: service\n  lifecycle: production\n  \
                      owner: team-a\n";
-    let pushed = primary
-        .call(
-            APPLY,
-            json!({ "documents": documents, "source": "alpha" }),
-            Some(WRITER),
-        )
-        .await;
-    assert_eq!(
-        pushed["data"]["applyEntities"]["__typename"],
-        json!("ApplySuccess"),
-        "{pushed:#}"
-    );
+    let pushed = primary.push_to_alpha(documents).await;
     let written = pushed["extensions"]["writtenPosition"]
         .as_i64()
         .unwrap_or_else(|| panic!("no writtenPosition: {pushed:#}"));

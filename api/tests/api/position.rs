@@ -1,16 +1,9 @@
 //! Every operation reads one snapshot of the in-memory catalog and says which log
 //! position it reflects (`extensions.position`); a push is in the next query's snapshot.
 
-use super::support::{auth, server, WRITER};
+use super::support::{auth, server};
 use almanac_api::GraphqlLimits;
 use serde_json::json;
-
-const APPLY: &str = r#"
-mutation Apply($documents: String!, $source: String) {
-  applyEntities(documents: $documents, source: $source) {
-    __typename
-  }
-}"#;
 
 const READ: &str = r#"{ entity(ref: "component:default/follow-me") { ref } }"#;
 
@@ -36,18 +29,7 @@ async fn a_query_after_a_push_reflects_a_position_at_or_past_the_push() {
     let documents =
         "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: follow-me\n\
                      spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
-    let pushed = server
-        .call(
-            APPLY,
-            json!({ "documents": documents, "source": "alpha" }),
-            Some(WRITER),
-        )
-        .await;
-    assert_eq!(
-        pushed["data"]["applyEntities"]["__typename"],
-        json!("ApplySuccess"),
-        "{pushed:#}"
-    );
+    let pushed = server.push_to_alpha(documents).await;
     // The mutation read the snapshot pinned at its start, before its own append.
     assert_eq!(pushed["extensions"]["position"], json!(demo_head));
     let push_position = head(&server.db.pool).await;
@@ -125,18 +107,7 @@ async fn an_entity_held_elided_in_memory_is_read_whole_from_sql() {
         "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: long-notes\n\
          spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  notes: {long}\n"
     );
-    let pushed = server
-        .call(
-            APPLY,
-            json!({ "documents": documents, "source": "alpha" }),
-            Some(WRITER),
-        )
-        .await;
-    assert_eq!(
-        pushed["data"]["applyEntities"]["__typename"],
-        json!("ApplySuccess"),
-        "{pushed:#}"
-    );
+    server.push_to_alpha(&documents).await;
     let before = server.state.statements.get();
     let body = server
         .call(

@@ -164,6 +164,25 @@ impl TestServer {
         self.mutate_as(WRITER, query, variables).await
     }
 
+    /// The whole response body (its `extensions` included) of a push of `documents` to the
+    /// source `alpha` by the writer, which must be an `ApplySuccess`.
+    pub async fn push_to_alpha(&self, documents: &str) -> Value {
+        let pushed = self
+            .call(
+                "mutation Apply($documents: String!, $source: String) { \
+                 applyEntities(documents: $documents, source: $source) { __typename } }",
+                json!({ "documents": documents, "source": "alpha" }),
+                Some(WRITER),
+            )
+            .await;
+        assert_eq!(
+            pushed["data"]["applyEntities"]["__typename"],
+            json!("ApplySuccess"),
+            "{pushed:#}"
+        );
+        pushed
+    }
+
     /// `data` of a mutation sent with `token`, which must succeed without errors.
     pub async fn mutate_as(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = self.call(query, variables, Some(token)).await;
