@@ -5,6 +5,7 @@
 mod api {
     mod authz;
     mod batching;
+    mod compare;
     mod dependencies;
     mod entity_page;
     mod errors;
