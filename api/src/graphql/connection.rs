@@ -1,13 +1,21 @@
-//! Relay connections over entity lists and search results: opaque cursors,
-//! page info, and a `totalCount` that is only counted when asked for.
+//! Relay connections over entity lists and search results, answered from the
+//! operation's pinned snapshot of the in-memory catalog (no SQL): opaque cursors,
+//! page info, and a `totalCount` that is only counted when asked for (from the
+//! same snapshot, so it agrees with the page).
+//!
+//! It does not hold large descriptors: an entity the snapshot holds elided gets its
+//! full row through [`full_record`], the one place this module reads PostgreSQL.
 
 use super::entity::Entity;
 use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
+use super::gate::Pinned;
 use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
-use almanac_store::catalog::{Filter, ListAfter, SearchAfter, TextQuery};
+use almanac_readmodel::{Entity as Held, Filter, OrderField, OrderKey, Snapshot};
+use almanac_store::catalog::EntityRecord;
+use almanac_store::follow::entity_record;
 use async_graphql::{Context, Object, SimpleObject};
 use std::sync::Arc;
 
@@ -30,7 +38,8 @@ pub struct EntityEdge {
 #[derive(Clone, Debug)]
 enum Counted {
     List(Filter),
-    Search(TextQuery, Filter),
+    /// A search counts every match while ranking the page: the total is known.
+    Search(usize),
 }
 
 pub struct EntityConnection {
@@ -56,10 +65,9 @@ impl EntityConnection {
 
     /// Every entity the filter keeps, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let catalog = Loaders::of(ctx)?.catalog();
         let count = match self.counted.as_ref() {
-            Counted::List(filter) => catalog.count_entities(filter).await?,
-            Counted::Search(text, filter) => catalog.count_search(text, filter).await?,
+            Counted::List(filter) => pinned(ctx)?.count_entities(filter),
+            Counted::Search(total) => i64::try_from(*total).unwrap_or(i64::MAX),
         };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
@@ -82,6 +90,68 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
     ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
+/// The operation's pinned snapshot. Every query and mutation pins one (the gate); a
+/// server without a followed catalog cannot answer catalog reads.
+pub fn pinned<'a>(ctx: &Context<'a>) -> Result<&'a Snapshot> {
+    ctx.data_opt::<Pinned>()
+        .and_then(Pinned::snapshot)
+        .ok_or_else(|| {
+            ApiError::internal(std::io::Error::other(
+                "no pinned snapshot: this server follows no in-memory catalog",
+            ))
+        })
+}
+
+/// The full catalog row of an entity the snapshot holds elided (a large spec leaf
+/// replaced by a stub), read from PostgreSQL. The one place lists and search read SQL.
+async fn full_record(ctx: &Context<'_>, held: &Held) -> Result<Arc<EntityRecord>> {
+    Loaders::of(ctx)?
+        .entity(&held.entity_ref)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "the full descriptor of {} is not in the database yet; retry shortly",
+                    held.entity_ref
+                ),
+            )
+        })
+}
+
+/// The GraphQL entities of a page, in order: each derived from the snapshot (as the
+/// projector derives its row), or its full row when held elided.
+async fn page_entities(ctx: &Context<'_>, held: &[&Arc<Held>]) -> Result<Vec<Entity>> {
+    let records = held.iter().map(|held| async move {
+        match entity_record(held) {
+            Some(record) => Ok(Arc::new(record)),
+            None => full_record(ctx, held).await,
+        }
+    });
+    let records = futures::future::try_join_all(records).await?;
+    Ok(records.into_iter().map(Entity::from_record).collect())
+}
+
+fn invalid_cursor(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidCursor, message)
+}
+
+/// Refuses a list cursor that does not belong to `order`, or whose time keys are not
+/// the RFC 3339 text this server's cursors hold: resuming from it could skip rows.
+fn check_list_cursor(cursor: &ListCursor, order: &[OrderKey], signature: &str) -> Result<()> {
+    if cursor.order != signature || cursor.sort_keys.len() != order.len() {
+        return Err(invalid_cursor("the cursor belongs to a different orderBy"));
+    }
+    for (key, value) in order.iter().zip(&cursor.sort_keys) {
+        if matches!(key.field, OrderField::CreatedAt | OrderField::UpdatedAt)
+            && chrono::DateTime::parse_from_rfc3339(value).is_err()
+        {
+            return Err(invalid_cursor("the cursor is not one this query returned"));
+        }
+    }
+    Ok(())
+}
+
 pub async fn list(
     ctx: &Context<'_>,
     filter: Option<&EntityFilter>,
@@ -96,35 +166,29 @@ pub async fn list(
     let signature = order_signature(&order);
     let after: Option<ListCursor> = after.map(decode_cursor).transpose()?;
     if let Some(cursor) = &after {
-        if cursor.order != signature || cursor.sort_keys.len() != order.len() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidCursor,
-                "the cursor belongs to a different orderBy",
-            ));
-        }
+        check_list_cursor(cursor, &order, &signature)?;
     }
-    let catalog = Loaders::of(ctx)?.catalog();
-    let page = catalog
-        .list_entities(
-            &filter,
-            &order,
-            first,
-            after.as_ref().map(|c| ListAfter {
-                sort_keys: &c.sort_keys,
-                entity_ref: &c.entity_ref,
-            }),
-        )
-        .await?;
+    let page = pinned(ctx)?.list_entities(
+        &filter,
+        &order,
+        usize::try_from(first).unwrap_or(0),
+        after
+            .as_ref()
+            .map(|c| (c.sort_keys.as_slice(), c.entity_ref.as_str())),
+    );
+    let held: Vec<&Arc<Held>> = page.rows.iter().map(|row| &row.entity).collect();
+    let nodes = page_entities(ctx, &held).await?;
     let edges = page
         .rows
         .into_iter()
-        .map(|row| EntityEdge {
-            cursor: encode_cursor(&ListCursor {
-                order: signature.clone(),
-                sort_keys: row.sort_keys,
-                entity_ref: row.entity.entity_ref.clone(),
-            }),
-            node: Entity::from_record(Arc::new(row.entity)),
+        .zip(nodes)
+        .map(|(row, node)| EntityEdge {
+            cursor: encode_cursor(&ListCursor::new(
+                signature.clone(),
+                row.sort_keys,
+                row.entity.entity_ref.to_string(),
+            )),
+            node,
         })
         .collect();
     Ok(connection(
@@ -147,42 +211,42 @@ pub async fn search(
     let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
     let query = search_text(text)?;
     let after: Option<SearchCursor> = after.map(decode_cursor).transpose()?;
-    if after.as_ref().is_some_and(|c| c.query != query.raw) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidCursor,
-            "the cursor belongs to a different search text",
-        ));
+    if let Some(cursor) = &after {
+        if cursor.query != query.raw {
+            return Err(invalid_cursor(
+                "the cursor belongs to a different search text",
+            ));
+        }
+        if !cursor.score.is_finite() {
+            return Err(invalid_cursor("the cursor is not one this query returned"));
+        }
     }
-    let catalog = Loaders::of(ctx)?.catalog();
-    let mut rows = catalog
-        .search(
-            &query,
-            &filter,
-            first,
-            after.as_ref().map(|c| SearchAfter {
-                score: c.score,
-                entity_ref: &c.entity_ref,
-            }),
-        )
-        .await?;
-    let has_next = rows.len() as i64 > first;
-    rows.truncate(first as usize);
-    let edges = rows
+    let page = pinned(ctx)?.search(
+        &query,
+        &filter,
+        usize::try_from(first).unwrap_or(0),
+        after.as_ref().map(|c| (c.score, c.entity_ref.as_str())),
+    );
+    let held: Vec<&Arc<Held>> = page.rows.iter().map(|row| &row.entity).collect();
+    let nodes = page_entities(ctx, &held).await?;
+    let edges = page
+        .rows
         .into_iter()
-        .map(|row| EntityEdge {
-            cursor: encode_cursor(&SearchCursor {
-                query: query.raw.clone(),
-                score: row.score,
-                entity_ref: row.entity.entity_ref.clone(),
-            }),
-            node: Entity::from_record(Arc::new(row.entity)),
+        .zip(nodes)
+        .map(|(row, node)| EntityEdge {
+            cursor: encode_cursor(&SearchCursor::new(
+                query.raw.clone(),
+                row.score,
+                row.entity.entity_ref.to_string(),
+            )),
+            node,
         })
         .collect();
     Ok(connection(
         edges,
-        has_next,
+        page.has_next,
         after.is_some(),
-        Counted::Search(query, filter),
+        Counted::Search(page.total),
     ))
 }
 

@@ -1,11 +1,12 @@
 //! `EntityFilter`, `EntityOrder` and `FacetField` inputs, turned into the
-//! store's filter tree and order keys. User values are checked here (refs
-//! parsed, `key=value` split, size bounded); the store binds them.
+//! catalog's query vocabulary (`almanac_readmodel::query`: filter tree, order
+//! keys). User values are checked here (refs parsed, `key=value` split, size
+//! bounded); the snapshot evaluates them.
 
 use crate::error::{ApiError, ErrorCode, Result};
 use almanac_domain::EntityRef;
-use almanac_store::catalog::{
-    FacetField as StoreFacet, Filter, OrderDirection, OrderField, OrderKey, TextQuery,
+use almanac_readmodel::{
+    FacetField as CatalogFacet, Filter, OrderDirection, OrderField, OrderKey, TextQuery,
 };
 use async_graphql::{Enum, InputObject};
 
@@ -44,7 +45,7 @@ type ListField<'a> = (&'a Option<Vec<String>>, fn(Vec<String>) -> Filter);
 const MAX_NESTING: usize = 8;
 
 impl EntityFilter {
-    /// The store's filter, refusing trees larger than `max_conditions`.
+    /// The catalog's filter, refusing trees larger than `max_conditions`.
     pub fn compile(filter: Option<&EntityFilter>, max_conditions: usize) -> Result<Filter> {
         let compiled = match filter {
             Some(filter) => filter.to_filter(0)?,
@@ -238,15 +239,15 @@ pub enum FacetField {
     Tag,
 }
 
-impl From<FacetField> for StoreFacet {
-    fn from(field: FacetField) -> StoreFacet {
+impl From<FacetField> for CatalogFacet {
+    fn from(field: FacetField) -> CatalogFacet {
         match field {
-            FacetField::Kind => StoreFacet::Kind,
-            FacetField::Namespace => StoreFacet::Namespace,
-            FacetField::Type => StoreFacet::Type,
-            FacetField::Lifecycle => StoreFacet::Lifecycle,
-            FacetField::Owner => StoreFacet::Owner,
-            FacetField::Tag => StoreFacet::Tag,
+            FacetField::Kind => CatalogFacet::Kind,
+            FacetField::Namespace => CatalogFacet::Namespace,
+            FacetField::Type => CatalogFacet::Type,
+            FacetField::Lifecycle => CatalogFacet::Lifecycle,
+            FacetField::Owner => CatalogFacet::Owner,
+            FacetField::Tag => CatalogFacet::Tag,
         }
     }
 }

@@ -183,7 +183,8 @@ impl Query {
         connection::search(ctx, &text, filter.as_ref(), first, after.as_deref()).await
     }
 
-    /// The values of `field` among the entities `filter` keeps, most common first.
+    /// The values of `field` among the entities `filter` keeps, most common first
+    /// (ties by value, compared as bytes).
     async fn facets(
         &self,
         ctx: &Context<'_>,
@@ -194,10 +195,11 @@ impl Query {
         let limits = limits(ctx);
         let first = page_size(&limits, first.or(Some(limits.max_page_size)))?;
         let filter = EntityFilter::compile(filter.as_ref(), limits.max_filter_conditions)?;
-        let facets = Loaders::of(ctx)?
-            .catalog()
-            .facets(field.into(), &filter, first)
-            .await?;
+        let facets = connection::pinned(ctx)?.facets(
+            field.into(),
+            &filter,
+            usize::try_from(first).unwrap_or(0),
+        );
         Ok(facets
             .into_iter()
             .map(|f| Facet {

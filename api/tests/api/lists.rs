@@ -212,3 +212,118 @@ async fn facets_count_values_and_search_ranks_as_you_type() {
     assert_eq!(seen.len() as i64, total);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len() as i64, total);
 }
+
+#[tokio::test]
+async fn a_filtered_ordered_page_after_a_cursor_costs_no_sql_statement() {
+    let server = demo_server().await;
+    let filter = json!({ "kind": "Component", "lifecycle": "production" });
+    let order = json!([{ "field": "TYPE", "direction": "DESC" }, { "field": "NAME" }]);
+    let vars = |first: usize, after: Value| json!({ "filter": filter, "order": order, "first": first, "after": after });
+    let whole = server.data(PAGE, vars(20, Value::Null)).await;
+    let first = server.data(PAGE, vars(10, Value::Null)).await;
+    let cursor = first["entities"]["pageInfo"]["endCursor"].clone();
+
+    let before = server.state.statements.get();
+    let second = server.data(PAGE, vars(10, cursor)).await;
+    let statements = server.state.statements.get() - before;
+
+    assert_eq!(
+        statements, 0,
+        "the page, its cursor and totalCount read no SQL"
+    );
+    let refs = |data: &Value| -> Vec<String> {
+        data["entities"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["ref"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(refs(&second), refs(&whole)[10..20].to_vec());
+    assert_eq!(second["entities"]["totalCount"], 47);
+    assert_eq!(second["entities"]["pageInfo"]["hasPreviousPage"], true);
+}
+
+#[tokio::test]
+async fn a_cursor_from_an_earlier_server_or_tampered_with_is_refused_with_invalid_cursor() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let server = demo_server().await;
+    let encode = |json: &str| Value::String(URL_SAFE_NO_PAD.encode(json));
+    let refused = |body: &Value| {
+        (
+            first_code(body),
+            body["errors"][0]["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let list = |order: Value, after: Value| {
+        let server = &server;
+        async move {
+            server
+                .call(
+                    PAGE,
+                    json!({ "order": order, "first": 5, "after": after }),
+                    None,
+                )
+                .await
+        }
+    };
+    let again =
+        "the cursor was made by another version of this server; ask for the first page again";
+
+    // The SQL engine's cursors (no format) are refused, not resumed in another order.
+    let old =
+        encode(r#"{"o":"Name:Asc","k":["cart-service"],"r":"component:default/cart-service"}"#);
+    assert_eq!(
+        refused(&list(json!([]), old).await),
+        ("INVALID_CURSOR".to_string(), again.to_string())
+    );
+    let old_search = encode(r#"{"q":"service","s":1.061,"r":"component:default/auth-service"}"#);
+    let body = server
+        .call(
+            "query($a: String) { search(text: \"service\", after: $a) { nodes { ref } } }",
+            json!({ "a": old_search }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused(&body),
+        ("INVALID_CURSOR".to_string(), again.to_string())
+    );
+
+    // A time key in PostgreSQL's text form (as the SQL engine wrote it) under this format.
+    let created = json!([{ "field": "CREATED_AT" }]);
+    let tampered = encode(
+        r#"{"v":2,"o":"CreatedAt:Asc","k":["2026-12-01 19:49:46.123456+00"],"r":"component:default/cart-service"}"#,
+    );
+    assert_eq!(
+        refused(&list(created.clone(), tampered).await),
+        (
+            "INVALID_CURSOR".to_string(),
+            "the cursor is not one this query returned".to_string()
+        )
+    );
+    // Not base64 / not JSON, and a real cursor under another order.
+    for garbage in [json!("not a cursor!"), encode("{\"v\":2,")] {
+        assert_eq!(refused(&list(json!([]), garbage).await).0, "INVALID_CURSOR");
+    }
+    let page = server
+        .data(PAGE, json!({ "order": created, "first": 5 }))
+        .await;
+    let cursor = page["entities"]["pageInfo"]["endCursor"].clone();
+    assert_eq!(
+        refused(&list(json!([]), cursor.clone()).await),
+        (
+            "INVALID_CURSOR".to_string(),
+            "the cursor belongs to a different orderBy".to_string()
+        )
+    );
+    // The same cursor under its own order resumes.
+    let next = server
+        .data(
+            PAGE,
+            json!({ "order": created, "first": 5, "after": cursor }),
+        )
+        .await;
+    assert_eq!(next["entities"]["edges"].as_array().unwrap().len(), 5);
+}
