@@ -327,3 +327,33 @@ async fn a_cursor_from_an_earlier_server_or_tampered_with_is_refused_with_invali
         .await;
     assert_eq!(next["entities"]["edges"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn an_entity_held_elided_is_listed_and_found_with_its_whole_spec() {
+    let mut config = super::support::auth(true);
+    config.tokens[0].sources = vec!["alpha".into()];
+    let server = super::support::server(config, almanac_api::GraphqlLimits::default(), false).await;
+    let long = "x".repeat(almanac_readmodel::ELIDE_BYTES + 1);
+    let documents = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: long-notes\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  notes: {long}\n\
+         ---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: short-notes\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  notes: short\n"
+    );
+    server.push_to_alpha(&documents).await;
+    let data = server
+        .data(
+            r#"{ entities(filter: { kind: "Component" }) { totalCount nodes { ref ... on Component { spec } } }
+                 search(text: "long-notes", first: 1) { nodes { ref ... on Component { spec } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["entities"]["totalCount"], 2);
+    let nodes = &data["entities"]["nodes"];
+    assert_eq!(nodes[0]["ref"], "component:default/long-notes");
+    assert_eq!(nodes[0]["spec"]["notes"], json!(long));
+    assert_eq!(nodes[1]["spec"]["notes"], "short");
+    let found = &data["search"]["nodes"][0];
+    assert_eq!(found["ref"], "component:default/long-notes");
+    assert_eq!(found["spec"]["notes"], json!(long));
+}
