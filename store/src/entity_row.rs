@@ -63,7 +63,7 @@ impl ColumnValue for Vec<String> {
 }
 
 /// Declares the table's columns in four groups: given by the log or read from the descriptor,
-/// each either read by the catalog or written only (kept for the projector and for search).
+/// each either read by the catalog or written only (kept for the projector).
 macro_rules! entity_columns {
     (
         logged_read { $( $(#[$d1:meta])* $f1:ident: $t1:ty = $c1:literal, )* }
@@ -71,8 +71,7 @@ macro_rules! entity_columns {
         derived_read { $( $(#[$d3:meta])* $f3:ident: $t3:ty = $c3:literal, )* }
         derived_written { $( $(#[$d4:meta])* $f4:ident: $t4:ty = $c4:literal, )* }
     ) => {
-        /// One row of `entities` as the projector writes it: every column but the
-        /// generated `search`.
+        /// One row of `entities` as the projector writes it: every column.
         #[derive(Clone, Debug, PartialEq)]
         pub struct EntityRow {
             $( $(#[$d1])* pub $f1: $t1, )*
@@ -199,10 +198,7 @@ entity_columns! {
         /// `backstage.io/managed-by-origin-location`.
         origin: Option<String> = "origin",
     }
-    derived_written {
-        /// What search indexes (the generated `search` tsvector and the trigram index).
-        search_text: String = "search_text",
-    }
+    derived_written {}
 }
 
 impl EntityRow {
@@ -262,7 +258,7 @@ mod tests {
             .copied()
             .filter(|c| !read.contains(c))
             .collect();
-        assert_eq!(written_only, ["last_position", "search_text"]);
+        assert_eq!(written_only, ["last_position"]);
         assert!(LoggedEntity::COLUMNS
             .iter()
             .all(|c| EntityRow::COLUMNS.contains(c)));

@@ -9,7 +9,7 @@
 use super::entity::Entity;
 use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
 use super::gate::Pinned;
-use super::ids::{decode_cursor, encode_cursor, ListCursor, SearchCursor};
+use super::ids::{decode_page_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
@@ -164,7 +164,7 @@ pub async fn list(
     let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
     let order = order_keys(order_by)?;
     let signature = order_signature(&order);
-    let after: Option<ListCursor> = after.map(decode_cursor).transpose()?;
+    let after: Option<ListCursor> = after.map(decode_page_cursor).transpose()?;
     if let Some(cursor) = &after {
         check_list_cursor(cursor, &order, &signature)?;
     }
@@ -210,7 +210,7 @@ pub async fn search(
     let first = page_size(&limits, first)?;
     let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
     let query = search_text(text)?;
-    let after: Option<SearchCursor> = after.map(decode_cursor).transpose()?;
+    let after: Option<SearchCursor> = after.map(decode_page_cursor).transpose()?;
     if let Some(cursor) = &after {
         if cursor.query != query.raw {
             return Err(invalid_cursor(

@@ -98,16 +98,12 @@ pub fn encode_cursor<T: Serialize>(cursor: &T) -> String {
 }
 
 pub fn decode_cursor<T: for<'de> Deserialize<'de>>(cursor: &str) -> Result<T> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidCursor,
-            "the cursor is not one this query returned",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| invalid())?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    serde_json::from_value(cursor_json(cursor)?).map_err(|_| invalid_cursor())
+}
+
+/// A [`ListCursor`] or [`SearchCursor`]: refused unless it is of [`CURSOR_FORMAT`].
+pub fn decode_page_cursor<T: for<'de> Deserialize<'de>>(cursor: &str) -> Result<T> {
+    let value = cursor_json(cursor)?;
     let format = value.get("v").and_then(serde_json::Value::as_u64);
     if value.is_object() && format != Some(u64::from(CURSOR_FORMAT)) {
         return Err(ApiError::new(
@@ -115,7 +111,21 @@ pub fn decode_cursor<T: for<'de> Deserialize<'de>>(cursor: &str) -> Result<T> {
             "the cursor was made by another version of this server; ask for the first page again",
         ));
     }
-    serde_json::from_value(value).map_err(|_| invalid())
+    serde_json::from_value(value).map_err(|_| invalid_cursor())
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCursor,
+        "the cursor is not one this query returned",
+    )
+}
+
+fn cursor_json(cursor: &str) -> Result<serde_json::Value> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| invalid_cursor())?;
+    serde_json::from_slice(&bytes).map_err(|_| invalid_cursor())
 }
 
 #[cfg(test)]
@@ -136,9 +146,11 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let cursor = SearchCursor::new("pay".into(), 1.234_567_890_123, "api:default/x".into());
-        let back: SearchCursor = decode_cursor(&encode_cursor(&cursor)).unwrap();
+        let back: SearchCursor = decode_page_cursor(&encode_cursor(&cursor)).unwrap();
         assert_eq!(back, cursor);
-        let err = decode_cursor::<ListCursor>("Zm9v").err().map(|e| e.code());
+        let err = decode_page_cursor::<ListCursor>("Zm9v")
+            .err()
+            .map(|e| e.code());
         assert_eq!(err, Some(ErrorCode::InvalidCursor));
     }
 
@@ -152,11 +164,11 @@ mod tests {
         let json = r#"{"v":2,"o":"name:asc","k":["cart"],"r":"component:default/cart"}"#;
         assert_eq!(serde_json::to_string(&cursor).unwrap(), json);
         assert_eq!(
-            decode_cursor::<ListCursor>(&URL_SAFE_NO_PAD.encode(json)).unwrap(),
+            decode_page_cursor::<ListCursor>(&URL_SAFE_NO_PAD.encode(json)).unwrap(),
             cursor
         );
         let search = r#"{"v":2,"q":"pay","s":0.5,"r":"api:default/x"}"#;
-        let back: SearchCursor = decode_cursor(&URL_SAFE_NO_PAD.encode(search)).unwrap();
+        let back: SearchCursor = decode_page_cursor(&URL_SAFE_NO_PAD.encode(search)).unwrap();
         assert_eq!((back.query.as_str(), back.score), ("pay", 0.5));
         assert_eq!(serde_json::to_string(&back).unwrap(), search);
         // Format 1 (the SQL engine's) and an unknown later one are refused, with why.
@@ -165,7 +177,7 @@ mod tests {
             r#"{"q":"pay","s":0.5,"r":"api:default/x"}"#,
             r#"{"v":3,"q":"pay","s":0.5,"r":"api:default/x"}"#,
         ] {
-            let err = decode_cursor::<ListCursor>(&URL_SAFE_NO_PAD.encode(old)).unwrap_err();
+            let err = decode_page_cursor::<ListCursor>(&URL_SAFE_NO_PAD.encode(old)).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidCursor);
             assert!(
                 err.client_message().contains("another version"),

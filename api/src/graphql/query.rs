@@ -183,8 +183,7 @@ impl Query {
         connection::search(ctx, &text, filter.as_ref(), first, after.as_deref()).await
     }
 
-    /// The values of `field` among the entities `filter` keeps, most common first
-    /// (ties by value, compared as bytes).
+    /// The values of `field` among the entities `filter` keeps, most common first.
     async fn facets(
         &self,
         ctx: &Context<'_>,

@@ -8,14 +8,14 @@ use serde_json::{json, Value};
 async fn internal_errors_say_internal_error_and_leak_no_sql() {
     let server = demo_server().await;
     // Break the read model under the server: every entity query now fails in PostgreSQL.
-    // (An entity's own fields come from the in-memory catalog; its owner is read by SQL.)
+    // (An entity's own fields and lists come from the in-memory catalog; owners are read by SQL.)
     sqlx::query("ALTER TABLE entities RENAME TO entities_moved_away")
         .execute(&server.db.owner)
         .await
         .unwrap();
     let response = server
         .post(
-            json!({ "query": r#"{ entity(ref: "component:cart-service") { name ... on Component { owner { name } } } entities { totalCount } }"# }),
+            json!({ "query": r#"{ entity(ref: "component:cart-service") { name ... on Component { owner { name } } } entities(first: 1, filter: { kind: "Component" }) { nodes { ... on Component { owner { name } } } } }"# }),
             None,
             None,
         )

@@ -1,5 +1,5 @@
 //! What one entity's descriptor becomes in the projection tables: the columns of its row
-//! in `entities` read from it (filters, ordering, search; the row's columns are declared in
+//! in `entities` read from it (the row's columns are declared in
 //! `crate::entity_row`) and its relation rows.
 
 use crate::catalog::RelationRecord;
@@ -31,7 +31,6 @@ impl EntityRow {
 /// The columns of a row read straight from its descriptor.
 pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
     let summary = Summary::of(descriptor);
-    let search_text = summary.search_text();
     let Summary {
         kind,
         namespace,
@@ -59,7 +58,6 @@ pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
         name,
         title,
         description,
-        search_text,
     }
 }
 
