@@ -5,6 +5,7 @@
 mod api {
     mod authz;
     mod batching;
+    mod consistency;
     mod dependencies;
     mod entity_page;
     mod errors;

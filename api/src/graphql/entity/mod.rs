@@ -1,10 +1,10 @@
 //! Entities as GraphQL types: the `Entity` and `Node` interfaces, one object
 //! type per built-in kind and `GenericEntity` for the rest.
 //!
-//! Every type wraps the same [`EntityData`] (one projected row). Fields common
-//! to all kinds come from one macro ([`entity_type!`]) so they cannot drift
-//! between types; kind-specific fields live beside each type. Relation fields
-//! read `relation_edges` through the request's loaders, never row by row.
+//! Every type wraps the same [`EntityData`] (an entity of the in-memory catalog's
+//! snapshot, or a row). Fields common to all kinds come from one macro
+//! ([`entity_type!`]) so they cannot drift between types; kind-specific fields
+//! live beside each type. Relation fields read the snapshot the entity came from.
 
 #[macro_use]
 mod common;
@@ -157,7 +157,7 @@ impl Entity {
 
     /// The GraphQL type for an entity now or as it was.
     pub fn from_data(data: EntityData) -> Entity {
-        match data.record.kind.as_str() {
+        match data.kind() {
             "Component" => Entity::Component(Component(data)),
             "API" => Entity::Api(Api(data)),
             "Resource" => Entity::Resource(Resource(data)),
@@ -205,7 +205,8 @@ impl From<Entity> for Node {
     }
 }
 
-/// Rows as entities, in order.
+/// Rows read from SQL as entities, in order (a mutation's own writes, read back
+/// once projected).
 pub fn entities(records: impl IntoIterator<Item = Arc<EntityRecord>>) -> Vec<Entity> {
     records.into_iter().map(Entity::from_record).collect()
 }
