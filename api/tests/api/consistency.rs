@@ -42,7 +42,7 @@ async fn a_reader_sees_both_groups_at_one_position_while_entities_move_between_t
     let mut documents = vec![group("left"), group("right")];
     documents.extend((0..MOVERS).map(|i| mover(i, "left")));
     server.push_to_alpha(&documents.join("---\n")).await;
-    let mut owners = vec!["left"; MOVERS];
+    let mut owners = ["left"; MOVERS];
     let first = server.data(BOTH, json!({})).await;
     assert_eq!((total(&first, "left"), total(&first, "right")), (6, 0));
 

@@ -247,6 +247,7 @@ async fn split_pools_server() -> TestServer {
         .with_auth(shared_auth())
         .with_limits(limits)
         .with_read_pool(reads);
+    let (state, _follower) = state.with_follower().await.unwrap();
     test.restart_with(state).await;
     test
 }

@@ -1,7 +1,9 @@
 //! Catalog queries: read-only SQL over the projection tables (`entities`,
-//! `relations`, `locations`, `processing_errors`, `conflicts`), shaped for the
-//! GraphQL layer: entities by ref, filtered and keyset-paginated lists, search,
-//! facets, relation hops in batches, ownership and dependency walks.
+//! `locations`, `processing_errors`, `conflicts`), shaped for the GraphQL layer:
+//! whole entity rows by ref (for entities the in-memory catalog holds elided, and
+//! a mutation's own writes), filtered and keyset-paginated lists, search, facets.
+//! Relation hops, ownership and dependency walks are not here: the API answers
+//! them from the in-memory snapshot (`almanac_readmodel`).
 //!
 //! Every call is one statement, or one statement per level of a walk, whatever
 //! the number of keys it is given: callers batch (DataLoader) and this module
@@ -9,23 +11,19 @@
 //! parameters; only fixed SQL fragments chosen from enums are spliced in.
 //! It never writes, and it knows nothing of GraphQL, cursors' encoding or tokens.
 
-mod dependencies;
 mod entities;
 mod filter;
 mod list;
 mod operational;
-mod ownership;
 mod relations;
 mod search;
 
-pub use dependencies::{Direction, Reached, Walk, WalkEdge, WalkLimits};
 pub use entities::EntityRecord;
 pub use filter::{Filter, TextQuery, TextQueryError, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS};
 pub use list::{
     Facet, FacetField, ListAfter, ListPage, Listed, OrderDirection, OrderField, OrderKey,
 };
 pub use operational::{ConflictRecord, ProcessingErrorRecord};
-pub use ownership::{Ancestor, OwnedScope, Rooted};
 pub use relations::RelationRecord;
 pub use search::{Scored, SearchAfter};
 
