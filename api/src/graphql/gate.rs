@@ -193,6 +193,7 @@ impl Extension for GateExtension {
             let budget = Arc::new(ReadBudget::new(limits.max_request_statements));
             request.data.insert(Loaders::new(
                 catalog.with_budget(budget.clone()),
+                ctx.data_opt::<EventLog>().cloned(),
                 limits.clone(),
             ));
             request.data.insert(budget);

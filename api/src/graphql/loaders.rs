@@ -18,6 +18,8 @@ use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Direction, Entity as HeldEntity, Snapshot, Walk, WalkLimits};
 use almanac_store::catalog::{Catalog, CatalogError, EntityRecord, ProcessingErrorRecord};
 use almanac_store::follow::Followed;
+use almanac_store::history::PointInTime;
+use almanac_store::EventLog;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::Context;
 use std::collections::HashMap;
@@ -41,6 +43,9 @@ pub struct Loaders(Arc<Inner>);
 
 struct Inner {
     batched: Arc<Batched>,
+    /// The log, to fold an elided entity at the snapshot's version when the SQL row
+    /// is at another one.
+    log: Option<EventLog>,
     limits: GraphqlLimits,
     full: Memo<String, Option<Arc<EntityRecord>>, Error>,
     errors: Memo<String, Option<Arc<Vec<ProcessingErrorRecord>>>, Error>,
@@ -67,12 +72,13 @@ macro_rules! load {
 }
 
 impl Loaders {
-    pub fn new(catalog: Catalog, limits: GraphqlLimits) -> Self {
+    pub fn new(catalog: Catalog, log: Option<EventLog>, limits: GraphqlLimits) -> Self {
         // No DataLoader cache: the memos hold every value, in flight included.
         let window = limits.batch_window();
         let batched = DataLoader::new(CatalogLoader { catalog }, tokio::spawn).delay(window);
         Loaders(Arc::new(Inner {
             batched: Arc::new(batched),
+            log,
             limits,
             full: Memo::default(),
             errors: Memo::default(),
@@ -114,7 +120,7 @@ impl Loaders {
     /// the snapshot holds it elided.
     pub async fn data(&self, snapshot: &Snapshot, entity: Arc<HeldEntity>) -> Result<EntityData> {
         let full = if entity.elided {
-            self.full_record(&entity.entity_ref).await?
+            self.full_record(&entity).await?
         } else {
             None
         };
@@ -155,17 +161,25 @@ impl Loaders {
         Ok(found.map(Entity::from_data))
     }
 
-    /// The whole SQL row of an entity whose descriptor the snapshot holds elided
-    /// (large leaves as stubs): the one place a current entity is read from
-    /// PostgreSQL. None when the row is not there (not projected yet, or removed
-    /// since): the caller keeps the held form.
-    pub async fn full_record(&self, entity_ref: &str) -> Result<Option<Arc<EntityRecord>>> {
-        Ok(load!(
-            self,
-            full,
-            entity_ref.to_string(),
-            EntityKey(entity_ref.to_string())
-        ))
+    /// The whole row of an entity whose descriptor the snapshot holds elided (large
+    /// leaves as stubs): the one place a current entity is read from PostgreSQL. The
+    /// projected row when it is at the snapshot's version (one statement for a page);
+    /// else — the projector behind or ahead of this snapshot, or unable to store the
+    /// row — the entity at that version folded from its stream, so fields never mix two
+    /// versions. None only when neither has it: the caller keeps the held form.
+    pub async fn full_record(&self, entity: &HeldEntity) -> Result<Option<Arc<EntityRecord>>> {
+        let entity_ref = entity.entity_ref.to_string();
+        let row = load!(self, full, entity_ref.clone(), EntityKey(entity_ref));
+        if let Some(row) = row.filter(|row| row.version == entity.version) {
+            return Ok(Some(row));
+        }
+        let Some(log) = &self.0.log else {
+            return Ok(None);
+        };
+        let then = log
+            .snapshot(&entity.entity_ref, PointInTime::Version(entity.version))
+            .await?;
+        Ok(then.map(|then| Arc::new(then.record)))
     }
 
     pub async fn errors(&self, entity_ref: &str) -> Result<Arc<Vec<ProcessingErrorRecord>>> {

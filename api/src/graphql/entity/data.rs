@@ -67,11 +67,15 @@ pub trait KindType: Sized {
 macro_rules! field {
     ($self:ident, $entity:ident => $from_entity:expr, $row:ident => $from_row:expr) => {
         match &$self.held {
-            Held::Followed(followed) => {
+            // An entity held elided has its whole row: every field from that one.
+            Held::Followed(followed) if !followed.entity.elided => {
                 let $entity = &followed.entity;
                 $from_entity
             }
-            Held::Row($row) => $from_row,
+            _ => {
+                let $row = $self.record();
+                $from_row
+            }
         }
     };
 }
