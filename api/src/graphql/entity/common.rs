@@ -200,7 +200,7 @@ pub struct Link {
 }
 
 pub fn links(data: &EntityData) -> Vec<Link> {
-    almanac_domain::summary::links(&data.record().descriptor)
+    data.links()
         .into_iter()
         .map(|link| Link {
             url: link.url,

@@ -201,6 +201,11 @@ impl EntityData {
         field!(self, e => e.lifecycle.clone(), r => r.lifecycle.clone())
     }
 
+    /// `metadata.links`.
+    pub fn links(&self) -> Vec<almanac_domain::summary::Link> {
+        field!(self, e => e.links.clone(), r => almanac_domain::summary::links(&r.descriptor))
+    }
+
     /// One annotation's value.
     pub fn annotation(&self, key: &str) -> Option<String> {
         field!(self,
