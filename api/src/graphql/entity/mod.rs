@@ -204,9 +204,3 @@ impl From<Entity> for Node {
         }
     }
 }
-
-/// Rows read from SQL as entities, in order (a mutation's own writes, read back
-/// once projected).
-pub fn entities(records: impl IntoIterator<Item = Arc<EntityRecord>>) -> Vec<Entity> {
-    records.into_iter().map(Entity::from_record).collect()
-}
