@@ -7,9 +7,10 @@
 //! answer never mixes two log positions, in a subscription too (which pins no snapshot
 //! for its whole life). Hops from a row read the operation's snapshot
 //! ([`Loaders::snapshot`]). A snapshot entity's row — needed only for the descriptor
-//! (`spec`, `links`, `labels`, `annotations`) — is derived on first use, once per
-//! object; the scalar fields read the snapshot entity directly. It does no SQL itself:
-//! an entity held elided comes whole through [`Loaders::full_record`].
+//! (`spec`, `labels`, `annotations`, `profile`) — is derived on first use, once per
+//! object (deriving it costs some 25 hops); the other fields read the snapshot entity
+//! directly. It does no SQL itself: an entity held elided comes whole through
+//! [`Loaders::full_record`], and then every field reads that row.
 
 use super::Entity;
 use crate::error::Result;
@@ -90,7 +91,7 @@ impl EntityData {
     }
 
     /// An entity of `snapshot`; `full` is its whole row when the snapshot holds it
-    /// elided (read from PostgreSQL), else None.
+    /// elided ([`Loaders::full_record`]), else None.
     pub fn followed(
         snapshot: Snapshot,
         entity: Arc<HeldEntity>,
