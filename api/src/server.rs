@@ -47,8 +47,10 @@ pub struct AppState {
     /// The server's one event listener (subscriptions and the follower share it);
     /// `None`: the router makes one.
     pub wakes: Option<WakeHub>,
-    /// The in-memory catalog, followed from the log ([`AppState::with_follower`]);
-    /// `None`: operations pin no snapshot and carry no `extensions.position`.
+    /// The in-memory catalog, followed from the log ([`AppState::with_follower`]).
+    /// Every current-state read (entities by ref, every hop and walk) answers from
+    /// it: `almanac serve` always sets it. `None` only for a state not yet
+    /// finished: operations pin no snapshot and such reads fail (`INTERNAL`).
     pub followed: Option<Followed>,
 }
 

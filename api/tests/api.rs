@@ -6,6 +6,7 @@ mod api {
     mod authz;
     mod batching;
     mod compare;
+    mod consistency;
     mod dependencies;
     mod entity_page;
     mod errors;

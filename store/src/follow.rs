@@ -239,17 +239,26 @@ pub async fn check_followed(log: &EventLog) -> Result<FollowCheck, StoreError> {
 /// (`EntityRow::derive`), so a reader cannot tell it from the SQL row. `None` when the
 /// snapshot holds the descriptor elided: the full one is in PostgreSQL.
 pub fn entity_record(entity: &almanac_readmodel::Entity) -> Option<EntityRecord> {
-    if entity.elided {
-        return None;
-    }
+    (!entity.elided).then(|| held_record(entity))
+}
+
+/// The row of a followed entity from the descriptor as the snapshot holds it: for an
+/// entity held elided, its large leaves are stubs (`almanac:elided:...`). Callers that
+/// show the descriptor use [`entity_record`] and read an elided one from PostgreSQL.
+pub fn held_record(entity: &almanac_readmodel::Entity) -> EntityRecord {
     let logged = LoggedEntity {
         entity_ref: entity.entity_ref.to_string(),
-        uid: entity_uid(&entity.entity_ref, entity.registered_position),
+        uid: followed_uid(entity),
         descriptor: entity.descriptor(),
         version: entity.version,
         created_at: entity.created_at,
         updated_at: entity.updated_at,
         last_position: entity.last_position,
     };
-    Some(EntityRow::derive(logged).into())
+    EntityRow::derive(logged).into()
+}
+
+/// The store's uid of a followed entity (the `uid` column).
+pub fn followed_uid(entity: &almanac_readmodel::Entity) -> uuid::Uuid {
+    entity_uid(&entity.entity_ref, entity.registered_position)
 }

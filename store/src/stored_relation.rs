@@ -16,12 +16,6 @@ use sqlx::{Decode, Encode, Postgres, Type};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StoredRelation(pub RelationType);
 
-/// The type as a quoted SQL literal, for statements whose relation is fixed (the
-/// spelling is the domain's: letters only, nothing to escape).
-pub(crate) fn literal(relation: RelationType) -> String {
-    format!("'{}'", relation.as_str())
-}
-
 impl Type<Postgres> for StoredRelation {
     fn type_info() -> PgTypeInfo {
         <&str as Type<Postgres>>::type_info()
@@ -54,18 +48,5 @@ impl<'r> Decode<'r, Postgres> for StoredRelation {
         RelationType::parse(text)
             .map(StoredRelation)
             .ok_or_else(|| format!("relations holds an unknown relation type {text:?}").into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_literal_is_the_domain_spelling_quoted() {
-        assert_eq!(literal(RelationType::ParentOf), "'parentOf'");
-        for relation in RelationType::ALL {
-            assert!(relation.as_str().chars().all(|c| c.is_ascii_alphabetic()));
-        }
     }
 }

@@ -4,18 +4,16 @@
 //! same snapshot, so it agrees with the page).
 //!
 //! It does not hold large descriptors: an entity the snapshot holds elided gets its
-//! full row through [`full_record`], the one place this module reads PostgreSQL.
+//! full row through [`Loaders::all`], the one place current entities are read from
+//! PostgreSQL.
 
 use super::entity::Entity;
 use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
-use super::gate::Pinned;
 use super::ids::{decode_page_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Entity as Held, Filter, OrderField, OrderKey, Snapshot};
-use almanac_store::catalog::EntityRecord;
-use almanac_store::follow::entity_record;
 use async_graphql::{Context, Object, SimpleObject};
 use std::sync::Arc;
 
@@ -66,7 +64,7 @@ impl EntityConnection {
     /// Every entity the filter keeps, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let count = match self.counted.as_ref() {
-            Counted::List(filter) => pinned(ctx)?.count_entities(filter),
+            Counted::List(filter) => Loaders::snapshot(ctx)?.count_entities(filter),
             Counted::Search(total) => i64::try_from(*total).unwrap_or(i64::MAX),
         };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
@@ -90,46 +88,15 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
     ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
-/// The operation's pinned snapshot. Every query and mutation pins one (the gate); a
-/// server without a followed catalog cannot answer catalog reads.
-pub fn pinned<'a>(ctx: &Context<'a>) -> Result<&'a Snapshot> {
-    ctx.data_opt::<Pinned>()
-        .and_then(Pinned::snapshot)
-        .ok_or_else(|| {
-            ApiError::internal(std::io::Error::other(
-                "no pinned snapshot: this server follows no in-memory catalog",
-            ))
-        })
-}
-
-/// The full catalog row of an entity the snapshot holds elided (a large spec leaf
-/// replaced by a stub), read from PostgreSQL. The one place lists and search read SQL.
-async fn full_record(ctx: &Context<'_>, held: &Held) -> Result<Arc<EntityRecord>> {
-    Loaders::of(ctx)?
-        .entity(&held.entity_ref)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                format!(
-                    "the full descriptor of {} is not in the database yet; retry shortly",
-                    held.entity_ref
-                ),
-            )
-        })
-}
-
-/// The GraphQL entities of a page, in order: each derived from the snapshot (as the
-/// projector derives its row), or its full row when held elided.
-async fn page_entities(ctx: &Context<'_>, held: &[&Arc<Held>]) -> Result<Vec<Entity>> {
-    let records = held.iter().map(|held| async move {
-        match entity_record(held) {
-            Some(record) => Ok(Arc::new(record)),
-            None => full_record(ctx, held).await,
-        }
-    });
-    let records = futures::future::try_join_all(records).await?;
-    Ok(records.into_iter().map(Entity::from_record).collect())
+/// The GraphQL entities of a page of `snapshot`, in order (an entity held elided
+/// read whole through [`Loaders::all`]).
+async fn page_entities(
+    ctx: &Context<'_>,
+    snapshot: &Snapshot,
+    held: Vec<Arc<Held>>,
+) -> Result<Vec<Entity>> {
+    let data = Loaders::of(ctx)?.all(snapshot, held).await?;
+    Ok(data.into_iter().map(Entity::from_data).collect())
 }
 
 fn invalid_cursor(message: &str) -> ApiError {
@@ -168,7 +135,8 @@ pub async fn list(
     if let Some(cursor) = &after {
         check_list_cursor(cursor, &order, &signature)?;
     }
-    let page = pinned(ctx)?.list_entities(
+    let snapshot = Loaders::snapshot(ctx)?;
+    let page = snapshot.list_entities(
         &filter,
         &order,
         usize::try_from(first).unwrap_or(0),
@@ -176,8 +144,8 @@ pub async fn list(
             .as_ref()
             .map(|c| (c.sort_keys.as_slice(), c.entity_ref.as_str())),
     );
-    let held: Vec<&Arc<Held>> = page.rows.iter().map(|row| &row.entity).collect();
-    let nodes = page_entities(ctx, &held).await?;
+    let held = page.rows.iter().map(|row| row.entity.clone()).collect();
+    let nodes = page_entities(ctx, &snapshot, held).await?;
     let edges = page
         .rows
         .into_iter()
@@ -221,14 +189,15 @@ pub async fn search(
             return Err(invalid_cursor("the cursor is not one this query returned"));
         }
     }
-    let page = pinned(ctx)?.search(
+    let snapshot = Loaders::snapshot(ctx)?;
+    let page = snapshot.search(
         &query,
         &filter,
         usize::try_from(first).unwrap_or(0),
         after.as_ref().map(|c| (c.score, c.entity_ref.as_str())),
     );
-    let held: Vec<&Arc<Held>> = page.rows.iter().map(|row| &row.entity).collect();
-    let nodes = page_entities(ctx, &held).await?;
+    let held = page.rows.iter().map(|row| row.entity.clone()).collect();
+    let nodes = page_entities(ctx, &snapshot, held).await?;
     let edges = page
         .rows
         .into_iter()

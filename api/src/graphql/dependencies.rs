@@ -1,12 +1,14 @@
 //! Dependency walks as GraphQL: `dependencies` (the transitive set, each with
 //! its depth and one shortest path) and `dependencyGraph` (nodes and edges).
-//! The walk itself is `Catalog::walk_dependencies`, batched through a loader.
+//! The walk itself is the snapshot's (`Snapshot::walk_dependencies`), once per
+//! request and arguments (`Loaders::walk`).
 
 use super::entity::{Entity, EntityData};
 use super::loaders::{Loaders, WalkKey};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_store::catalog::{kind_of_ref, Direction, Walk};
+use almanac_readmodel::{Direction, Walk};
+use almanac_store::catalog::kind_of_ref;
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -82,10 +84,7 @@ pub struct DependencyEdge {
 }
 
 async fn load(ctx: &Context<'_>, entity_ref: &str) -> Result<Option<Entity>> {
-    Ok(Loaders::of(ctx)?
-        .entity(entity_ref)
-        .await?
-        .map(Entity::from_record))
+    Loaders::current(ctx, entity_ref).await
 }
 
 /// Runs (or reuses, within the request) the walk the arguments describe.
@@ -111,14 +110,16 @@ async fn walk(
         DependencyDirection::Outgoing => Direction::Outgoing,
         DependencyDirection::Incoming => Direction::Incoming,
     };
-    Loaders::of(ctx)?
-        .walk(WalkKey {
+    let snapshot = data.snapshot(ctx)?;
+    Ok(Loaders::of(ctx)?.walk(
+        &snapshot,
+        WalkKey {
             root: data.entity_ref().to_string(),
             direction,
             via_apis: via_apis.unwrap_or(false),
             depth,
-        })
-        .await
+        },
+    ))
 }
 
 /// The lower-case kinds to keep, or None for all.
@@ -148,10 +149,14 @@ pub async fn dependencies(
             .iter()
             .filter(|r| kept(&kinds, &r.entity_ref))
             .map(|r| Dependency {
-                entity_ref: r.entity_ref.clone(),
+                entity_ref: r.entity_ref.to_string(),
                 depth: r.depth as i32,
-                path: r.path.clone(),
-                via: r.via.clone(),
+                path: walk
+                    .path(&r.entity_ref)
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect(),
+                via: r.via.as_deref().map(str::to_string),
             })
             .collect(),
         truncated: walk.truncated,
@@ -178,20 +183,20 @@ pub async fn dependency_graph(
                 .iter()
                 .filter(|r| kept(&kinds, &r.entity_ref))
                 .map(|r| DependencyNode {
-                    id: r.entity_ref.clone(),
+                    id: r.entity_ref.to_string(),
                     depth: r.depth as i32,
                 }),
         )
         .collect();
     let ids: HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
     let edges = walk
-        .edges
+        .edges()
         .iter()
-        .filter(|e| ids.contains(e.dependent.as_str()) && ids.contains(e.dependency.as_str()))
+        .filter(|e| ids.contains(&*e.dependent) && ids.contains(&*e.dependency))
         .map(|e| DependencyEdge {
-            source: e.dependent.clone(),
-            target: e.dependency.clone(),
-            via: e.via.clone(),
+            source: e.dependent.to_string(),
+            target: e.dependency.to_string(),
+            via: e.via.as_deref().map(str::to_string),
         })
         .collect();
     Ok(DependencyGraph {

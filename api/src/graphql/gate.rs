@@ -9,7 +9,9 @@
 //! resolver of the operation reads the same one, however many snapshots are
 //! published meanwhile), and the response says which log position it reflects
 //! in `extensions.position`. Subscriptions pin none: one would hold an old
-//! catalog in memory for as long as it lives. A
+//! catalog in memory for as long as it lives; a field of theirs that reads
+//! current state takes the newest snapshot then (`Loaders::snapshot`), and an
+//! entity keeps the snapshot it came from for its own hops. A
 //! mutation returns once the followed catalog has reached the log's head, so the
 //! next operation sees what it wrote, and says that head in
 //! `extensions.writtenPosition`: the token a client sends back as
@@ -193,6 +195,7 @@ impl Extension for GateExtension {
             let budget = Arc::new(ReadBudget::new(limits.max_request_statements));
             request.data.insert(Loaders::new(
                 catalog.with_budget(budget.clone()),
+                ctx.data_opt::<EventLog>().cloned(),
                 limits.clone(),
             ));
             request.data.insert(budget);

@@ -20,6 +20,7 @@ mod ownership;
 mod push;
 mod query;
 mod results;
+mod rooted;
 mod size;
 
 use crate::limits::GraphqlLimits;

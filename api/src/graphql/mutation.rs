@@ -9,7 +9,7 @@
 //! the projector has caught up with its events, so the next query sees the
 //! change.
 
-use super::entity::entities;
+use super::entity::Entity;
 use super::loaders::Loaders;
 use super::operational::CatalogLocation;
 use super::results::*;
@@ -20,9 +20,9 @@ use almanac_domain::EntityRef;
 use almanac_ingest::{
     operations, IngestError, Ingestor, ReadLimits, ReadPolicy, ReconcileOptions, Source,
 };
+use almanac_store::follow::Followed;
 use almanac_store::EventLog;
 use async_graphql::{Context, Object};
-use std::sync::Arc;
 
 pub struct Mutation;
 
@@ -48,6 +48,33 @@ fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
 fn log<'a>(ctx: &Context<'a>) -> Result<&'a EventLog> {
     ctx.data::<EventLog>()
         .map_err(|_| ApiError::internal(std::io::Error::other("event log missing from schema")))
+}
+
+/// The pushed entities (canonical refs, in order) as the in-memory catalog holds them
+/// once it reflects the push: at its last position, or at the log's head when nothing
+/// was appended (every entity unchanged, possibly written by another server). Waits
+/// within the mutation's time budget (the gate's timeout).
+async fn written(ctx: &Context<'_>, refs: &[String], position: Option<i64>) -> Result<Vec<Entity>> {
+    let position = match position {
+        Some(position) => position,
+        None => log(ctx)?.head_position().await?,
+    };
+    let followed = ctx.data::<Followed>().map_err(|_| {
+        ApiError::internal(std::io::Error::other(
+            "this server does not follow the log into memory (AppState::with_follower)",
+        ))
+    })?;
+    let snapshot = followed.reach(position).await.ok_or_else(|| {
+        ApiError::internal(std::io::Error::other(
+            "the log follower stopped before reaching a push",
+        ))
+    })?;
+    let found = refs
+        .iter()
+        .filter_map(|r| snapshot.entity(r).cloned())
+        .collect();
+    let data = Loaders::of(ctx)?.all(&snapshot, found).await?;
+    Ok(data.into_iter().map(Entity::from_data).collect())
 }
 
 /// The name of a push's source: `source` without an `api:` prefix, else the actor.
@@ -119,7 +146,6 @@ impl Mutation {
             Ok(expected) => expected,
             Err(invalid) => return Ok(ApplyEntitiesResult::InvalidDescriptors(invalid)),
         };
-        let catalog = Loaders::of(ctx)?.catalog();
         let options = ReconcileOptions {
             actor,
             remove_missing: false,
@@ -133,15 +159,13 @@ impl Mutation {
             Err(err) => return super::push::refused_push(&err).ok_or_else(|| err.into()),
         };
         ingestor.wait_visible(report.last_position).await?;
-        let rows = catalog.entities_by_ref(&refs).await?;
-        let mut rows: Vec<_> = rows.into_iter().map(Arc::new).collect();
-        rows.sort_by_key(|r| refs.iter().position(|x| *x == r.entity_ref));
+        let entities = written(ctx, &refs, report.last_position).await?;
         Ok(ApplyEntitiesResult::ApplySuccess(ApplySuccess {
             source: key,
             registered: count(report.registered),
             updated: count(report.updated),
             unchanged: count(report.unchanged),
-            entities: entities(rows),
+            entities,
         }))
     }
 

@@ -52,10 +52,7 @@ pub struct EntityConflict {
 impl EntityConflict {
     /// The entity as the existing source keeps it.
     async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        Ok(Loaders::of(ctx)?
-            .entity(&self.entity_ref)
-            .await?
-            .map(Entity::from_record))
+        Loaders::current(ctx, &self.entity_ref).await
     }
 }
 

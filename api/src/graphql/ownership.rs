@@ -3,15 +3,15 @@
 //! emails of the owner, its members, then the groups above it).
 
 use super::entity::{Entity, EntityData, Group, Profile};
-use super::loaders::{Loaders, MembersKey};
+use super::loaders::Loaders;
 use crate::error::Result;
-use almanac_store::catalog::EntityRecord;
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use std::sync::Arc;
 
+/// An entity and its owner, both from the operation's snapshot (the chain and the
+/// members are read from the owner's).
 pub struct Ownership {
-    pub entity: Arc<EntityRecord>,
-    pub owner: Option<Arc<EntityRecord>>,
+    pub entity: EntityData,
+    pub owner: Option<EntityData>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -36,24 +36,31 @@ pub struct Contact {
 
 impl Ownership {
     fn owner_is_group(&self) -> bool {
-        self.owner.as_ref().is_some_and(|o| o.kind == "Group")
+        self.owner.as_ref().is_some_and(|o| o.kind() == "Group")
     }
 
-    async fn chain_records(&self, ctx: &Context<'_>) -> Result<Arc<Vec<Arc<EntityRecord>>>> {
-        match &self.owner {
-            Some(owner) if self.owner_is_group() => {
-                Loaders::of(ctx)?.ancestors(&owner.entity_ref).await
-            }
-            _ => Ok(Arc::default()),
-        }
+    /// The owning group's ancestors, nearest first; empty for a User.
+    async fn chain_data(&self, ctx: &Context<'_>) -> Result<Vec<EntityData>> {
+        let Some(owner) = self.owner.as_ref().filter(|_| self.owner_is_group()) else {
+            return Ok(Vec::new());
+        };
+        let snapshot = owner.snapshot(ctx)?;
+        let found = snapshot
+            .ancestors(owner.entity_ref())
+            .into_iter()
+            .map(|a| a.entity)
+            .collect();
+        Loaders::of(ctx)?.all(&snapshot, found).await
     }
 }
 
-fn contact(record: &Arc<EntityRecord>, role: ContactRole) -> Option<Contact> {
-    let profile = Profile::of(&EntityData::current(record.clone()))?;
+fn contact(data: &EntityData, role: ContactRole) -> Option<Contact> {
+    let profile = Profile::of(data)?;
     Some(Contact {
-        entity_ref: record.entity_ref.clone(),
-        name: profile.display_name.unwrap_or_else(|| record.name.clone()),
+        entity_ref: data.entity_ref().to_string(),
+        name: profile
+            .display_name
+            .unwrap_or_else(|| data.name().to_string()),
         email: profile.email?,
         role,
     })
@@ -63,27 +70,23 @@ fn contact(record: &Arc<EntityRecord>, role: ContactRole) -> Option<Contact> {
 impl Ownership {
     /// The entity asked about.
     async fn entity(&self) -> Entity {
-        Entity::from_record(self.entity.clone())
+        Entity::from_data(self.entity.clone())
     }
 
     /// `spec.owner` as a canonical ref, even when no such entity exists.
     async fn owner_ref(&self) -> Option<&str> {
-        self.entity.owner_ref.as_deref()
+        self.entity.owner_ref()
     }
 
     /// The owning Group or User; null when the entity has no owner or it is dangling.
     async fn owner(&self) -> Option<Entity> {
-        self.owner.clone().map(Entity::from_record)
+        self.owner.clone().map(Entity::from_data)
     }
 
     /// The owning group's parent, its parent and so on, nearest first
     /// (empty when the owner is a User).
     async fn chain(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        let chain = self.chain_records(ctx).await?;
-        Ok(chain
-            .iter()
-            .map(|r| Group(EntityData::current(r.clone())))
-            .collect())
+        Ok(self.chain_data(ctx).await?.into_iter().map(Group).collect())
     }
 
     /// Who to write to, in order: the owner, the owning group's members, then
@@ -94,16 +97,15 @@ impl Ownership {
         };
         let mut contacts: Vec<Contact> = contact(owner, ContactRole::Owner).into_iter().collect();
         if self.owner_is_group() {
-            let loaders = Loaders::of(ctx)?;
-            let members = loaders
-                .members(MembersKey(owner.entity_ref.clone(), false))
-                .await?;
+            let snapshot = owner.snapshot(ctx)?;
+            let page = snapshot.members(owner.entity_ref(), false, usize::MAX, None);
+            let members = Loaders::of(ctx)?.all(&snapshot, page.rows).await?;
             contacts.extend(
                 members
                     .iter()
                     .filter_map(|m| contact(m, ContactRole::Member)),
             );
-            let chain = self.chain_records(ctx).await?;
+            let chain = self.chain_data(ctx).await?;
             contacts.extend(
                 chain
                     .iter()

@@ -4,7 +4,6 @@
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
-use super::gate::Pinned;
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
 use super::ids::decode_id;
 use super::loaders::Loaders;
@@ -12,10 +11,8 @@ use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_store::follow::entity_record;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
 pub struct Query;
 
@@ -30,33 +27,19 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
     ctx.data::<GraphqlLimits>().cloned().unwrap_or_default()
 }
 
-/// The entity a ref names. A ref without a kind is refused (`INVALID_REF`):
-/// names are unique per kind only, so guessing one would be wrong half the time.
-///
-/// Answered from the operation's pinned snapshot of the in-memory catalog when
-/// the server follows one (the SQL row only for an entity held elided there).
+/// The entity a ref names, from the operation's snapshot. A ref without a kind is
+/// refused (`INVALID_REF`): names are unique per kind only, so guessing one would be
+/// wrong half the time.
 async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> {
     let canonical = canonical_ref(text, None)?;
-    if let Some(pinned) = ctx.data_opt::<Pinned>().and_then(Pinned::snapshot) {
-        let Some(entity) = pinned.entity(&canonical) else {
-            return Ok(None);
-        };
-        if let Some(record) = entity_record(entity) {
-            return Ok(Some(Entity::from_record(Arc::new(record))));
-        }
-    }
-    Ok(Loaders::of(ctx)?
-        .entity(&canonical)
-        .await?
-        .map(Entity::from_record))
+    Loaders::current(ctx, &canonical).await
 }
 
 async fn node_by_id(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
     let (type_name, key) = decode_id(id)?;
-    let Some(record) = Loaders::of(ctx)?.entity(&key).await? else {
+    let Some(entity) = Loaders::current(ctx, &key).await? else {
         return Ok(None);
     };
-    let entity = Entity::from_record(record);
     // An id names one type: the same key under another type is not this node.
     Ok((entity.type_name() == type_name).then(|| entity.into()))
 }
@@ -194,7 +177,7 @@ impl Query {
         let limits = limits(ctx);
         let first = page_size(&limits, first.or(Some(limits.max_page_size)))?;
         let filter = EntityFilter::compile(filter.as_ref(), limits.max_filter_conditions)?;
-        let facets = connection::pinned(ctx)?.facets(
+        let facets = Loaders::snapshot(ctx)?.facets(
             field.into(),
             &filter,
             usize::try_from(first).unwrap_or(0),
@@ -215,12 +198,13 @@ impl Query {
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Result<Option<Ownership>> {
         let canonical = canonical_ref(&entity_ref, None)?;
+        let snapshot = Loaders::snapshot(ctx)?;
         let loaders = Loaders::of(ctx)?;
-        let Some(entity) = loaders.entity(&canonical).await? else {
+        let Some(entity) = loaders.entity_in(&snapshot, &canonical).await? else {
             return Ok(None);
         };
-        let owner = match &entity.owner_ref {
-            Some(owner) => loaders.entity(owner).await?,
+        let owner = match entity.owner_ref() {
+            Some(owner) => loaders.entity_in(&snapshot, owner).await?,
             None => None,
         };
         Ok(Some(Ownership { entity, owner }))

@@ -1,20 +1,15 @@
-//! A page of 100 components with owner, system and dependencies costs a
-//! handful of SQL statements, not hundreds (counted by the catalog module).
+//! A page of 100 components with owner, system, dependencies and walks costs no
+//! SQL for its hops: every hop reads the operation's pinned snapshot (statements
+//! counted by the catalog module).
 
-use super::support::{auth, ingest_demo, server};
+use super::support::{auth, server};
 use almanac_api::GraphqlLimits;
 use serde_json::json;
 
 #[tokio::test]
-async fn a_page_of_100_components_with_relations_costs_a_handful_of_statements() {
-    // A debug build polls a page's 100 rows more slowly than the default 2 ms
-    // window: widen it so that batches are not split by the build's speed.
-    let limits = GraphqlLimits {
-        batch_window_us: 250_000,
-        ..GraphqlLimits::default()
-    };
-    let server = server(auth(true), limits, false).await;
-    ingest_demo(&server.db).await;
+async fn a_page_of_100_components_with_every_hop_costs_no_sql_for_the_hops() {
+    let server = server(auth(true), GraphqlLimits::default(), false).await;
+    server.ingest_demo().await;
     // The demo has 61 components: push 60 more so a page holds 100.
     let documents: Vec<String> = (0..60)
         .map(|i| {
@@ -34,39 +29,49 @@ async fn a_page_of_100_components_with_relations_costs_a_handful_of_statements()
         .await;
     assert_eq!(pushed["applyEntities"]["registered"], 60, "{pushed:#}");
 
-    let query = r#"{ entities(filter: { kind: "Component" }, first: 100) {
-        totalCount
-        nodes {
-          ref
-          ... on Component {
-            owner { ref ... on Group { profile { email } } }
+    let page = |fields: &str| {
+        format!(
+            r#"{{ entities(filter: {{ kind: "Component" }}, first: 100) {{ totalCount nodes {{ ref {fields} }} }} }}"#
+        )
+    };
+    let hops = page(
+        r#"... on Component {
+            owner { ref ... on Group { profile { email } parent { ref } } }
             system { ref domain { ref } }
             dependsOn { ref }
-            dependencies(depth: 3) { truncated items { ref depth } }
-          }
-        }
-      } }"#;
-    // Three runs: batches are gathered in a time window, so a busy machine can
-    // still split one into two; the best run shows the design, and every run
-    // must stay far below one statement per row (300+ here).
-    let mut counts = Vec::new();
-    for _ in 0..3 {
-        let before = server.state.statements.get();
-        let data = server.data(query, json!({})).await;
-        counts.push(server.state.statements.get() - before);
-        let nodes = data["entities"]["nodes"].as_array().unwrap();
-        assert_eq!(nodes.len(), 100);
-        assert_eq!(data["entities"]["totalCount"], 121);
-        assert!(nodes.iter().all(|n| n["owner"]["ref"].is_string()));
-        assert!(nodes
-            .iter()
-            .all(|n| n["system"]["domain"]["ref"].is_string()));
-    }
-    println!("statements for a page of 100 components, three runs: {counts:?}");
-    // list, count, relations of the page, owners, systems and dependsOn targets,
-    // the systems' relations, their domains, and the walk: one statement per
-    // level for the whole page (3 levels, plus one that detects the cut).
-    let best = counts.iter().min().copied().unwrap_or_default();
-    assert!(best <= 11, "best run: {best} statements ({counts:?})");
-    assert!(counts.iter().all(|&c| c <= 20), "{counts:?}");
+            dependents { ref }
+            providesApis { ref }
+            relations { type target { ref } }
+            dependencies(depth: 3) { truncated items { ref depth entity { ref } } }
+          }"#,
+    );
+    // The page itself (list and count) is what it costs without the hops.
+    let before = server.state.statements.get();
+    server.data(&page(""), json!({})).await;
+    let bare = server.state.statements.get() - before;
+
+    let before = server.state.statements.get();
+    let data = server.data(&hops, json!({})).await;
+    let with_hops = server.state.statements.get() - before;
+    let nodes = data["entities"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 100);
+    assert_eq!(data["entities"]["totalCount"], 121);
+    assert!(nodes.iter().all(|n| n["owner"]["ref"].is_string()));
+    assert!(nodes
+        .iter()
+        .all(|n| n["system"]["domain"]["ref"].is_string()));
+    let extra = nodes
+        .iter()
+        .find(|n| n["ref"] == "component:default/extra-00")
+        .unwrap();
+    assert_eq!(
+        extra["dependsOn"],
+        json!([{ "ref": "component:default/extra-01" }, { "ref": "resource:default/events-bus" }])
+    );
+    assert_eq!(
+        extra["dependents"],
+        json!([{ "ref": "component:default/extra-59" }])
+    );
+    // Every hop, walk included, reads the pinned snapshot: not one statement more.
+    assert_eq!(with_hops, bare, "hops cost {} statements", with_hops - bare);
 }

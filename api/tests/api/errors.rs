@@ -7,15 +7,15 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn internal_errors_say_internal_error_and_leak_no_sql() {
     let server = demo_server().await;
-    // Break the read model under the server: every entity query now fails in PostgreSQL.
-    // (An entity's own fields and lists come from the in-memory catalog; owners are read by SQL.)
-    sqlx::query("ALTER TABLE entities RENAME TO entities_moved_away")
+    // Break what is read from SQL under the server: processing errors (operational
+    // state, not in the in-memory catalog, which answers the entity and its owner).
+    sqlx::query("ALTER TABLE processing_errors RENAME TO processing_errors_moved_away")
         .execute(&server.db.owner)
         .await
         .unwrap();
     let response = server
         .post(
-            json!({ "query": r#"{ entity(ref: "component:cart-service") { name ... on Component { owner { name } } } entities(first: 1, filter: { kind: "Component" }) { nodes { ... on Component { owner { name } } } } }"# }),
+            json!({ "query": r#"{ entity(ref: "component:cart-service") { name ... on Component { owner { name } errors { message } } } processingErrors { message } }"# }),
             None,
             None,
         )
@@ -30,7 +30,10 @@ async fn internal_errors_say_internal_error_and_leak_no_sql() {
         assert_eq!(error["extensions"]["code"], "INTERNAL");
     }
     let paths: Vec<&Value> = errors.iter().map(|e| &e["path"][0]).collect();
-    assert!(paths.contains(&&json!("entity")) && paths.contains(&&json!("entities")));
+    assert!(
+        paths.contains(&&json!("entity")) && paths.contains(&&json!("processingErrors")),
+        "{body:#}"
+    );
     for leak in [
         "relation",
         "does not exist",

@@ -39,6 +39,9 @@ async fn ingest_file(server: &TestServer, path: &PathBuf, text: &str) {
     let ingestor = Ingestor::new(server.db.log());
     let report = ingestor.ingest(&Source::File(path.clone())).await.unwrap();
     ingestor.wait_visible(report.last_position).await.unwrap();
+    if let Some(position) = report.last_position {
+        server.caught_up(position).await;
+    }
 }
 
 pub async fn apply(server: &TestServer, token: &str, documents: &str) {

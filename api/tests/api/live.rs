@@ -185,3 +185,33 @@ async fn a_connection_holds_at_most_its_subscription_limit() {
     seen.sort();
     assert!(seen.contains(&"d".to_string()), "{seen:?}");
 }
+
+/// A subscription pins no snapshot for its life: a field that reads current state takes
+/// the newest one, and the entity it returns keeps that snapshot for its own hops.
+#[tokio::test]
+async fn a_subscription_resolves_current_entities_and_their_hops() {
+    let server = writers_server(GraphqlLimits::default()).await;
+    let team = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\n\
+                spec:\n  type: team\n  children: []\n";
+    apply(
+        &server,
+        WRITER,
+        &format!("{team}---\n{}", component("watched", "first")),
+    )
+    .await;
+    let mut socket = connect(&server).await;
+    let query = r#"subscription { entityChanged(ref: "component:watched") {
+        version entity { ref ... on Component { owner { ref ... on Group {
+          ownedEntitiesConnection { totalCount } } } } } } }"#;
+    subscribe(&mut socket, "one", query, json!({})).await;
+    apply(&server, WRITER, &component("watched", "second")).await;
+    let message = next_json(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message:#}");
+    let changed = &message["payload"]["data"]["entityChanged"];
+    assert_eq!(changed["version"], 2, "{message:#}");
+    assert_eq!(
+        changed["entity"],
+        json!({ "ref": "component:default/watched", "owner": {
+            "ref": "group:default/team-a", "ownedEntitiesConnection": { "totalCount": 1 } } })
+    );
+}

@@ -74,8 +74,11 @@ async fn a_projection_failure_shows_in_errors_metrics_and_readiness() {
             json!({}),
         )
         .await;
-    assert_eq!(data["entity"]["version"], json!(1));
-    assert_eq!(data["entity"]["type"], json!("service"));
+    // The in-memory catalog follows the log, which holds the event: the entity is at
+    // version 2 there, though PostgreSQL's row could not take it (the long leaf is held
+    // elided in memory; the whole entity at version 2 is folded from its stream).
+    assert_eq!(data["entity"]["version"], json!(2));
+    assert_eq!(data["entity"]["type"], json!(long));
     assert_eq!(data["entity"]["errors"][0]["source"], json!("projector"));
     let message = data["entity"]["errors"][0]["message"].as_str().unwrap();
     assert!(

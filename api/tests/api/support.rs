@@ -62,7 +62,10 @@ async fn start(state: AppState) -> (String, oneshot::Sender<()>) {
     (url, stop)
 }
 
-pub async fn ingest_demo(db: &TestDb) {
+/// Ingests the demo catalog straight into the log (no server involved) and waits until
+/// it is projected; returns the position it reached. A server already running also needs
+/// [`TestServer::caught_up`] before it answers from it.
+pub async fn ingest_demo(db: &TestDb) -> i64 {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/catalog-info.yaml");
     let ingestor = Ingestor::new(db.log());
     let report = ingestor.ingest(&Source::File(path)).await.unwrap();
@@ -71,6 +74,7 @@ pub async fn ingest_demo(db: &TestDb) {
         report.registered, 175,
         "the demo catalog registers 175 entities"
     );
+    report.last_position.unwrap_or_default()
 }
 
 /// The demo catalog behind a server that allows anonymous reads.
@@ -111,6 +115,29 @@ pub async fn replica(primary: &TestServer, limits: GraphqlLimits) -> (String, on
 }
 
 impl TestServer {
+    /// Waits until the server's in-memory catalog reflects `position`: what was written
+    /// to the log behind the server's back (an `Ingestor` in the test) is then in every
+    /// query's snapshot.
+    pub async fn caught_up(&self, position: i64) {
+        let followed = self
+            .state
+            .followed
+            .as_ref()
+            .expect("the server follows the log");
+        let reached =
+            tokio::time::timeout(std::time::Duration::from_secs(5), followed.reach(position))
+                .await
+                .expect("the follower reaches the position within 5 s");
+        assert!(reached.is_some(), "the follower stopped");
+    }
+
+    /// Ingests the demo catalog into a running server's database and waits until the
+    /// server's snapshot holds it.
+    pub async fn ingest_demo(&self) {
+        let position = ingest_demo(&self.db).await;
+        self.caught_up(position).await;
+    }
+
     /// Serves `state` instead (same database), at a new address.
     pub async fn restart_with(&mut self, state: AppState) {
         let (url, stop) = start(state.clone()).await;
@@ -227,6 +254,7 @@ pub async fn reading_server(reading: almanac_ingest::ReadPolicy) -> TestServer {
         .with_sealer(test_sealer())
         .with_auth(auth(true))
         .with_reading(reading);
+    let (state, _follower) = state.with_follower().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -14,11 +14,6 @@ pub(crate) fn columns(alias: &str) -> String {
         .join(", ")
 }
 
-/// `ref, uid, ...` without an alias.
-pub(crate) fn bare_columns() -> String {
-    EntityRecord::COLUMNS.join(", ")
-}
-
 impl Catalog {
     /// The live entities among `refs` (canonical); missing ones are absent.
     pub async fn entities_by_ref(

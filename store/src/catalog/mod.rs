@@ -1,8 +1,9 @@
 //! Catalog queries: read-only SQL over the projection tables (`entities`,
-//! `relations`, `locations`, `processing_errors`, `conflicts`), shaped for the
-//! GraphQL layer: entities by ref, relation hops in batches, ownership and
-//! dependency walks. Lists, filters, counts, facets and search are not here: the
-//! API answers them from the in-memory catalog (`almanac_readmodel`).
+//! `locations`, `processing_errors`, `conflicts`), shaped for the GraphQL layer:
+//! whole entity rows by ref (for entities the in-memory catalog holds elided, and
+//! a mutation's own writes). Lists, filters, counts, facets, search, relation hops,
+//! ownership and dependency walks are not here: the API answers them from the
+//! in-memory snapshot (`almanac_readmodel`).
 //!
 //! Every call is one statement, or one statement per level of a walk, whatever
 //! the number of keys it is given: callers batch (DataLoader) and this module
@@ -10,16 +11,12 @@
 //! parameters; only fixed SQL fragments chosen from enums are spliced in.
 //! It never writes, and it knows nothing of GraphQL, cursors' encoding or tokens.
 
-mod dependencies;
 mod entities;
 mod operational;
-mod ownership;
 mod relations;
 
-pub use dependencies::{Direction, Reached, Walk, WalkEdge, WalkLimits};
 pub use entities::EntityRecord;
 pub use operational::{ConflictRecord, ProcessingErrorRecord};
-pub use ownership::{Ancestor, OwnedScope, Rooted};
 pub use relations::RelationRecord;
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};

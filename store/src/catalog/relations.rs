@@ -1,8 +1,7 @@
-//! Relation hops in batches: every edge leaving a set of entities, in one
-//! statement, from `relation_edges` (one row per `(source, type, target)`,
-//! both directions stored, so inverses declared by others are included).
+//! The row of `relations` (and of the `relation_edges` view) as the projector
+//! writes it and readers see it. No hop reads it here: the API reads relations
+//! from the in-memory snapshot.
 
-use super::{Catalog, CatalogError};
 use crate::stored_relation::StoredRelation;
 use almanac_domain::RelationType;
 use sqlx::postgres::PgRow;
@@ -35,25 +34,5 @@ impl<'r> sqlx::FromRow<'r, PgRow> for RelationRecord {
             declared_by: row.try_get("declared_by")?,
             field: row.try_get("field")?,
         })
-    }
-}
-
-impl Catalog {
-    /// Every edge whose source is one of `sources`, ordered by source, type, target.
-    pub async fn relations_from(
-        &self,
-        sources: &[String],
-    ) -> Result<Vec<RelationRecord>, CatalogError> {
-        if sources.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(sqlx::query_as(&format!(
-            "SELECT {} FROM relation_edges \
-             WHERE source_ref = ANY($1) ORDER BY source_ref, type, target_ref",
-            RelationRecord::COLUMNS
-        ))
-        .bind(sources)
-        .fetch_all(&mut *self.reader().await?)
-        .await?)
     }
 }

@@ -136,10 +136,7 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
     assert_eq!(read, vec![EntityRecord::from(expected)]);
 
     // The relation rows read back typed.
-    let relations = Catalog::new(db.pool.clone())
-        .relations_from(&[stream.to_string()])
-        .await
-        .unwrap();
+    let relations = super::support::relation_edges(&db.pool, stream).await;
     let types: Vec<(RelationType, &str)> = relations
         .iter()
         .map(|r| (r.relation, r.target_ref.as_str()))

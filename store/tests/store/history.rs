@@ -206,7 +206,7 @@ async fn a_snapshot_is_the_projected_row_of_its_version_with_the_relations_it_de
     assert_eq!(newest.record.uid, entity_uid(stream, positions[3]));
     assert_eq!(newest.record.created_at, t4);
     assert_eq!(projected, vec![newest.record]);
-    let edges = catalog.relations_from(&[stream.into()]).await.unwrap();
+    let edges = super::support::relation_edges(&db.pool, stream).await;
     assert_eq!(edges, newest.relations);
 }
 

@@ -34,3 +34,19 @@ pub fn meta(actor: &str) -> AppendMeta {
 pub fn n(i: i64) -> Value {
     json!({ "n": i })
 }
+
+/// Every edge leaving `source` as `relation_edges` holds it (both directions, one row per
+/// type and target), ordered by type and target: what the projector wrote.
+pub async fn relation_edges(
+    pool: &sqlx::PgPool,
+    source: &str,
+) -> Vec<almanac_store::catalog::RelationRecord> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM relation_edges WHERE source_ref = $1 ORDER BY type, target_ref",
+        almanac_store::catalog::RelationRecord::COLUMNS
+    ))
+    .bind(source)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}

@@ -12,14 +12,14 @@ entity_type!(
     /// `spec.type` (service, website, library, ...).
     #[graphql(name = "type")]
     async fn component_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn lifecycle(&self) -> Option<String> {
-        self.0.spec_str("lifecycle")
+        self.0.lifecycle()
     }
     /// The owner's canonical ref, even when no such entity exists.
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     /// The owning Group or User.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
@@ -56,17 +56,17 @@ entity_type!(
     Api, kind = "API", {
     #[graphql(name = "type")]
     async fn api_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn lifecycle(&self) -> Option<String> {
-        self.0.spec_str("lifecycle")
+        self.0.lifecycle()
     }
     /// `spec.definition`, the API's description document.
     async fn definition(&self) -> Option<String> {
         self.0.spec_str("definition")
     }
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         self.0.owner(ctx).await
@@ -89,10 +89,10 @@ entity_type!(
     Resource, kind = "Resource", {
     #[graphql(name = "type")]
     async fn resource_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         self.0.owner(ctx).await
@@ -113,10 +113,10 @@ entity_type!(
     System, kind = "System", {
     #[graphql(name = "type")]
     async fn system_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         self.0.owner(ctx).await
@@ -140,10 +140,10 @@ entity_type!(
     Domain, kind = "Domain", {
     #[graphql(name = "type")]
     async fn domain_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         self.0.owner(ctx).await

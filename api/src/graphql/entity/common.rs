@@ -6,6 +6,7 @@ use super::Entity;
 use crate::error::Result;
 use crate::graphql::loaders::Loaders;
 use almanac_domain::RelationType;
+use almanac_readmodel::Snapshot;
 use almanac_store::catalog::{ProcessingErrorRecord, RelationRecord};
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -13,10 +14,16 @@ use serde_json::Value;
 
 /// Declares an entity object type: the struct, its [`KindType`] impl when it
 /// stands for one kind, and a `#[Object]` impl holding the `Entity` interface's
-/// fields followed by the kind's own (`$body`).
+/// fields followed by the kind's own (`$body`). `owned = (scope fn, doc)` and
+/// `members = doc` add the paged `ownedEntitiesConnection` and `membersConnection`:
+/// they are written here, not in `$body`, because a field's complexity expression
+/// must come from the same macro expansion as its `#[Object]` (hygiene of
+/// `child_complexity`).
 macro_rules! entity_type {
-    ($(#[$doc:meta])* $ty:ident, kind = $kind:literal, { $($body:tt)* }) => {
-        entity_type!(@object $(#[$doc])* $ty, { $($body)* });
+    ($(#[$doc:meta])* $ty:ident, kind = $kind:literal,
+     $(owned = ($owned:path, $owned_doc:literal),)? $(members = $members_doc:literal,)?
+     { $($body:tt)* }) => {
+        entity_type!(@object $(#[$doc])* $ty, [$($owned, $owned_doc)?] [$($members_doc)?], { $($body)* });
         impl $crate::graphql::entity::data::KindType for $ty {
             const KIND: &'static str = $kind;
             fn wrap(data: $crate::graphql::entity::data::EntityData) -> Self {
@@ -24,7 +31,7 @@ macro_rules! entity_type {
             }
         }
     };
-    (@object $(#[$doc:meta])* $ty:ident, { $($body:tt)* }) => {
+    (@object $(#[$doc:meta])* $ty:ident, [$($owned:path, $owned_doc:literal)?] [$($members_doc:literal)?], { $($body:tt)* }) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
         pub struct $ty(pub $crate::graphql::entity::data::EntityData);
@@ -42,22 +49,22 @@ macro_rules! entity_type {
             }
             /// The kind as written (`Component`, `API`, ...).
             pub(crate) async fn kind(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
-                Ok(self.0.record().kind.clone())
+                Ok(self.0.kind().to_string())
             }
             pub(crate) async fn namespace(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
-                Ok(self.0.record().namespace.clone())
+                Ok(self.0.namespace().to_string())
             }
             pub(crate) async fn name(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
-                Ok(self.0.record().name.clone())
+                Ok(self.0.name().to_string())
             }
             pub(crate) async fn title(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
-                Ok(self.0.record().title.clone())
+                Ok(self.0.title().map(str::to_string))
             }
             pub(crate) async fn description(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
-                Ok(self.0.record().description.clone())
+                Ok(self.0.description().map(str::to_string))
             }
             pub(crate) async fn tags(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<String>> {
-                Ok(self.0.record().tags.clone())
+                Ok(self.0.tags().to_vec())
             }
             /// `metadata.labels` as an object.
             pub(crate) async fn labels(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {
@@ -69,7 +76,7 @@ macro_rules! entity_type {
             }
             /// One annotation's value.
             pub(crate) async fn annotation(&self, _ctx: &async_graphql::Context<'_>, key: String) -> $crate::error::Result<Option<String>> {
-                Ok(self.0.record().annotations.get(&key).and_then(|v| v.as_str()).map(str::to_string))
+                Ok(self.0.annotation(&key))
             }
             pub(crate) async fn links(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<$crate::graphql::entity::Link>> {
                 Ok($crate::graphql::entity::common::links(&self.0))
@@ -79,21 +86,21 @@ macro_rules! entity_type {
                 Ok(async_graphql::Json(self.0.spec().clone()))
             }
             pub(crate) async fn uid(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<String> {
-                Ok(self.0.record().uid.to_string())
+                Ok(self.0.uid().to_string())
             }
             /// How many events the entity has had.
             pub(crate) async fn version(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<i32> {
-                Ok(i32::try_from(self.0.record().version).unwrap_or(i32::MAX))
+                Ok(i32::try_from(self.0.version()).unwrap_or(i32::MAX))
             }
             pub(crate) async fn created_at(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<chrono::DateTime<chrono::Utc>> {
-                Ok(self.0.record().created_at)
+                Ok(self.0.created_at())
             }
             pub(crate) async fn updated_at(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<chrono::DateTime<chrono::Utc>> {
-                Ok(self.0.record().updated_at)
+                Ok(self.0.updated_at())
             }
             /// The location that provides it (`backstage.io/managed-by-location`).
             pub(crate) async fn source(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
-                Ok(self.0.record().source.clone())
+                Ok(self.0.source().map(str::to_string))
             }
             /// Every relation whose source is this entity, inverses declared by
             /// others included (Backstage's `relations`); `type` keeps one type.
@@ -149,6 +156,34 @@ macro_rules! entity_type {
                 $crate::graphql::history::entity_history(ctx, self.0.entity_ref(), first, after.as_deref(), order.unwrap_or_default()).await
             }
 
+            $(
+            #[doc = $owned_doc]
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn owned_entities_connection(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                transitive: Option<bool>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::error::Result<$crate::graphql::rooted::OwnedEntityConnection> {
+                $crate::graphql::rooted::owned(ctx, &self.0, $owned(transitive), first, after.as_deref()).await
+            }
+            )?
+
+            $(
+            #[doc = $members_doc]
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn members_connection(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                transitive: Option<bool>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::error::Result<$crate::graphql::rooted::MemberConnection> {
+                $crate::graphql::rooted::members(ctx, &self.0, transitive.unwrap_or(false), first, after.as_deref()).await
+            }
+            )?
+
             $($body)*
         }
     };
@@ -165,7 +200,7 @@ pub struct Link {
 }
 
 pub fn links(data: &EntityData) -> Vec<Link> {
-    almanac_domain::summary::links(&data.record().descriptor)
+    data.links()
         .into_iter()
         .map(|link| Link {
             url: link.url,
@@ -208,16 +243,33 @@ pub struct Relation {
     pub declared_by: String,
     /// The spec field that declared it, e.g. `spec.members`.
     pub field: String,
+    /// The snapshot the edge was read from, where the target is looked up too.
+    #[graphql(skip)]
+    pub snapshot: Option<SnapshotRef>,
+}
+
+/// A snapshot held by a value for its later fields; prints its position only.
+#[derive(Clone)]
+pub struct SnapshotRef(pub Snapshot);
+
+impl std::fmt::Debug for SnapshotRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Snapshot@{}", self.0.position())
+    }
 }
 
 #[ComplexObject]
 impl Relation {
     /// The target, or null when no such entity exists (a dangling reference).
     async fn target(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        Ok(Loaders::of(ctx)?
-            .entity(&self.target_ref)
-            .await?
-            .map(Entity::from_record))
+        let snapshot = match &self.snapshot {
+            Some(SnapshotRef(snapshot)) => snapshot.clone(),
+            None => Loaders::snapshot(ctx)?,
+        };
+        let found = Loaders::of(ctx)?
+            .entity_in(&snapshot, &self.target_ref)
+            .await?;
+        Ok(found.map(Entity::from_data))
     }
 }
 
@@ -229,27 +281,46 @@ impl From<&RelationRecord> for Relation {
             target_ref: edge.target_ref.clone(),
             declared_by: edge.declared_by.clone(),
             field: edge.field.clone(),
+            snapshot: None,
         }
     }
 }
 
+/// Every relation leaving the entity (inverses declared by others included, once per
+/// type and target), or for a past state the ones it declared then; `relation_type`
+/// keeps one type.
 pub async fn relations(
     data: &EntityData,
     ctx: &Context<'_>,
     relation_type: Option<String>,
 ) -> Result<Vec<Relation>> {
-    let edges = data.edges(ctx).await?;
     // A spelling no relation type has keeps nothing.
     let wanted = match relation_type.as_deref().map(RelationType::parse) {
         None => None,
         Some(Some(relation)) => Some(relation),
         Some(None) => return Ok(Vec::new()),
     };
-    Ok(edges
-        .iter()
-        .filter(|e| wanted.is_none_or(|t| e.relation == t))
-        .map(Relation::from)
-        .collect())
+    if let Some(past) = &data.relations_then {
+        return Ok(past
+            .iter()
+            .filter(|e| wanted.is_none_or(|t| e.relation == t))
+            .map(Relation::from)
+            .collect());
+    }
+    let snapshot = data.snapshot(ctx)?;
+    let relations = snapshot
+        .relations_from(data.entity_ref())
+        .into_iter()
+        .filter(|row| wanted.is_none_or(|t| row.relation == t.as_str()))
+        .map(|row| Relation {
+            relation_type: row.relation.to_string(),
+            target_ref: row.target_ref.to_string(),
+            declared_by: row.declared_by.to_string(),
+            field: row.field.to_string(),
+            snapshot: Some(SnapshotRef(snapshot.clone())),
+        })
+        .collect();
+    Ok(relations)
 }
 
 /// What a read of a source could not accept.

@@ -1,10 +1,10 @@
 //! Entities as GraphQL types: the `Entity` and `Node` interfaces, one object
 //! type per built-in kind and `GenericEntity` for the rest.
 //!
-//! Every type wraps the same [`EntityData`] (one projected row). Fields common
-//! to all kinds come from one macro ([`entity_type!`]) so they cannot drift
-//! between types; kind-specific fields live beside each type. Relation fields
-//! read `relation_edges` through the request's loaders, never row by row.
+//! Every type wraps the same [`EntityData`] (an entity of the in-memory catalog's
+//! snapshot, or a row). Fields common to all kinds come from one macro
+//! ([`entity_type!`]) so they cannot drift between types; kind-specific fields
+//! live beside each type. Relation fields read the snapshot the entity came from.
 
 #[macro_use]
 mod common;
@@ -21,11 +21,9 @@ pub use other::{GenericEntity, Location, Template};
 
 use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph};
 use super::history::{HistoryEventConnection, HistoryOrder};
-use almanac_store::catalog::EntityRecord;
 use async_graphql::{Interface, Json, ID};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// A catalog entity of any kind. Query kind-specific fields with
 /// `... on Component { ... }`.
@@ -150,14 +148,9 @@ pub enum Node {
 }
 
 impl Entity {
-    /// The GraphQL type for a row, by its kind as written.
-    pub fn from_record(record: Arc<EntityRecord>) -> Entity {
-        Entity::from_data(EntityData::current(record))
-    }
-
     /// The GraphQL type for an entity now or as it was.
     pub fn from_data(data: EntityData) -> Entity {
-        match data.record.kind.as_str() {
+        match data.kind() {
             "Component" => Entity::Component(Component(data)),
             "API" => Entity::Api(Api(data)),
             "Resource" => Entity::Resource(Resource(data)),
@@ -203,9 +196,4 @@ impl From<Entity> for Node {
             Entity::GenericEntity(e) => Node::GenericEntity(e),
         }
     }
-}
-
-/// Rows as entities, in order.
-pub fn entities(records: impl IntoIterator<Item = Arc<EntityRecord>>) -> Vec<Entity> {
-    records.into_iter().map(Entity::from_record).collect()
 }

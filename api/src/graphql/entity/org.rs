@@ -2,20 +2,42 @@
 //! ownership through the tree and through memberships.
 
 use super::common::Profile;
-use super::{entities, Entity, EntityData};
+use super::Entity;
 use crate::error::Result;
-use crate::graphql::loaders::{Loaders, MembersKey, OwnedKey};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::rooted;
 use almanac_domain::RelationType;
-use almanac_store::catalog::OwnedScope;
+use almanac_readmodel::OwnedScope;
 use async_graphql::Context;
+
+fn group_scope(transitive: Option<bool>) -> OwnedScope {
+    if transitive.unwrap_or(false) {
+        OwnedScope::Subgroups
+    } else {
+        OwnedScope::Direct
+    }
+}
+
+fn user_scope(transitive: Option<bool>) -> OwnedScope {
+    if transitive.unwrap_or(false) {
+        OwnedScope::Memberships
+    } else {
+        OwnedScope::Direct
+    }
+}
 
 entity_type!(
     /// A team or organisational unit.
-    Group, kind = "Group", {
+    Group, kind = "Group",
+    owned = (group_scope, " What this group owns (`transitive`: and what every group below it \
+        owns), a page by ref, with the total across pages."),
+    members = " Users in this group (`transitive`: and in every group below it), a page by \
+        ref, with the total across pages.",
+    {
     /// `spec.type` (team, department, organization, ...).
     #[graphql(name = "type")]
     async fn group_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn profile(&self) -> Option<Profile> {
         Profile::of(&self.0)
@@ -28,26 +50,31 @@ entity_type!(
     }
     /// The parent, its parent and so on up to the root, nearest first.
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        let rows = Loaders::of(ctx)?.ancestors(self.0.entity_ref()).await?;
-        Ok(rows.iter().map(|r| Group(EntityData::current(r.clone()))).collect())
+        let snapshot = self.0.snapshot(ctx)?;
+        let found = snapshot.ancestors(self.0.entity_ref()).into_iter().map(|a| a.entity).collect();
+        let data = Loaders::of(ctx)?.all(&snapshot, found).await?;
+        Ok(data.into_iter().map(Group).collect())
     }
-    /// Users in this group; `transitive` adds those of every subgroup.
+    /// Users in this group; `transitive` adds those of every subgroup. Every one of
+    /// them, by ref: for a page with a total, use `membersConnection`.
+    #[graphql(deprecation = "unbounded; use membersConnection(transitive, first, after), a page with totalCount")]
     async fn members(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<User>> {
-        let key = MembersKey(self.0.entity_ref().to_string(), transitive.unwrap_or(false));
-        let rows = Loaders::of(ctx)?.members(key).await?;
-        Ok(rows.iter().map(|r| User(EntityData::current(r.clone()))).collect())
+        rooted::all_members(ctx, &self.0, transitive.unwrap_or(false)).await
     }
-    /// What this group owns; `transitive` adds what its subgroups own.
+    /// What this group owns; `transitive` adds what its subgroups own. Every one of
+    /// them, by ref: for a page with a total, use `ownedEntitiesConnection`.
+    #[graphql(deprecation = "unbounded; use ownedEntitiesConnection(transitive, first, after), a page with totalCount")]
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {
-        let scope = if transitive.unwrap_or(false) { OwnedScope::Subgroups } else { OwnedScope::Direct };
-        let rows = Loaders::of(ctx)?.owned(OwnedKey(self.0.entity_ref().to_string(), scope)).await?;
-        Ok(entities(rows.iter().cloned()))
+        rooted::all_owned(ctx, &self.0, group_scope(transitive)).await
     }
 });
 
 entity_type!(
     /// A person.
-    User, kind = "User", {
+    User, kind = "User",
+    owned = (user_scope, " What the user owns (`transitive`: and what the groups the user \
+        is a direct member of own), a page by ref, with the total across pages."),
+    {
     async fn profile(&self) -> Option<Profile> {
         Profile::of(&self.0)
     }
@@ -55,10 +82,10 @@ entity_type!(
     async fn member_of(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         self.0.typed(ctx, RelationType::MemberOf).await
     }
-    /// What the user owns; `transitive` adds what the user's groups own.
+    /// What the user owns; `transitive` adds what the user's groups own. Every one
+    /// of them, by ref: for a page with a total, use `ownedEntitiesConnection`.
+    #[graphql(deprecation = "unbounded; use ownedEntitiesConnection(transitive, first, after), a page with totalCount")]
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {
-        let scope = if transitive.unwrap_or(false) { OwnedScope::Memberships } else { OwnedScope::Direct };
-        let rows = Loaders::of(ctx)?.owned(OwnedKey(self.0.entity_ref().to_string(), scope)).await?;
-        Ok(entities(rows.iter().cloned()))
+        rooted::all_owned(ctx, &self.0, user_scope(transitive)).await
     }
 });

@@ -10,7 +10,7 @@ entity_type!(
     /// `spec.type` (url, file, ...).
     #[graphql(name = "type")]
     async fn location_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn target(&self) -> Option<String> {
         self.0.spec_str("target")
@@ -29,10 +29,10 @@ entity_type!(
     Template, kind = "Template", {
     #[graphql(name = "type")]
     async fn template_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
     async fn owner_ref(&self) -> Option<String> {
-        self.0.record().owner_ref.clone()
+        self.0.owner_ref().map(str::to_string)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         self.0.owner(ctx).await
@@ -41,10 +41,10 @@ entity_type!(
 
 entity_type!(@object
     /// An entity of a kind Almanac has no type for; read its `spec` as JSON.
-    GenericEntity, {
+    GenericEntity, [] [], {
     /// `spec.type`, if any.
     #[graphql(name = "type")]
     async fn generic_type(&self) -> Option<String> {
-        self.0.spec_str("type")
+        self.0.spec_type()
     }
 });

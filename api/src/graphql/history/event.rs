@@ -74,10 +74,7 @@ pub struct RelationChange {
 impl RelationChange {
     /// The target as it is now; null when no such entity exists today.
     async fn target(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        Ok(Loaders::of(ctx)?
-            .entity(&self.target_ref)
-            .await?
-            .map(Entity::from_record))
+        Loaders::current(ctx, &self.target_ref).await
     }
 }
 
@@ -194,10 +191,7 @@ impl HistoryEvent {
         if self.event.stream.starts_with("location/") {
             return Ok(None);
         }
-        Ok(Loaders::of(ctx)?
-            .entity(&self.event.stream)
-            .await?
-            .map(Entity::from_record))
+        Loaders::current(ctx, &self.event.stream).await
     }
 
     /// The stream's version after this event (the first event is 1).

@@ -1,0 +1,205 @@
+//! Pages of entities under one root, from the operation's snapshot: what a group or a
+//! user owns (`ownedEntitiesConnection`) and a group's members (`membersConnection`),
+//! ordered by ref, with opaque cursors and the total over every page.
+//!
+//! The cursor is a [`ListCursor`] whose order names the field and its scope
+//! (`owned:subgroups`, `members:direct`, ...): a cursor from another field, another
+//! scope or a list of `entities` is refused (`INVALID_CURSOR`) instead of resuming
+//! somewhere unrelated. It does no SQL (entities held elided aside, see `Loaders`).
+
+use super::connection::{page_size, PageInfo};
+use super::entity::{Entity, EntityData, User};
+use super::ids::{decode_cursor, encode_cursor, ListCursor};
+use super::loaders::Loaders;
+use crate::error::{ApiError, ErrorCode, Result};
+use crate::limits::GraphqlLimits;
+use almanac_readmodel::{OwnedScope, RootedPage};
+use async_graphql::{Context, SimpleObject};
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct OwnedEntityEdge {
+    pub cursor: String,
+    pub node: Entity,
+}
+
+/// A page of what a group or user owns, by ref.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct OwnedEntityConnection {
+    pub edges: Vec<OwnedEntityEdge>,
+    /// The edges' nodes, for clients that need no cursors.
+    pub nodes: Vec<Entity>,
+    pub page_info: PageInfo,
+    /// Every entity owned in this scope, across all pages.
+    pub total_count: i32,
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct MemberEdge {
+    pub cursor: String,
+    pub node: User,
+}
+
+/// A page of a group's members, by ref.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct MemberConnection {
+    pub edges: Vec<MemberEdge>,
+    /// The edges' nodes, for clients that need no cursors.
+    pub nodes: Vec<User>,
+    pub page_info: PageInfo,
+    /// Every member in this scope, across all pages.
+    pub total_count: i32,
+}
+
+/// The cursor order of a scope (part of every cursor handed out: do not change).
+fn owned_signature(scope: OwnedScope) -> &'static str {
+    match scope {
+        OwnedScope::Direct => "owned:direct",
+        OwnedScope::Subgroups => "owned:subgroups",
+        OwnedScope::Memberships => "owned:memberships",
+    }
+}
+
+fn members_signature(transitive: bool) -> &'static str {
+    if transitive {
+        "members:transitive"
+    } else {
+        "members:direct"
+    }
+}
+
+/// `first` checked against the limits, and the ref `after` resumes from.
+fn paging(
+    ctx: &Context<'_>,
+    signature: &str,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<(usize, Option<String>)> {
+    let limits = ctx.data::<GraphqlLimits>().cloned().unwrap_or_default();
+    let first = usize::try_from(page_size(&limits, first)?).unwrap_or(0);
+    let Some(after) = after else {
+        return Ok((first, None));
+    };
+    let cursor: ListCursor = decode_cursor(after)?;
+    if cursor.order != signature || !cursor.sort_keys.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidCursor,
+            format!(
+                "the cursor belongs to another list, not to this {signature} page \
+                 (a cursor resumes only the field and `transitive` it came from)"
+            ),
+        ));
+    }
+    Ok((first, Some(cursor.entity_ref)))
+}
+
+/// A page's rows as the API's entities, each with its cursor.
+async fn rows(
+    ctx: &Context<'_>,
+    snapshot: &almanac_readmodel::Snapshot,
+    page: RootedPage,
+    signature: &str,
+    resumed: bool,
+) -> Result<(Vec<(String, EntityData)>, PageInfo, i32)> {
+    let cursors: Vec<String> = page
+        .rows
+        .iter()
+        .map(|e| {
+            encode_cursor(&ListCursor::new(
+                signature.to_string(),
+                Vec::new(),
+                e.entity_ref.to_string(),
+            ))
+        })
+        .collect();
+    let data = Loaders::of(ctx)?.all(snapshot, page.rows).await?;
+    let info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: resumed,
+        start_cursor: cursors.first().cloned(),
+        end_cursor: cursors.last().cloned(),
+    };
+    let total = i32::try_from(page.total).unwrap_or(i32::MAX);
+    Ok((cursors.into_iter().zip(data).collect(), info, total))
+}
+
+/// What `root` owns in `scope`: up to `first` after the cursor `after`.
+pub async fn owned(
+    ctx: &Context<'_>,
+    root: &EntityData,
+    scope: OwnedScope,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<OwnedEntityConnection> {
+    let signature = owned_signature(scope);
+    let (first, after) = paging(ctx, signature, first, after)?;
+    let snapshot = root.snapshot(ctx)?;
+    let page = snapshot.owned_entities(root.entity_ref(), scope, first, after.as_deref());
+    let (rows, page_info, total_count) =
+        rows(ctx, &snapshot, page, signature, after.is_some()).await?;
+    let edges: Vec<OwnedEntityEdge> = rows
+        .into_iter()
+        .map(|(cursor, data)| OwnedEntityEdge {
+            cursor,
+            node: Entity::from_data(data),
+        })
+        .collect();
+    Ok(OwnedEntityConnection {
+        nodes: edges.iter().map(|e| e.node.clone()).collect(),
+        edges,
+        page_info,
+        total_count,
+    })
+}
+
+/// The members of `group` (and of every group below it when `transitive`).
+pub async fn members(
+    ctx: &Context<'_>,
+    group: &EntityData,
+    transitive: bool,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<MemberConnection> {
+    let signature = members_signature(transitive);
+    let (first, after) = paging(ctx, signature, first, after)?;
+    let snapshot = group.snapshot(ctx)?;
+    let page = snapshot.members(group.entity_ref(), transitive, first, after.as_deref());
+    let (rows, page_info, total_count) =
+        rows(ctx, &snapshot, page, signature, after.is_some()).await?;
+    let edges: Vec<MemberEdge> = rows
+        .into_iter()
+        .map(|(cursor, data)| MemberEdge {
+            cursor,
+            node: User(data),
+        })
+        .collect();
+    Ok(MemberConnection {
+        nodes: edges.iter().map(|e| e.node.clone()).collect(),
+        edges,
+        page_info,
+        total_count,
+    })
+}
+
+/// Everything `root` owns in `scope`, by ref (the unpaged list fields).
+pub async fn all_owned(
+    ctx: &Context<'_>,
+    root: &EntityData,
+    scope: OwnedScope,
+) -> Result<Vec<Entity>> {
+    let snapshot = root.snapshot(ctx)?;
+    let page = snapshot.owned_entities(root.entity_ref(), scope, usize::MAX, None);
+    let data = Loaders::of(ctx)?.all(&snapshot, page.rows).await?;
+    Ok(data.into_iter().map(Entity::from_data).collect())
+}
+
+/// Every member of `group` (and of the groups below it when `transitive`), by ref.
+pub async fn all_members(
+    ctx: &Context<'_>,
+    group: &EntityData,
+    transitive: bool,
+) -> Result<Vec<User>> {
+    let snapshot = group.snapshot(ctx)?;
+    let page = snapshot.members(group.entity_ref(), transitive, usize::MAX, None);
+    let data = Loaders::of(ctx)?.all(&snapshot, page.rows).await?;
+    Ok(data.into_iter().map(User).collect())
+}
