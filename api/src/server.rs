@@ -3,6 +3,7 @@
 
 use crate::auth::AuthConfig;
 use crate::graphql;
+use crate::graphql::descriptors::DescriptorCache;
 use crate::graphql::WakeHub;
 use crate::http::{self, GraphqlService};
 use crate::limits::GraphqlLimits;
@@ -50,6 +51,9 @@ pub struct AppState {
     /// The in-memory catalog, followed from the log ([`AppState::with_follower`]);
     /// `None`: operations pin no snapshot and carry no `extensions.position`.
     pub followed: Option<Followed>,
+    /// Full descriptors of entities held elided, fetched on demand and kept
+    /// within `limits.descriptor_cache_bytes` across requests.
+    pub descriptors: Arc<DescriptorCache>,
 }
 
 impl AppState {
@@ -66,6 +70,9 @@ impl AppState {
             sealer: None,
             wakes: None,
             followed: None,
+            descriptors: Arc::new(DescriptorCache::new(
+                GraphqlLimits::default().descriptor_cache_bytes,
+            )),
         }
     }
 
@@ -105,6 +112,9 @@ impl AppState {
     }
 
     pub fn with_limits(mut self, limits: GraphqlLimits) -> Self {
+        if limits.descriptor_cache_bytes != self.limits.descriptor_cache_bytes {
+            self.descriptors = Arc::new(DescriptorCache::new(limits.descriptor_cache_bytes));
+        }
         self.limits = limits;
         self
     }
@@ -142,6 +152,7 @@ pub fn router(state: AppState) -> Router {
             state.read_limits.clone(),
             hub,
             state.followed.clone(),
+            state.descriptors.clone(),
         ),
         auth: Arc::new(state.auth.clone()),
         limits: state.limits.clone(),

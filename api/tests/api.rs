@@ -6,6 +6,7 @@ mod api {
     mod authz;
     mod batching;
     mod dependencies;
+    mod descriptors;
     mod entity_page;
     mod errors;
     mod history;

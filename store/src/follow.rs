@@ -242,14 +242,23 @@ pub fn entity_record(entity: &almanac_readmodel::Entity) -> Option<EntityRecord>
     if entity.elided {
         return None;
     }
+    Some(entity_record_with(entity, entity.descriptor()))
+}
+
+/// The catalog row of a followed entity with `descriptor` as its full descriptor
+/// (fetched from PostgreSQL when the snapshot holds it elided).
+pub fn entity_record_with(
+    entity: &almanac_readmodel::Entity,
+    descriptor: serde_json::Value,
+) -> EntityRecord {
     let logged = LoggedEntity {
         entity_ref: entity.entity_ref.to_string(),
         uid: entity_uid(&entity.entity_ref, entity.registered_position),
-        descriptor: entity.descriptor(),
+        descriptor,
         version: entity.version,
         created_at: entity.created_at,
         updated_at: entity.updated_at,
         last_position: entity.last_position,
     };
-    Some(EntityRow::derive(logged).into())
+    EntityRow::derive(logged).into()
 }

@@ -2,6 +2,7 @@
 //! and the operational views (locations, processing errors, conflicts).
 
 use super::connection::{self, page_size, EntityConnection};
+use super::descriptors::DescriptorCache;
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
 use super::gate::Pinned;
@@ -12,7 +13,7 @@ use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_store::follow::entity_record;
+use almanac_store::follow::{entity_record, entity_record_with};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -43,6 +44,17 @@ async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> 
         };
         if let Some(record) = entity_record(entity) {
             return Ok(Some(Entity::from_record(Arc::new(record))));
+        }
+        // Held elided: the full descriptor of this version, cached or read once.
+        if let Some(cache) = ctx.data_opt::<Arc<DescriptorCache>>() {
+            let catalog = Loaders::of(ctx)?.catalog();
+            let full = cache
+                .full_descriptor(catalog, &canonical, entity.version)
+                .await?;
+            if let Some(descriptor) = full.and_then(|text| serde_json::from_str(&text).ok()) {
+                let record = entity_record_with(entity, descriptor);
+                return Ok(Some(Entity::from_record(Arc::new(record))));
+            }
         }
     }
     Ok(Loaders::of(ctx)?

@@ -38,3 +38,20 @@ impl Catalog {
             .await?)
     }
 }
+
+impl Catalog {
+    /// The stored descriptor of a live entity as JSON text, with the version it is
+    /// at: what the API reads when the in-memory catalog holds the entity elided (one
+    /// row, one column, no derived fields). `None` when there is no such row.
+    pub async fn entity_descriptor(
+        &self,
+        entity_ref: &str,
+    ) -> Result<Option<(i64, String)>, CatalogError> {
+        Ok(
+            sqlx::query_as("SELECT version, descriptor::text FROM entities WHERE ref = $1")
+                .bind(entity_ref)
+                .fetch_optional(&mut *self.reader().await?)
+                .await?,
+        )
+    }
+}
