@@ -24,16 +24,17 @@ pub const ELIDE_BYTES: usize = 4 * 1024;
 pub const ELIDED_PREFIX: &str = "almanac:elided:";
 
 /// String keys to string values, sorted by key: `metadata.labels` or `annotations` (a
-/// sorted slice: a tree map's node costs half a KB for the usual two or three entries).
+/// sorted slice: a tree map's node costs half a KB for the usual two or three entries;
+/// boxed strings: no capacity field, no spare capacity).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct StringMap(Box<[(String, String)]>);
+pub struct StringMap(Box<[(Box<str>, Box<str>)]>);
 
 impl StringMap {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .binary_search_by(|(k, _)| (**k).cmp(key))
             .ok()
-            .map(|at| self.0[at].1.as_str())
+            .map(|at| &*self.0[at].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -41,7 +42,7 @@ impl StringMap {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {
@@ -64,6 +65,14 @@ pub struct RelationRow {
     pub declared_by: Arc<str>,
     /// The spec field that declared it, e.g. `spec.owner`.
     pub field: &'static str,
+}
+
+impl RelationRow {
+    /// Declared by its own source: held only in that entity's `declared`, not again in
+    /// the snapshot's relation index (half of all rows).
+    pub(crate) fn is_own(&self) -> bool {
+        Arc::ptr_eq(&self.source_ref, &self.declared_by) || self.source_ref == self.declared_by
+    }
 }
 
 /// A live entity at one log position.
@@ -247,11 +256,11 @@ fn relation_rows(
 }
 
 fn string_map(value: &Value) -> StringMap {
-    let mut pairs: Vec<(String, String)> = value
+    let mut pairs: Vec<(Box<str>, Box<str>)> = value
         .as_object()
         .map(|map| {
             map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .filter_map(|(k, v)| Some((Box::from(k.as_str()), Box::from(v.as_str()?))))
                 .collect()
         })
         .unwrap_or_default();
