@@ -124,18 +124,26 @@ pub struct Entity {
     pub(crate) keys: Keys,
 }
 
-/// Lower-cased values that filters, sorting and search compare, computed once.
+/// Lower-cased values that filters, sorting and search compare, computed once; each
+/// `None` when the lower-cased value equals the field as written (the usual case: one
+/// allocation fewer), read through the entity's `key_*` methods.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub(crate) struct Keys {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    kind: Option<Box<str>>,
+    namespace: Option<Box<str>>,
+    name: Option<Box<str>>,
     /// `lower(coalesce(title, name))`.
-    pub title: String,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
+    title: Option<Box<str>>,
+    spec_type: Option<Box<str>>,
+    lifecycle: Option<Box<str>>,
     /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
-    pub search_text: String,
+    pub search_text: Box<str>,
+}
+
+/// `text` lower-cased, or `None` when that is `text` itself.
+fn lowered(text: &str) -> Option<Box<str>> {
+    let lower = text.to_lowercase();
+    (lower != text).then(|| lower.into_boxed_str())
 }
 
 /// Where an entity's life stands before its next event.
@@ -177,13 +185,13 @@ impl Entity {
             .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
             .map(|row| row.target_ref.to_string());
         let keys = Keys {
-            kind: kind.to_lowercase(),
-            namespace: namespace.to_lowercase(),
-            name: name.to_lowercase(),
-            title: title.as_deref().unwrap_or(&name).to_lowercase(),
-            spec_type: spec_type.as_deref().map(str::to_lowercase),
-            lifecycle: lifecycle.as_deref().map(str::to_lowercase),
-            search_text,
+            kind: lowered(&kind),
+            namespace: lowered(&namespace),
+            name: lowered(&name),
+            title: lowered(title.as_deref().unwrap_or(&name)),
+            spec_type: spec_type.as_deref().and_then(lowered),
+            lifecycle: lifecycle.as_deref().and_then(lowered),
+            search_text: search_text.into_boxed_str(),
         };
         let mut entity = Entity {
             labels: string_map(&descriptor["metadata"]["labels"]),
@@ -221,6 +229,37 @@ impl Entity {
         entity.left_out = leave_out_held(&mut descriptor, &entity);
         entity.descriptor_json = Arc::from(descriptor.to_string());
         entity
+    }
+
+    /// `lower(kind)`.
+    pub(crate) fn key_kind(&self) -> &str {
+        self.keys.kind.as_deref().unwrap_or(&self.kind)
+    }
+
+    pub(crate) fn key_namespace(&self) -> &str {
+        self.keys.namespace.as_deref().unwrap_or(&self.namespace)
+    }
+
+    pub(crate) fn key_name(&self) -> &str {
+        self.keys.name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// `lower(coalesce(title, name))`.
+    pub(crate) fn key_title(&self) -> &str {
+        self.keys
+            .title
+            .as_deref()
+            .unwrap_or(self.title.as_deref().unwrap_or(&self.name))
+    }
+
+    pub(crate) fn key_type(&self) -> Option<&str> {
+        let held = self.keys.spec_type.as_deref();
+        self.spec_type.as_deref().map(|t| held.unwrap_or(t))
+    }
+
+    pub(crate) fn key_lifecycle(&self) -> Option<&str> {
+        let held = self.keys.lifecycle.as_deref();
+        self.lifecycle.as_deref().map(|l| held.unwrap_or(l))
     }
 
     /// The held descriptor, parsed (`Null` if the text were not JSON, which it always is:

@@ -323,13 +323,13 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
         if let Some(old) = &old {
             state
                 .by_name
-                .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
+                .remove(&(Arc::from(old.key_name()), key.clone()));
             state.by_ref.remove(key);
         }
         if let Some(new) = &new {
             state
                 .by_name
-                .insert((Arc::from(new.keys.name.as_str()), key.clone()));
+                .insert((Arc::from(new.key_name()), key.clone()));
             state.by_ref.insert(key.clone());
         }
         count_facets(&mut state.facets, old.as_deref(), -1);
