@@ -74,6 +74,10 @@ pub struct GraphqlLimits {
     /// server's in-memory catalog to reach that position before it is answered
     /// `POSITION_NOT_REACHED`, in milliseconds.
     pub min_position_wait_ms: u64,
+    /// Bytes of full descriptors (of entities the in-memory catalog holds with
+    /// large leaves elided, such as an API's inline `definition`) this server
+    /// keeps between requests; least recently used first out.
+    pub descriptor_cache_bytes: usize,
 }
 
 impl Default for GraphqlLimits {
@@ -103,6 +107,7 @@ impl Default for GraphqlLimits {
             max_subscriptions_per_connection: 32,
             allow_file_locations: false,
             min_position_wait_ms: 5_000,
+            descriptor_cache_bytes: crate::graphql::descriptors::DEFAULT_BUDGET_BYTES,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `/metrics` in Prometheus' text format: the log head, the projection's
 //! checkpoint and lag (events and seconds), the events it could not project,
-//! and the catalog's size by kind.
+//! the catalog's size by kind, and this server's descriptor cache (bytes
+//! held, budget, hits, misses).
 //! Read from the database at scrape time, so every server of a shared database
 //! reports the same figures. With `auth.metrics_token_required` a scrape needs
 //! a bearer token with the `metrics` scope (401 without one, 403 without the
@@ -107,6 +108,34 @@ async fn render(state: &AppState) -> Result<String, almanac_store::StoreError> {
         .map(|(kind, count)| (format!("{{kind=\"{}\"}}", escape(kind)), count.to_string()))
         .collect();
     gauge("almanac_entities", "Live entities by kind.", &by_kind);
+    let cache = state.descriptors.stats();
+    gauge(
+        "almanac_descriptor_cache_bytes",
+        "Bytes of full descriptors held for entities the in-memory catalog holds elided.",
+        &one(cache.held_bytes.to_string()),
+    );
+    gauge(
+        "almanac_descriptor_cache_budget_bytes",
+        "The descriptor cache's budget (graphql.descriptor_cache_bytes).",
+        &one(cache.budget_bytes.to_string()),
+    );
+    for (name, help, value) in [
+        (
+            "almanac_descriptor_cache_hits_total",
+            "Full descriptors answered from the cache.",
+            cache.hits,
+        ),
+        (
+            "almanac_descriptor_cache_misses_total",
+            "Full descriptors read from PostgreSQL.",
+            cache.misses,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 
 use crate::auth::AuthConfig;
 use crate::graphql;
+use crate::graphql::descriptors::DescriptorCache;
 use crate::graphql::WakeHub;
 use crate::http::{self, GraphqlService};
 use crate::limits::GraphqlLimits;
@@ -52,6 +53,9 @@ pub struct AppState {
     /// it: `almanac serve` always sets it. `None` only for a state not yet
     /// finished: operations pin no snapshot and such reads fail (`INTERNAL`).
     pub followed: Option<Followed>,
+    /// Full descriptors of entities held elided, fetched on demand and kept
+    /// within `limits.descriptor_cache_bytes` across requests.
+    pub descriptors: Arc<DescriptorCache>,
 }
 
 impl AppState {
@@ -68,6 +72,9 @@ impl AppState {
             sealer: None,
             wakes: None,
             followed: None,
+            descriptors: Arc::new(DescriptorCache::new(
+                GraphqlLimits::default().descriptor_cache_bytes,
+            )),
         }
     }
 
@@ -107,6 +114,9 @@ impl AppState {
     }
 
     pub fn with_limits(mut self, limits: GraphqlLimits) -> Self {
+        if limits.descriptor_cache_bytes != self.limits.descriptor_cache_bytes {
+            self.descriptors = Arc::new(DescriptorCache::new(limits.descriptor_cache_bytes));
+        }
         self.limits = limits;
         self
     }
@@ -144,6 +154,7 @@ pub fn router(state: AppState) -> Router {
             state.read_limits.clone(),
             hub,
             state.followed.clone(),
+            state.descriptors.clone(),
         ),
         auth: Arc::new(state.auth.clone()),
         limits: state.limits.clone(),

@@ -8,6 +8,7 @@ mod api {
     mod compare;
     mod consistency;
     mod dependencies;
+    mod descriptors;
     mod entity_page;
     mod errors;
     mod history;

@@ -6,9 +6,14 @@
 //!
 //! `cargo run --release -p almanac-readmodel --example measure -- [entities] [definition-bytes]`
 //! (defaults: 100000 entities, 200-byte API definitions). Not a test: no assertion on time.
+//! A third argument `memory` stops after the fold and reports where the bytes go: per
+//! part of the snapshot (`almanac_readmodel::footprint`), the bytes it holds alone,
+//! counted by this example's allocator (the heap's own overhead, 8–16 bytes per
+//! allocation with glibc, comes on top and shows in the RSS figure).
 //! Memory is the growth of this process's resident set (Linux `/proc/self/statm`), so it
 //! includes the allocator's overhead, as a server's RSS would.
 
+use std::alloc::System;
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 use std::sync::Arc;
@@ -48,6 +53,40 @@ const NOUNS: &[&str] = &[
     "alerts",
     "reports",
 ];
+
+/// The system allocator, counting the bytes live: what each part of a snapshot holds is
+/// what dropping it frees (`almanac_readmodel::footprint`).
+#[global_allocator]
+static ALLOCATOR: cap::Cap<System> = cap::Cap::new(System, usize::MAX);
+
+fn live() -> i64 {
+    ALLOCATOR.allocated() as i64
+}
+
+/// Bytes per entity each part holds alone (see `footprint`), by stripping the parts one
+/// after the other; consumes the snapshot.
+fn breakdown(snapshot: Snapshot) -> Value {
+    let entities = snapshot.len().max(1) as f64;
+    let total_before = live();
+    let mut parts = serde_json::Map::new();
+    let mut current = snapshot;
+    for part in almanac_readmodel::footprint::STEPS {
+        // Net of the copy: stripping an entity's part re-allocates the rest of it.
+        let bytes = live();
+        let next = current.stripped(part);
+        drop(current);
+        parts.insert(
+            format!("{part:?}"),
+            json!(((bytes - live()) as f64 / entities).round()),
+        );
+        current = next;
+    }
+    drop(current);
+    json!({
+        "allocated_bytes_per_entity": ((total_before - live()) as f64 / entities).round(),
+        "bytes_per_entity_by_part": parts,
+    })
+}
 
 /// A small deterministic generator (xorshift), so one run equals the next.
 struct Seq(u64);
@@ -334,6 +373,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .transpose()?
         .unwrap_or(100_000);
     let definition_bytes: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
+    let memory_only = args.next().as_deref() == Some("memory");
 
     let descriptors = catalog(entities, definition_bytes);
     let descriptor_json_bytes: usize = descriptors.iter().map(|d| d.to_string().len()).sum();
@@ -357,6 +397,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let fold_cpu_ms = (cpu_ns() - start_cpu) as f64 / 1e6;
     let rss_after = rss_bytes();
     let held = rss_after.saturating_sub(rss_before);
+    let memory = json!({
+        "rss_growth_bytes": held,
+        "bytes_per_entity": held / snapshot.len().max(1) as u64,
+        "entity_struct_bytes": std::mem::size_of::<almanac_readmodel::Entity>(),
+        "relation_row_bytes": std::mem::size_of::<almanac_readmodel::RelationRow>(),
+        "held_descriptor_json_bytes_per_entity":
+            snapshot.entities().map(|e| e.descriptor_json.len()).sum::<usize>() / snapshot.len().max(1),
+        "declared_rows_per_entity":
+            snapshot.entities().map(|e| e.declared.len()).sum::<usize>() as f64 / snapshot.len().max(1) as f64,
+    });
+    if memory_only {
+        // The breakdown strips the snapshot part by part, so it ends the run.
+        let report = json!({
+            "entities": snapshot.len(),
+            "api_definition_bytes": definition_bytes,
+            "descriptor_json_bytes_per_entity": descriptor_json_bytes / entities.max(1),
+            "fold_from_log_cpu_ms": fold_cpu_ms,
+            "memory": memory,
+            "breakdown": breakdown(snapshot),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
 
     // Advance by batches of 100 events (60 edits, 20 registrations, 20 removals), the
     // previous snapshot pinned by a reader throughout.
@@ -550,16 +613,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "descriptor_json_bytes_per_entity": descriptor_json_bytes / entities.max(1),
         "fold_from_log_wall_ms": fold_ms,
         "fold_from_log_cpu_ms": fold_cpu_ms,
-        "memory": {
-            "rss_growth_bytes": held,
-            "bytes_per_entity": held / snapshot.len().max(1) as u64,
-            "entity_struct_bytes": std::mem::size_of::<almanac_readmodel::Entity>(),
-            "relation_row_bytes": std::mem::size_of::<almanac_readmodel::RelationRow>(),
-            "held_descriptor_json_bytes_per_entity":
-                snapshot.entities().map(|e| e.descriptor_json.len()).sum::<usize>() / snapshot.len().max(1),
-            "declared_rows_per_entity":
-                snapshot.entities().map(|e| e.declared.len()).sum::<usize>() as f64 / snapshot.len().max(1) as f64,
-        },
+        "memory": memory,
         "advance_batch_of_100": advance,
         "copy_on_write_floor_per_batch": cow_clone,
         "queries": {

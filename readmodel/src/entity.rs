@@ -24,16 +24,17 @@ pub const ELIDE_BYTES: usize = 4 * 1024;
 pub const ELIDED_PREFIX: &str = "almanac:elided:";
 
 /// String keys to string values, sorted by key: `metadata.labels` or `annotations` (a
-/// sorted slice: a tree map's node costs half a KB for the usual two or three entries).
+/// sorted slice: a tree map's node costs half a KB for the usual two or three entries;
+/// boxed strings: no capacity field, no spare capacity).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct StringMap(Box<[(String, String)]>);
+pub struct StringMap(Box<[(Box<str>, Box<str>)]>);
 
 impl StringMap {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .binary_search_by(|(k, _)| (**k).cmp(key))
             .ok()
-            .map(|at| self.0[at].1.as_str())
+            .map(|at| &*self.0[at].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -41,7 +42,7 @@ impl StringMap {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {
@@ -64,6 +65,14 @@ pub struct RelationRow {
     pub declared_by: Arc<str>,
     /// The spec field that declared it, e.g. `spec.owner`.
     pub field: &'static str,
+}
+
+impl RelationRow {
+    /// Declared by its own source: held only in that entity's `declared`, not again in
+    /// the snapshot's relation index (half of all rows).
+    pub(crate) fn is_own(&self) -> bool {
+        Arc::ptr_eq(&self.source_ref, &self.declared_by) || self.source_ref == self.declared_by
+    }
 }
 
 /// A live entity at one log position.
@@ -100,9 +109,14 @@ pub struct Entity {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The normalised descriptor as JSON text, with string leaves over [`ELIDE_BYTES`]
-    /// outside `metadata` replaced by stubs (see [`Entity::elided`]). Held as text, not as
-    /// a parsed tree: a third of the memory, parsed again only when an update applies.
+    /// outside `metadata` replaced by stubs (see [`Entity::elided`]), and without the
+    /// fields this struct already holds (`kind`, `metadata.name`, `namespace`, `title`,
+    /// `description`, `labels`, `annotations`, when equal): read it through
+    /// [`Entity::descriptor`], which puts them back. Held as text, not as a parsed tree:
+    /// a third of the memory, parsed again only when an update applies.
     pub descriptor_json: Arc<str>,
+    /// Which held fields `descriptor_json` leaves out ([`HELD`] bits).
+    pub(crate) left_out: u8,
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
     /// Every row this entity declares in `relations` (both directions), sorted.
@@ -110,18 +124,26 @@ pub struct Entity {
     pub(crate) keys: Keys,
 }
 
-/// Lower-cased values that filters, sorting and search compare, computed once.
+/// Lower-cased values that filters, sorting and search compare, computed once; each
+/// `None` when the lower-cased value equals the field as written (the usual case: one
+/// allocation fewer), read through the entity's `key_*` methods.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub(crate) struct Keys {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    kind: Option<Box<str>>,
+    namespace: Option<Box<str>>,
+    name: Option<Box<str>>,
     /// `lower(coalesce(title, name))`.
-    pub title: String,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
+    title: Option<Box<str>>,
+    spec_type: Option<Box<str>>,
+    lifecycle: Option<Box<str>>,
     /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
-    pub search_text: String,
+    pub search_text: Box<str>,
+}
+
+/// `text` lower-cased, or `None` when that is `text` itself.
+fn lowered(text: &str) -> Option<Box<str>> {
+    let lower = text.to_lowercase();
+    (lower != text).then(|| lower.into_boxed_str())
 }
 
 /// Where an entity's life stands before its next event.
@@ -163,15 +185,15 @@ impl Entity {
             .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
             .map(|row| row.target_ref.to_string());
         let keys = Keys {
-            kind: kind.to_lowercase(),
-            namespace: namespace.to_lowercase(),
-            name: name.to_lowercase(),
-            title: title.as_deref().unwrap_or(&name).to_lowercase(),
-            spec_type: spec_type.as_deref().map(str::to_lowercase),
-            lifecycle: lifecycle.as_deref().map(str::to_lowercase),
-            search_text,
+            kind: lowered(&kind),
+            namespace: lowered(&namespace),
+            name: lowered(&name),
+            title: lowered(title.as_deref().unwrap_or(&name)),
+            spec_type: spec_type.as_deref().and_then(lowered),
+            lifecycle: lifecycle.as_deref().and_then(lowered),
+            search_text: search_text.into_boxed_str(),
         };
-        Entity {
+        let mut entity = Entity {
             labels: string_map(&descriptor["metadata"]["labels"]),
             annotations: string_map(&descriptor["metadata"]["annotations"]),
             links: links(&descriptor),
@@ -198,16 +220,83 @@ impl Entity {
             last_position,
             created_at: birth.created_at,
             updated_at,
-            descriptor_json: Arc::from(descriptor.to_string()),
+            descriptor_json: Arc::from(""),
+            left_out: 0,
             declared: declared.into_boxed_slice(),
             keys,
-        }
+        };
+        let mut descriptor = descriptor;
+        entity.left_out = leave_out_held(&mut descriptor, &entity);
+        entity.descriptor_json = Arc::from(descriptor.to_string());
+        entity
+    }
+
+    /// `lower(kind)`.
+    pub(crate) fn key_kind(&self) -> &str {
+        self.keys.kind.as_deref().unwrap_or(&self.kind)
+    }
+
+    pub(crate) fn key_namespace(&self) -> &str {
+        self.keys.namespace.as_deref().unwrap_or(&self.namespace)
+    }
+
+    pub(crate) fn key_name(&self) -> &str {
+        self.keys.name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// `lower(coalesce(title, name))`.
+    pub(crate) fn key_title(&self) -> &str {
+        self.keys
+            .title
+            .as_deref()
+            .unwrap_or(self.title.as_deref().unwrap_or(&self.name))
+    }
+
+    pub(crate) fn key_type(&self) -> Option<&str> {
+        let held = self.keys.spec_type.as_deref();
+        self.spec_type.as_deref().map(|t| held.unwrap_or(t))
+    }
+
+    pub(crate) fn key_lifecycle(&self) -> Option<&str> {
+        let held = self.keys.lifecycle.as_deref();
+        self.lifecycle.as_deref().map(|l| held.unwrap_or(l))
     }
 
     /// The held descriptor, parsed (`Null` if the text were not JSON, which it always is:
     /// this crate wrote it).
     pub fn descriptor(&self) -> Value {
-        serde_json::from_str(&self.descriptor_json).unwrap_or(Value::Null)
+        let mut descriptor: Value =
+            serde_json::from_str(&self.descriptor_json).unwrap_or(Value::Null);
+        for (bit, path) in HELD.iter().enumerate() {
+            if self.left_out & (1 << bit) != 0 {
+                if let Some((parent, key)) = slot(&mut descriptor, path) {
+                    parent.insert(key.to_string(), self.held_value(path));
+                }
+            }
+        }
+        descriptor
+    }
+
+    /// The field at `path` as this struct holds it, as JSON.
+    fn held_value(&self, path: &[&str]) -> Value {
+        let map = |m: &StringMap| {
+            Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                    .collect(),
+            )
+        };
+        let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::String(t.to_string()));
+        match path {
+            ["kind"] => text(Some(&self.kind)),
+            [_, "name"] => text(Some(&self.name)),
+            [_, "namespace"] => text(Some(&self.namespace)),
+            [_, "title"] => text(self.title.as_deref()),
+            [_, "description"] => text(self.description.as_deref()),
+            [_, "labels"] => map(&self.labels),
+            [_, "annotations"] => map(&self.annotations),
+            _ => Value::Null,
+        }
     }
 
     pub(crate) fn birth(&self) -> Birth {
@@ -216,6 +305,48 @@ impl Entity {
             created_at: self.created_at,
         }
     }
+}
+
+/// The descriptor fields an [`Entity`] holds anyway, left out of its `descriptor_json`
+/// when equal to the held value (bit i of `left_out` = `HELD[i]`): about half of a
+/// bench-shaped descriptor's text.
+const HELD: [&[&str]; 7] = [
+    &["kind"],
+    &["metadata", "name"],
+    &["metadata", "namespace"],
+    &["metadata", "title"],
+    &["metadata", "description"],
+    &["metadata", "labels"],
+    &["metadata", "annotations"],
+];
+
+/// The object holding the last key of `path`, and that key.
+fn slot<'v, 'p>(
+    descriptor: &'v mut Value,
+    path: &[&'p str],
+) -> Option<(&'v mut serde_json::Map<String, Value>, &'p str)> {
+    let (last, parents) = path.split_last()?;
+    let mut at = descriptor;
+    for key in parents {
+        at = at.get_mut(*key)?;
+    }
+    Some((at.as_object_mut()?, last))
+}
+
+/// Removes from `descriptor` each [`HELD`] field equal to what `entity` holds; the bits
+/// of those removed.
+fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u8 {
+    let mut left_out = 0;
+    for (bit, path) in HELD.iter().enumerate() {
+        let held = entity.held_value(path);
+        if let Some((parent, key)) = slot(descriptor, path) {
+            if parent.get(key) == Some(&held) {
+                parent.remove(key);
+                left_out |= 1 << bit;
+            }
+        }
+    }
+    left_out
 }
 
 /// Both directions of every relation the descriptor declares, through the domain's one
@@ -247,11 +378,11 @@ fn relation_rows(
 }
 
 fn string_map(value: &Value) -> StringMap {
-    let mut pairs: Vec<(String, String)> = value
+    let mut pairs: Vec<(Box<str>, Box<str>)> = value
         .as_object()
         .map(|map| {
             map.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .filter_map(|(k, v)| Some((Box::from(k.as_str()), Box::from(v.as_str()?))))
                 .collect()
         })
         .unwrap_or_default();

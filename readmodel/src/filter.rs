@@ -73,16 +73,15 @@ impl Compiled {
         let any = |values: &[String], value: Option<&str>| {
             value.is_some_and(|value| values.iter().any(|v| v == value))
         };
-        let keys = &entity.keys;
         match self {
             Compiled::All(items) => items.iter().all(|c| c.test(entity)),
             Compiled::Any(items) => items.iter().any(|c| c.test(entity)),
             Compiled::Not(inner) => !inner.test(entity),
-            Compiled::Kind(v) => any(v, Some(&keys.kind)),
-            Compiled::Namespace(v) => any(v, Some(&keys.namespace)),
-            Compiled::Name(v) => any(v, Some(&keys.name)),
-            Compiled::Type(v) => any(v, keys.spec_type.as_deref()),
-            Compiled::Lifecycle(v) => any(v, keys.lifecycle.as_deref()),
+            Compiled::Kind(v) => any(v, Some(entity.key_kind())),
+            Compiled::Namespace(v) => any(v, Some(entity.key_namespace())),
+            Compiled::Name(v) => any(v, Some(entity.key_name())),
+            Compiled::Type(v) => any(v, entity.key_type()),
+            Compiled::Lifecycle(v) => any(v, entity.key_lifecycle()),
             Compiled::Owner(v) => any(v, entity.owner_ref.as_deref()),
             Compiled::Ref(v) => any(v, Some(&entity.entity_ref)),
             Compiled::Tag(v) => entity.tags.iter().any(|t| v.contains(t)),

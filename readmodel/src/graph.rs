@@ -115,11 +115,25 @@ impl Snapshot {
     /// Every declaration of an edge leaving `source` (canonical), sorted by type, target,
     /// declaring entity and field: the `relations` rows.
     pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = &RelationRow> {
-        self.state
+        // The source's own declarations are held once, in its `declared`; the index
+        // holds the others'. Both sorted and disjoint: merged.
+        let own = self
+            .state
+            .entities
+            .get(source)
+            .map_or(&[][..], |entity| &entity.declared[..])
+            .iter()
+            .filter(|row| row.is_own());
+        let others = self
+            .state
             .edges
             .get(source)
             .into_iter()
-            .flat_map(|rows| rows.iter())
+            .flat_map(|rows| rows.iter());
+        Merged {
+            a: own.peekable(),
+            b: others.peekable(),
+        }
     }
 
     /// Every edge leaving `source`, once per (type, target), with the first declaration
@@ -375,3 +389,25 @@ impl Snapshot {
 
 /// ref -> (depth, previous ref, API the hop went through)
 type Seen = HashMap<Arc<str>, (u32, Option<Arc<str>>, Option<Arc<str>>)>;
+
+/// Two sorted iterators of rows as one, in order.
+struct Merged<'a, A: Iterator<Item = &'a RelationRow>, B: Iterator<Item = &'a RelationRow>> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<'a, A, B> Iterator for Merged<'a, A, B>
+where
+    A: Iterator<Item = &'a RelationRow>,
+    B: Iterator<Item = &'a RelationRow>,
+{
+    type Item = &'a RelationRow;
+
+    fn next(&mut self) -> Option<&'a RelationRow> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(a), Some(b)) if b < a => self.b.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
+}

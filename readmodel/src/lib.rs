@@ -11,6 +11,7 @@
 pub mod entity;
 mod fast;
 pub mod filter;
+pub mod footprint;
 pub mod graph;
 pub mod list;
 pub mod query;

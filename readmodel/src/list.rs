@@ -83,13 +83,12 @@ impl OrderField {
     /// The key's text value, never missing (as the store's `coalesce(..., '')`); borrowed
     /// where the entity holds it, so sorting a large set allocates only for times.
     fn value(self, entity: &Entity) -> Cow<'_, str> {
-        let keys = &entity.keys;
         match self {
             OrderField::Ref => Cow::Borrowed(&entity.entity_ref),
-            OrderField::Kind => Cow::Borrowed(&keys.kind),
+            OrderField::Kind => Cow::Borrowed(entity.key_kind()),
             OrderField::Namespace => Cow::Borrowed(&entity.namespace),
-            OrderField::Name => Cow::Borrowed(&keys.name),
-            OrderField::Title => Cow::Borrowed(&keys.title),
+            OrderField::Name => Cow::Borrowed(entity.key_name()),
+            OrderField::Title => Cow::Borrowed(entity.key_title()),
             OrderField::Type => text(&entity.spec_type),
             OrderField::Lifecycle => text(&entity.lifecycle),
             OrderField::Owner => text(&entity.owner_ref),

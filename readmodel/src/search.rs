@@ -328,13 +328,13 @@ fn score_one(
     similarity: &mut Similarity<'_>,
     all_terms: bool,
 ) -> Option<f64> {
-    let text = &entity.keys.search_text;
+    let text = &*entity.keys.search_text;
     let ws = similarity.of_text(text);
     let matched = all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
     if !matched {
         return None;
     }
-    let name = &entity.keys.name;
+    let name = entity.key_name();
     let mut score = ws;
     if *name == query.lower {
         score += 3.0;

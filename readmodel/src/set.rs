@@ -14,13 +14,14 @@ const SMALL: usize = 48;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Set<T: Clone + Ord> {
-    Small(Arc<Vec<T>>),
+    /// One allocation (the `Arc` header and the items), no spare capacity.
+    Small(Arc<[T]>),
     Large(imbl::OrdSet<T>),
 }
 
 impl<T: Clone + Ord> Default for Set<T> {
     fn default() -> Self {
-        Set::Small(Arc::new(Vec::new()))
+        Set::Small(Arc::from(Vec::new()))
     }
 }
 
@@ -66,8 +67,9 @@ impl<T: Clone + Ord> Set<T> {
         T: 'a,
     {
         match self {
-            Set::Small(items) => {
-                let items = Arc::make_mut(items);
+            Set::Small(held) => {
+                // Copied once per change: the previous snapshot shares the old slice.
+                let mut items = held.to_vec();
                 for item in gone {
                     if let Ok(at) = items.binary_search(item) {
                         items.remove(at);
@@ -78,12 +80,11 @@ impl<T: Clone + Ord> Set<T> {
                         items.insert(at, item);
                     }
                 }
-                if items.len() > SMALL {
-                    *self = Set::Large(items.iter().cloned().collect());
+                *self = if items.len() > SMALL {
+                    Set::Large(items.into_iter().collect())
                 } else {
-                    // Held until the next change touches it: no spare capacity.
-                    items.shrink_to_fit();
-                }
+                    Set::Small(Arc::from(items))
+                };
             }
             Set::Large(set) => {
                 for item in gone {
@@ -93,7 +94,7 @@ impl<T: Clone + Ord> Set<T> {
                     set.insert(item);
                 }
                 if set.len() <= SMALL / 2 {
-                    *self = Set::Small(Arc::new(set.iter().cloned().collect()));
+                    *self = Set::Small(set.iter().cloned().collect());
                 }
             }
         }

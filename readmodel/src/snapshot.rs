@@ -61,7 +61,8 @@ pub(crate) struct State {
     /// Live entities by canonical ref (unordered: whoever needs an order sorts).
     pub entities: PMap<Arc<str>, Arc<Entity>>,
     /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
-    /// that ref, sorted. Targets need not exist (dangling edges are kept, as in SQL).
+    /// that ref by another entity, sorted (the source's own are in its `declared`; see
+    /// `graph::relation_rows`). Targets need not exist (dangling edges are kept, as in SQL).
     pub edges: PMap<Arc<str>, Set<RelationRow>>,
     /// Canonical `owner_ref` -> the entities it owns (directly).
     pub owned: PMap<Arc<str>, Set<Arc<str>>>,
@@ -282,13 +283,14 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
         let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
         let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
         if old_rows != new_rows {
-            for row in old_rows {
+            // A source's own rows are read from its `declared` (held once).
+            for row in old_rows.iter().filter(|row| !row.is_own()) {
                 removed_rows
                     .entry(row.source_ref.clone())
                     .or_default()
                     .insert(row.clone());
             }
-            for row in new_rows {
+            for row in new_rows.iter().filter(|row| !row.is_own()) {
                 added_rows
                     .entry(row.source_ref.clone())
                     .or_default()
@@ -321,13 +323,13 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
         if let Some(old) = &old {
             state
                 .by_name
-                .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
+                .remove(&(Arc::from(old.key_name()), key.clone()));
             state.by_ref.remove(key);
         }
         if let Some(new) = &new {
             state
                 .by_name
-                .insert((Arc::from(new.keys.name.as_str()), key.clone()));
+                .insert((Arc::from(new.key_name()), key.clone()));
             state.by_ref.insert(key.clone());
         }
         count_facets(&mut state.facets, old.as_deref(), -1);

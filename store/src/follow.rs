@@ -246,10 +246,19 @@ pub fn entity_record(entity: &almanac_readmodel::Entity) -> Option<EntityRecord>
 /// entity held elided, its large leaves are stubs (`almanac:elided:...`). Callers that
 /// show the descriptor use [`entity_record`] and read an elided one from PostgreSQL.
 pub fn held_record(entity: &almanac_readmodel::Entity) -> EntityRecord {
+    entity_record_with(entity, entity.descriptor())
+}
+
+/// The catalog row of a followed entity with `descriptor` as its full descriptor
+/// (fetched from PostgreSQL when the snapshot holds it elided).
+pub fn entity_record_with(
+    entity: &almanac_readmodel::Entity,
+    descriptor: serde_json::Value,
+) -> EntityRecord {
     let logged = LoggedEntity {
         entity_ref: entity.entity_ref.to_string(),
         uid: followed_uid(entity),
-        descriptor: entity.descriptor(),
+        descriptor,
         version: entity.version,
         created_at: entity.created_at,
         updated_at: entity.updated_at,

@@ -20,6 +20,7 @@
 //! `POSITION_NOT_REACHED`).
 
 use super::cost::{measure, DocumentCost};
+use super::descriptors::DescriptorCache;
 use super::loaders::Loaders;
 use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
@@ -196,6 +197,7 @@ impl Extension for GateExtension {
             request.data.insert(Loaders::new(
                 catalog.with_budget(budget.clone()),
                 ctx.data_opt::<EventLog>().cloned(),
+                ctx.data_opt::<Arc<DescriptorCache>>().cloned(),
                 limits.clone(),
             ));
             request.data.insert(budget);

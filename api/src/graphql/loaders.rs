@@ -10,6 +10,7 @@
 //! the gate): nothing cached outlives the request that filled it.
 
 pub use super::batches::{CatalogLoader, EntityKey, ErrorsKey};
+use super::descriptors::DescriptorCache;
 use super::entity::{Entity, EntityData};
 use super::gate::Pinned;
 use super::memo::Memo;
@@ -17,7 +18,7 @@ use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Direction, Entity as HeldEntity, Snapshot, Walk, WalkLimits};
 use almanac_store::catalog::{Catalog, CatalogError, EntityRecord, ProcessingErrorRecord};
-use almanac_store::follow::Followed;
+use almanac_store::follow::{entity_record_with, Followed};
 use almanac_store::history::PointInTime;
 use almanac_store::EventLog;
 use async_graphql::dataloader::DataLoader;
@@ -46,6 +47,8 @@ struct Inner {
     /// The log, to fold an elided entity at the snapshot's version when the SQL row
     /// is at another one.
     log: Option<EventLog>,
+    /// The server's cache of full descriptors (across requests, within its budget).
+    descriptors: Option<Arc<DescriptorCache>>,
     limits: GraphqlLimits,
     full: Memo<String, Option<Arc<EntityRecord>>, Error>,
     errors: Memo<String, Option<Arc<Vec<ProcessingErrorRecord>>>, Error>,
@@ -72,13 +75,19 @@ macro_rules! load {
 }
 
 impl Loaders {
-    pub fn new(catalog: Catalog, log: Option<EventLog>, limits: GraphqlLimits) -> Self {
+    pub fn new(
+        catalog: Catalog,
+        log: Option<EventLog>,
+        descriptors: Option<Arc<DescriptorCache>>,
+        limits: GraphqlLimits,
+    ) -> Self {
         // No DataLoader cache: the memos hold every value, in flight included.
         let window = limits.batch_window();
         let batched = DataLoader::new(CatalogLoader { catalog }, tokio::spawn).delay(window);
         Loaders(Arc::new(Inner {
             batched: Arc::new(batched),
             log,
+            descriptors,
             limits,
             full: Memo::default(),
             errors: Memo::default(),
@@ -162,12 +171,29 @@ impl Loaders {
     }
 
     /// The whole row of an entity whose descriptor the snapshot holds elided (large
-    /// leaves as stubs): the one place a current entity is read from PostgreSQL. The
-    /// projected row when it is at the snapshot's version (one statement for a page);
-    /// else — the projector behind or ahead of this snapshot, or unable to store the
-    /// row — the entity at that version folded from its stream, so fields never mix two
-    /// versions. None only when neither has it: the caller keeps the held form.
+    /// leaves as stubs): the one place a current entity is read from PostgreSQL. From
+    /// the server's descriptor cache (keyed by ref and version, so never stale); else
+    /// the projected row when it is at the snapshot's version; else — the projector
+    /// behind or ahead of this snapshot, or unable to store the row — the entity at
+    /// that version folded from its stream, so fields never mix two versions. None
+    /// only when neither has it: the caller keeps the held form.
     pub async fn full_record(&self, entity: &HeldEntity) -> Result<Option<Arc<EntityRecord>>> {
+        let cache = self.0.descriptors.as_deref();
+        let held = cache.and_then(|cache| cache.get(&entity.entity_ref, entity.version));
+        if let Some(descriptor) = held.and_then(|text| serde_json::from_str(&text).ok()) {
+            return Ok(Some(Arc::new(entity_record_with(entity, descriptor))));
+        }
+        let found = self.record_at_version(entity).await?;
+        if let (Some(cache), Some(record)) = (cache, &found) {
+            let text = Arc::from(record.descriptor.to_string());
+            cache.insert(&entity.entity_ref, entity.version, text);
+        }
+        Ok(found)
+    }
+
+    /// The row of `entity` at its snapshot version: the projected row when it is at
+    /// that version (one statement for a page), else folded from its stream.
+    async fn record_at_version(&self, entity: &HeldEntity) -> Result<Option<Arc<EntityRecord>>> {
         let entity_ref = entity.entity_ref.to_string();
         let row = load!(self, full, entity_ref.clone(), EntityKey(entity_ref));
         if let Some(row) = row.filter(|row| row.version == entity.version) {

@@ -6,6 +6,7 @@ mod batches;
 mod connection;
 mod cost;
 mod dependencies;
+pub mod descriptors;
 pub mod entity;
 mod filter;
 pub mod gate;
@@ -58,6 +59,7 @@ pub fn build(
     read_limits: almanac_ingest::ReadLimits,
     hub: WakeHub,
     followed: Option<Followed>,
+    descriptors: std::sync::Arc<descriptors::DescriptorCache>,
 ) -> AlmanacSchema {
     let mut builder = builder();
     if let Some(followed) = followed {
@@ -71,6 +73,7 @@ pub fn build(
         .data(ReadPool(reads))
         .data(limits)
         .data(hub)
+        .data(descriptors)
         .finish()
 }
 

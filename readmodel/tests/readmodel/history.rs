@@ -321,6 +321,22 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
     }
     assert_eq!(live, snapshot.len());
     assert!(live > 50 && elided > 0, "live {live}, elided {elided}");
+    // Each source's rows are exactly the live entities' declarations leaving it, sorted
+    // (a source's own are held in its `declared`, the others' in the index: merged).
+    let mut by_source: BTreeMap<String, Vec<RelationRow>> = BTreeMap::new();
+    for entity in snapshot.entities() {
+        for row in entity.declared.iter() {
+            by_source
+                .entry(row.source_ref.to_string())
+                .or_default()
+                .push(row.clone());
+        }
+    }
+    for (source, mut rows) in by_source {
+        rows.sort();
+        let read: Vec<RelationRow> = snapshot.relation_rows(&source).cloned().collect();
+        assert_eq!(read, rows, "{source}");
+    }
 }
 
 /// Every page through `order`, following each page's cursor; the refs in page order.

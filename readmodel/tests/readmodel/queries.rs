@@ -435,3 +435,69 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let text = Filter::Text(TextQuery::parse("ledg").unwrap());
     assert_eq!(snapshot.count_entities(&text), 1);
 }
+
+#[test]
+fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
+    let definition = format!("openapi: 3.0.3\n{}", "# padding\n".repeat(20_000));
+    let mut api = entity(
+        "API",
+        "ledger-api",
+        json!({
+            "type": "openapi", "lifecycle": "production", "owner": "platform",
+            "system": "money", "definition": definition,
+        }),
+    );
+    api["metadata"] = json!({
+        "name": "ledger-api", "title": "Ledger API", "description": "Double-entry postings",
+        "tags": ["rest", "money"], "labels": { "tier": "1" },
+        "annotations": { "example.com/runbook": "https://runbooks/ledger" },
+        "links": [{ "url": "https://docs/ledger", "title": "Docs" }],
+    });
+    let mut log = Log::default();
+    log.put(api);
+    let snapshot = Snapshot::from_log(&log.events).snapshot;
+    let held = snapshot.entity("api:default/ledger-api").expect("live");
+    assert!(held.elided);
+    assert!(
+        held.descriptor_json.len() < 1_000,
+        "{}",
+        held.descriptor_json
+    );
+    let stub = held.descriptor()["spec"]["definition"].clone();
+    assert_eq!(
+        stub.as_str().map(|s| s.starts_with("almanac:elided:")),
+        Some(true)
+    );
+    assert_eq!(held.kind, "API");
+    assert_eq!(held.title.as_deref(), Some("Ledger API"));
+    assert_eq!(held.description.as_deref(), Some("Double-entry postings"));
+    assert_eq!(held.spec_type.as_deref(), Some("openapi"));
+    assert_eq!(held.lifecycle.as_deref(), Some("production"));
+    assert_eq!(held.owner_ref.as_deref(), Some("group:default/platform"));
+    assert_eq!(held.system_ref.as_deref(), Some("system:default/money"));
+    assert_eq!(held.tags, vec!["rest".to_string(), "money".to_string()]);
+    assert_eq!(held.labels.get("tier"), Some("1"));
+    assert_eq!(
+        held.annotations.get("example.com/runbook"),
+        Some("https://runbooks/ledger")
+    );
+    assert_eq!(held.links.len(), 1);
+    let rows: Vec<(&str, &str)> = snapshot
+        .relation_rows("api:default/ledger-api")
+        .map(|r| (r.relation, &*r.target_ref))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("ownedBy", "group:default/platform"),
+            ("partOf", "system:default/money")
+        ]
+    );
+    let found = snapshot.search(
+        &TextQuery::parse("postings").expect("valid"),
+        &Filter::all(),
+        10,
+        None,
+    );
+    assert_eq!(found.total, 1);
+}
