@@ -74,7 +74,8 @@ impl Followed {
 }
 
 impl Follower {
-    /// Folds the whole log, in pages of [`PAGE`], into the first snapshot.
+    /// Folds the whole log, in pages of [`PAGE`], into the first snapshot (one build,
+    /// published once).
     pub async fn start(log: EventLog) -> Result<(Follower, Followed), StoreError> {
         Self::start_paged(log, PAGE).await
     }
@@ -90,8 +91,35 @@ impl Follower {
             current: Snapshot::empty(),
             sender,
         };
+        follower.build().await?;
+        // Appended while building: folded and published page by page, as from now on.
         follower.catch_up().await?;
         Ok((follower, Followed(receiver)))
+    }
+
+    /// The start: every page folded into one unpublished build, indexed and published
+    /// once (no reader can see a snapshot before `start` returns, so none is made per
+    /// page: several times cheaper on a large log).
+    async fn build(&mut self) -> Result<(), StoreError> {
+        let mut build = std::mem::take(&mut self.current).build();
+        loop {
+            let stored = self.log.read_feed(self.cursor, self.page).await?;
+            let Some(last) = stored.last() else { break };
+            let last = last.position;
+            let full = stored.len() as i64 >= self.page;
+            build.fold(&to_log_events(&stored));
+            self.cursor = last;
+            if !full {
+                break;
+            }
+        }
+        let built = build.finish();
+        for skipped in &built.skipped {
+            report_skipped(skipped);
+        }
+        self.current = built.snapshot;
+        self.sender.send_replace(self.current.clone());
+        Ok(())
     }
 
     /// The snapshot last published.
