@@ -17,7 +17,7 @@ use std::time::Instant;
 use almanac_domain::{diff, CatalogEvent, Entity as DomainEntity, RemovalReason};
 use almanac_readmodel::{
     Direction, FacetField, Filter, LogEvent, OrderDirection, OrderField, OrderKey, OwnedScope,
-    Snapshot, TextQuery, WalkLimits,
+    Relations, Snapshot, TextQuery, WalkLimits,
 };
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
@@ -336,6 +336,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let definition_bytes: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
     // `fold-only`: stop after the fold from the log (start-up profiling).
     let fold_only = args.next().as_deref() == Some("fold-only");
+    // `ALMANAC_MEASURE_VALIDATE=1`: derive relations validating every descriptor again.
+    let relations = if std::env::var_os("ALMANAC_MEASURE_VALIDATE").is_some() {
+        Relations::Validated
+    } else {
+        Relations::Logged
+    };
 
     let descriptors = catalog(entities, definition_bytes);
     let descriptor_json_bytes: usize = descriptors.iter().map(|d| d.to_string().len()).sum();
@@ -351,7 +357,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Fold from the log in pages of 1,000 into one build, as the server's start does.
     let rss_before = rss_bytes();
     let (start, start_cpu) = (Instant::now(), cpu_ns());
-    let mut build = Snapshot::empty().build();
+    let mut build = Snapshot::empty().build().relations(relations);
     for batch in initial.chunks(1_000) {
         build.fold(batch);
     }

@@ -15,6 +15,8 @@ use almanac_domain::Change;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::snapshot::Relations;
+
 /// String leaves longer than this, outside `metadata`, are held as a stub. `metadata`
 /// strings are kept whole: validation bounds them (a title at 1 KiB, a description and an
 /// annotation value at 64 KiB) and search reads them.
@@ -140,6 +142,7 @@ impl Entity {
         last_position: i64,
         birth: Birth,
         updated_at: DateTime<Utc>,
+        relations: Relations,
         intern: &mut dyn FnMut(String) -> Arc<str>,
     ) -> Entity {
         let summary = Summary::of(&descriptor);
@@ -157,7 +160,7 @@ impl Entity {
             source,
             origin,
         } = summary;
-        let declared = relation_rows(&entity_ref, &descriptor, intern);
+        let declared = relation_rows(&entity_ref, &descriptor, relations, intern);
         let system_ref = declared
             .iter()
             .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
@@ -219,15 +222,20 @@ impl Entity {
 }
 
 /// Both directions of every relation the descriptor declares, through the domain's one
-/// mapping (`relations::of_descriptor`). A descriptor that no longer validates declares
-/// none (as the projector does).
+/// mapping (`relations::of_descriptor`, or without validating again:
+/// `of_logged_descriptor`). A descriptor that no longer validates declares none (as the
+/// projector does).
 fn relation_rows(
     entity_ref: &Arc<str>,
     descriptor: &Value,
+    relations: Relations,
     intern: &mut dyn FnMut(String) -> Arc<str>,
 ) -> Vec<RelationRow> {
-    let Ok(declared) = almanac_domain::relations::of_descriptor(descriptor) else {
-        return Vec::new();
+    let declared = match relations {
+        Relations::Validated => {
+            almanac_domain::relations::of_descriptor(descriptor).unwrap_or_default()
+        }
+        Relations::Logged => almanac_domain::relations::of_logged_descriptor(descriptor),
     };
     let mut rows: Vec<RelationRow> = declared
         .iter()

@@ -145,6 +145,7 @@ impl Snapshot {
             before: BTreeMap::new(),
             interned: HashMap::default(),
             skipped: Vec::new(),
+            relations: Relations::Validated,
         }
     }
 
@@ -159,6 +160,20 @@ impl Snapshot {
     }
 }
 
+/// How the fold derives the relations an entity's descriptor declares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Relations {
+    /// Validate the descriptor first (`relations::of_descriptor`), as the projector does:
+    /// one that no longer validates declares none. The reference fold.
+    #[default]
+    Validated,
+    /// Trust the log (`relations::of_logged_descriptor`): every logged descriptor was
+    /// validated when written, so this equals `Validated` unless a rule changed since;
+    /// most of the cost of a fold at start was that validation. The server's follower
+    /// folds so, and `replay --verify` compares it with a `Validated` fold.
+    Logged,
+}
+
 /// A snapshot being advanced, batch after batch, before it is published: the entities
 /// change as each event folds, and the indexes (relations, owners, names, facets, search)
 /// catch up once, at [`Build::finish`]. Folding a large log in one build is several times
@@ -171,6 +186,7 @@ pub struct Build {
     /// One `Arc<str>` per ref within the build.
     interned: HashMap<String, Arc<str>>,
     skipped: Vec<Skipped>,
+    relations: Relations,
 }
 
 impl std::fmt::Debug for Build {
@@ -183,6 +199,12 @@ impl std::fmt::Debug for Build {
 }
 
 impl Build {
+    /// Derives relations as `relations` says (the default: [`Relations::Validated`]).
+    pub fn relations(mut self, relations: Relations) -> Build {
+        self.relations = relations;
+        self
+    }
+
     /// Folds `events`, in position order; those at or below the position reached are
     /// passed over.
     pub fn fold(&mut self, events: &[LogEvent]) {
@@ -191,6 +213,7 @@ impl Build {
             before,
             interned,
             skipped,
+            relations,
         } = self;
         for stored in events {
             if stored.position <= state.position {
@@ -205,7 +228,7 @@ impl Build {
                 None => (intern(interned, &stored.stream), None),
             };
             before.entry(key.clone()).or_insert_with(|| current.clone());
-            match fold_one(interned, &key, current.as_deref(), stored) {
+            match fold_one(interned, &key, current.as_deref(), stored, *relations) {
                 Ok(Some(entity)) => {
                     state.entities.insert(key, Arc::new(entity));
                 }
@@ -252,6 +275,7 @@ fn fold_one(
     key: &Arc<str>,
     current: Option<&Entity>,
     stored: &LogEvent,
+    relations: Relations,
 ) -> Result<Option<Entity>, String> {
     let held = EntityState {
         version: stored.version - 1,
@@ -290,6 +314,7 @@ fn fold_one(
         stored.position,
         birth,
         stored.recorded_at,
+        relations,
         &mut intern,
     )))
 }

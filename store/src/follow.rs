@@ -17,7 +17,7 @@ use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::history::decode;
 use crate::projection::rows::entity_uid;
 use crate::{EventLog, StoreError, StoredEvent};
-use almanac_readmodel::{LogEvent, Skipped, Snapshot};
+use almanac_readmodel::{LogEvent, Relations, Skipped, Snapshot};
 use tokio::sync::watch;
 
 /// Most events one read of the log fetches.
@@ -101,7 +101,9 @@ impl Follower {
     /// once (no reader can see a snapshot before `start` returns, so none is made per
     /// page: several times cheaper on a large log).
     async fn build(&mut self) -> Result<(), StoreError> {
-        let mut build = std::mem::take(&mut self.current).build();
+        let mut build = std::mem::take(&mut self.current)
+            .build()
+            .relations(Relations::Logged);
         loop {
             let stored = self.log.read_feed(self.cursor, self.page).await?;
             let Some(last) = stored.last() else { break };
@@ -137,7 +139,9 @@ impl Follower {
             };
             let last = last.position;
             let full = stored.len() as i64 >= self.page;
-            let advanced = self.current.advance(&to_log_events(&stored));
+            let mut build = self.current.clone().build().relations(Relations::Logged);
+            build.fold(&to_log_events(&stored));
+            let advanced = build.finish();
             for skipped in &advanced.skipped {
                 report_skipped(skipped);
             }
@@ -202,7 +206,9 @@ pub async fn fold_whole_log(log: &EventLog) -> Result<Snapshot, StoreError> {
     fold_log_up_to(log, i64::MAX).await
 }
 
-/// The log's events up to `up_to` (a position) folded in one step.
+/// The log's events up to `up_to` (a position) folded in one step, every descriptor
+/// validated again ([`Relations::Validated`]): the reference for the follower, which
+/// trusts the log.
 pub async fn fold_log_up_to(log: &EventLog, up_to: i64) -> Result<Snapshot, StoreError> {
     let mut stored = Vec::new();
     let mut after = 0;

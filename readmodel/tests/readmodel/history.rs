@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use almanac_domain::{CatalogEvent, Entity as DomainEntity};
 use almanac_readmodel::entity::elide;
 use almanac_readmodel::{
-    Entity, FacetField, Filter, OrderDirection, OrderField, OrderKey, RelationRow, Snapshot,
+    Entity, FacetField, Filter, LogEvent, OrderDirection, OrderField, OrderKey, RelationRow,
+    Relations, Snapshot,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -293,6 +294,77 @@ fn a_build_over_many_pages_equals_advancing_page_by_page() {
         build.fold(page);
     }
     assert_eq!(build.finish().snapshot, stepped);
+}
+
+/// The follower trusts the log (`Relations::Logged`, no validation again): on a history
+/// of ingests, edits, renames of owners, removals and dangling targets it equals the
+/// validating fold, batch by batch and in one build.
+#[test]
+fn trusting_the_log_folds_what_validating_folds() {
+    for seed in [3, 17, 29] {
+        let log = random_log(seed, 1_200);
+        let validated = Snapshot::from_log(&log.events);
+        let mut build = Snapshot::empty().build().relations(Relations::Logged);
+        for page in log.events.chunks(50) {
+            build.fold(page);
+        }
+        let logged = build.finish();
+        assert_eq!(logged.skipped, validated.skipped);
+        assert!(logged.snapshot == validated.snapshot, "seed {seed}");
+        let edges: usize = validated
+            .snapshot
+            .entities()
+            .map(|e| e.declared.len())
+            .sum();
+        assert!(edges > 1_000, "{edges}");
+    }
+}
+
+/// Where a stored descriptor no longer validates, the two folds part only when the
+/// failed rule is not about references: a bad reference declares nothing either way,
+/// another failure declares the relations only when trusting the log (what
+/// `replay --verify` then reports).
+#[test]
+fn descriptors_that_no_longer_validate_part_the_folds_only_off_references() {
+    let register = |position: i64, name: &str, depends: &str| LogEvent {
+        position,
+        stream: format!("component:default/{}", name.to_lowercase()),
+        version: 1,
+        recorded_at: chrono::DateTime::UNIX_EPOCH,
+        event: CatalogEvent::EntityRegistered {
+            descriptor: json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": { "name": name },
+                "spec": { "type": "service", "lifecycle": "production", "owner": "team-a",
+                          "dependsOn": [depends] },
+            }),
+        },
+    };
+    let fold = |events: &[LogEvent], relations| {
+        let mut build = Snapshot::empty().build().relations(relations);
+        build.fold(events);
+        build.finish().snapshot
+    };
+    let rows = |snapshot: &Snapshot, source: &str| snapshot.relation_rows(source).count();
+    // A bad reference: declares none either way.
+    let bad_ref = [register(1, "svc", "component:")];
+    assert_eq!(
+        fold(&bad_ref, Relations::Logged),
+        fold(&bad_ref, Relations::Validated)
+    );
+    assert_eq!(
+        rows(&fold(&bad_ref, Relations::Logged), "component:default/svc"),
+        0
+    );
+    // A name a newer rule refuses (a space): trusted, it declares its relations.
+    let bad_name = [register(1, "svc x", "resource:db")];
+    let (logged, validated) = (
+        fold(&bad_name, Relations::Logged),
+        fold(&bad_name, Relations::Validated),
+    );
+    assert_eq!(rows(&validated, "component:default/svc x"), 0);
+    assert_eq!(rows(&logged, "component:default/svc x"), 2);
+    assert!(logged != validated);
 }
 
 #[test]
