@@ -134,16 +134,16 @@ pub(crate) struct Birth {
 }
 
 impl Entity {
-    /// Derives every field from `descriptor` (already elided, see [`elide`]).
+    /// Derives every field from `descriptor` (already elided, see [`elide`]) and the
+    /// rows it declares ([`relation_rows`]).
     pub(crate) fn derive(
         entity_ref: Arc<str>,
         descriptor: Value,
+        declared: Vec<RelationRow>,
         version: i64,
         last_position: i64,
         birth: Birth,
         updated_at: DateTime<Utc>,
-        relations: Relations,
-        intern: &mut dyn FnMut(String) -> Arc<str>,
     ) -> Entity {
         let summary = Summary::of(&descriptor);
         let search_text = summary.search_text().to_lowercase();
@@ -160,7 +160,6 @@ impl Entity {
             source,
             origin,
         } = summary;
-        let declared = relation_rows(&entity_ref, &descriptor, relations, intern);
         let system_ref = declared
             .iter()
             .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
@@ -225,7 +224,7 @@ impl Entity {
 /// mapping (`relations::of_descriptor`, or without validating again:
 /// `of_logged_descriptor`). A descriptor that no longer validates declares none (as the
 /// projector does).
-fn relation_rows(
+pub(crate) fn relation_rows(
     entity_ref: &Arc<str>,
     descriptor: &Value,
     relations: Relations,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use almanac_domain::{evolve, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
 
-use crate::entity::{elide, elide_changes, Birth, Entity, RelationRow};
+use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, RelationRow};
 use crate::fast::{HashMap, PMap};
 use crate::list::{facet_values, FACET_FIELDS};
 use crate::query::FacetField;
@@ -307,15 +307,15 @@ fn fold_one(
             intern(interned, &text)
         }
     };
+    let declared = relation_rows(key, &descriptor, relations, &mut intern);
     Ok(Some(Entity::derive(
         key.clone(),
         descriptor,
+        declared,
         stored.version,
         stored.position,
         birth,
         stored.recorded_at,
-        relations,
-        &mut intern,
     )))
 }
 
