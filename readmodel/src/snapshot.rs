@@ -357,88 +357,137 @@ fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
     shared
 }
 
-/// Brings the relation, owner and search indexes in line with the touched entities, once
-/// per batch: each posting list or adjacency list the batch changes is copied once.
+/// From this many changed entities on (a build at start; the follower's pages after it
+/// hold 1,000 events), the search index, the largest part, is updated on a second thread
+/// while this one updates the others.
+const PARALLEL_REINDEX: usize = 1_500;
+
+/// Each entity the batch changed: its ref, as it was, as it is.
+type Changed = (Arc<str>, Option<Arc<Entity>>, Option<Arc<Entity>>);
+
+/// Brings the relation, owner, name, facet and search indexes in line with the touched
+/// entities, once per batch: each posting list or adjacency list the batch changes is
+/// copied once.
 fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) {
-    let mut removed_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
-    let mut added_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
-    let mut changed = Vec::new();
-    for (key, old) in before {
-        let new = state.entities.get(key).cloned();
-        if old.as_ref().map(Arc::as_ptr) == new.as_ref().map(Arc::as_ptr) {
-            continue;
-        }
-        let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
-        let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
-        if old_rows != new_rows {
-            for row in old_rows {
-                removed_rows
-                    .entry(row.source_ref.clone())
-                    .or_default()
-                    .insert(row.clone());
-            }
-            for row in new_rows {
-                added_rows
-                    .entry(row.source_ref.clone())
-                    .or_default()
-                    .insert(row.clone());
-            }
-        }
-        let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
-        let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
-        if old_owner != new_owner {
-            if let Some(owner) = old_owner {
-                if let Some(set) = state.owned.get_mut(owner) {
-                    set.apply([key], []);
-                    if set.is_empty() {
-                        state.owned.remove(owner);
-                    }
+    let changed: Vec<Changed> = before
+        .iter()
+        .filter_map(|(key, old)| {
+            let new = state.entities.get(key).cloned();
+            let same = old.as_ref().map(Arc::as_ptr) == new.as_ref().map(Arc::as_ptr);
+            (!same).then(|| (key.clone(), old.clone(), new))
+        })
+        .collect();
+    let search = &mut state.search;
+    let update_search = |search: &mut SearchIndex| {
+        search.update(
+            changed
+                .iter()
+                .map(|(key, old, new)| (key, old.as_deref(), new.as_deref())),
+        );
+    };
+    let mut others = Others {
+        edges: &mut state.edges,
+        owned: &mut state.owned,
+        by_name: &mut state.by_name,
+        by_ref: &mut state.by_ref,
+        facets: &mut state.facets,
+    };
+    if changed.len() < PARALLEL_REINDEX {
+        others.update(&changed);
+        update_search(search);
+        return;
+    }
+    let spawned = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("almanac-reindex".into())
+            .spawn_scoped(scope, || update_search(search))
+            .is_ok();
+        others.update(&changed);
+        spawned
+    });
+    if !spawned {
+        // No thread to be had: the same work, in turn.
+        update_search(search);
+    }
+}
+
+/// Every index but the search index, borrowed apart from it.
+struct Others<'a> {
+    edges: &'a mut PMap<Arc<str>, Set<RelationRow>>,
+    owned: &'a mut PMap<Arc<str>, Set<Arc<str>>>,
+    by_name: &'a mut imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    by_ref: &'a mut imbl::OrdSet<Arc<str>>,
+    facets: &'a mut PMap<FacetField, PMap<Arc<str>, i64>>,
+}
+
+impl Others<'_> {
+    fn update(&mut self, changed: &[Changed]) {
+        let mut removed_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
+        let mut added_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
+        for (key, old, new) in changed {
+            let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
+            let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
+            if old_rows != new_rows {
+                for row in old_rows {
+                    removed_rows
+                        .entry(row.source_ref.clone())
+                        .or_default()
+                        .insert(row.clone());
+                }
+                for row in new_rows {
+                    added_rows
+                        .entry(row.source_ref.clone())
+                        .or_default()
+                        .insert(row.clone());
                 }
             }
-            if let Some(owner) = new_owner {
-                let owner: Arc<str> = match state.owned.get_key_value(owner) {
-                    Some((k, _)) => k.clone(),
-                    None => Arc::from(owner),
-                };
-                state
-                    .owned
-                    .entry(owner)
-                    .or_default()
-                    .apply([], [key.clone()]);
+            let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
+            let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
+            if old_owner != new_owner {
+                if let Some(owner) = old_owner {
+                    if let Some(set) = self.owned.get_mut(owner) {
+                        set.apply([key], []);
+                        if set.is_empty() {
+                            self.owned.remove(owner);
+                        }
+                    }
+                }
+                if let Some(owner) = new_owner {
+                    let owner: Arc<str> = match self.owned.get_key_value(owner) {
+                        Some((k, _)) => k.clone(),
+                        None => Arc::from(owner),
+                    };
+                    self.owned
+                        .entry(owner)
+                        .or_default()
+                        .apply([], [key.clone()]);
+                }
+            }
+            if let Some(old) = old {
+                self.by_name
+                    .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
+                self.by_ref.remove(key);
+            }
+            if let Some(new) = new {
+                self.by_name
+                    .insert((Arc::from(new.keys.name.as_str()), key.clone()));
+                self.by_ref.insert(key.clone());
+            }
+            count_facets(self.facets, old.as_deref(), -1);
+            count_facets(self.facets, new.as_deref(), 1);
+        }
+        let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
+        for source in sources {
+            let mut rows = self.edges.get(source).cloned().unwrap_or_default();
+            rows.apply(
+                removed_rows.get(source).into_iter().flatten(),
+                added_rows.get(source).into_iter().flatten().cloned(),
+            );
+            if rows.is_empty() {
+                self.edges.remove(source);
+            } else {
+                self.edges.insert(source.clone(), rows);
             }
         }
-        if let Some(old) = &old {
-            state
-                .by_name
-                .remove(&(Arc::from(old.keys.name.as_str()), key.clone()));
-            state.by_ref.remove(key);
-        }
-        if let Some(new) = &new {
-            state
-                .by_name
-                .insert((Arc::from(new.keys.name.as_str()), key.clone()));
-            state.by_ref.insert(key.clone());
-        }
-        count_facets(&mut state.facets, old.as_deref(), -1);
-        count_facets(&mut state.facets, new.as_deref(), 1);
-        changed.push((key.clone(), old, new));
     }
-    let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
-    for source in sources {
-        let mut rows = state.edges.get(source).cloned().unwrap_or_default();
-        rows.apply(
-            removed_rows.get(source).into_iter().flatten(),
-            added_rows.get(source).into_iter().flatten().cloned(),
-        );
-        if rows.is_empty() {
-            state.edges.remove(source);
-        } else {
-            state.edges.insert(source.clone(), rows);
-        }
-    }
-    state.search.update(
-        changed
-            .iter()
-            .map(|(key, old, new)| (key, old.as_deref(), new.as_deref())),
-    );
 }
