@@ -242,6 +242,20 @@ impl Build {
                 }),
             }
         }
+        self.index_if_due();
+    }
+
+    /// Brings the indexes up to date when this many entities have changed since they last
+    /// were: the lists a build gathers to update them (every relation row, every word)
+    /// would otherwise grow with the whole log, and the allocator keeps what a process
+    /// once held (measured: +140 MB of RSS at 100,000 entities, indexing once).
+    const INDEX_EVERY: usize = 20_000;
+
+    fn index_if_due(&mut self) {
+        if self.before.len() >= Self::INDEX_EVERY {
+            reindex(&mut self.state, &self.before);
+            self.before.clear();
+        }
     }
 
     /// The log position folded so far.
