@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use almanac_domain::relations::RelationType;
 pub use almanac_domain::summary::Link;
 use almanac_domain::summary::{links, Summary};
 use almanac_domain::Change;
@@ -236,18 +237,26 @@ pub(crate) fn relation_rows(
         }
         Relations::Logged => almanac_domain::relations::of_logged_descriptor(descriptor),
     };
-    let mut rows: Vec<RelationRow> = declared
-        .iter()
-        .flat_map(|declared| {
-            declared.edges().map(|(from, relation, to)| RelationRow {
-                source_ref: intern(from.canonical()),
+    // Every relation has this entity as its source: its ref is made once.
+    let Some(source) = declared.first().map(|d| intern(d.source.canonical())) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::with_capacity(declared.len() * 2);
+    for declared in &declared {
+        // Both of `DeclaredRelation::edges` (their order does not matter: rows are sorted),
+        // each ref made once.
+        let target = intern(declared.target.canonical());
+        let row =
+            |source_ref: &Arc<str>, relation: RelationType, target_ref: &Arc<str>| RelationRow {
+                source_ref: source_ref.clone(),
                 relation: relation.as_str(),
-                target_ref: intern(to.canonical()),
+                target_ref: target_ref.clone(),
                 declared_by: entity_ref.clone(),
                 field: declared.field,
-            })
-        })
-        .collect();
+            };
+        rows.push(row(&source, declared.relation, &target));
+        rows.push(row(&target, declared.relation.inverse(), &source));
+    }
     rows.sort();
     rows.dedup();
     rows
