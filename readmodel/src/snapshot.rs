@@ -9,7 +9,7 @@
 //! boundaries. This module does no IO: reading the log, publishing snapshots and waking on
 //! NOTIFY are the server's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use almanac_domain::{evolve, CatalogEvent, EntityState};
@@ -436,24 +436,15 @@ struct Others<'a> {
 
 impl Others<'_> {
     fn update(&mut self, changed: &[Changed]) {
-        let mut removed_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
-        let mut added_rows: BTreeMap<Arc<str>, BTreeSet<RelationRow>> = BTreeMap::new();
+        // Every row the batch removes (false) or adds (true), borrowed from the entities;
+        // sorted, rows of one source are adjacent (`RelationRow` orders by source first).
+        let mut rows: Vec<(&RelationRow, bool)> = Vec::new();
         for (key, old, new) in changed {
             let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             if old_rows != new_rows {
-                for row in old_rows {
-                    removed_rows
-                        .entry(row.source_ref.clone())
-                        .or_default()
-                        .insert(row.clone());
-                }
-                for row in new_rows {
-                    added_rows
-                        .entry(row.source_ref.clone())
-                        .or_default()
-                        .insert(row.clone());
-                }
+                rows.extend(old_rows.iter().map(|row| (row, false)));
+                rows.extend(new_rows.iter().map(|row| (row, true)));
             }
             let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
             let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
@@ -490,17 +481,25 @@ impl Others<'_> {
             count_facets(self.facets, old.as_deref(), -1);
             count_facets(self.facets, new.as_deref(), 1);
         }
-        let sources: BTreeSet<&Arc<str>> = removed_rows.keys().chain(added_rows.keys()).collect();
-        for source in sources {
-            let mut rows = self.edges.get(source).cloned().unwrap_or_default();
-            rows.apply(
-                removed_rows.get(source).into_iter().flatten(),
-                added_rows.get(source).into_iter().flatten().cloned(),
+        rows.sort_unstable();
+        rows.dedup();
+        for group in rows.chunk_by(|a, b| a.0.source_ref == b.0.source_ref) {
+            let source = &group[0].0.source_ref;
+            let mut set = self.edges.get(source).cloned().unwrap_or_default();
+            set.apply(
+                group
+                    .iter()
+                    .filter(|(_, added)| !added)
+                    .map(|(row, _)| *row),
+                group
+                    .iter()
+                    .filter(|(_, added)| *added)
+                    .map(|(row, _)| (*row).clone()),
             );
-            if rows.is_empty() {
+            if set.is_empty() {
                 self.edges.remove(source);
             } else {
-                self.edges.insert(source.clone(), rows);
+                self.edges.insert(source.clone(), set);
             }
         }
     }
