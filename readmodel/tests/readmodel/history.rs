@@ -288,12 +288,22 @@ fn a_build_over_many_pages_equals_advancing_page_by_page() {
     assert_eq!(built.skipped, stepped_skipped);
     assert_eq!(built.snapshot, stepped);
     assert_eq!(contents(&reader), reader_saw);
-    // From empty, owned by nobody else: changed in place, same result.
-    let mut build = Snapshot::empty().build();
-    for page in log.events.chunks(100) {
-        build.fold(page);
+    // From empty, owned by nobody else: changed in place, same result; also when the
+    // indexes catch up within the build (every 60 changed entities, as every 20,000 at
+    // start), pages then holding entities already indexed.
+    for every in [60, usize::MAX] {
+        let mut build = Snapshot::empty().build().index_every(every);
+        for page in log.events.chunks(100) {
+            build.fold(page);
+        }
+        let built = build.finish();
+        assert_eq!(built.skipped, {
+            let mut all = Snapshot::from_log(&log.events[..500]).skipped;
+            all.extend(stepped_skipped.iter().cloned());
+            all
+        });
+        assert!(built.snapshot == stepped, "indexed every {every}");
     }
-    assert_eq!(build.finish().snapshot, stepped);
 }
 
 /// The follower trusts the log (`Relations::Logged`, no validation again): on a history
