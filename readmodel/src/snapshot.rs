@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use almanac_domain::{evolve, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, RelationRow};
+use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, RelationRow, ELIDE_BYTES};
 use crate::fast::{HashMap, PMap};
 use crate::list::{facet_values, FACET_FIELDS};
 use crate::query::FacetField;
@@ -305,17 +306,30 @@ fn fold_one(
         version: stored.version - 1,
         descriptor: current.map(Entity::descriptor),
     };
-    // Large leaves are held as stubs, so the event is elided the same way before it applies.
+    // Large leaves are held as stubs, so the event is elided the same way before it
+    // applies; an event without any (nearly every one) applies as stored, not copied.
+    let elided;
     let event = match &stored.event {
-        CatalogEvent::EntityRegistered { descriptor } => CatalogEvent::EntityRegistered {
-            descriptor: elide(descriptor.clone()),
-        },
-        CatalogEvent::EntityUpdated { changes } => CatalogEvent::EntityUpdated {
-            changes: elide_changes(changes),
-        },
-        other => other.clone(),
+        CatalogEvent::EntityRegistered { descriptor } if long_leaf(descriptor) => {
+            elided = CatalogEvent::EntityRegistered {
+                descriptor: elide(descriptor.clone()),
+            };
+            &elided
+        }
+        CatalogEvent::EntityUpdated { changes }
+            if changes
+                .iter()
+                .flat_map(|c| [&c.old_value, &c.new_value])
+                .any(|value| value.as_ref().is_some_and(long_leaf)) =>
+        {
+            elided = CatalogEvent::EntityUpdated {
+                changes: elide_changes(changes),
+            };
+            &elided
+        }
+        stored => stored,
     };
-    let next = evolve(Some(held), &event).map_err(|err| err.to_string())?;
+    let next = evolve(Some(held), event).map_err(|err| err.to_string())?;
     let Some(descriptor) = next.descriptor else {
         return Ok(None);
     };
@@ -341,6 +355,17 @@ fn fold_one(
         birth,
         stored.recorded_at,
     )))
+}
+
+/// Some string leaf of `value` is longer than [`ELIDE_BYTES`]: eliding it may change it
+/// (a value without one is its own elision).
+fn long_leaf(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.len() > ELIDE_BYTES,
+        Value::Array(items) => items.iter().any(long_leaf),
+        Value::Object(map) => map.values().any(long_leaf),
+        _ => false,
+    }
 }
 
 /// Adds `delta` to the whole-catalog facet counts of each of the entity's values; a
