@@ -6,8 +6,10 @@
 //! projector publishes the next. Entity events fold exactly as the projector folds them
 //! (`almanac_domain::evolve`, strict); an event that does not fold leaves its entity as it
 //! was and is reported in [`Advanced::skipped`], so the outcome does not depend on batch
-//! boundaries. This module does no IO: reading the log, publishing snapshots and waking on
-//! NOTIFY are the server's.
+//! boundaries. A [`Build`] folds many batches before anything is published (a server's
+//! start) and indexes them together; a large reindex updates the search index on a
+//! second, scoped thread. This module does no IO: reading the log, publishing snapshots
+//! and waking on NOTIFY are the server's.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -137,7 +139,7 @@ impl Snapshot {
         build.finish()
     }
 
-    /// Starts advancing this snapshot by any number of batches, indexed once at
+    /// Starts advancing this snapshot by any number of batches, published at
     /// [`Build::finish`]. Consumes the snapshot: when no reader holds it (a build at
     /// start, before anything is published) its maps change in place.
     pub fn build(self) -> Build {
@@ -184,9 +186,11 @@ pub enum Relations {
 
 /// A snapshot being advanced, batch after batch, before it is published: the entities
 /// change as each event folds, and the indexes (relations, owners, names, facets, search)
-/// catch up once, at [`Build::finish`]. Folding a large log in one build is several times
-/// cheaper than publishing a snapshot per page: every index list is rebuilt once, not
-/// once per page that touches it. The result equals advancing batch by batch.
+/// catch up every [`INDEX_EVERY`] changed entities and at [`Build::finish`]. Folding a
+/// large log in one build is several times cheaper than publishing a snapshot per page:
+/// no map is copied node by node for a reader, and each index list is updated once per
+/// catch-up, not once per page that touches it. The result equals advancing batch by
+/// batch.
 pub struct Build {
     state: State,
     /// Each touched entity as it was before the build (None: absent).
