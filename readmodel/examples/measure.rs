@@ -4,7 +4,7 @@
 //! batches of 100 events while the previous snapshot stays pinned, the floor of the
 //! copy-on-write alternative, and the latency of each catalog query. JSON on stdout.
 //!
-//! `cargo run --release -p almanac-readmodel --example measure -- [entities] [definition-bytes]`
+//! `cargo run --release -p almanac-readmodel --example measure -- [entities] [definition-bytes] [fold-only]`
 //! (defaults: 100000 entities, 200-byte API definitions). Not a test: no assertion on time.
 //! A third argument `memory` stops after the fold and reports where the bytes go: per
 //! part of the snapshot (`almanac_readmodel::footprint`), the bytes it holds alone,
@@ -22,7 +22,7 @@ use std::time::Instant;
 use almanac_domain::{diff, CatalogEvent, Entity as DomainEntity, RemovalReason};
 use almanac_readmodel::{
     Direction, FacetField, Filter, LogEvent, OrderDirection, OrderField, OrderKey, OwnedScope,
-    Snapshot, TextQuery, WalkLimits,
+    Relations, Snapshot, TextQuery, WalkLimits,
 };
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
@@ -283,6 +283,20 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds of user and system time of every thread of this process so far
+/// (`/proc/self/stat`, in clock ticks of 10 ms): the fold's second thread included.
+fn process_cpu_ms() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(ticks * 10)
+        })
+        .unwrap_or(0)
+}
+
 /// Median, 99th percentile and maximum, in microseconds, of wall and CPU time.
 fn spread(mut wall: Vec<f64>, mut cpu: Vec<f64>) -> Value {
     wall.sort_by(f64::total_cmp);
@@ -373,7 +387,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         .transpose()?
         .unwrap_or(100_000);
     let definition_bytes: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
-    let memory_only = args.next().as_deref() == Some("memory");
+    // `memory`: stop after the fold and report where the bytes go; `fold-only`: stop
+    // after the fold from the log (start-up profiling).
+    let mode = args.next();
+    let memory_only = mode.as_deref() == Some("memory");
+    let fold_only = mode.as_deref() == Some("fold-only");
+    // `ALMANAC_MEASURE_VALIDATE=1`: derive relations validating every descriptor again;
+    // `ALMANAC_MEASURE_PER_PAGE=1`: publish a snapshot per page of 1,000, validating (the
+    // start-up before the build: the figure to compare with).
+    let relations = if std::env::var_os("ALMANAC_MEASURE_VALIDATE").is_some() {
+        Relations::Validated
+    } else {
+        Relations::Logged
+    };
 
     let descriptors = catalog(entities, definition_bytes);
     let descriptor_json_bytes: usize = descriptors.iter().map(|d| d.to_string().len()).sum();
@@ -386,15 +412,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let initial: Vec<LogEvent> = writer.events.clone();
 
-    // Fold from the log in batches of 1,000, as start-up from the log would.
+    // Fold from the log in pages of 1,000 into one build, as the server's start does.
     let rss_before = rss_bytes();
-    let (start, start_cpu) = (Instant::now(), cpu_ns());
-    let mut snapshot = Snapshot::empty();
-    for batch in initial.chunks(1_000) {
-        snapshot = snapshot.advance(batch).snapshot;
-    }
+    let (start, start_cpu, start_process) = (Instant::now(), cpu_ns(), process_cpu_ms());
+    let snapshot = if std::env::var_os("ALMANAC_MEASURE_PER_PAGE").is_some() {
+        // As the follower started before: a snapshot published per page, validating.
+        let mut snapshot = Snapshot::empty();
+        for batch in initial.chunks(1_000) {
+            snapshot = snapshot.advance(batch).snapshot;
+        }
+        snapshot
+    } else {
+        let mut build = Snapshot::empty().build().relations(relations);
+        for batch in initial.chunks(1_000) {
+            build.fold(batch);
+        }
+        build.finish().snapshot
+    };
     let fold_ms = start.elapsed().as_secs_f64() * 1e3;
     let fold_cpu_ms = (cpu_ns() - start_cpu) as f64 / 1e6;
+    let fold_process_cpu_ms = process_cpu_ms() - start_process;
     let rss_after = rss_bytes();
     let held = rss_after.saturating_sub(rss_before);
     let memory = json!({
@@ -416,6 +453,18 @@ fn main() -> Result<(), Box<dyn Error>> {
             "fold_from_log_cpu_ms": fold_cpu_ms,
             "memory": memory,
             "breakdown": breakdown(snapshot),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if fold_only {
+        let report = json!({
+            "entities": snapshot.len(),
+            "events": initial.len(),
+            "fold_from_log_wall_ms": fold_ms,
+            "fold_from_log_cpu_ms": fold_cpu_ms,
+            "fold_from_log_process_cpu_ms": fold_process_cpu_ms,
+            "rss_growth_bytes": held,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -613,6 +662,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "descriptor_json_bytes_per_entity": descriptor_json_bytes / entities.max(1),
         "fold_from_log_wall_ms": fold_ms,
         "fold_from_log_cpu_ms": fold_cpu_ms,
+        "fold_from_log_process_cpu_ms": fold_process_cpu_ms,
         "memory": memory,
         "advance_batch_of_100": advance,
         "copy_on_write_floor_per_batch": cow_clone,

@@ -9,11 +9,14 @@
 
 use std::sync::Arc;
 
+use almanac_domain::relations::RelationType;
 pub use almanac_domain::summary::Link;
 use almanac_domain::summary::{links, Summary};
 use almanac_domain::Change;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+
+use crate::snapshot::Relations;
 
 /// String leaves longer than this, outside `metadata`, are held as a stub. `metadata`
 /// strings are kept whole: validation bounds them (a title at 1 KiB, a description and an
@@ -154,15 +157,16 @@ pub(crate) struct Birth {
 }
 
 impl Entity {
-    /// Derives every field from `descriptor` (already elided, see [`elide`]).
+    /// Derives every field from `descriptor` (already elided, see [`elide`]) and the
+    /// rows it declares ([`relation_rows`]).
     pub(crate) fn derive(
         entity_ref: Arc<str>,
         descriptor: Value,
+        declared: Vec<RelationRow>,
         version: i64,
         last_position: i64,
         birth: Birth,
         updated_at: DateTime<Utc>,
-        intern: &mut dyn FnMut(String) -> Arc<str>,
     ) -> Entity {
         let summary = Summary::of(&descriptor);
         let search_text = summary.search_text().to_lowercase();
@@ -179,7 +183,6 @@ impl Entity {
             source,
             origin,
         } = summary;
-        let declared = relation_rows(&entity_ref, &descriptor, intern);
         let system_ref = declared
             .iter()
             .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
@@ -350,28 +353,41 @@ fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u8 {
 }
 
 /// Both directions of every relation the descriptor declares, through the domain's one
-/// mapping (`relations::of_descriptor`). A descriptor that no longer validates declares
-/// none (as the projector does).
-fn relation_rows(
+/// mapping (`relations::of_descriptor`, or without validating again:
+/// `of_logged_descriptor`). A descriptor that no longer validates declares none (as the
+/// projector does).
+pub(crate) fn relation_rows(
     entity_ref: &Arc<str>,
     descriptor: &Value,
+    relations: Relations,
     intern: &mut dyn FnMut(String) -> Arc<str>,
 ) -> Vec<RelationRow> {
-    let Ok(declared) = almanac_domain::relations::of_descriptor(descriptor) else {
+    let declared = match relations {
+        Relations::Validated => {
+            almanac_domain::relations::of_descriptor(descriptor).unwrap_or_default()
+        }
+        Relations::Logged => almanac_domain::relations::of_logged_descriptor(descriptor),
+    };
+    // Every relation has this entity as its source: its ref is made once.
+    let Some(source) = declared.first().map(|d| intern(d.source.canonical())) else {
         return Vec::new();
     };
-    let mut rows: Vec<RelationRow> = declared
-        .iter()
-        .flat_map(|declared| {
-            declared.edges().map(|(from, relation, to)| RelationRow {
-                source_ref: intern(from.canonical()),
+    let mut rows = Vec::with_capacity(declared.len() * 2);
+    for declared in &declared {
+        // Both of `DeclaredRelation::edges` (their order does not matter: rows are sorted),
+        // each ref made once.
+        let target = intern(declared.target.canonical());
+        let row =
+            |source_ref: &Arc<str>, relation: RelationType, target_ref: &Arc<str>| RelationRow {
+                source_ref: source_ref.clone(),
                 relation: relation.as_str(),
-                target_ref: intern(to.canonical()),
+                target_ref: target_ref.clone(),
                 declared_by: entity_ref.clone(),
                 field: declared.field,
-            })
-        })
-        .collect();
+            };
+        rows.push(row(&source, declared.relation, &target));
+        rows.push(row(&target, declared.relation.inverse(), &source));
+    }
     rows.sort();
     rows.dedup();
     rows

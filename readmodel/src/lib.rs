@@ -26,7 +26,7 @@ pub use query::{
     Direction, FacetField, Filter, OrderDirection, OrderField, OrderKey, OwnedScope, TextQuery,
     TextQueryError, WalkLimits, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
 };
-pub use snapshot::{Advanced, LogEvent, Skipped, Snapshot};
+pub use snapshot::{Advanced, Build, LogEvent, Relations, Skipped, Snapshot, INDEX_EVERY};
 
 #[cfg(test)]
 mod tests {

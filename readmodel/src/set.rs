@@ -75,10 +75,19 @@ impl<T: Clone + Ord> Set<T> {
                         items.remove(at);
                     }
                 }
-                for item in added {
-                    if let Err(at) = items.binary_search(&item) {
-                        items.insert(at, item);
+                let mut added: Vec<T> = added.into_iter().collect();
+                if added.len() <= SMALL {
+                    for item in added {
+                        if let Err(at) = items.binary_search(&item) {
+                            items.insert(at, item);
+                        }
                     }
+                } else {
+                    // Inserting one by one shifts the vector each time: quadratic when a
+                    // build adds a word's ten thousand holders at once. Merge instead.
+                    added.sort_unstable();
+                    added.dedup();
+                    items = merge(items, added);
                 }
                 *self = if items.len() > SMALL {
                     Set::Large(items.into_iter().collect())
@@ -97,6 +106,30 @@ impl<T: Clone + Ord> Set<T> {
                     *self = Set::Small(set.iter().cloned().collect());
                 }
             }
+        }
+    }
+}
+
+/// The union of two sorted, duplicate-free vectors, sorted and duplicate-free.
+fn merge<T: Ord>(a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.cmp(y) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    b.next();
+                    a.next()
+                }
+            },
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(item) => out.push(item),
+            None => return out,
         }
     }
 }
@@ -150,6 +183,27 @@ mod tests {
         );
         assert_eq!(large.len(), 100);
         assert!(large.contains(&99) && !set.contains(&99));
+        // Many additions at once (a build) merge: same contents as one by one.
+        let mut merged: Set<u32> = Set::default();
+        merged.apply([], [7, 3]);
+        merged.apply([&3], (0..200).rev().chain([150, 7]));
+        assert_eq!(
+            merged.iter().copied().collect::<Vec<_>>(),
+            (0..200).collect::<Vec<_>>()
+        );
+        let mut evens: Set<u32> = Set::default();
+        evens.apply([], [9, 2, 9]);
+        evens.apply([], (0..120).filter(|n| n % 2 == 0));
+        assert!(matches!(evens, Set::Large(_)));
+        assert_eq!(
+            evens.iter().copied().collect::<Vec<_>>(),
+            (0..120)
+                .filter(|n| n % 2 == 0)
+                .chain([9])
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
         let mut same: Set<u32> = Set::default();
         same.apply([], 0..10);
         assert_eq!(same, set);

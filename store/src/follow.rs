@@ -14,11 +14,12 @@
 
 use crate::catalog::EntityRecord;
 use crate::entity_row::{EntityRow, LoggedEntity};
-use crate::history::decode;
 use crate::projection::rows::entity_uid;
 use crate::{EventLog, StoreError, StoredEvent};
-use almanac_readmodel::{LogEvent, Skipped, Snapshot};
+use almanac_domain::CatalogEvent;
+use almanac_readmodel::{LogEvent, Relations, Skipped, Snapshot};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Most events one read of the log fetches.
 pub const PAGE: i64 = 1000;
@@ -74,7 +75,8 @@ impl Followed {
 }
 
 impl Follower {
-    /// Folds the whole log, in pages of [`PAGE`], into the first snapshot.
+    /// Folds the whole log, in pages of [`PAGE`], into the first snapshot (one build,
+    /// published once).
     pub async fn start(log: EventLog) -> Result<(Follower, Followed), StoreError> {
         Self::start_paged(log, PAGE).await
     }
@@ -90,8 +92,45 @@ impl Follower {
             current: Snapshot::empty(),
             sender,
         };
+        follower.build().await?;
+        // Appended while building: folded and published page by page, as from now on.
         follower.catch_up().await?;
         Ok((follower, Followed(receiver)))
+    }
+
+    /// The start: every page folded into one unpublished build, indexed and published
+    /// once (no reader can see a snapshot before `start` returns, so none is made per
+    /// page: several times cheaper on a large log). The next page is read and decoded
+    /// by another task (another core, on the server's runtime) while one folds.
+    async fn build(&mut self) -> Result<(), StoreError> {
+        let mut build = std::mem::take(&mut self.current)
+            .build()
+            .relations(Relations::Logged);
+        let mut next = self.read_ahead(self.cursor);
+        loop {
+            let page = joined(next.await)?;
+            let Some(last) = page.last else { break };
+            let ahead = page.full.then(|| self.read_ahead(last));
+            build.fold(&page.events);
+            self.cursor = last;
+            match ahead {
+                Some(ahead) => next = ahead,
+                None => break,
+            }
+        }
+        let built = build.finish();
+        for skipped in &built.skipped {
+            report_skipped(skipped);
+        }
+        self.current = built.snapshot;
+        self.sender.send_replace(self.current.clone());
+        Ok(())
+    }
+
+    /// Reads and decodes the page after `after` on its own task.
+    fn read_ahead(&self, after: i64) -> JoinHandle<Result<Page, StoreError>> {
+        let (log, page) = (self.log.clone(), self.page);
+        tokio::spawn(async move { Page::read(&log, after, page).await })
     }
 
     /// The snapshot last published.
@@ -109,7 +148,9 @@ impl Follower {
             };
             let last = last.position;
             let full = stored.len() as i64 >= self.page;
-            let advanced = self.current.advance(&to_log_events(&stored));
+            let mut build = self.current.clone().build().relations(Relations::Logged);
+            build.fold(&into_log_events(stored));
+            let advanced = build.finish();
             for skipped in &advanced.skipped {
                 report_skipped(skipped);
             }
@@ -139,22 +180,58 @@ impl Follower {
     }
 }
 
-/// The stored events as the fold takes them. An event this build cannot decode is
-/// logged and left out (the projector records it in `projection_failures`).
-pub fn to_log_events(stored: &[StoredEvent]) -> Vec<LogEvent> {
+/// One page of the log as the fold takes it.
+struct Page {
+    events: Vec<LogEvent>,
+    /// The position of the last event read; `None`: nothing after the cursor.
+    last: Option<i64>,
+    /// As many events as asked for: more may follow.
+    full: bool,
+}
+
+impl Page {
+    async fn read(log: &EventLog, after: i64, page: i64) -> Result<Page, StoreError> {
+        let stored = log.read_feed(after, page).await?;
+        Ok(Page {
+            last: stored.last().map(|event| event.position),
+            full: stored.len() as i64 >= page,
+            events: into_log_events(stored),
+        })
+    }
+}
+
+/// A read-ahead task's page; its panic goes on in the caller.
+fn joined(
+    joined: Result<Result<Page, StoreError>, tokio::task::JoinError>,
+) -> Result<Page, StoreError> {
+    match joined {
+        Ok(page) => page,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // Cancelled: only when the runtime shuts down.
+        Err(_) => Err(StoreError::from(sqlx::Error::WorkerCrashed)),
+    }
+}
+
+/// The stored events as the fold takes them, each payload decoded in place (not
+/// copied). An event this build cannot decode is logged and left out (the projector
+/// records it in `projection_failures`).
+pub fn into_log_events(stored: Vec<StoredEvent>) -> Vec<LogEvent> {
     stored
-        .iter()
-        .filter_map(|event| match decode(event) {
-            Ok(decoded) => Some(LogEvent {
-                position: event.position,
-                stream: event.stream.clone(),
-                version: event.version,
-                recorded_at: event.recorded_at,
-                event: decoded,
-            }),
-            Err(err) => {
-                tracing::warn!(position = event.position, stream = %event.stream, error = %err, "event left out of the in-memory catalog");
-                None
+        .into_iter()
+        .filter_map(|mut event| {
+            let payload = std::mem::take(&mut event.payload);
+            match CatalogEvent::decode(&event.event_type, event.schema_version, payload) {
+                Ok(decoded) => Some(LogEvent {
+                    position: event.position,
+                    stream: event.stream,
+                    version: event.version,
+                    recorded_at: event.recorded_at,
+                    event: decoded,
+                }),
+                Err(err) => {
+                    tracing::warn!(position = event.position, stream = %event.stream, error = %err, "event left out of the in-memory catalog");
+                    None
+                }
             }
         })
         .collect()
@@ -174,7 +251,9 @@ pub async fn fold_whole_log(log: &EventLog) -> Result<Snapshot, StoreError> {
     fold_log_up_to(log, i64::MAX).await
 }
 
-/// The log's events up to `up_to` (a position) folded in one step.
+/// The log's events up to `up_to` (a position) folded in one step, every descriptor
+/// validated again ([`Relations::Validated`]): the reference for the follower, which
+/// trusts the log.
 pub async fn fold_log_up_to(log: &EventLog, up_to: i64) -> Result<Snapshot, StoreError> {
     let mut stored = Vec::new();
     let mut after = 0;
@@ -184,7 +263,7 @@ pub async fn fold_log_up_to(log: &EventLog, up_to: i64) -> Result<Snapshot, Stor
         after = last.position;
         stored.extend(page.into_iter().filter(|event| event.position <= up_to));
     }
-    Ok(Snapshot::from_log(&to_log_events(&stored)).snapshot)
+    Ok(Snapshot::from_log(&into_log_events(stored)).snapshot)
 }
 
 /// The entity refs whose state differs between two snapshots (present in one only, or

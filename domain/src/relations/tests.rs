@@ -304,3 +304,111 @@ fn relation_types_spell_parse_and_invert() {
         "apiProvidedBy"
     );
 }
+
+/// The start-up fast path derives exactly the validating path's relations from every
+/// descriptor that validates, and none where a reference does not parse (as validation
+/// then refuses the descriptor): kinds × reference fields × many reference spellings
+/// (default kinds, explicit kinds, other namespaces, case, duplicates, empty, bad refs,
+/// over-long parts, non-strings), in seeded combinations.
+#[test]
+fn logged_descriptors_declare_what_validated_ones_declare() {
+    let values: Vec<Value> = vec![
+        json!("team-a"),
+        json!("Team-B"),
+        json!("group:other/team-c"),
+        json!("other/team-d"),
+        json!("component:svc-1"),
+        json!("resource:default/db"),
+        json!("API:payments"),
+        json!("svc-2"),
+        json!(""),
+        json!("component:"),
+        json!("a:b:c"),
+        json!(format!("component:{}", "n".repeat(300))),
+        json!(42),
+        json!(["team-a", "team-a", "user:jo"]),
+        json!(["resource:db", 7, "component:x/y"]),
+        json!([]),
+        json!(null),
+    ];
+    let fields = [
+        "owner",
+        "subcomponentOf",
+        "system",
+        "providesApis",
+        "consumesApis",
+        "dependsOn",
+        "dependencyOf",
+        "domain",
+        "subdomainOf",
+        "memberOf",
+        "parent",
+        "children",
+        "members",
+    ];
+    let kinds = [
+        "Component",
+        "API",
+        "Resource",
+        "System",
+        "Domain",
+        "Group",
+        "User",
+        "Template",
+        "Widget",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = |below: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % below
+    };
+    let (mut valid, mut refused, mut declaring) = (0, 0, 0);
+    for round in 0..2_000 {
+        let kind = kinds[round % kinds.len()];
+        let mut extra = serde_json::Map::new();
+        for _ in 0..1 + next(4) {
+            extra.insert(
+                fields[next(fields.len())].to_string(),
+                values[next(values.len())].clone(),
+            );
+        }
+        let ns = ["default", "prod"][next(2)];
+        let built = entity(kind, ns, Value::Object(extra.clone()));
+        let mut descriptor = match &built {
+            Ok(entity) => entity.descriptor().clone(),
+            Err(_) => entity(kind, ns, json!({})).unwrap().into_descriptor(),
+        };
+        if built.is_err() {
+            // Logged before a rule it fails: the spec as written, unvalidated.
+            for (key, value) in &extra {
+                descriptor["spec"][key] = value.clone();
+            }
+        }
+        let logged = of_logged_descriptor(&descriptor);
+        match of_descriptor(&descriptor) {
+            Ok(validated) => {
+                valid += 1;
+                declaring += usize::from(!validated.is_empty());
+                assert_eq!(logged, validated, "{descriptor}");
+            }
+            Err(errors) => {
+                refused += 1;
+                let by_references = declared(
+                    &Kind::parse(kind),
+                    &EntityRef::new(kind, ns, "me"),
+                    &descriptor["spec"],
+                )
+                .1;
+                if !by_references.is_empty() {
+                    assert_eq!(logged, Vec::new(), "{descriptor}: {errors}");
+                }
+            }
+        }
+    }
+    assert!(
+        valid > 500 && refused > 200 && declaring > 300,
+        "{valid} {refused} {declaring}"
+    );
+}
