@@ -60,11 +60,15 @@ async fn a_projection_failure_shows_in_errors_metrics_and_readiness() {
         ..AppendMeta::default()
     };
     let log = server.db.log();
-    log.append(&[append], &meta).await.unwrap();
+    let appended = log.append(&[append], &meta).await.unwrap();
     Projector::new(server.db.pool.clone())
         .catch_up()
         .await
         .unwrap();
+    // Appended beside the server: wait until its snapshot holds it.
+    server
+        .caught_up(appended.last_position().expect("two events appended"))
+        .await;
 
     let data = server
         .data(
