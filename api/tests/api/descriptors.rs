@@ -1,7 +1,7 @@
 //! Large descriptors are held elided in memory and read whole from PostgreSQL through a
 //! cache that stays within its byte budget (`graphql.descriptor_cache_bytes`).
 
-use super::support::{auth, server, WRITER};
+use super::support::{auth, server};
 use almanac_api::GraphqlLimits;
 use serde_json::json;
 
@@ -39,19 +39,7 @@ async fn definitions_of_elided_apis_are_read_whole_within_the_cache_budget() {
                 )
             })
             .collect();
-        let pushed = server
-            .call(
-                "mutation Apply($documents: String!, $source: String) { \
-                 applyEntities(documents: $documents, source: $source) { __typename } }",
-                json!({ "documents": documents.join("---\n"), "source": source }),
-                Some(WRITER),
-            )
-            .await;
-        assert_eq!(
-            pushed["data"]["applyEntities"]["__typename"],
-            json!("ApplySuccess"),
-            "{pushed:#}"
-        );
+        server.push_to(source, &documents.join("---\n")).await;
     }
 
     // The snapshot holds every one elided, its summary intact.

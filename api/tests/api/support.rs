@@ -194,11 +194,17 @@ impl TestServer {
     /// The whole response body (its `extensions` included) of a push of `documents` to the
     /// source `alpha` by the writer, which must be an `ApplySuccess`.
     pub async fn push_to_alpha(&self, documents: &str) -> Value {
+        self.push_to("alpha", documents).await
+    }
+
+    /// The whole response body of a push of `documents` to `source` by the writer (whose
+    /// token must be allowed that source), which must be an `ApplySuccess`.
+    pub async fn push_to(&self, source: &str, documents: &str) -> Value {
         let pushed = self
             .call(
                 "mutation Apply($documents: String!, $source: String) { \
                  applyEntities(documents: $documents, source: $source) { __typename } }",
-                json!({ "documents": documents, "source": "alpha" }),
+                json!({ "documents": documents, "source": source }),
                 Some(WRITER),
             )
             .await;
