@@ -475,7 +475,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut seq = Seq(42);
     let mut components: Vec<String> = snapshot
         .entities()
-        .filter(|e| e.kind == "Component")
+        .filter(|e| *e.kind == *"Component")
         .map(|e| e.entity_ref.to_string())
         .collect();
     components.sort();

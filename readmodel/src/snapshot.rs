@@ -355,10 +355,9 @@ fn fold_one(
         key.clone(),
         descriptor,
         declared,
-        stored.version,
-        stored.position,
+        stored,
         birth,
-        stored.recorded_at,
+        &mut intern,
     )))
 }
 

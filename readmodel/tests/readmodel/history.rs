@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use almanac_domain::summary::Summary;
 use almanac_domain::{CatalogEvent, Entity as DomainEntity};
 use almanac_readmodel::entity::elide;
 use almanac_readmodel::{
@@ -76,7 +77,11 @@ fn descriptor(rng: &mut StdRng, names: &Names, kind: &str, name: &str) -> Value 
     let tier = ["1", "2", "3"][rng.gen_range(0..3)];
     metadata["labels"] = json!({ "tier": tier });
     if rng.gen_bool(0.3) {
-        metadata["annotations"] = json!({ "example.com/oncall": words(rng, 1) });
+        metadata["annotations"] = json!({
+            "example.com/oncall": words(rng, 1),
+            "backstage.io/managed-by-location": "url:https://git.example.com/catalog.yaml",
+            "backstage.io/managed-by-origin-location": "url:https://git.example.com/all.yaml",
+        });
     }
     if rng.gen_bool(0.2) {
         metadata["links"] = json!([{ "url": "https://example.com/dash", "title": "Dashboard" }]);
@@ -420,6 +425,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
     }
     let mut live = 0;
     let mut elided = 0;
+    let mut sources = 0;
     for (stream, events) in streams {
         // The stale patches are the only events that do not fold: drop them, as the fold does.
         let mut state = None;
@@ -465,9 +471,33 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
         }
         assert_eq!(held.title.as_deref(), entity.title());
         assert_eq!(held.tags, entity.tags());
+        // Every summary field (shared or boxed, source and origin read from annotations)
+        // equals the domain's derivation.
+        let summary = Summary::of(&held.descriptor());
+        let text = |t: &Option<String>| t.clone();
+        assert_eq!(&*held.kind, summary.kind, "{stream}");
+        assert_eq!(&*held.namespace, summary.namespace, "{stream}");
+        assert_eq!(&*held.name, summary.name, "{stream}");
+        assert_eq!(held.description.as_deref(), summary.description.as_deref());
+        assert_eq!(
+            held.spec_type.as_deref().map(str::to_string),
+            text(&summary.spec_type)
+        );
+        assert_eq!(
+            held.lifecycle.as_deref().map(str::to_string),
+            text(&summary.lifecycle)
+        );
+        assert_eq!(
+            held.owner_ref.as_deref().map(str::to_string),
+            text(&summary.owner_ref)
+        );
+        assert_eq!(held.source().map(str::to_string), text(&summary.source));
+        assert_eq!(held.origin().map(str::to_string), text(&summary.origin));
+        sources += usize::from(held.source().is_some() && held.origin().is_some());
     }
     assert_eq!(live, snapshot.len());
     assert!(live > 50 && elided > 0, "live {live}, elided {elided}");
+    assert!(sources > 0, "no entity with a managed-by location");
     // Each source's rows are exactly the live entities' declarations leaving it, sorted
     // (a source's own are held in its `declared`, the others' in the index: merged).
     let mut by_source: BTreeMap<String, Vec<RelationRow>> = BTreeMap::new();

@@ -323,7 +323,7 @@ fn filter_sort_and_keyset_pages_cut_at_the_right_rows() {
     }];
     assert_eq!(snapshot.count_entities(&filter), 4);
     let page = snapshot.list_entities(&filter, &order, 3, None);
-    let names: Vec<&str> = page.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = page.rows.iter().map(|r| &*r.entity.name).collect();
     // website first (desc), ties by ref: checkout before wiki; then the services by ref.
     assert_eq!(names, vec!["checkout", "wiki", "ledger"]);
     assert!(page.has_next);
@@ -335,7 +335,7 @@ fn filter_sort_and_keyset_pages_cut_at_the_right_rows() {
         3,
         Some((&last.sort_keys, &last.entity.entity_ref)),
     );
-    let names: Vec<&str> = next.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = next.rows.iter().map(|r| &*r.entity.name).collect();
     assert_eq!(names, vec!["payments"]);
     assert!(!next.has_next);
     // "Not" over a missing value is true: groups and users have no lifecycle.
@@ -400,7 +400,10 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let search = |text: &str| -> Vec<String> {
         let query = TextQuery::parse(text).unwrap();
         let page = snapshot.search(&query, &Filter::all(), 10, None);
-        page.rows.iter().map(|r| r.entity.name.clone()).collect()
+        page.rows
+            .iter()
+            .map(|r| r.entity.name.to_string())
+            .collect()
     };
     // The exact name first, then names it prefixes, then the description's word.
     assert_eq!(
@@ -429,7 +432,7 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let after = (first.rows[0].score, &*first.rows[0].entity.entity_ref);
     let second = snapshot.search(&query, &Filter::all(), 5, Some(after));
     assert_eq!((second.total, second.has_next), (3, false));
-    let names: Vec<&str> = second.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = second.rows.iter().map(|r| &*r.entity.name).collect();
     assert_eq!(names, vec!["payments-api", "payments-team"]);
     // Text inside a filter tree.
     let text = Filter::Text(TextQuery::parse("ledg").unwrap());
@@ -468,7 +471,7 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
         stub.as_str().map(|s| s.starts_with("almanac:elided:")),
         Some(true)
     );
-    assert_eq!(held.kind, "API");
+    assert_eq!(&*held.kind, "API");
     assert_eq!(held.title.as_deref(), Some("Ledger API"));
     assert_eq!(held.description.as_deref(), Some("Double-entry postings"));
     assert_eq!(held.spec_type.as_deref(), Some("openapi"));

@@ -166,7 +166,7 @@ impl EntityData {
 
     /// `backstage.io/managed-by-location`.
     pub fn source(&self) -> Option<&str> {
-        field!(self, e => e.source.as_deref(), r => r.source.as_deref())
+        field!(self, e => e.source(), r => r.source.as_deref())
     }
 
     pub fn uid(&self) -> uuid::Uuid {
@@ -187,11 +187,11 @@ impl EntityData {
 
     /// `spec.type`.
     pub fn spec_type(&self) -> Option<String> {
-        field!(self, e => e.spec_type.clone(), r => r.spec_type.clone())
+        field!(self, e => e.spec_type.as_deref().map(str::to_string), r => r.spec_type.clone())
     }
 
     pub fn lifecycle(&self) -> Option<String> {
-        field!(self, e => e.lifecycle.clone(), r => r.lifecycle.clone())
+        field!(self, e => e.lifecycle.as_deref().map(str::to_string), r => r.lifecycle.clone())
     }
 
     /// `metadata.links`.
