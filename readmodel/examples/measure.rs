@@ -564,7 +564,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|e| {
                 s.relations_from(&e.entity_ref)
                     .into_iter()
-                    .filter(|r| r.relation == "dependsOn")
+                    .filter(|r| r.relation.as_str() == "dependsOn")
                     .filter_map(|r| s.entity(&r.target_ref))
                     .collect()
             })

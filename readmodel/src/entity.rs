@@ -58,16 +58,73 @@ impl StringMap {
 }
 
 /// One declaration of an edge, as the `relations` table stores it: both directions of every
-/// relation an entity declares carry its ref as `declared_by`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// relation an entity declares carry its ref as `declared_by`. 56 bytes: the type and the
+/// field are a byte each (rows order as their spellings do, as the table's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RelationRow {
     pub source_ref: Arc<str>,
-    /// Backstage's spelling, e.g. `ownedBy`.
-    pub relation: &'static str,
+    pub relation: RelationType,
     pub target_ref: Arc<str>,
     pub declared_by: Arc<str>,
     /// The spec field that declared it, e.g. `spec.owner`.
-    pub field: &'static str,
+    pub field: RelationField,
+}
+
+impl Ord for RelationRow {
+    /// By source, type (as spelled), target, declaring entity, field (as spelled).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl RelationRow {
+    fn key(&self) -> (&str, &str, &str, &str, &str) {
+        (
+            &self.source_ref,
+            self.relation.as_str(),
+            &self.target_ref,
+            &self.declared_by,
+            self.field.as_str(),
+        )
+    }
+}
+
+impl PartialOrd for RelationRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A spec field that declares relations, as its position among the domain's
+/// (`relations::fields`): a byte where its `&'static str` took sixteen.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelationField(u8);
+
+impl RelationField {
+    /// `field` as one of the domain's (every `DeclaredRelation::field` is).
+    fn of(field: &str) -> RelationField {
+        let at = almanac_domain::relations::fields().position(|known| known == field);
+        RelationField(at.and_then(|at| u8::try_from(at).ok()).unwrap_or(u8::MAX))
+    }
+
+    /// Its spelling, e.g. `spec.owner`.
+    pub fn as_str(self) -> &'static str {
+        almanac_domain::relations::fields()
+            .nth(usize::from(self.0))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RelationField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RelationField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 impl RelationRow {
@@ -187,7 +244,7 @@ impl Entity {
         } = summary;
         let system_ref = declared
             .iter()
-            .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
+            .find(|row| row.field.as_str() == "spec.system" && *row.source_ref == *entity_ref)
             .map(|row| row.target_ref.clone());
         let keys = Keys {
             kind: lowered(&kind),
@@ -389,13 +446,14 @@ pub(crate) fn relation_rows(
         // Both of `DeclaredRelation::edges` (their order does not matter: rows are sorted),
         // each ref made once.
         let target = intern(declared.target.canonical());
+        let field = RelationField::of(declared.field);
         let row =
             |source_ref: &Arc<str>, relation: RelationType, target_ref: &Arc<str>| RelationRow {
                 source_ref: source_ref.clone(),
-                relation: relation.as_str(),
+                relation,
                 target_ref: target_ref.clone(),
                 declared_by: entity_ref.clone(),
-                field: declared.field,
+                field,
             };
         rows.push(row(&source, declared.relation, &target));
         rows.push(row(&target, declared.relation.inverse(), &source));

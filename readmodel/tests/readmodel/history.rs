@@ -460,7 +460,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
             .map(|r| {
                 (
                     r.source_ref.to_string(),
-                    r.relation,
+                    r.relation.as_str(),
                     r.target_ref.to_string(),
                 )
             })

@@ -117,7 +117,13 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
     let hops: Vec<(String, &str, String)> = snapshot
         .relations_from("component:default/payments")
         .iter()
-        .map(|r| (r.relation.to_string(), r.field, r.target_ref.to_string()))
+        .map(|r| {
+            (
+                r.relation.as_str().to_string(),
+                r.field.as_str(),
+                r.target_ref.to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         hops,
@@ -141,20 +147,23 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
     );
     // The inverse, declared by payments, read from the ledger's side.
     let back = snapshot.relations_from("component:default/ledger");
-    let dependency_of = back.iter().find(|r| r.relation == "dependencyOf").unwrap();
+    let dependency_of = back
+        .iter()
+        .find(|r| r.relation.as_str() == "dependencyOf")
+        .unwrap();
     assert_eq!(&*dependency_of.target_ref, "component:default/payments");
     assert_eq!(&*dependency_of.declared_by, "component:default/payments");
     // A membership declared from both sides is one edge.
     let members: Vec<_> = snapshot
         .relations_from("group:default/platform")
         .into_iter()
-        .filter(|r| r.relation == "hasMember")
+        .filter(|r| r.relation.as_str() == "hasMember")
         .collect();
     assert_eq!(members.len(), 1);
     assert_eq!(
         snapshot
             .relation_rows("group:default/platform")
-            .filter(|r| r.relation == "hasMember")
+            .filter(|r| r.relation.as_str() == "hasMember")
             .count(),
         2
     );
@@ -487,7 +496,7 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
     assert_eq!(held.links.len(), 1);
     let rows: Vec<(&str, &str)> = snapshot
         .relation_rows("api:default/ledger-api")
-        .map(|r| (r.relation, &*r.target_ref))
+        .map(|r| (r.relation.as_str(), &*r.target_ref))
         .collect();
     assert_eq!(
         rows,

@@ -311,9 +311,9 @@ pub async fn relations(
     let relations = snapshot
         .relations_from(data.entity_ref())
         .into_iter()
-        .filter(|row| wanted.is_none_or(|t| row.relation == t.as_str()))
+        .filter(|row| wanted.is_none_or(|t| row.relation == t))
         .map(|row| Relation {
-            relation_type: row.relation.to_string(),
+            relation_type: row.relation.as_str().to_string(),
             target_ref: row.target_ref.to_string(),
             declared_by: row.declared_by.to_string(),
             field: row.field.to_string(),

@@ -250,7 +250,7 @@ impl EntityData {
                 .collect(),
             None => snapshot
                 .relation_rows(self.entity_ref())
-                .filter(|row| row.relation == relation.as_str() && wanted(&row.target_ref))
+                .filter(|row| row.relation == relation && wanted(&row.target_ref))
                 .map(|row| &*row.target_ref)
                 .collect(),
         };
