@@ -172,12 +172,13 @@ pub struct Entity {
     /// The normalised descriptor as JSON text, with string leaves over [`ELIDE_BYTES`]
     /// outside `metadata` replaced by stubs (see [`Entity::elided`]), and without the
     /// fields this struct already holds (`kind`, `metadata.name`, `namespace`, `title`,
-    /// `description`, `labels`, `annotations`, when equal): read it through
+    /// `description`, `labels`, `annotations`, `tags`, `spec.type`, `spec.lifecycle`, when
+    /// equal): read it through
     /// [`Entity::descriptor`], which puts them back. Held as text, not as a parsed tree:
     /// a third of the memory, parsed again only when an update applies.
     pub descriptor_json: Arc<str>,
     /// Which held fields `descriptor_json` leaves out ([`HELD`] bits).
-    pub(crate) left_out: u8,
+    pub(crate) left_out: u16,
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
     /// Every row this entity declares in `relations` (both directions), sorted.
@@ -185,20 +186,27 @@ pub struct Entity {
     pub(crate) keys: Keys,
 }
 
-/// Lower-cased values that filters, sorting and search compare, computed once; each
-/// `None` when the lower-cased value equals the field as written (the usual case: one
-/// allocation fewer), read through the entity's `key_*` methods.
+/// Lower-cased values that filters, sorting and search compare, computed once, read
+/// through the entity's `key_*` methods: `lower(kind)` shared (it differs from the kind
+/// as written for every built-in kind), the others only when one differs from its field
+/// as written (rare: one pointer, not five, in the usual case).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub(crate) struct Keys {
-    kind: Option<Box<str>>,
+    kind: Arc<str>,
+    others: Option<Box<Lowered>>,
+    /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
+    pub search_text: Box<str>,
+}
+
+/// Each `None` when the lower-cased value equals the field as written.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Lowered {
     namespace: Option<Box<str>>,
     name: Option<Box<str>>,
     /// `lower(coalesce(title, name))`.
     title: Option<Box<str>>,
     spec_type: Option<Box<str>>,
     lifecycle: Option<Box<str>>,
-    /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
-    pub search_text: Box<str>,
 }
 
 /// `text` lower-cased, or `None` when that is `text` itself.
@@ -246,13 +254,16 @@ impl Entity {
             .iter()
             .find(|row| row.field.as_str() == "spec.system" && *row.source_ref == *entity_ref)
             .map(|row| row.target_ref.clone());
-        let keys = Keys {
-            kind: lowered(&kind),
+        let others = Lowered {
             namespace: lowered(&namespace),
             name: lowered(&name),
             title: lowered(title.as_deref().unwrap_or(&name)),
             spec_type: spec_type.as_deref().and_then(lowered),
             lifecycle: lifecycle.as_deref().and_then(lowered),
+        };
+        let keys = Keys {
+            kind: intern(kind.to_lowercase()),
+            others: (others != Lowered::default()).then(|| Box::new(others)),
             search_text: search_text.into_boxed_str(),
         };
         let mut entity = Entity {
@@ -293,32 +304,38 @@ impl Entity {
 
     /// `lower(kind)`.
     pub(crate) fn key_kind(&self) -> &str {
-        self.keys.kind.as_deref().unwrap_or(&self.kind)
+        &self.keys.kind
+    }
+
+    /// One of the lower-cased values other than the kind, if it differs.
+    fn lowered(&self, field: impl Fn(&Lowered) -> &Option<Box<str>>) -> Option<&str> {
+        self.keys
+            .others
+            .as_deref()
+            .and_then(|o| field(o).as_deref())
     }
 
     pub(crate) fn key_namespace(&self) -> &str {
-        self.keys.namespace.as_deref().unwrap_or(&self.namespace)
+        self.lowered(|o| &o.namespace).unwrap_or(&self.namespace)
     }
 
     pub(crate) fn key_name(&self) -> &str {
-        self.keys.name.as_deref().unwrap_or(&self.name)
+        self.lowered(|o| &o.name).unwrap_or(&self.name)
     }
 
     /// `lower(coalesce(title, name))`.
     pub(crate) fn key_title(&self) -> &str {
-        self.keys
-            .title
-            .as_deref()
+        self.lowered(|o| &o.title)
             .unwrap_or(self.title.as_deref().unwrap_or(&self.name))
     }
 
     pub(crate) fn key_type(&self) -> Option<&str> {
-        let held = self.keys.spec_type.as_deref();
+        let held = self.lowered(|o| &o.spec_type);
         self.spec_type.as_deref().map(|t| held.unwrap_or(t))
     }
 
     pub(crate) fn key_lifecycle(&self) -> Option<&str> {
-        let held = self.keys.lifecycle.as_deref();
+        let held = self.lowered(|o| &o.lifecycle);
         self.lifecycle.as_deref().map(|l| held.unwrap_or(l))
     }
 
@@ -367,6 +384,9 @@ impl Entity {
             [_, "description"] => text(self.description.as_deref()),
             [_, "labels"] => map(&self.labels),
             [_, "annotations"] => map(&self.annotations),
+            [_, "tags"] => Value::Array(self.tags.iter().cloned().map(Value::String).collect()),
+            ["spec", "type"] => text(self.spec_type.as_deref()),
+            ["spec", "lifecycle"] => text(self.lifecycle.as_deref()),
             _ => Value::Null,
         }
     }
@@ -382,7 +402,7 @@ impl Entity {
 /// The descriptor fields an [`Entity`] holds anyway, left out of its `descriptor_json`
 /// when equal to the held value (bit i of `left_out` = `HELD[i]`): about half of a
 /// bench-shaped descriptor's text.
-const HELD: [&[&str]; 7] = [
+const HELD: [&[&str]; 10] = [
     &["kind"],
     &["metadata", "name"],
     &["metadata", "namespace"],
@@ -390,6 +410,9 @@ const HELD: [&[&str]; 7] = [
     &["metadata", "description"],
     &["metadata", "labels"],
     &["metadata", "annotations"],
+    &["metadata", "tags"],
+    &["spec", "type"],
+    &["spec", "lifecycle"],
 ];
 
 /// The object holding the last key of `path`, and that key.
@@ -407,7 +430,7 @@ fn slot<'v, 'p>(
 
 /// Removes from `descriptor` each [`HELD`] field equal to what `entity` holds; the bits
 /// of those removed.
-fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u8 {
+fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u16 {
     let mut left_out = 0;
     for (bit, path) in HELD.iter().enumerate() {
         let held = entity.held_value(path);
