@@ -128,6 +128,17 @@ impl std::fmt::Debug for RelationField {
 }
 
 impl RelationRow {
+    /// The same declaration read from its other end.
+    pub fn inverse(&self) -> RelationRow {
+        RelationRow {
+            source_ref: self.target_ref.clone(),
+            relation: self.relation.inverse(),
+            target_ref: self.source_ref.clone(),
+            declared_by: self.declared_by.clone(),
+            field: self.field,
+        }
+    }
+
     /// Declared by its own source: held only in that entity's `declared`, not again in
     /// the snapshot's relation index (half of all rows).
     pub(crate) fn is_own(&self) -> bool {
@@ -181,7 +192,9 @@ pub struct Entity {
     pub(crate) left_out: u16,
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
-    /// Every row this entity declares in `relations` (both directions), sorted.
+    /// The rows of `relations` this entity declares with itself as source, sorted: each
+    /// declared relation forward (and a self-reference's inverse). The inverses, held
+    /// under their sources in the snapshot's relation index, are [`Entity::declared_rows`].
     pub declared: Box<[RelationRow]>,
     pub(crate) keys: Keys,
 }
@@ -339,6 +352,22 @@ impl Entity {
         self.lifecycle.as_deref().map(|l| held.unwrap_or(l))
     }
 
+    /// Every row this entity declares in `relations` (both directions), sorted.
+    pub fn declared_rows(&self) -> Vec<RelationRow> {
+        let mut rows: Vec<RelationRow> = self.declared.to_vec();
+        rows.extend(self.inverse_rows());
+        rows.sort();
+        rows
+    }
+
+    /// The rows it declares under other sources: its own read from their other end.
+    pub(crate) fn inverse_rows(&self) -> impl Iterator<Item = RelationRow> + '_ {
+        self.declared
+            .iter()
+            .map(RelationRow::inverse)
+            .filter(|row| !row.is_own())
+    }
+
     /// `backstage.io/managed-by-location`: the source that holds the entity.
     pub fn source(&self) -> Option<&str> {
         self.annotations
@@ -483,6 +512,8 @@ pub(crate) fn relation_rows(
     }
     rows.sort();
     rows.dedup();
+    // Only its own are held; the others are their inverses (`Entity::inverse_rows`).
+    rows.retain(RelationRow::is_own);
     rows
 }
 

@@ -329,7 +329,7 @@ fn trusting_the_log_folds_what_validating_folds() {
         let edges: usize = validated
             .snapshot
             .entities()
-            .map(|e| e.declared.len())
+            .map(|e| e.declared_rows().len())
             .sum();
         assert!(edges > 1_000, "{edges}");
     }
@@ -455,7 +455,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
         rows.sort();
         rows.dedup();
         let declared: Vec<(String, &str, String)> = held
-            .declared
+            .declared_rows()
             .iter()
             .map(|r| {
                 (
@@ -466,7 +466,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
             })
             .collect();
         assert_eq!(declared, rows, "{stream}");
-        for row in &held.declared {
+        for row in &held.declared_rows() {
             assert!(snapshot.relation_rows(&row.source_ref).any(|r| r == row));
         }
         assert_eq!(held.title.as_deref(), entity.title());
@@ -502,11 +502,11 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
     // (a source's own are held in its `declared`, the others' in the index: merged).
     let mut by_source: BTreeMap<String, Vec<RelationRow>> = BTreeMap::new();
     for entity in snapshot.entities() {
-        for row in entity.declared.iter() {
+        for row in entity.declared_rows() {
             by_source
                 .entry(row.source_ref.to_string())
                 .or_default()
-                .push(row.clone());
+                .push(row);
         }
     }
     for (source, mut rows) in by_source {
