@@ -166,12 +166,12 @@ pub struct Entity {
     pub owner_ref: Option<Arc<str>>,
     /// Canonical ref of `spec.system` (the `partOf` relation that field declares).
     pub system_ref: Option<Arc<str>>,
-    pub tags: Vec<String>,
+    pub tags: Box<[Box<str>]>,
     pub labels: StringMap,
     /// `backstage.io/managed-by-location` and `…-origin-location` are read from here
     /// ([`Entity::source`], [`Entity::origin`]), not held again.
     pub annotations: StringMap,
-    pub links: Vec<Link>,
+    pub links: Box<[Link]>,
     /// The stream version of its last event.
     pub version: i64,
     /// The position of the registration this life of the entity began with; the store's
@@ -282,7 +282,7 @@ impl Entity {
         let mut entity = Entity {
             labels: string_map(&descriptor["metadata"]["labels"]),
             annotations: string_map(&descriptor["metadata"]["annotations"]),
-            links: links(&descriptor),
+            links: links(&descriptor).into_boxed_slice(),
             elided: has_stub(&descriptor),
             entity_ref,
             kind: intern(kind),
@@ -294,11 +294,7 @@ impl Entity {
             lifecycle: lifecycle.map(&mut *intern),
             owner_ref: owner_ref.map(&mut *intern),
             system_ref,
-            tags: {
-                let mut tags = tags;
-                tags.shrink_to_fit();
-                tags
-            },
+            tags: tags.into_iter().map(String::into_boxed_str).collect(),
             version: stored.version,
             registered_position: birth.registered_position,
             last_position: stored.position,
@@ -413,7 +409,7 @@ impl Entity {
             [_, "description"] => text(self.description.as_deref()),
             [_, "labels"] => map(&self.labels),
             [_, "annotations"] => map(&self.annotations),
-            [_, "tags"] => Value::Array(self.tags.iter().cloned().map(Value::String).collect()),
+            [_, "tags"] => Value::Array(self.tags.iter().map(|t| text(Some(t))).collect()),
             ["spec", "type"] => text(self.spec_type.as_deref()),
             ["spec", "lifecycle"] => text(self.lifecycle.as_deref()),
             _ => Value::Null,

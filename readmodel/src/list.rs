@@ -72,7 +72,7 @@ pub(crate) fn facet_values(entity: &Entity, field: FacetField) -> Vec<&str> {
         FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
         FacetField::Lifecycle => entity.lifecycle.as_deref().into_iter().collect(),
         FacetField::Owner => entity.owner_ref.as_deref().into_iter().collect(),
-        FacetField::Tag => entity.tags.iter().map(String::as_str).collect(),
+        FacetField::Tag => entity.tags.iter().map(|t| &**t).collect(),
     }
 }
 

@@ -470,7 +470,10 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
             assert!(snapshot.relation_rows(&row.source_ref).any(|r| r == row));
         }
         assert_eq!(held.title.as_deref(), entity.title());
-        assert_eq!(held.tags, entity.tags());
+        assert_eq!(
+            held.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
+            entity.tags()
+        );
         // Every summary field (shared or boxed, source and origin read from annotations)
         // equals the domain's derivation.
         let summary = Summary::of(&held.descriptor());

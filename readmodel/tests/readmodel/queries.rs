@@ -487,7 +487,7 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
     assert_eq!(held.lifecycle.as_deref(), Some("production"));
     assert_eq!(held.owner_ref.as_deref(), Some("group:default/platform"));
     assert_eq!(held.system_ref.as_deref(), Some("system:default/money"));
-    assert_eq!(held.tags, vec!["rest".to_string(), "money".to_string()]);
+    assert_eq!(&*held.tags, ["rest".into(), "money".into()]);
     assert_eq!(held.labels.get("tier"), Some("1"));
     assert_eq!(
         held.annotations.get("example.com/runbook"),

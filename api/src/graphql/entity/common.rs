@@ -64,7 +64,7 @@ macro_rules! entity_type {
                 Ok(self.0.description().map(str::to_string))
             }
             pub(crate) async fn tags(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<String>> {
-                Ok(self.0.tags().to_vec())
+                Ok(self.0.tags())
             }
             /// `metadata.labels` as an object.
             pub(crate) async fn labels(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {

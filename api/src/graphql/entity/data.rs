@@ -155,8 +155,8 @@ impl EntityData {
         field!(self, e => e.description.as_deref(), r => r.description.as_deref())
     }
 
-    pub fn tags(&self) -> &[String] {
-        field!(self, e => &e.tags, r => &r.tags)
+    pub fn tags(&self) -> Vec<String> {
+        field!(self, e => e.tags.iter().map(|t| t.to_string()).collect(), r => r.tags.clone())
     }
 
     /// The canonical ref of `spec.owner`.
@@ -196,7 +196,7 @@ impl EntityData {
 
     /// `metadata.links`.
     pub fn links(&self) -> Vec<almanac_domain::summary::Link> {
-        field!(self, e => e.links.clone(), r => almanac_domain::summary::links(&r.descriptor))
+        field!(self, e => e.links.to_vec(), r => almanac_domain::summary::links(&r.descriptor))
     }
 
     /// One annotation's value.
