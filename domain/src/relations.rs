@@ -224,6 +224,12 @@ const RULES: &[Rule] = &[
     row!(&[Kind::Group],     "members",        Some("User"),      HasMember),
 ];
 
+/// Every spec field that declares relations (each `DeclaredRelation::field`), always in
+/// this order: a position names one in a byte (the read model holds rows that way).
+pub fn fields() -> impl Iterator<Item = &'static str> + Clone {
+    RULES.iter().map(|rule| rule.field)
+}
+
 /// The relations a spec declares, and the errors of references that do not parse.
 ///
 /// Default namespace: the declaring entity's own. An explicit kind wins over the field's

@@ -442,7 +442,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "held_descriptor_json_bytes_per_entity":
             snapshot.entities().map(|e| e.descriptor_json.len()).sum::<usize>() / snapshot.len().max(1),
         "declared_rows_per_entity":
-            snapshot.entities().map(|e| e.declared.len()).sum::<usize>() as f64 / snapshot.len().max(1) as f64,
+            snapshot.entities().map(|e| e.declared_rows().len()).sum::<usize>() as f64 / snapshot.len().max(1) as f64,
     });
     if memory_only {
         // The breakdown strips the snapshot part by part, so it ends the run.
@@ -475,7 +475,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut seq = Seq(42);
     let mut components: Vec<String> = snapshot
         .entities()
-        .filter(|e| e.kind == "Component")
+        .filter(|e| *e.kind == *"Component")
         .map(|e| e.entity_ref.to_string())
         .collect();
     components.sort();
@@ -531,7 +531,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect();
     let mut edge_map: HashMap<Arc<str>, Arc<Vec<almanac_readmodel::RelationRow>>> = HashMap::new();
     for e in snapshot.entities() {
-        for row in &e.declared {
+        for row in &e.declared_rows() {
             edge_map.entry(row.source_ref.clone()).or_insert_with(|| {
                 Arc::new(snapshot.relation_rows(&row.source_ref).cloned().collect())
             });
@@ -564,7 +564,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|e| {
                 s.relations_from(&e.entity_ref)
                     .into_iter()
-                    .filter(|r| r.relation == "dependsOn")
+                    .filter(|r| r.relation.as_str() == "dependsOn")
                     .filter_map(|r| s.entity(&r.target_ref))
                     .collect()
             })

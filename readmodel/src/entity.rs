@@ -16,7 +16,7 @@ use almanac_domain::Change;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::snapshot::Relations;
+use crate::snapshot::{LogEvent, Relations};
 
 /// String leaves longer than this, outside `metadata`, are held as a stub. `metadata`
 /// strings are kept whole: validation bounds them (a title at 1 KiB, a description and an
@@ -58,19 +58,87 @@ impl StringMap {
 }
 
 /// One declaration of an edge, as the `relations` table stores it: both directions of every
-/// relation an entity declares carry its ref as `declared_by`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// relation an entity declares carry its ref as `declared_by`. 56 bytes: the type and the
+/// field are a byte each (rows order as their spellings do, as the table's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RelationRow {
     pub source_ref: Arc<str>,
-    /// Backstage's spelling, e.g. `ownedBy`.
-    pub relation: &'static str,
+    pub relation: RelationType,
     pub target_ref: Arc<str>,
     pub declared_by: Arc<str>,
     /// The spec field that declared it, e.g. `spec.owner`.
-    pub field: &'static str,
+    pub field: RelationField,
+}
+
+impl Ord for RelationRow {
+    /// By source, type (as spelled), target, declaring entity, field (as spelled).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl RelationRow {
+    fn key(&self) -> (&str, &str, &str, &str, &str) {
+        (
+            &self.source_ref,
+            self.relation.as_str(),
+            &self.target_ref,
+            &self.declared_by,
+            self.field.as_str(),
+        )
+    }
+}
+
+impl PartialOrd for RelationRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A spec field that declares relations, as its position among the domain's
+/// (`relations::fields`): a byte where its `&'static str` took sixteen.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelationField(u8);
+
+impl RelationField {
+    /// `field` as one of the domain's (every `DeclaredRelation::field` is).
+    fn of(field: &str) -> RelationField {
+        let at = almanac_domain::relations::fields().position(|known| known == field);
+        RelationField(at.and_then(|at| u8::try_from(at).ok()).unwrap_or(u8::MAX))
+    }
+
+    /// Its spelling, e.g. `spec.owner`.
+    pub fn as_str(self) -> &'static str {
+        almanac_domain::relations::fields()
+            .nth(usize::from(self.0))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RelationField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RelationField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl RelationRow {
+    /// The same declaration read from its other end.
+    pub fn inverse(&self) -> RelationRow {
+        RelationRow {
+            source_ref: self.target_ref.clone(),
+            relation: self.relation.inverse(),
+            target_ref: self.source_ref.clone(),
+            declared_by: self.declared_by.clone(),
+            field: self.field,
+        }
+    }
+
     /// Declared by its own source: held only in that entity's `declared`, not again in
     /// the snapshot's relation index (half of all rows).
     pub(crate) fn is_own(&self) -> bool {
@@ -83,26 +151,27 @@ impl RelationRow {
 pub struct Entity {
     /// Canonical, lower-case `kind:namespace/name` (the stream).
     pub entity_ref: Arc<str>,
-    /// As written (`Component`, `API`, a custom kind).
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub spec_type: Option<String>,
-    pub lifecycle: Option<String>,
+    /// As written (`Component`, `API`, a custom kind). Kinds, namespaces, types,
+    /// lifecycles and refs are shared (one `Arc<str>` per value within a build, the
+    /// owner's and system's with the relation rows' refs); the other texts are boxed (no
+    /// capacity field): a tenth of a bench entity's bytes.
+    pub kind: Arc<str>,
+    pub namespace: Arc<str>,
+    pub name: Box<str>,
+    pub title: Option<Box<str>>,
+    pub description: Option<Box<str>>,
+    pub spec_type: Option<Arc<str>>,
+    pub lifecycle: Option<Arc<str>>,
     /// Canonical ref of `spec.owner`.
-    pub owner_ref: Option<String>,
+    pub owner_ref: Option<Arc<str>>,
     /// Canonical ref of `spec.system` (the `partOf` relation that field declares).
-    pub system_ref: Option<String>,
-    pub tags: Vec<String>,
+    pub system_ref: Option<Arc<str>>,
+    pub tags: Box<[Box<str>]>,
     pub labels: StringMap,
+    /// `backstage.io/managed-by-location` and `…-origin-location` are read from here
+    /// ([`Entity::source`], [`Entity::origin`]), not held again.
     pub annotations: StringMap,
-    pub links: Vec<Link>,
-    /// `backstage.io/managed-by-location`.
-    pub source: Option<String>,
-    /// `backstage.io/managed-by-origin-location`.
-    pub origin: Option<String>,
+    pub links: Box<[Link]>,
     /// The stream version of its last event.
     pub version: i64,
     /// The position of the registration this life of the entity began with; the store's
@@ -114,33 +183,43 @@ pub struct Entity {
     /// The normalised descriptor as JSON text, with string leaves over [`ELIDE_BYTES`]
     /// outside `metadata` replaced by stubs (see [`Entity::elided`]), and without the
     /// fields this struct already holds (`kind`, `metadata.name`, `namespace`, `title`,
-    /// `description`, `labels`, `annotations`, when equal): read it through
+    /// `description`, `labels`, `annotations`, `tags`, `spec.type`, `spec.lifecycle`, when
+    /// equal): read it through
     /// [`Entity::descriptor`], which puts them back. Held as text, not as a parsed tree:
     /// a third of the memory, parsed again only when an update applies.
     pub descriptor_json: Arc<str>,
     /// Which held fields `descriptor_json` leaves out ([`HELD`] bits).
-    pub(crate) left_out: u8,
+    pub(crate) left_out: u16,
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
-    /// Every row this entity declares in `relations` (both directions), sorted.
+    /// The rows of `relations` this entity declares with itself as source, sorted: each
+    /// declared relation forward (and a self-reference's inverse). The inverses, held
+    /// under their sources in the snapshot's relation index, are [`Entity::declared_rows`].
     pub declared: Box<[RelationRow]>,
     pub(crate) keys: Keys,
 }
 
-/// Lower-cased values that filters, sorting and search compare, computed once; each
-/// `None` when the lower-cased value equals the field as written (the usual case: one
-/// allocation fewer), read through the entity's `key_*` methods.
+/// Lower-cased values that filters, sorting and search compare, computed once, read
+/// through the entity's `key_*` methods: `lower(kind)` shared (it differs from the kind
+/// as written for every built-in kind), the others only when one differs from its field
+/// as written (rare: one pointer, not five, in the usual case).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub(crate) struct Keys {
-    kind: Option<Box<str>>,
+    kind: Arc<str>,
+    others: Option<Box<Lowered>>,
+    /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
+    pub search_text: Box<str>,
+}
+
+/// Each `None` when the lower-cased value equals the field as written.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Lowered {
     namespace: Option<Box<str>>,
     name: Option<Box<str>>,
     /// `lower(coalesce(title, name))`.
     title: Option<Box<str>>,
     spec_type: Option<Box<str>>,
     lifecycle: Option<Box<str>>,
-    /// Name, title and description (their first `summary::SEARCH_FIELD_BYTES`) and tags, lower-cased.
-    pub search_text: Box<str>,
 }
 
 /// `text` lower-cased, or `None` when that is `text` itself.
@@ -158,15 +237,15 @@ pub(crate) struct Birth {
 
 impl Entity {
     /// Derives every field from `descriptor` (already elided, see [`elide`]) and the
-    /// rows it declares ([`relation_rows`]).
+    /// rows it declares ([`relation_rows`]), at `stored` (its last event); `intern`
+    /// shares the texts many entities hold.
     pub(crate) fn derive(
         entity_ref: Arc<str>,
         descriptor: Value,
         declared: Vec<RelationRow>,
-        version: i64,
-        last_position: i64,
+        stored: &LogEvent,
         birth: Birth,
-        updated_at: DateTime<Utc>,
+        intern: &mut dyn FnMut(String) -> Arc<str>,
     ) -> Entity {
         let summary = Summary::of(&descriptor);
         let search_text = summary.search_text().to_lowercase();
@@ -180,49 +259,47 @@ impl Entity {
             owner_ref,
             spec_type,
             lifecycle,
-            source,
-            origin,
+            // Annotations, read from `annotations` when asked.
+            source: _,
+            origin: _,
         } = summary;
         let system_ref = declared
             .iter()
-            .find(|row| row.field == "spec.system" && *row.source_ref == *entity_ref)
-            .map(|row| row.target_ref.to_string());
-        let keys = Keys {
-            kind: lowered(&kind),
+            .find(|row| row.field.as_str() == "spec.system" && *row.source_ref == *entity_ref)
+            .map(|row| row.target_ref.clone());
+        let others = Lowered {
             namespace: lowered(&namespace),
             name: lowered(&name),
             title: lowered(title.as_deref().unwrap_or(&name)),
             spec_type: spec_type.as_deref().and_then(lowered),
             lifecycle: lifecycle.as_deref().and_then(lowered),
+        };
+        let keys = Keys {
+            kind: intern(kind.to_lowercase()),
+            others: (others != Lowered::default()).then(|| Box::new(others)),
             search_text: search_text.into_boxed_str(),
         };
         let mut entity = Entity {
             labels: string_map(&descriptor["metadata"]["labels"]),
             annotations: string_map(&descriptor["metadata"]["annotations"]),
-            links: links(&descriptor),
-            source,
-            origin,
+            links: links(&descriptor).into_boxed_slice(),
             elided: has_stub(&descriptor),
             entity_ref,
-            kind,
-            namespace,
-            name,
-            title,
-            description,
-            spec_type,
-            lifecycle,
-            owner_ref,
+            kind: intern(kind),
+            namespace: intern(namespace),
+            name: name.into_boxed_str(),
+            title: title.map(String::into_boxed_str),
+            description: description.map(String::into_boxed_str),
+            spec_type: spec_type.map(&mut *intern),
+            lifecycle: lifecycle.map(&mut *intern),
+            owner_ref: owner_ref.map(&mut *intern),
             system_ref,
-            tags: {
-                let mut tags = tags;
-                tags.shrink_to_fit();
-                tags
-            },
-            version,
+            tags: tags.into_iter().map(String::into_boxed_str).collect(),
+            version: stored.version,
             registered_position: birth.registered_position,
-            last_position,
+            last_position: stored.position,
             created_at: birth.created_at,
-            updated_at,
+            updated_at: stored.recorded_at,
             descriptor_json: Arc::from(""),
             left_out: 0,
             declared: declared.into_boxed_slice(),
@@ -236,33 +313,67 @@ impl Entity {
 
     /// `lower(kind)`.
     pub(crate) fn key_kind(&self) -> &str {
-        self.keys.kind.as_deref().unwrap_or(&self.kind)
+        &self.keys.kind
+    }
+
+    /// One of the lower-cased values other than the kind, if it differs.
+    fn lowered(&self, field: impl Fn(&Lowered) -> &Option<Box<str>>) -> Option<&str> {
+        self.keys
+            .others
+            .as_deref()
+            .and_then(|o| field(o).as_deref())
     }
 
     pub(crate) fn key_namespace(&self) -> &str {
-        self.keys.namespace.as_deref().unwrap_or(&self.namespace)
+        self.lowered(|o| &o.namespace).unwrap_or(&self.namespace)
     }
 
     pub(crate) fn key_name(&self) -> &str {
-        self.keys.name.as_deref().unwrap_or(&self.name)
+        self.lowered(|o| &o.name).unwrap_or(&self.name)
     }
 
     /// `lower(coalesce(title, name))`.
     pub(crate) fn key_title(&self) -> &str {
-        self.keys
-            .title
-            .as_deref()
+        self.lowered(|o| &o.title)
             .unwrap_or(self.title.as_deref().unwrap_or(&self.name))
     }
 
     pub(crate) fn key_type(&self) -> Option<&str> {
-        let held = self.keys.spec_type.as_deref();
+        let held = self.lowered(|o| &o.spec_type);
         self.spec_type.as_deref().map(|t| held.unwrap_or(t))
     }
 
     pub(crate) fn key_lifecycle(&self) -> Option<&str> {
-        let held = self.keys.lifecycle.as_deref();
+        let held = self.lowered(|o| &o.lifecycle);
         self.lifecycle.as_deref().map(|l| held.unwrap_or(l))
+    }
+
+    /// Every row this entity declares in `relations` (both directions), sorted.
+    pub fn declared_rows(&self) -> Vec<RelationRow> {
+        let mut rows: Vec<RelationRow> = self.declared.to_vec();
+        rows.extend(self.inverse_rows());
+        rows.sort();
+        rows
+    }
+
+    /// The rows it declares under other sources: its own read from their other end.
+    pub(crate) fn inverse_rows(&self) -> impl Iterator<Item = RelationRow> + '_ {
+        self.declared
+            .iter()
+            .map(RelationRow::inverse)
+            .filter(|row| !row.is_own())
+    }
+
+    /// `backstage.io/managed-by-location`: the source that holds the entity.
+    pub fn source(&self) -> Option<&str> {
+        self.annotations
+            .get(almanac_domain::entity::MANAGED_BY_LOCATION)
+    }
+
+    /// `backstage.io/managed-by-origin-location`.
+    pub fn origin(&self) -> Option<&str> {
+        self.annotations
+            .get(almanac_domain::entity::MANAGED_BY_ORIGIN_LOCATION)
     }
 
     /// The held descriptor, parsed (`Null` if the text were not JSON, which it always is:
@@ -298,6 +409,9 @@ impl Entity {
             [_, "description"] => text(self.description.as_deref()),
             [_, "labels"] => map(&self.labels),
             [_, "annotations"] => map(&self.annotations),
+            [_, "tags"] => Value::Array(self.tags.iter().map(|t| text(Some(t))).collect()),
+            ["spec", "type"] => text(self.spec_type.as_deref()),
+            ["spec", "lifecycle"] => text(self.lifecycle.as_deref()),
             _ => Value::Null,
         }
     }
@@ -313,7 +427,7 @@ impl Entity {
 /// The descriptor fields an [`Entity`] holds anyway, left out of its `descriptor_json`
 /// when equal to the held value (bit i of `left_out` = `HELD[i]`): about half of a
 /// bench-shaped descriptor's text.
-const HELD: [&[&str]; 7] = [
+const HELD: [&[&str]; 10] = [
     &["kind"],
     &["metadata", "name"],
     &["metadata", "namespace"],
@@ -321,6 +435,9 @@ const HELD: [&[&str]; 7] = [
     &["metadata", "description"],
     &["metadata", "labels"],
     &["metadata", "annotations"],
+    &["metadata", "tags"],
+    &["spec", "type"],
+    &["spec", "lifecycle"],
 ];
 
 /// The object holding the last key of `path`, and that key.
@@ -338,7 +455,7 @@ fn slot<'v, 'p>(
 
 /// Removes from `descriptor` each [`HELD`] field equal to what `entity` holds; the bits
 /// of those removed.
-fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u8 {
+fn leave_out_held(descriptor: &mut Value, entity: &Entity) -> u16 {
     let mut left_out = 0;
     for (bit, path) in HELD.iter().enumerate() {
         let held = entity.held_value(path);
@@ -377,19 +494,22 @@ pub(crate) fn relation_rows(
         // Both of `DeclaredRelation::edges` (their order does not matter: rows are sorted),
         // each ref made once.
         let target = intern(declared.target.canonical());
+        let field = RelationField::of(declared.field);
         let row =
             |source_ref: &Arc<str>, relation: RelationType, target_ref: &Arc<str>| RelationRow {
                 source_ref: source_ref.clone(),
-                relation: relation.as_str(),
+                relation,
                 target_ref: target_ref.clone(),
                 declared_by: entity_ref.clone(),
-                field: declared.field,
+                field,
             };
         rows.push(row(&source, declared.relation, &target));
         rows.push(row(&target, declared.relation.inverse(), &source));
     }
     rows.sort();
     rows.dedup();
+    // Only its own are held; the others are their inverses (`Entity::inverse_rows`).
+    rows.retain(RelationRow::is_own);
     rows
 }
 

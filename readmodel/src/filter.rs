@@ -84,7 +84,7 @@ impl Compiled {
             Compiled::Lifecycle(v) => any(v, entity.key_lifecycle()),
             Compiled::Owner(v) => any(v, entity.owner_ref.as_deref()),
             Compiled::Ref(v) => any(v, Some(&entity.entity_ref)),
-            Compiled::Tag(v) => entity.tags.iter().any(|t| v.contains(t)),
+            Compiled::Tag(v) => entity.tags.iter().any(|t| v.iter().any(|w| **w == **t)),
             Compiled::Label(pairs) => pairs
                 .iter()
                 .any(|(k, val)| entity.labels.get(k) == Some(val.as_str())),

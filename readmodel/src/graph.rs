@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::fast::HashMap;
 use std::sync::Arc;
 
+use almanac_domain::RelationType;
+
 use crate::entity::{Entity, RelationRow};
 use crate::query::{Direction, OwnedScope, WalkLimits};
 use crate::snapshot::Snapshot;
@@ -155,7 +157,7 @@ impl Snapshot {
     fn targets(&self, source: &str, relation: &str) -> Vec<&Arc<str>> {
         let mut targets: Vec<&Arc<str>> = self
             .relation_rows(source)
-            .filter(|r| r.relation == relation)
+            .filter(|r| r.relation.as_str() == relation)
             .map(|r| &r.target_ref)
             .collect();
         targets.dedup();
@@ -225,7 +227,7 @@ impl Snapshot {
         for group in self.group_tree(root, transitive) {
             refs.extend(
                 self.relation_rows(&group)
-                    .filter(|row| row.relation == "hasMember")
+                    .filter(|row| row.relation == RelationType::HasMember)
                     .map(|row| &row.target_ref),
             );
         }

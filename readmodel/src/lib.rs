@@ -19,7 +19,7 @@ mod search;
 mod set;
 pub mod snapshot;
 
-pub use entity::{Entity, Link, RelationRow, StringMap, ELIDE_BYTES};
+pub use entity::{Entity, Link, RelationField, RelationRow, StringMap, ELIDE_BYTES};
 pub use graph::{Ancestor, Reached, RootedPage, Walk, WalkEdge, MAX_ANCESTRY};
 pub use list::{Facet, ListPage, Listed, Scored, SearchPage};
 pub use query::{

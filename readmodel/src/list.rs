@@ -67,12 +67,12 @@ pub(crate) const FACET_FIELDS: [FacetField; 6] = [
 /// The values an entity counts for in `field` (none when it has no value).
 pub(crate) fn facet_values(entity: &Entity, field: FacetField) -> Vec<&str> {
     match field {
-        FacetField::Kind => vec![entity.kind.as_str()],
-        FacetField::Namespace => vec![entity.namespace.as_str()],
+        FacetField::Kind => vec![&*entity.kind],
+        FacetField::Namespace => vec![&*entity.namespace],
         FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
         FacetField::Lifecycle => entity.lifecycle.as_deref().into_iter().collect(),
         FacetField::Owner => entity.owner_ref.as_deref().into_iter().collect(),
-        FacetField::Tag => entity.tags.iter().map(String::as_str).collect(),
+        FacetField::Tag => entity.tags.iter().map(|t| &**t).collect(),
     }
 }
 
@@ -98,7 +98,7 @@ impl OrderField {
     }
 }
 
-fn text(value: &Option<String>) -> Cow<'_, str> {
+fn text(value: &Option<Arc<str>>) -> Cow<'_, str> {
     Cow::Borrowed(value.as_deref().unwrap_or(""))
 }
 

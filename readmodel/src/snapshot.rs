@@ -355,10 +355,9 @@ fn fold_one(
         key.clone(),
         descriptor,
         declared,
-        stored.version,
-        stored.position,
+        stored,
         birth,
-        stored.recorded_at,
+        &mut intern,
     )))
 }
 
@@ -478,15 +477,18 @@ impl Others<'_> {
     fn update(&mut self, changed: &[Changed]) {
         // Every row the batch removes (false) or adds (true), borrowed from the entities;
         // sorted, rows of one source are adjacent (`RelationRow` orders by source first).
-        let mut rows: Vec<(&RelationRow, bool)> = Vec::new();
+        let mut rows: Vec<(RelationRow, bool)> = Vec::new();
         for (key, old, new) in changed {
             let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             if old_rows != new_rows {
-                // A source's own rows are read from its `declared` (held once).
-                let others = |row: &&RelationRow| !row.is_own();
-                rows.extend(old_rows.iter().filter(others).map(|row| (row, false)));
-                rows.extend(new_rows.iter().filter(others).map(|row| (row, true)));
+                // A source's own rows are read from its `declared`; the index holds the
+                // inverses, under the other end.
+                let inverses = |e: &Option<Arc<Entity>>| {
+                    e.iter().flat_map(|e| e.inverse_rows()).collect::<Vec<_>>()
+                };
+                rows.extend(inverses(old).into_iter().map(|row| (row, false)));
+                rows.extend(inverses(new).into_iter().map(|row| (row, true)));
             }
             let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
             let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
@@ -529,14 +531,11 @@ impl Others<'_> {
             let source = &group[0].0.source_ref;
             let mut set = self.edges.get(source).cloned().unwrap_or_default();
             set.apply(
-                group
-                    .iter()
-                    .filter(|(_, added)| !added)
-                    .map(|(row, _)| *row),
+                group.iter().filter(|(_, added)| !added).map(|(row, _)| row),
                 group
                     .iter()
                     .filter(|(_, added)| *added)
-                    .map(|(row, _)| (*row).clone()),
+                    .map(|(row, _)| row.clone()),
             );
             if set.is_empty() {
                 self.edges.remove(source);

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use almanac_domain::summary::Summary;
 use almanac_domain::{CatalogEvent, Entity as DomainEntity};
 use almanac_readmodel::entity::elide;
 use almanac_readmodel::{
@@ -76,7 +77,11 @@ fn descriptor(rng: &mut StdRng, names: &Names, kind: &str, name: &str) -> Value 
     let tier = ["1", "2", "3"][rng.gen_range(0..3)];
     metadata["labels"] = json!({ "tier": tier });
     if rng.gen_bool(0.3) {
-        metadata["annotations"] = json!({ "example.com/oncall": words(rng, 1) });
+        metadata["annotations"] = json!({
+            "example.com/oncall": words(rng, 1),
+            "backstage.io/managed-by-location": "url:https://git.example.com/catalog.yaml",
+            "backstage.io/managed-by-origin-location": "url:https://git.example.com/all.yaml",
+        });
     }
     if rng.gen_bool(0.2) {
         metadata["links"] = json!([{ "url": "https://example.com/dash", "title": "Dashboard" }]);
@@ -324,7 +329,7 @@ fn trusting_the_log_folds_what_validating_folds() {
         let edges: usize = validated
             .snapshot
             .entities()
-            .map(|e| e.declared.len())
+            .map(|e| e.declared_rows().len())
             .sum();
         assert!(edges > 1_000, "{edges}");
     }
@@ -420,6 +425,7 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
     }
     let mut live = 0;
     let mut elided = 0;
+    let mut sources = 0;
     for (stream, events) in streams {
         // The stale patches are the only events that do not fold: drop them, as the fold does.
         let mut state = None;
@@ -449,34 +455,61 @@ fn the_snapshot_equals_one_rebuilt_entity_by_entity_with_the_domain_fold() {
         rows.sort();
         rows.dedup();
         let declared: Vec<(String, &str, String)> = held
-            .declared
+            .declared_rows()
             .iter()
             .map(|r| {
                 (
                     r.source_ref.to_string(),
-                    r.relation,
+                    r.relation.as_str(),
                     r.target_ref.to_string(),
                 )
             })
             .collect();
         assert_eq!(declared, rows, "{stream}");
-        for row in &held.declared {
+        for row in &held.declared_rows() {
             assert!(snapshot.relation_rows(&row.source_ref).any(|r| r == row));
         }
         assert_eq!(held.title.as_deref(), entity.title());
-        assert_eq!(held.tags, entity.tags());
+        assert_eq!(
+            held.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
+            entity.tags()
+        );
+        // Every summary field (shared or boxed, source and origin read from annotations)
+        // equals the domain's derivation.
+        let summary = Summary::of(&held.descriptor());
+        let text = |t: &Option<String>| t.clone();
+        assert_eq!(&*held.kind, summary.kind, "{stream}");
+        assert_eq!(&*held.namespace, summary.namespace, "{stream}");
+        assert_eq!(&*held.name, summary.name, "{stream}");
+        assert_eq!(held.description.as_deref(), summary.description.as_deref());
+        assert_eq!(
+            held.spec_type.as_deref().map(str::to_string),
+            text(&summary.spec_type)
+        );
+        assert_eq!(
+            held.lifecycle.as_deref().map(str::to_string),
+            text(&summary.lifecycle)
+        );
+        assert_eq!(
+            held.owner_ref.as_deref().map(str::to_string),
+            text(&summary.owner_ref)
+        );
+        assert_eq!(held.source().map(str::to_string), text(&summary.source));
+        assert_eq!(held.origin().map(str::to_string), text(&summary.origin));
+        sources += usize::from(held.source().is_some() && held.origin().is_some());
     }
     assert_eq!(live, snapshot.len());
     assert!(live > 50 && elided > 0, "live {live}, elided {elided}");
+    assert!(sources > 0, "no entity with a managed-by location");
     // Each source's rows are exactly the live entities' declarations leaving it, sorted
     // (a source's own are held in its `declared`, the others' in the index: merged).
     let mut by_source: BTreeMap<String, Vec<RelationRow>> = BTreeMap::new();
     for entity in snapshot.entities() {
-        for row in entity.declared.iter() {
+        for row in entity.declared_rows() {
             by_source
                 .entry(row.source_ref.to_string())
                 .or_default()
-                .push(row.clone());
+                .push(row);
         }
     }
     for (source, mut rows) in by_source {

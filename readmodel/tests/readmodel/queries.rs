@@ -117,7 +117,13 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
     let hops: Vec<(String, &str, String)> = snapshot
         .relations_from("component:default/payments")
         .iter()
-        .map(|r| (r.relation.to_string(), r.field, r.target_ref.to_string()))
+        .map(|r| {
+            (
+                r.relation.as_str().to_string(),
+                r.field.as_str(),
+                r.target_ref.to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         hops,
@@ -141,20 +147,23 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
     );
     // The inverse, declared by payments, read from the ledger's side.
     let back = snapshot.relations_from("component:default/ledger");
-    let dependency_of = back.iter().find(|r| r.relation == "dependencyOf").unwrap();
+    let dependency_of = back
+        .iter()
+        .find(|r| r.relation.as_str() == "dependencyOf")
+        .unwrap();
     assert_eq!(&*dependency_of.target_ref, "component:default/payments");
     assert_eq!(&*dependency_of.declared_by, "component:default/payments");
     // A membership declared from both sides is one edge.
     let members: Vec<_> = snapshot
         .relations_from("group:default/platform")
         .into_iter()
-        .filter(|r| r.relation == "hasMember")
+        .filter(|r| r.relation.as_str() == "hasMember")
         .collect();
     assert_eq!(members.len(), 1);
     assert_eq!(
         snapshot
             .relation_rows("group:default/platform")
-            .filter(|r| r.relation == "hasMember")
+            .filter(|r| r.relation.as_str() == "hasMember")
             .count(),
         2
     );
@@ -323,7 +332,7 @@ fn filter_sort_and_keyset_pages_cut_at_the_right_rows() {
     }];
     assert_eq!(snapshot.count_entities(&filter), 4);
     let page = snapshot.list_entities(&filter, &order, 3, None);
-    let names: Vec<&str> = page.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = page.rows.iter().map(|r| &*r.entity.name).collect();
     // website first (desc), ties by ref: checkout before wiki; then the services by ref.
     assert_eq!(names, vec!["checkout", "wiki", "ledger"]);
     assert!(page.has_next);
@@ -335,7 +344,7 @@ fn filter_sort_and_keyset_pages_cut_at_the_right_rows() {
         3,
         Some((&last.sort_keys, &last.entity.entity_ref)),
     );
-    let names: Vec<&str> = next.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = next.rows.iter().map(|r| &*r.entity.name).collect();
     assert_eq!(names, vec!["payments"]);
     assert!(!next.has_next);
     // "Not" over a missing value is true: groups and users have no lifecycle.
@@ -400,7 +409,10 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let search = |text: &str| -> Vec<String> {
         let query = TextQuery::parse(text).unwrap();
         let page = snapshot.search(&query, &Filter::all(), 10, None);
-        page.rows.iter().map(|r| r.entity.name.clone()).collect()
+        page.rows
+            .iter()
+            .map(|r| r.entity.name.to_string())
+            .collect()
     };
     // The exact name first, then names it prefixes, then the description's word.
     assert_eq!(
@@ -429,7 +441,7 @@ fn search_ranks_names_first_and_finds_prefixes_and_near_misses() {
     let after = (first.rows[0].score, &*first.rows[0].entity.entity_ref);
     let second = snapshot.search(&query, &Filter::all(), 5, Some(after));
     assert_eq!((second.total, second.has_next), (3, false));
-    let names: Vec<&str> = second.rows.iter().map(|r| r.entity.name.as_str()).collect();
+    let names: Vec<&str> = second.rows.iter().map(|r| &*r.entity.name).collect();
     assert_eq!(names, vec!["payments-api", "payments-team"]);
     // Text inside a filter tree.
     let text = Filter::Text(TextQuery::parse("ledg").unwrap());
@@ -468,14 +480,14 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
         stub.as_str().map(|s| s.starts_with("almanac:elided:")),
         Some(true)
     );
-    assert_eq!(held.kind, "API");
+    assert_eq!(&*held.kind, "API");
     assert_eq!(held.title.as_deref(), Some("Ledger API"));
     assert_eq!(held.description.as_deref(), Some("Double-entry postings"));
     assert_eq!(held.spec_type.as_deref(), Some("openapi"));
     assert_eq!(held.lifecycle.as_deref(), Some("production"));
     assert_eq!(held.owner_ref.as_deref(), Some("group:default/platform"));
     assert_eq!(held.system_ref.as_deref(), Some("system:default/money"));
-    assert_eq!(held.tags, vec!["rest".to_string(), "money".to_string()]);
+    assert_eq!(&*held.tags, ["rest".into(), "money".into()]);
     assert_eq!(held.labels.get("tier"), Some("1"));
     assert_eq!(
         held.annotations.get("example.com/runbook"),
@@ -484,7 +496,7 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
     assert_eq!(held.links.len(), 1);
     let rows: Vec<(&str, &str)> = snapshot
         .relation_rows("api:default/ledger-api")
-        .map(|r| (r.relation, &*r.target_ref))
+        .map(|r| (r.relation.as_str(), &*r.target_ref))
         .collect();
     assert_eq!(
         rows,

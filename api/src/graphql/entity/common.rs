@@ -64,7 +64,7 @@ macro_rules! entity_type {
                 Ok(self.0.description().map(str::to_string))
             }
             pub(crate) async fn tags(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<String>> {
-                Ok(self.0.tags().to_vec())
+                Ok(self.0.tags())
             }
             /// `metadata.labels` as an object.
             pub(crate) async fn labels(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::Json<serde_json::Value>> {
@@ -311,9 +311,9 @@ pub async fn relations(
     let relations = snapshot
         .relations_from(data.entity_ref())
         .into_iter()
-        .filter(|row| wanted.is_none_or(|t| row.relation == t.as_str()))
+        .filter(|row| wanted.is_none_or(|t| row.relation == t))
         .map(|row| Relation {
-            relation_type: row.relation.to_string(),
+            relation_type: row.relation.as_str().to_string(),
             target_ref: row.target_ref.to_string(),
             declared_by: row.declared_by.to_string(),
             field: row.field.to_string(),

@@ -155,8 +155,8 @@ impl EntityData {
         field!(self, e => e.description.as_deref(), r => r.description.as_deref())
     }
 
-    pub fn tags(&self) -> &[String] {
-        field!(self, e => &e.tags, r => &r.tags)
+    pub fn tags(&self) -> Vec<String> {
+        field!(self, e => e.tags.iter().map(|t| t.to_string()).collect(), r => r.tags.clone())
     }
 
     /// The canonical ref of `spec.owner`.
@@ -166,7 +166,7 @@ impl EntityData {
 
     /// `backstage.io/managed-by-location`.
     pub fn source(&self) -> Option<&str> {
-        field!(self, e => e.source.as_deref(), r => r.source.as_deref())
+        field!(self, e => e.source(), r => r.source.as_deref())
     }
 
     pub fn uid(&self) -> uuid::Uuid {
@@ -187,16 +187,16 @@ impl EntityData {
 
     /// `spec.type`.
     pub fn spec_type(&self) -> Option<String> {
-        field!(self, e => e.spec_type.clone(), r => r.spec_type.clone())
+        field!(self, e => e.spec_type.as_deref().map(str::to_string), r => r.spec_type.clone())
     }
 
     pub fn lifecycle(&self) -> Option<String> {
-        field!(self, e => e.lifecycle.clone(), r => r.lifecycle.clone())
+        field!(self, e => e.lifecycle.as_deref().map(str::to_string), r => r.lifecycle.clone())
     }
 
     /// `metadata.links`.
     pub fn links(&self) -> Vec<almanac_domain::summary::Link> {
-        field!(self, e => e.links.clone(), r => almanac_domain::summary::links(&r.descriptor))
+        field!(self, e => e.links.to_vec(), r => almanac_domain::summary::links(&r.descriptor))
     }
 
     /// One annotation's value.
@@ -250,7 +250,7 @@ impl EntityData {
                 .collect(),
             None => snapshot
                 .relation_rows(self.entity_ref())
-                .filter(|row| row.relation == relation.as_str() && wanted(&row.target_ref))
+                .filter(|row| row.relation == relation && wanted(&row.target_ref))
                 .map(|row| &*row.target_ref)
                 .collect(),
         };
