@@ -16,6 +16,7 @@ use crate::entity::Entity;
 use crate::fast::HashMap;
 use crate::filter::Compiled;
 use crate::query::{FacetField, Filter, OrderDirection, OrderField, OrderKey, TextQuery};
+use crate::search::Keep;
 use crate::snapshot::Snapshot;
 
 /// One listed entity with the text values of its sort keys (for its cursor).
@@ -327,7 +328,7 @@ impl Snapshot {
     pub(crate) fn text_scores(&self, text: &TextQuery) -> Vec<(Arc<Entity>, f64)> {
         self.state
             .search
-            .matching(&self.state.entities, text)
+            .matching(&self.state.entities, &self.state.by_name, text)
             .scores()
     }
 
@@ -335,8 +336,8 @@ impl Snapshot {
     pub(crate) fn text_matches(&self, text: &TextQuery) -> Vec<Arc<Entity>> {
         self.state
             .search
-            .matching(&self.state.entities, text)
-            .matches(|_| true)
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .matches(None)
     }
 
     /// Best matches first (score, then ref); `after` is the (score, ref) of the previous
@@ -349,11 +350,13 @@ impl Snapshot {
         after: Option<(f64, &str)>,
     ) -> SearchPage {
         let compiled = Compiled::new(filter, self);
-        let (rows, has_next, total) = self.state.search.matching(&self.state.entities, text).top(
-            |entity| compiled.test(entity),
-            first,
-            after,
-        );
+        let test = |entity: &Entity| compiled.test(entity);
+        let keep: Keep<'_> = (*filter != Filter::all()).then_some(&test);
+        let (rows, has_next, total) = self
+            .state
+            .search
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .top(keep, first, after);
         SearchPage {
             rows: rows
                 .into_iter()
@@ -366,10 +369,11 @@ impl Snapshot {
 
     pub fn count_search(&self, text: &TextQuery, filter: &Filter) -> i64 {
         let compiled = Compiled::new(filter, self);
+        let test = |entity: &Entity| compiled.test(entity);
+        let keep: Keep<'_> = (*filter != Filter::all()).then_some(&test);
         self.state
             .search
-            .matching(&self.state.entities, text)
-            .matches(|entity| compiled.test(entity))
-            .len() as i64
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .count(keep) as i64
     }
 }

@@ -191,33 +191,69 @@ impl SearchIndex {
     }
 
     /// The entities `query` may match among `entities`, each with what the index already
-    /// tells about it; [`Matching`] decides and scores them.
+    /// tells about it; [`Matching`] decides and scores them. `by_name` (lower-cased name,
+    /// ref) gives the names the text equals or prefixes.
     ///
     /// Work follows the matches, not the catalog: candidates come from the word and
-    /// trigram maps; only a text without any alphanumeric word takes every entity.
-    pub(crate) fn matching<'q>(
-        &self,
-        entities: &PMap<Arc<str>, Arc<Entity>>,
-        query: &'q TextQuery,
-    ) -> Matching<'q> {
+    /// trigram maps; only a text without any alphanumeric word takes every entity. An
+    /// entity is looked up only where its text, its filter or its score is needed.
+    pub(crate) fn matching<'a>(
+        &'a self,
+        entities: &'a PMap<Arc<str>, Arc<Entity>>,
+        by_name: &'a imbl::OrdSet<(Arc<str>, Arc<str>)>,
+        query: &'a TextQuery,
+    ) -> Matching<'a> {
         let mut similarity = Similarity::new(query);
-        // ref -> (every word prefixes a word, holds a near miss already verified)
-        let mut found: HashMap<Arc<str>, (bool, bool)> = HashMap::default();
+        let (near, best_word) = self.near_misses(query, &mut similarity);
+        // A text's similarity to a one-word query is its best word's; longer queries
+        // compare runs of words, bounded by 1 only.
+        let ws_bound = if query.terms.len() == 1 {
+            best_word
+        } else {
+            1.0
+        };
+        // One-word queries' near misses are decided by the word's similarity; longer
+        // ones are candidates only, checked against the whole text.
+        let verified = query.terms.len() <= 1;
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut in_ref_order = false;
         if let [term] = &query.terms[..] {
-            // One word: the words holding it include those it prefixes, so one pass over
-            // their postings gives both (no set per condition).
+            // One word: the words holding it include those it prefixes. Each word's
+            // (prefixes, near miss); one word alone gives distinct refs in order.
+            let mut words: BTreeMap<&Arc<str>, (bool, bool)> = BTreeMap::new();
             for word in self.words_containing(term) {
-                let prefixes = word.starts_with(term.as_str());
-                for key in self.words.get(word).into_iter().flatten() {
-                    match found.get_mut(key) {
-                        Some(flags) => flags.0 |= prefixes,
-                        None => {
-                            found.insert(key.clone(), (prefixes, false));
-                        }
+                words.entry(word).or_default().0 = word.starts_with(term.as_str());
+            }
+            for word in &near {
+                words.entry(word).or_default().1 = true;
+            }
+            if let [(word, (all_terms, near))] = words.iter().collect::<Vec<_>>()[..] {
+                in_ref_order = true;
+                candidates.extend(self.words.get(*word).into_iter().flatten().map(|key| {
+                    Candidate {
+                        key: key.clone(),
+                        all_terms: *all_terms,
+                        near: *near,
+                    }
+                }));
+            } else {
+                let mut found: HashMap<&Arc<str>, (bool, bool)> = HashMap::default();
+                for (word, (prefixes, near)) in words {
+                    for key in self.words.get(word).into_iter().flatten() {
+                        let flags = found.entry(key).or_default();
+                        flags.0 |= prefixes;
+                        flags.1 |= near;
                     }
                 }
+                candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
+                    key: key.clone(),
+                    all_terms,
+                    near,
+                }));
             }
         } else {
+            // ref -> (every word prefixes a word, holds a near miss already verified)
+            let mut found: HashMap<Arc<str>, (bool, bool)> = HashMap::default();
             match self.substring_candidates(query) {
                 Some(refs) => found.extend(refs.into_iter().map(|r| (r, (false, false)))),
                 None => found.extend(entities.keys().map(|r| (r.clone(), (false, false)))),
@@ -225,26 +261,34 @@ impl SearchIndex {
             for key in self.prefixed(query).into_iter().flatten() {
                 found.entry(key).or_default().0 = true;
             }
-        }
-        // One-word queries' near misses are decided by the word's similarity; longer
-        // ones are candidates only, checked against the whole text.
-        let verified = query.terms.len() <= 1;
-        for key in self.near_misses(query, &mut similarity) {
-            let flags = found.entry(key).or_default();
-            flags.1 |= verified;
-        }
-        let mut candidates = Vec::with_capacity(found.len());
-        candidates.extend(found.into_iter().filter_map(|(key, (all_terms, near))| {
-            Some(Candidate {
-                entity: entities.get(&key)?.clone(),
+            for word in &near {
+                for key in self.words.get(*word).into_iter().flatten() {
+                    found.entry(key.clone()).or_default().1 |= verified;
+                }
+            }
+            candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
+                key,
                 all_terms,
                 near,
-            })
-        }));
+            }));
+        }
+        // Names the text prefixes (exact: equals), from the ordered name index.
+        let mut named: HashMap<&str, bool> = HashMap::default();
+        let from = (Arc::from(query.lower.as_str()), Arc::from(""));
+        for (name, key) in by_name.range((Bound::Included(from), Bound::Unbounded)) {
+            if !name.starts_with(query.lower.as_str()) {
+                break;
+            }
+            named.insert(&**key, **name == *query.lower);
+        }
         Matching {
             query,
+            entities,
+            named,
             similarity,
             candidates,
+            in_ref_order,
+            ws_bound,
         }
     }
 
@@ -311,7 +355,9 @@ impl SearchIndex {
     /// Entities holding a word whose similarity to the query reaches the threshold. A word
     /// sharing too few of the query's trigrams cannot, so only those sharing enough are
     /// scored; for a query of several words, a word of the run holds at least its share.
-    fn near_misses(&self, query: &TextQuery, similarity: &mut Similarity) -> HashSet<Arc<str>> {
+    ///
+    /// Also a bound on any text's word similarity to a one-word query (the best word's).
+    fn near_misses(&self, query: &TextQuery, similarity: &mut Similarity) -> (Vec<&Arc<str>>, f64) {
         let query_trigrams = &similarity.query.clone();
         let run = query.terms.len().max(1) as f64;
         let needed = (WORD_SIMILARITY_THRESHOLD * query_trigrams.len() as f64 / run).ceil();
@@ -321,25 +367,33 @@ impl SearchIndex {
                 *shared.entry(word).or_insert(0) += 1;
             }
         }
-        let mut out = HashSet::default();
+        let mut out = Vec::new();
+        // No word shares more than this share of a one-word query's trigrams, and its
+        // similarity is at most that share (fewer found, a longer extent).
+        let total = query_trigrams.len().max(1) as f64;
+        let mut bound: f64 = 0.0;
         for (word, count) in shared {
             if (count as f64) < needed {
+                bound = bound.max(count as f64 / total);
                 continue;
+            }
+            if query.terms.len() <= 1 {
+                bound = bound.max(similarity.of_window(&[word]));
             }
             // One-word queries are decided here; longer ones by the caller's recheck of
             // every holder's text.
             if query.terms.len() <= 1 && similarity.of_window(&[word]) < WORD_SIMILARITY_THRESHOLD {
                 continue;
             }
-            out.extend(self.words.get(word).into_iter().flatten().cloned());
+            out.push(word);
         }
-        out
+        (out, bound)
     }
 }
 
 /// An entity the index found for a query, with what the index told about it.
 pub(crate) struct Candidate {
-    entity: Arc<Entity>,
+    key: Arc<str>,
     /// Every query word prefixes one of its words.
     all_terms: bool,
     /// It holds a word whose similarity to a one-word query reaches the threshold.
@@ -347,11 +401,19 @@ pub(crate) struct Candidate {
 }
 
 /// One query's candidates, decided and scored lazily: word similarity, the costly part,
-/// is computed only where the match or the page needs it.
-pub(crate) struct Matching<'q> {
-    query: &'q TextQuery,
+/// is computed only where the match or the page needs it, and an entity is looked up
+/// only where its text, filter or score is.
+pub(crate) struct Matching<'a> {
+    query: &'a TextQuery,
+    entities: &'a PMap<Arc<str>, Arc<Entity>>,
+    /// Refs whose name the text prefixes -> whether it equals it.
+    named: HashMap<&'a str, bool>,
     similarity: Similarity,
     candidates: Vec<Candidate>,
+    /// The candidates are distinct and sorted by ref (one posting list).
+    in_ref_order: bool,
+    /// No candidate's word similarity is above it.
+    ws_bound: f64,
 }
 
 /// A scored match in page order: `a < b` when `a` comes first (higher score, then
@@ -384,37 +446,54 @@ impl PartialEq for Ranked {
 
 impl Eq for Ranked {}
 
-/// A match waiting to be scored, with its word similarity when deciding needed it.
-type Member = (Candidate, Option<f64>);
+/// A match waiting to be scored, with its entity and word similarity when deciding
+/// needed them.
+type Member = (Candidate, Option<Arc<Entity>>, Option<f64>);
 
 /// A page of ranked matches: the rows, whether more follow, how many match in all.
 pub(crate) type Top = (Vec<(Arc<Entity>, f64)>, bool, usize);
 
+/// A filter over matches, or none (every match kept, no entity looked up for it).
+pub(crate) type Keep<'k> = Option<&'k dyn Fn(&Entity) -> bool>;
+
 impl Matching<'_> {
-    /// Whether the candidate matches: a substring of the search text, every query word
-    /// prefixing a word, or word similarity at or above the threshold. `Some(ws)` when
-    /// deciding needed the word similarity, `Some(None)` when it did not.
-    fn decide(&mut self, candidate: &Candidate) -> Option<Option<f64>> {
-        if candidate.all_terms
-            || candidate.near
-            || candidate
-                .entity
-                .keys
-                .search_text
-                .contains(&self.query.lower)
-        {
-            return Some(None);
+    /// Whether the candidate matches (a substring of the search text, every query word
+    /// prefixing a word, or word similarity at or above the threshold) and `keep` keeps
+    /// it: `Some((entity if looked up, ws if computed))`.
+    fn decide(
+        &mut self,
+        candidate: &Candidate,
+        keep: Keep<'_>,
+    ) -> Option<(Option<Arc<Entity>>, Option<f64>)> {
+        let mut entity = None;
+        if let Some(keep) = keep {
+            let found = self.entities.get(&candidate.key)?;
+            if !keep(found) {
+                return None;
+            }
+            entity = Some(found.clone());
         }
-        let ws = self.similarity.of_text(&candidate.entity.keys.search_text);
-        (ws >= WORD_SIMILARITY_THRESHOLD).then_some(Some(ws))
+        if candidate.all_terms || candidate.near {
+            return Some((entity, None));
+        }
+        let found = match entity {
+            Some(found) => found,
+            None => self.entities.get(&candidate.key)?.clone(),
+        };
+        let text = &found.keys.search_text;
+        if text.contains(&self.query.lower) {
+            return Some((Some(found), None));
+        }
+        let ws = self.similarity.of_text(text);
+        (ws >= WORD_SIMILARITY_THRESHOLD).then_some((Some(found), Some(ws)))
     }
 
-    fn score(&mut self, entity: &Entity, ws: Option<f64>, all_terms: bool) -> f64 {
-        let ws = match ws {
-            Some(ws) => ws,
-            None => self.similarity.of_text(&entity.keys.search_text),
-        };
-        score_with(entity, self.query, ws, all_terms)
+    /// (name equals the text, name starts with it).
+    fn named(&self, key: &str) -> (bool, bool) {
+        match self.named.get(key) {
+            Some(exact) => (*exact, true),
+            None => (false, false),
+        }
     }
 
     /// Every match with its score, in no particular order (what the tests compare).
@@ -423,59 +502,71 @@ impl Matching<'_> {
         let candidates = std::mem::take(&mut self.candidates);
         let mut out = Vec::with_capacity(candidates.len());
         for candidate in candidates {
-            if let Some(ws) = self.decide(&candidate) {
-                let score = self.score(&candidate.entity, ws, candidate.all_terms);
-                out.push((candidate.entity, score));
+            let Some((entity, ws)) = self.decide(&candidate, None) else {
+                continue;
+            };
+            let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned()) else {
+                continue;
+            };
+            let ws = ws.unwrap_or_else(|| self.similarity.of_text(&entity.keys.search_text));
+            let score = score_with(&entity, self.query, ws, candidate.all_terms);
+            out.push((entity, score));
+        }
+        out
+    }
+
+    /// Every match `keep` keeps, unscored.
+    pub(crate) fn matches(mut self, keep: Keep<'_>) -> Vec<Arc<Entity>> {
+        let candidates = std::mem::take(&mut self.candidates);
+        let mut out = Vec::new();
+        for candidate in candidates {
+            if let Some((entity, _)) = self.decide(&candidate, keep) {
+                if let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned())
+                {
+                    out.push(entity);
+                }
             }
         }
         out
     }
 
-    /// Every match `keep` accepts, unscored.
-    pub(crate) fn matches(mut self, keep: impl Fn(&Entity) -> bool) -> Vec<Arc<Entity>> {
+    /// How many matches `keep` keeps.
+    pub(crate) fn count(mut self, keep: Keep<'_>) -> usize {
         let candidates = std::mem::take(&mut self.candidates);
         candidates
-            .into_iter()
-            .filter(|c| keep(&c.entity) && self.decide(c).is_some())
-            .map(|c| c.entity)
-            .collect()
+            .iter()
+            .filter(|c| self.decide(c, keep).is_some())
+            .count()
     }
 
-    /// The first `first` matches `keep` accepts after `after` (score, ref), best first,
-    /// whether more follow, and how many `keep` accepts in all.
+    /// The first `first` matches `keep` keeps after `after` (score, ref), best first,
+    /// whether more follow, and how many `keep` keeps in all.
     ///
     /// A match's score is its bonuses (exact name, name prefix, every word) plus a word
-    /// similarity of at most 1: matches are grouped by their bonuses, and the groups taken
+    /// similarity of at most 1 (at most the best word's, for one word): matches are grouped by their bonuses, and the groups taken
     /// best first, each in ref order, scoring (the costly part) only until no match left
     /// can enter the page.
-    pub(crate) fn top(
-        mut self,
-        keep: impl Fn(&Entity) -> bool,
-        first: usize,
-        after: Option<(f64, &str)>,
-    ) -> Top {
+    pub(crate) fn top(mut self, keep: Keep<'_>, first: usize, after: Option<(f64, &str)>) -> Top {
         let candidates = std::mem::take(&mut self.candidates);
         let mut total = 0;
-        // (best score possible, members with the word similarity when known)
+        // (best score possible, members)
         let mut groups: Vec<(f64, Vec<Member>)> = Vec::new();
         for candidate in candidates {
-            if !keep(&candidate.entity) {
-                continue;
-            }
-            let Some(ws) = self.decide(&candidate) else {
+            let Some((entity, ws)) = self.decide(&candidate, keep) else {
                 continue;
             };
             total += 1;
-            let best = score_with(&candidate.entity, self.query, 1.0, candidate.all_terms);
+            let (exact, prefix) = self.named(&candidate.key);
+            let best = score_of(self.ws_bound, exact, prefix, candidate.all_terms);
             match groups.iter_mut().find(|(b, _)| *b == best) {
-                Some((_, members)) => members.push((candidate, ws)),
-                None => groups.push((best, vec![(candidate, ws)])),
+                Some((_, members)) => members.push((candidate, entity, ws)),
+                None => groups.push((best, vec![(candidate, entity, ws)])),
             }
         }
         groups.sort_by(|a, b| b.0.total_cmp(&a.0));
         let keep_rows = first + 1; // one more tells whether more follow
         let mut page: BinaryHeap<Ranked> = BinaryHeap::with_capacity(keep_rows + 1);
-        let by_ref = |a: &Member, b: &Member| a.0.entity.entity_ref.cmp(&b.0.entity.entity_ref);
+        let by_ref = |a: &Member, b: &Member| a.0.key.cmp(&b.0.key);
         for (best, mut members) in groups {
             if page.len() == keep_rows && page.peek().is_some_and(|worst| best < worst.score) {
                 break; // every later group scores below the page
@@ -484,33 +575,37 @@ impl Matching<'_> {
             'group: while start < members.len() {
                 // The group's next refs in order, without sorting the whole group.
                 let end = (start + chunk).min(members.len());
-                if end < members.len() {
-                    members[start..].select_nth_unstable_by(end - start - 1, by_ref);
+                if !self.in_ref_order {
+                    if end < members.len() {
+                        members[start..].select_nth_unstable_by(end - start - 1, by_ref);
+                    }
+                    members[start..end].sort_by(by_ref);
                 }
-                members[start..end].sort_by(by_ref);
-                for (candidate, ws) in &members[start..end] {
-                    let entity = &candidate.entity;
-                    if page.len() == keep_rows {
-                        let bound = Ranked {
-                            score: best,
-                            entity: entity.clone(),
-                        };
-                        if page.peek().is_some_and(|worst| bound > *worst) {
+                for (candidate, entity, ws) in &members[start..end] {
+                    if let Some(worst) = page.peek().filter(|_| page.len() == keep_rows) {
+                        let below = best < worst.score
+                            || (best == worst.score && candidate.key > worst.entity.entity_ref);
+                        if below {
                             // It and the rest of the group (same bound, larger refs)
                             // rank after the page.
                             break 'group;
                         }
                     }
-                    let score = self.score(entity, *ws, candidate.all_terms);
+                    let Some(entity) = entity
+                        .clone()
+                        .or_else(|| self.entities.get(&candidate.key).cloned())
+                    else {
+                        continue;
+                    };
+                    let ws =
+                        ws.unwrap_or_else(|| self.similarity.of_text(&entity.keys.search_text));
+                    let score = score_with(&entity, self.query, ws, candidate.all_terms);
                     let after_cursor = match after {
                         Some((s, r)) => score < s || (score == s && &*entity.entity_ref > r),
                         None => true,
                     };
                     if after_cursor {
-                        page.push(Ranked {
-                            score,
-                            entity: entity.clone(),
-                        });
+                        page.push(Ranked { score, entity });
                         if page.len() > keep_rows {
                             page.pop();
                         }
@@ -537,11 +632,20 @@ impl Matching<'_> {
 /// this order always, so the bound computed with `ws` = 1 is never below a score.
 fn score_with(entity: &Entity, query: &TextQuery, ws: f64, all_terms: bool) -> f64 {
     let name = entity.key_name();
+    score_of(
+        ws,
+        *name == query.lower,
+        name.starts_with(&query.lower),
+        all_terms,
+    )
+}
+
+fn score_of(ws: f64, exact: bool, prefix: bool, all_terms: bool) -> f64 {
     let mut score = ws;
-    if *name == query.lower {
+    if exact {
         score += 3.0;
     }
-    if name.starts_with(&query.lower) {
+    if prefix {
         score += 1.0;
     }
     if all_terms {
