@@ -392,6 +392,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mode = args.next();
     let memory_only = mode.as_deref() == Some("memory");
     let fold_only = mode.as_deref() == Some("fold-only");
+    // `queries`: skip the batches and the copy-on-write floor, time the queries only.
+    let queries_only = mode.as_deref() == Some("queries");
     // `ALMANAC_MEASURE_VALIDATE=1`: derive relations validating every descriptor again;
     // `ALMANAC_MEASURE_PER_PAGE=1`: publish a snapshot per page of 1,000, validating (the
     // start-up before the build: the figure to compare with).
@@ -457,6 +459,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    if mode.as_deref() == Some("search-loop") {
+        // Profiling aid: search for `ledger` until killed.
+        let term = TextQuery::parse("ledger")?;
+        eprintln!("folded");
+        loop {
+            std::hint::black_box(snapshot.search(&term, &Filter::all(), 20, None));
+        }
+    }
     if fold_only {
         let report = json!({
             "entities": snapshot.len(),
@@ -515,6 +525,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         batches.push(batch);
     }
     let mut pinned = snapshot.clone();
+    if queries_only {
+        batches.truncate(1);
+    }
     let advance = time(batches.len(), |i| {
         let next = pinned.advance(&batches[i]).snapshot;
         // The reader's snapshot is kept until the next one is published.
@@ -541,7 +554,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let cow_clone = time(20, |_| {
+    let cow_clone = time(if queries_only { 1 } else { 20 }, |_| {
         (entity_map.clone(), edge_map.clone(), ordered.clone())
     });
 
@@ -635,6 +648,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
         .reached
         .len();
+    // The bench's walk (`dependents_of_resource`): incoming, no APIs, the server's default
+    // budget (`graphql.max_walk_nodes` 2,000, `max_walk_depth` 16), refs and depths.
+    let bench_limits = WalkLimits {
+        max_depth: 16,
+        max_nodes: 2_000,
+    };
+    let bench_dependents = time(200, |_| {
+        let walk = s.walk_dependencies(
+            "resource:default/shared-postgres",
+            Direction::Incoming,
+            false,
+            bench_limits,
+        );
+        (walk.reached.len(), walk.truncated)
+    });
     let term = TextQuery::parse("ledger")?;
     let search = time(50, |_| {
         let page = s.search(&term, &Filter::all(), 20, None);
@@ -646,6 +674,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let prefix = TextQuery::parse("led")?;
     let search_prefix = time(20, |_| {
         s.search(&prefix, &Filter::all(), 20, None).rows.len()
+    });
+    // The bench's facets request: kind (first: the page size), owner and tag (first 20).
+    let bench_facets = time(200, |_| {
+        (
+            s.facets(FacetField::Kind, &Filter::all(), 100),
+            s.facets(FacetField::Owner, &Filter::all(), 20),
+            s.facets(FacetField::Tag, &Filter::all(), 20),
+        )
     });
     let facets = time(50, |_| {
         (
@@ -676,6 +712,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             "owned_by_root_group_total": owned_total,
             "dependents_of_shared_resource_transitive": dependents,
             "dependents_reached": dependents_reached,
+            "bench_dependents_budget_2000_depth_16": bench_dependents,
+            "bench_facets_kind_owner_tag": bench_facets,
             "search_first_20_with_total": search,
             "search_total": search_total,
             "search_near_miss_first_20": search_typo,

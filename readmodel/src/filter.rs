@@ -58,9 +58,9 @@ impl Compiled {
             Filter::HasAnnotation(keys) => Compiled::HasAnnotation(keys.clone()),
             Filter::Text(text) => Compiled::Matches(
                 snapshot
-                    .text_scores(text)
+                    .text_matches(text)
                     .into_iter()
-                    .map(|(entity, _)| entity.entity_ref.clone())
+                    .map(|entity| entity.entity_ref.clone())
                     .collect(),
             ),
             Filter::Ref(v) => Compiled::Ref(lower_all(v)),

@@ -6,7 +6,7 @@
 //! (dangling edges are walked, as in SQL), but only live entities are returned where the
 //! store joins `entities`. Nothing here reads anything but the snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::fast::HashMap;
 use std::sync::Arc;
@@ -74,8 +74,9 @@ pub struct Walk {
     pub reached: Vec<Reached>,
     /// A limit (depth or node budget) left reachable entities out.
     pub truncated: bool,
+    direction: Option<Direction>,
+    via_apis: bool,
     seen: Seen,
-    hops: Vec<WalkEdge>,
 }
 
 impl Walk {
@@ -97,16 +98,30 @@ impl Walk {
         path
     }
 
-    /// Every edge between the root and reached entities, cycles included, sorted.
-    pub fn edges(&self) -> Vec<WalkEdge> {
-        let mut edges: Vec<WalkEdge> = self
-            .hops
-            .iter()
-            .filter(|e| {
-                self.seen.contains_key(&e.dependent) && self.seen.contains_key(&e.dependency)
-            })
-            .cloned()
-            .collect();
+    /// Every edge between the root and reached entities, cycles included, sorted;
+    /// `snapshot` is the one walked. Each reached entity's next hops are read again here:
+    /// the walk itself stops as soon as a limit cuts it, before expanding them all.
+    pub fn edges(&self, snapshot: &Snapshot) -> Vec<WalkEdge> {
+        let Some(direction) = self.direction else {
+            return Vec::new();
+        };
+        let mut edges: Vec<WalkEdge> = Vec::new();
+        for from in self.seen.keys() {
+            for (to, via) in snapshot.next_hops(from, direction, self.via_apis) {
+                if !self.seen.contains_key(to) {
+                    continue;
+                }
+                let (dependent, dependency) = match direction {
+                    Direction::Outgoing => (from.clone(), to.clone()),
+                    Direction::Incoming => (to.clone(), from.clone()),
+                };
+                edges.push(WalkEdge {
+                    dependent,
+                    dependency,
+                    via: via.cloned(),
+                });
+            }
+        }
         edges.sort();
         edges.dedup();
         edges
@@ -297,26 +312,30 @@ impl Snapshot {
         from: &str,
         direction: Direction,
         via_apis: bool,
-    ) -> Vec<(Arc<str>, Option<Arc<str>>)> {
+    ) -> Vec<(&Arc<str>, Option<&Arc<str>>)> {
         let (direct, api_out, api_back) = direction.edge_types();
-        let mut hops: BTreeMap<Arc<str>, Option<Arc<str>>> = BTreeMap::new();
-        for to in self.targets(from, direct) {
-            hops.insert(to.clone(), None);
-        }
+        // Sorted and distinct already: without APIs there is nothing to merge.
+        let mut hops: Vec<(&Arc<str>, Option<&Arc<str>>)> = self
+            .targets(from, direct)
+            .into_iter()
+            .map(|to| (to, None))
+            .collect();
         if via_apis {
+            let mut through: Vec<(&Arc<str>, Option<&Arc<str>>)> = Vec::new();
             for api in self.targets(from, api_out) {
                 for to in self.targets(api, api_back) {
-                    match hops.get(to) {
-                        Some(None) => {}
-                        Some(Some(existing)) if existing <= api => {}
-                        _ => {
-                            hops.insert(to.clone(), Some(api.clone()));
-                        }
-                    }
+                    through.push((to, Some(api)));
                 }
             }
+            if !through.is_empty() {
+                // By target, a direct edge (None) first, then the smallest API.
+                hops.extend(through);
+                hops.sort();
+                hops.dedup_by(|later, first| later.0 == first.0);
+            }
         }
-        hops.into_iter().filter(|(to, _)| &**to != from).collect()
+        hops.retain(|(to, _)| &***to != from);
+        hops
     }
 
     /// Breadth-first from `root` (canonical) along dependencies, optionally through APIs
@@ -334,11 +353,12 @@ impl Snapshot {
         let root: Arc<str> = Arc::from(root);
         seen.insert(root.clone(), (0, None, None));
         let mut frontier = vec![root.clone()];
-        let mut hops: Vec<WalkEdge> = Vec::new();
+        let mut reached: Vec<Reached> = Vec::new();
         let mut truncated = false;
-        // One level more than asked: it only tells whether the depth cut the walk and
-        // draws the edges that close cycles at the last level.
-        for level in 1..=limits.max_depth + 1 {
+        // One level more than asked: it only tells whether the depth cut the walk. Once a
+        // limit leaves an entity out nothing more can be added (the budget is spent or
+        // this is that extra level), so the walk ends there.
+        'walk: for level in 1..=limits.max_depth + 1 {
             if frontier.is_empty() {
                 break;
             }
@@ -347,44 +367,32 @@ impl Snapshot {
             let mut next = Vec::new();
             for from in &frontier {
                 for (to, via) in self.next_hops(from, direction, via_apis) {
-                    if !seen.contains_key(&to) {
-                        if last || seen.len() > limits.max_nodes {
-                            truncated = true;
-                            continue;
-                        }
-                        seen.insert(to.clone(), (level, Some(from.clone()), via.clone()));
-                        next.push(to.clone());
+                    if seen.contains_key(to) {
+                        continue;
                     }
-                    let (dependent, dependency) = match direction {
-                        Direction::Outgoing => (from.clone(), to.clone()),
-                        Direction::Incoming => (to.clone(), from.clone()),
-                    };
-                    hops.push(WalkEdge {
-                        dependent,
-                        dependency,
-                        via,
+                    if last || seen.len() > limits.max_nodes {
+                        truncated = true;
+                        break 'walk;
+                    }
+                    seen.insert(to.clone(), (level, Some(from.clone()), via.cloned()));
+                    reached.push(Reached {
+                        entity_ref: to.clone(),
+                        depth: level,
+                        previous: from.clone(),
+                        via: via.cloned(),
                     });
+                    next.push(to.clone());
                 }
             }
             frontier = next;
         }
-        let mut reached: Vec<Reached> = seen
-            .iter()
-            .filter_map(|(entity_ref, (depth, previous, via))| {
-                Some(Reached {
-                    entity_ref: entity_ref.clone(),
-                    depth: *depth,
-                    previous: previous.clone()?,
-                    via: via.clone(),
-                })
-            })
-            .collect();
         reached.sort_by(|a, b| (a.depth, &a.entity_ref).cmp(&(b.depth, &b.entity_ref)));
         Walk {
             reached,
             truncated,
+            direction: Some(direction),
+            via_apis,
             seen,
-            hops,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::entity::Entity;
 use crate::fast::HashMap;
 use crate::filter::Compiled;
 use crate::query::{FacetField, Filter, OrderDirection, OrderField, OrderKey, TextQuery};
+use crate::search::Keep;
 use crate::snapshot::Snapshot;
 
 /// One listed entity with the text values of its sort keys (for its cursor).
@@ -292,16 +293,15 @@ impl Snapshot {
     /// value; entities without a value are not counted. Over the whole catalog (an empty
     /// `All`) the counts kept per batch answer without a scan.
     pub fn facets(&self, field: FacetField, filter: &Filter, limit: usize) -> Vec<Facet> {
-        let mut facets: Vec<Facet> = if *filter == Filter::all() {
+        let most_frequent =
+            |a: &(&str, i64), b: &(&str, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        let counts: Vec<(&str, i64)> = if *filter == Filter::all() {
             self.state
                 .facets
                 .get(&field)
                 .into_iter()
                 .flat_map(|counts| counts.iter())
-                .map(|(value, count)| Facet {
-                    value: value.to_string(),
-                    count: *count,
-                })
+                .map(|(value, count)| (&**value, *count))
                 .collect()
         } else {
             let mut counts: HashMap<&str, i64> = HashMap::default();
@@ -310,22 +310,34 @@ impl Snapshot {
                     *counts.entry(value).or_insert(0) += 1;
                 }
             }
-            counts
-                .into_iter()
-                .map(|(value, count)| Facet {
-                    value: value.to_string(),
-                    count,
-                })
-                .collect()
+            counts.into_iter().collect()
         };
-        facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-        facets.truncate(limit);
-        facets
+        // Thousands of owners, twenty asked: select those, then sort and copy them only.
+        let (counts, _) = top(counts, limit, most_frequent);
+        counts
+            .into_iter()
+            .map(|(value, count)| Facet {
+                value: value.to_string(),
+                count,
+            })
+            .collect()
     }
 
     /// The entities `text` matches, with their scores (see `search`).
+    #[cfg(test)]
     pub(crate) fn text_scores(&self, text: &TextQuery) -> Vec<(Arc<Entity>, f64)> {
-        self.state.search.scores(&self.state.entities, text)
+        self.state
+            .search
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .scores()
+    }
+
+    /// The entities `text` matches (unscored).
+    pub(crate) fn text_matches(&self, text: &TextQuery) -> Vec<Arc<Entity>> {
+        self.state
+            .search
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .matches(None)
     }
 
     /// Best matches first (score, then ref); `after` is the (score, ref) of the previous
@@ -338,27 +350,18 @@ impl Snapshot {
         after: Option<(f64, &str)>,
     ) -> SearchPage {
         let compiled = Compiled::new(filter, self);
-        let mut total = 0;
-        let rows: Vec<Scored> = self
-            .text_scores(text)
-            .into_iter()
-            .filter(|(entity, _)| compiled.test(entity))
-            .filter_map(|(entity, score)| {
-                total += 1;
-                let after_cursor = match after {
-                    Some((s, r)) => score < s || (score == s && &*entity.entity_ref > r),
-                    None => true,
-                };
-                after_cursor.then_some(Scored { entity, score })
-            })
-            .collect();
-        let (rows, has_next) = top(rows, first, |a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.entity.entity_ref.cmp(&b.entity.entity_ref))
-        });
+        let test = |entity: &Entity| compiled.test(entity);
+        let keep: Keep<'_> = (*filter != Filter::all()).then_some(&test);
+        let (rows, has_next, total) = self
+            .state
+            .search
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .top(keep, first, after);
         SearchPage {
-            rows,
+            rows: rows
+                .into_iter()
+                .map(|(entity, score)| Scored { entity, score })
+                .collect(),
             has_next,
             total,
         }
@@ -366,9 +369,11 @@ impl Snapshot {
 
     pub fn count_search(&self, text: &TextQuery, filter: &Filter) -> i64 {
         let compiled = Compiled::new(filter, self);
-        self.text_scores(text)
-            .iter()
-            .filter(|(entity, _)| compiled.test(entity))
-            .count() as i64
+        let test = |entity: &Entity| compiled.test(entity);
+        let keep: Keep<'_> = (*filter != Filter::all()).then_some(&test);
+        self.state
+            .search
+            .matching(&self.state.entities, &self.state.by_name, text)
+            .count(keep) as i64
     }
 }

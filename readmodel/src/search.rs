@@ -8,7 +8,8 @@
 //! lower-cased search texts (a few MB at 100,000 entities). This module does not parse
 //! filters (`filter` does) or page (`query` does).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -80,13 +81,21 @@ fn extent_similarity(query: &HashSet<Trigram>, sequence: &[Trigram]) -> f64 {
 }
 
 /// One query's word similarities, each word or run of words computed once.
-struct Similarity<'q> {
-    query: &'q HashSet<Trigram>,
+struct Similarity {
+    query: HashSet<Trigram>,
     run: usize,
     cache: HashMap<String, f64>,
 }
 
-impl Similarity<'_> {
+impl Similarity {
+    fn new(query: &TextQuery) -> Similarity {
+        Similarity {
+            query: query.terms.iter().flat_map(|t| word_trigrams(t)).collect(),
+            run: query.terms.len().max(1),
+            cache: HashMap::default(),
+        }
+    }
+
     /// `word_similarity(query, text)` over runs of as many words as the query has (one
     /// word for a one-word query).
     fn of_text(&mut self, text: &str) -> f64 {
@@ -114,7 +123,7 @@ impl Similarity<'_> {
         }
         let key = key.to_string();
         let sequence: Vec<Trigram> = window.iter().flat_map(|w| word_trigrams(w)).collect();
-        let sim = extent_similarity(self.query, &sequence);
+        let sim = extent_similarity(&self.query, &sequence);
         self.cache.insert(key, sim);
         sim
     }
@@ -181,50 +190,106 @@ impl SearchIndex {
         }
     }
 
-    /// The entities `query` matches among `entities`, with their scores: a substring of
-    /// the search text, every query word prefixing a word, or a near miss
-    /// (`word_similarity` at or above [`WORD_SIMILARITY_THRESHOLD`]).
-    ///
-    /// Score, as the store's: 3 for a name equal to the text, 1 for a name it prefixes,
-    /// plus the word similarity, plus 0.1 when every word prefixes a word (the store adds
-    /// `ts_rank`, of that order for short texts).
+    /// The entities `query` may match among `entities`, each with what the index already
+    /// tells about it; [`Matching`] decides and scores them. `by_name` (lower-cased name,
+    /// ref) gives the names the text equals or prefixes.
     ///
     /// Work follows the matches, not the catalog: candidates come from the word and
-    /// trigram maps and are checked against the text; only a text without any
-    /// alphanumeric word scans every entity.
-    pub(crate) fn scores(
-        &self,
-        entities: &PMap<Arc<str>, Arc<Entity>>,
-        query: &TextQuery,
-    ) -> Vec<(Arc<Entity>, f64)> {
-        let query_trigrams: HashSet<Trigram> =
-            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
-        let mut similarity = Similarity {
-            query: &query_trigrams,
-            run: query.terms.len().max(1),
-            cache: HashMap::default(),
+    /// trigram maps; only a text without any alphanumeric word takes every entity. An
+    /// entity is looked up only where its text, its filter or its score is needed.
+    pub(crate) fn matching<'a>(
+        &'a self,
+        entities: &'a PMap<Arc<str>, Arc<Entity>>,
+        by_name: &'a imbl::OrdSet<(Arc<str>, Arc<str>)>,
+        query: &'a TextQuery,
+    ) -> Matching<'a> {
+        let mut similarity = Similarity::new(query);
+        let (near, best_word) = self.near_misses(query, &mut similarity);
+        // A text's similarity to a one-word query is its best word's; longer queries
+        // compare runs of words, bounded by 1 only.
+        let ws_bound = if query.terms.len() == 1 {
+            best_word
+        } else {
+            1.0
         };
-        let prefixed = self.prefixed(query);
-        let mut candidates: HashSet<Arc<str>> = HashSet::default();
-        match self.substring_candidates(query) {
-            Some(found) => candidates.extend(found),
-            None => candidates.extend(entities.keys().cloned()),
-        }
-        if let Some(prefixed) = &prefixed {
-            candidates.extend(prefixed.iter().cloned());
-        }
-        candidates.extend(self.near_misses(query, &query_trigrams, &mut similarity));
-        let mut out = Vec::with_capacity(candidates.len());
-        for key in candidates {
-            let Some(entity) = entities.get(&key) else {
-                continue;
-            };
-            let all_terms = prefixed.as_ref().is_some_and(|set| set.contains(&key));
-            if let Some(score) = score_one(entity, query, &mut similarity, all_terms) {
-                out.push((entity.clone(), score));
+        // One-word queries' near misses are decided by the word's similarity; longer
+        // ones are candidates only, checked against the whole text.
+        let verified = query.terms.len() <= 1;
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut in_ref_order = false;
+        if let [term] = &query.terms[..] {
+            // One word: the words holding it include those it prefixes. Each word's
+            // (prefixes, near miss); one word alone gives distinct refs in order.
+            let mut words: BTreeMap<&Arc<str>, (bool, bool)> = BTreeMap::new();
+            for word in self.words_containing(term) {
+                words.entry(word).or_default().0 = word.starts_with(term.as_str());
             }
+            for word in &near {
+                words.entry(word).or_default().1 = true;
+            }
+            if let [(word, (all_terms, near))] = words.iter().collect::<Vec<_>>()[..] {
+                in_ref_order = true;
+                candidates.extend(self.words.get(*word).into_iter().flatten().map(|key| {
+                    Candidate {
+                        key: key.clone(),
+                        all_terms: *all_terms,
+                        near: *near,
+                    }
+                }));
+            } else {
+                let mut found: HashMap<&Arc<str>, (bool, bool)> = HashMap::default();
+                for (word, (prefixes, near)) in words {
+                    for key in self.words.get(word).into_iter().flatten() {
+                        let flags = found.entry(key).or_default();
+                        flags.0 |= prefixes;
+                        flags.1 |= near;
+                    }
+                }
+                candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
+                    key: key.clone(),
+                    all_terms,
+                    near,
+                }));
+            }
+        } else {
+            // ref -> (every word prefixes a word, holds a near miss already verified)
+            let mut found: HashMap<Arc<str>, (bool, bool)> = HashMap::default();
+            match self.substring_candidates(query) {
+                Some(refs) => found.extend(refs.into_iter().map(|r| (r, (false, false)))),
+                None => found.extend(entities.keys().map(|r| (r.clone(), (false, false)))),
+            }
+            for key in self.prefixed(query).into_iter().flatten() {
+                found.entry(key).or_default().0 = true;
+            }
+            for word in &near {
+                for key in self.words.get(*word).into_iter().flatten() {
+                    found.entry(key.clone()).or_default().1 |= verified;
+                }
+            }
+            candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
+                key,
+                all_terms,
+                near,
+            }));
         }
-        out
+        // Names the text prefixes (exact: equals), from the ordered name index.
+        let mut named: HashMap<&str, bool> = HashMap::default();
+        let from = (Arc::from(query.lower.as_str()), Arc::from(""));
+        for (name, key) in by_name.range((Bound::Included(from), Bound::Unbounded)) {
+            if !name.starts_with(query.lower.as_str()) {
+                break;
+            }
+            named.insert(&**key, **name == *query.lower);
+        }
+        Matching {
+            query,
+            entities,
+            named,
+            similarity,
+            candidates,
+            in_ref_order,
+            ws_bound,
+        }
     }
 
     /// Entities that may hold the text as a substring: each of its alphanumeric words is a
@@ -290,12 +355,10 @@ impl SearchIndex {
     /// Entities holding a word whose similarity to the query reaches the threshold. A word
     /// sharing too few of the query's trigrams cannot, so only those sharing enough are
     /// scored; for a query of several words, a word of the run holds at least its share.
-    fn near_misses(
-        &self,
-        query: &TextQuery,
-        query_trigrams: &HashSet<Trigram>,
-        similarity: &mut Similarity<'_>,
-    ) -> HashSet<Arc<str>> {
+    ///
+    /// Also a bound on any text's word similarity to a one-word query (the best word's).
+    fn near_misses(&self, query: &TextQuery, similarity: &mut Similarity) -> (Vec<&Arc<str>>, f64) {
+        let query_trigrams = &similarity.query.clone();
         let run = query.terms.len().max(1) as f64;
         let needed = (WORD_SIMILARITY_THRESHOLD * query_trigrams.len() as f64 / run).ceil();
         let mut shared: HashMap<&Arc<str>, usize> = HashMap::default();
@@ -304,48 +367,291 @@ impl SearchIndex {
                 *shared.entry(word).or_insert(0) += 1;
             }
         }
-        let mut out = HashSet::default();
+        let mut out = Vec::new();
+        // No word shares more than this share of a one-word query's trigrams, and its
+        // similarity is at most that share (fewer found, a longer extent).
+        let total = query_trigrams.len().max(1) as f64;
+        let mut bound: f64 = 0.0;
         for (word, count) in shared {
             if (count as f64) < needed {
+                bound = bound.max(count as f64 / total);
                 continue;
+            }
+            if query.terms.len() <= 1 {
+                bound = bound.max(similarity.of_window(&[word]));
             }
             // One-word queries are decided here; longer ones by the caller's recheck of
             // every holder's text.
             if query.terms.len() <= 1 && similarity.of_window(&[word]) < WORD_SIMILARITY_THRESHOLD {
                 continue;
             }
-            out.extend(self.words.get(word).into_iter().flatten().cloned());
+            out.push(word);
         }
-        out
+        (out, bound)
     }
 }
 
-/// One entity's score, or `None` when the query does not match it; `all_terms`: every
-/// query word prefixes one of its words.
-fn score_one(
-    entity: &Entity,
-    query: &TextQuery,
-    similarity: &mut Similarity<'_>,
+/// An entity the index found for a query, with what the index told about it.
+pub(crate) struct Candidate {
+    key: Arc<str>,
+    /// Every query word prefixes one of its words.
     all_terms: bool,
-) -> Option<f64> {
-    let text = &*entity.keys.search_text;
-    let ws = similarity.of_text(text);
-    let matched = all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
-    if !matched {
-        return None;
+    /// It holds a word whose similarity to a one-word query reaches the threshold.
+    near: bool,
+}
+
+/// One query's candidates, decided and scored lazily: word similarity, the costly part,
+/// is computed only where the match or the page needs it, and an entity is looked up
+/// only where its text, filter or score is.
+pub(crate) struct Matching<'a> {
+    query: &'a TextQuery,
+    entities: &'a PMap<Arc<str>, Arc<Entity>>,
+    /// Refs whose name the text prefixes -> whether it equals it.
+    named: HashMap<&'a str, bool>,
+    similarity: Similarity,
+    candidates: Vec<Candidate>,
+    /// The candidates are distinct and sorted by ref (one posting list).
+    in_ref_order: bool,
+    /// No candidate's word similarity is above it.
+    ws_bound: f64,
+}
+
+/// A scored match in page order: `a < b` when `a` comes first (higher score, then
+/// smaller ref).
+struct Ranked {
+    score: f64,
+    entity: Arc<Entity>,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.entity.entity_ref.cmp(&other.entity.entity_ref))
     }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+/// A match waiting to be scored, with its entity and word similarity when deciding
+/// needed them.
+type Member = (Candidate, Option<Arc<Entity>>, Option<f64>);
+
+/// A page of ranked matches: the rows, whether more follow, how many match in all.
+pub(crate) type Top = (Vec<(Arc<Entity>, f64)>, bool, usize);
+
+/// A filter over matches, or none (every match kept, no entity looked up for it).
+pub(crate) type Keep<'k> = Option<&'k dyn Fn(&Entity) -> bool>;
+
+impl Matching<'_> {
+    /// Whether the candidate matches (a substring of the search text, every query word
+    /// prefixing a word, or word similarity at or above the threshold) and `keep` keeps
+    /// it: `Some((entity if looked up, ws if computed))`.
+    fn decide(
+        &mut self,
+        candidate: &Candidate,
+        keep: Keep<'_>,
+    ) -> Option<(Option<Arc<Entity>>, Option<f64>)> {
+        let mut entity = None;
+        if let Some(keep) = keep {
+            let found = self.entities.get(&candidate.key)?;
+            if !keep(found) {
+                return None;
+            }
+            entity = Some(found.clone());
+        }
+        if candidate.all_terms || candidate.near {
+            return Some((entity, None));
+        }
+        let found = match entity {
+            Some(found) => found,
+            None => self.entities.get(&candidate.key)?.clone(),
+        };
+        let text = &found.keys.search_text;
+        if text.contains(&self.query.lower) {
+            return Some((Some(found), None));
+        }
+        let ws = self.similarity.of_text(text);
+        (ws >= WORD_SIMILARITY_THRESHOLD).then_some((Some(found), Some(ws)))
+    }
+
+    /// (name equals the text, name starts with it).
+    fn named(&self, key: &str) -> (bool, bool) {
+        match self.named.get(key) {
+            Some(exact) => (*exact, true),
+            None => (false, false),
+        }
+    }
+
+    /// Every match with its score, in no particular order (what the tests compare).
+    #[cfg(test)]
+    pub(crate) fn scores(mut self) -> Vec<(Arc<Entity>, f64)> {
+        let candidates = std::mem::take(&mut self.candidates);
+        let mut out = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let Some((entity, ws)) = self.decide(&candidate, None) else {
+                continue;
+            };
+            let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned()) else {
+                continue;
+            };
+            let ws = ws.unwrap_or_else(|| self.similarity.of_text(&entity.keys.search_text));
+            let score = score_with(&entity, self.query, ws, candidate.all_terms);
+            out.push((entity, score));
+        }
+        out
+    }
+
+    /// Every match `keep` keeps, unscored.
+    pub(crate) fn matches(mut self, keep: Keep<'_>) -> Vec<Arc<Entity>> {
+        let candidates = std::mem::take(&mut self.candidates);
+        let mut out = Vec::new();
+        for candidate in candidates {
+            if let Some((entity, _)) = self.decide(&candidate, keep) {
+                if let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned())
+                {
+                    out.push(entity);
+                }
+            }
+        }
+        out
+    }
+
+    /// How many matches `keep` keeps.
+    pub(crate) fn count(mut self, keep: Keep<'_>) -> usize {
+        let candidates = std::mem::take(&mut self.candidates);
+        candidates
+            .iter()
+            .filter(|c| self.decide(c, keep).is_some())
+            .count()
+    }
+
+    /// The first `first` matches `keep` keeps after `after` (score, ref), best first,
+    /// whether more follow, and how many `keep` keeps in all.
+    ///
+    /// A match's score is its bonuses (exact name, name prefix, every word) plus a word
+    /// similarity of at most 1 (at most the best word's, for one word): matches are grouped by their bonuses, and the groups taken
+    /// best first, each in ref order, scoring (the costly part) only until no match left
+    /// can enter the page.
+    pub(crate) fn top(mut self, keep: Keep<'_>, first: usize, after: Option<(f64, &str)>) -> Top {
+        let candidates = std::mem::take(&mut self.candidates);
+        let mut total = 0;
+        // (best score possible, members)
+        let mut groups: Vec<(f64, Vec<Member>)> = Vec::new();
+        for candidate in candidates {
+            let Some((entity, ws)) = self.decide(&candidate, keep) else {
+                continue;
+            };
+            total += 1;
+            let (exact, prefix) = self.named(&candidate.key);
+            let best = score_of(self.ws_bound, exact, prefix, candidate.all_terms);
+            match groups.iter_mut().find(|(b, _)| *b == best) {
+                Some((_, members)) => members.push((candidate, entity, ws)),
+                None => groups.push((best, vec![(candidate, entity, ws)])),
+            }
+        }
+        groups.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let keep_rows = first + 1; // one more tells whether more follow
+        let mut page: BinaryHeap<Ranked> = BinaryHeap::with_capacity(keep_rows + 1);
+        let by_ref = |a: &Member, b: &Member| a.0.key.cmp(&b.0.key);
+        for (best, mut members) in groups {
+            if page.len() == keep_rows && page.peek().is_some_and(|worst| best < worst.score) {
+                break; // every later group scores below the page
+            }
+            let (mut start, mut chunk) = (0, keep_rows);
+            'group: while start < members.len() {
+                // The group's next refs in order, without sorting the whole group.
+                let end = (start + chunk).min(members.len());
+                if !self.in_ref_order {
+                    if end < members.len() {
+                        members[start..].select_nth_unstable_by(end - start - 1, by_ref);
+                    }
+                    members[start..end].sort_by(by_ref);
+                }
+                for (candidate, entity, ws) in &members[start..end] {
+                    if let Some(worst) = page.peek().filter(|_| page.len() == keep_rows) {
+                        let below = best < worst.score
+                            || (best == worst.score && candidate.key > worst.entity.entity_ref);
+                        if below {
+                            // It and the rest of the group (same bound, larger refs)
+                            // rank after the page.
+                            break 'group;
+                        }
+                    }
+                    let Some(entity) = entity
+                        .clone()
+                        .or_else(|| self.entities.get(&candidate.key).cloned())
+                    else {
+                        continue;
+                    };
+                    let ws =
+                        ws.unwrap_or_else(|| self.similarity.of_text(&entity.keys.search_text));
+                    let score = score_with(&entity, self.query, ws, candidate.all_terms);
+                    let after_cursor = match after {
+                        Some((s, r)) => score < s || (score == s && &*entity.entity_ref > r),
+                        None => true,
+                    };
+                    if after_cursor {
+                        page.push(Ranked { score, entity });
+                        if page.len() > keep_rows {
+                            page.pop();
+                        }
+                    }
+                }
+                start = end;
+                chunk *= 2;
+            }
+        }
+        let has_next = page.len() > first;
+        let mut rows = page.into_sorted_vec();
+        rows.truncate(first);
+        (
+            rows.into_iter().map(|r| (r.entity, r.score)).collect(),
+            has_next,
+            total,
+        )
+    }
+}
+
+/// The store's score for a match of word similarity `ws`: 3 for a name equal to the
+/// text, 1 for a name it prefixes, plus the word similarity, plus 0.1 when every word
+/// prefixes a word (the store adds `ts_rank`, of that order for short texts). Added in
+/// this order always, so the bound computed with `ws` = 1 is never below a score.
+fn score_with(entity: &Entity, query: &TextQuery, ws: f64, all_terms: bool) -> f64 {
     let name = entity.key_name();
+    score_of(
+        ws,
+        *name == query.lower,
+        name.starts_with(&query.lower),
+        all_terms,
+    )
+}
+
+fn score_of(ws: f64, exact: bool, prefix: bool, all_terms: bool) -> f64 {
     let mut score = ws;
-    if *name == query.lower {
+    if exact {
         score += 3.0;
     }
-    if name.starts_with(&query.lower) {
+    if prefix {
         score += 1.0;
     }
     if all_terms {
         score += 0.1;
     }
-    Some(score)
+    score
 }
 
 fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
@@ -358,7 +664,7 @@ fn entity_words(entity: Option<&Entity>) -> BTreeSet<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::query::{TextQueryError, MAX_SEARCH_TERMS};
+    use crate::query::{Filter, TextQueryError, MAX_SEARCH_TERMS};
     use crate::snapshot::{LogEvent, Snapshot};
     use almanac_domain::CatalogEvent;
     use chrono::Utc;
@@ -366,13 +672,7 @@ mod tests {
 
     /// Every entity scored without the index: what the index's candidates must equal.
     fn by_scan(snapshot: &Snapshot, query: &TextQuery) -> Vec<(String, f64)> {
-        let trigrams: HashSet<Trigram> =
-            query.terms.iter().flat_map(|t| word_trigrams(t)).collect();
-        let mut similarity = Similarity {
-            query: &trigrams,
-            run: query.terms.len().max(1),
-            cache: HashMap::default(),
-        };
+        let mut similarity = Similarity::new(query);
         let mut out: Vec<(String, f64)> = snapshot
             .entities()
             .filter_map(|e| {
@@ -382,8 +682,17 @@ mod tests {
                         .terms
                         .iter()
                         .all(|t| text.iter().any(|w| w.starts_with(t.as_str())));
-                let score = score_one(e, query, &mut similarity, all_terms)?;
-                Some((e.entity_ref.to_string(), score))
+                // The definition, word for word: the text, its words, its similarity.
+                let text = &*e.keys.search_text;
+                let ws = similarity.of_text(text);
+                let matched =
+                    all_terms || ws >= WORD_SIMILARITY_THRESHOLD || text.contains(&query.lower);
+                matched.then(|| {
+                    (
+                        e.entity_ref.to_string(),
+                        score_with(e, query, ws, all_terms),
+                    )
+                })
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -451,6 +760,93 @@ mod tests {
                 .collect();
             found.sort_by(|a, b| a.0.cmp(&b.0));
             assert_eq!(found, by_scan(&snapshot, &query), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn pages_equal_every_match_sorted_by_score_then_ref() {
+        // Many ties (same words, same scores) and names the text equals or prefixes, so
+        // the page cut falls inside groups of equal bound.
+        let names = [
+            "ledger",
+            "ledger-a",
+            "ledger-b",
+            "a-ledger",
+            "b-ledger",
+            "ledgers",
+            "ledgr",
+            "c-ledger-x",
+            "d",
+            "e",
+            "ledge",
+            "payments",
+        ];
+        let events: Vec<LogEvent> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| LogEvent {
+                position: i as i64 + 1,
+                stream: format!("component:default/{name}"),
+                version: 1,
+                recorded_at: Utc::now(),
+                event: CatalogEvent::EntityRegistered {
+                    descriptor: json!({
+                        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                        "metadata": { "name": name, "namespace": "default",
+                            "description": if i % 3 == 0 { "the ledger" } else { "a ledgr of payments" } },
+                        "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+                    }),
+                },
+            })
+            .collect();
+        let snapshot = Snapshot::from_log(&events).snapshot;
+        for text in [
+            "ledger",
+            "ledgr",
+            "led",
+            "payments ledger",
+            "of",
+            "e",
+            "zzz",
+        ] {
+            let query = TextQuery::parse(text).unwrap();
+            let mut expected: Vec<(String, f64)> = by_scan(&snapshot, &query);
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            for first in [0, 1, 2, 3, 5, 100] {
+                let mut got: Vec<(String, f64)> = Vec::new();
+                let mut after: Option<(f64, String)> = None;
+                loop {
+                    let page = snapshot.search(
+                        &query,
+                        &Filter::all(),
+                        first,
+                        after.as_ref().map(|(s, r)| (*s, r.as_str())),
+                    );
+                    assert_eq!(page.total, expected.len(), "{text:?}");
+                    let rows: Vec<(String, f64)> = page
+                        .rows
+                        .iter()
+                        .map(|r| (r.entity.entity_ref.to_string(), r.score))
+                        .collect();
+                    assert_eq!(
+                        page.has_next,
+                        got.len() + rows.len() < expected.len(),
+                        "{text:?} {first}"
+                    );
+                    got.extend(rows);
+                    if first == 0 || !page.has_next {
+                        break;
+                    }
+                    after = got.last().map(|(r, s)| (*s, r.clone()));
+                }
+                if first > 0 {
+                    assert_eq!(got, expected, "{text:?} first {first}");
+                }
+            }
+            assert_eq!(
+                snapshot.count_search(&query, &Filter::all()),
+                expected.len() as i64
+            );
         }
     }
 

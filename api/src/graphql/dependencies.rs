@@ -172,6 +172,7 @@ pub async fn dependency_graph(
     via_apis: Option<bool>,
 ) -> Result<DependencyGraph> {
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
+    let snapshot = data.snapshot(ctx)?;
     let kinds = kind_filter(kinds);
     let root = DependencyNode {
         id: data.entity_ref().to_string(),
@@ -190,7 +191,7 @@ pub async fn dependency_graph(
         .collect();
     let ids: HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
     let edges = walk
-        .edges()
+        .edges(&snapshot)
         .iter()
         .filter(|e| ids.contains(&*e.dependent) && ids.contains(&*e.dependency))
         .map(|e| DependencyEdge {

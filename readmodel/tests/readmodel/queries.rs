@@ -281,7 +281,7 @@ fn dependents_are_found_transitively_with_depth_and_through_apis() {
     assert!(!walk.truncated);
     assert_eq!(&*walk.reached[2].previous, "component:default/payments");
     assert!(walk.path("component:default/nowhere").is_empty());
-    assert!(walk.edges().contains(&WalkEdge {
+    assert!(walk.edges(&snapshot).contains(&WalkEdge {
         dependent: Arc::from("component:default/checkout"),
         dependency: Arc::from("component:default/payments"),
         via: Some(Arc::from("api:default/payments-api")),
