@@ -37,14 +37,24 @@ pub struct Dependency {
     pub entity_ref: String,
     /// 1 for a direct dependency.
     pub depth: i32,
-    /// One shortest path: the root's ref first, this entity's last.
-    pub path: Vec<String>,
     /// The API the last hop went through (with `viaApis`), else null.
     pub via: Option<String>,
+    /// The walk it was reached by: its path is traced back only when asked for.
+    #[graphql(skip)]
+    pub walk: Arc<Walk>,
 }
 
 #[ComplexObject]
 impl Dependency {
+    /// One shortest path: the root's ref first, this entity's last.
+    async fn path(&self) -> Vec<String> {
+        self.walk
+            .path(&self.entity_ref)
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
     /// Null when the ref is dangling.
     async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         load(ctx, &self.entity_ref).await
@@ -151,12 +161,8 @@ pub async fn dependencies(
             .map(|r| Dependency {
                 entity_ref: r.entity_ref.to_string(),
                 depth: r.depth as i32,
-                path: walk
-                    .path(&r.entity_ref)
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect(),
                 via: r.via.as_deref().map(str::to_string),
+                walk: walk.clone(),
             })
             .collect(),
         truncated: walk.truncated,
