@@ -26,10 +26,38 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-#[derive(Clone, Debug, SimpleObject)]
+/// An edge's cursor, encoded only when asked for: a page's hundred cursors
+/// (JSON, then base64) are mostly not, and `pageInfo` encodes its two itself.
+#[derive(Clone, Debug)]
+enum EdgeCursor {
+    List(ListCursor),
+    Search(SearchCursor),
+}
+
+impl EdgeCursor {
+    fn encode(&self) -> String {
+        match self {
+            EdgeCursor::List(cursor) => encode_cursor(cursor),
+            EdgeCursor::Search(cursor) => encode_cursor(cursor),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct EntityEdge {
-    pub cursor: String,
-    pub node: Entity,
+    cursor: EdgeCursor,
+    node: Entity,
+}
+
+#[Object]
+impl EntityEdge {
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
+    }
+
+    async fn node(&self) -> &Entity {
+        &self.node
+    }
 }
 
 /// What `totalCount` counts.
@@ -151,7 +179,7 @@ pub async fn list(
         .into_iter()
         .zip(nodes)
         .map(|(row, node)| EntityEdge {
-            cursor: encode_cursor(&ListCursor::new(
+            cursor: EdgeCursor::List(ListCursor::new(
                 signature.clone(),
                 row.sort_keys,
                 row.entity.entity_ref.to_string(),
@@ -203,7 +231,7 @@ pub async fn search(
         .into_iter()
         .zip(nodes)
         .map(|(row, node)| EntityEdge {
-            cursor: encode_cursor(&SearchCursor::new(
+            cursor: EdgeCursor::Search(SearchCursor::new(
                 query.raw.clone(),
                 row.score,
                 row.entity.entity_ref.to_string(),
@@ -229,8 +257,8 @@ fn connection(
         page_info: PageInfo {
             has_next_page,
             has_previous_page,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start_cursor: edges.first().map(|e| e.cursor.encode()),
+            end_cursor: edges.last().map(|e| e.cursor.encode()),
         },
         edges,
         counted: Arc::new(counted),

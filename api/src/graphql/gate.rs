@@ -2,7 +2,8 @@
 //! WebSocket) passes through. It gives parse and validation failures their
 //! codes, enforces the depth and complexity limits and the time budget,
 //! refuses mutations sent with GET, hands each request fresh loaders, and logs
-//! internal errors once with their cause and GraphQL path.
+//! internal errors once with their cause and GraphQL path. A query text it has
+//! parsed before comes from the server's [`ParsedCache`] (limits still checked).
 //!
 //! When the server follows the log into memory, each query or mutation pins the
 //! current [`Snapshot`] as it starts executing ([`Pinned`], request data: every
@@ -22,6 +23,7 @@
 use super::cost::{measure, DocumentCost};
 use super::descriptors::DescriptorCache;
 use super::loaders::Loaders;
+use super::parsed::ParsedCache;
 use super::size::{json_size, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::GraphqlLimits;
@@ -93,16 +95,25 @@ pub struct MinPosition(pub i64);
 #[derive(Clone, Copy, Debug)]
 pub struct ViaGet;
 
-pub struct Gate;
+/// The gate's factory; it keeps the server's parsed documents across requests.
+#[derive(Default)]
+pub struct Gate {
+    parsed: Arc<ParsedCache>,
+}
 
 impl ExtensionFactory for Gate {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateExtension::default())
+        Arc::new(GateExtension {
+            parsed: self.parsed.clone(),
+            ..GateExtension::default()
+        })
     }
 }
 
 #[derive(Default)]
 struct GateExtension {
+    /// The server's parsed documents (shared by every request).
+    parsed: Arc<ParsedCache>,
     /// (name, type) of each operation in the parsed document.
     operations: Mutex<Vec<(Option<String>, OperationType)>>,
     /// What the document costs beyond async-graphql's complexity count.
@@ -231,7 +242,14 @@ impl Extension for GateExtension {
             )
             .into_server_error());
         }
-        match next.run(ctx, query, variables).await {
+        let parsed = match self.parsed.get(query) {
+            Some(document) => Ok(document),
+            None => next
+                .run(ctx, query, variables)
+                .await
+                .inspect(|document| self.parsed.insert(query, document)),
+        };
+        match parsed {
             Ok(document) => {
                 let limits = ctx.data_opt::<GraphqlLimits>().cloned().unwrap_or_default();
                 let cap = limits.max_complexity.max(limits.max_aliases);
@@ -386,7 +404,7 @@ impl Extension for GateExtension {
             return Err(too_large(self.response.limit()));
         }
         let key = info.alias.unwrap_or(info.name).len() + 4;
-        let leaf = is_leaf(ctx, info.return_type);
+        let return_type = info.return_type;
         let result = next.run(ctx, info).await.map_err(|error| {
             // Every error of ours has a code; one without is async-graphql's
             // own, from coercing an argument or variable to its type.
@@ -403,9 +421,18 @@ impl Extension for GateExtension {
             error
         });
         if let Ok(value) = &result {
+            // Only an object or a list may be an object type's (whose fields charge
+            // their own): the schema is asked for those alone, not for every scalar.
             let bytes = match value {
-                Some(value) if leaf => key + json_size(value),
-                _ => key,
+                Some(value @ (Value::Object(_) | Value::List(_))) => {
+                    if is_leaf(ctx, return_type) {
+                        key + json_size(value)
+                    } else {
+                        key
+                    }
+                }
+                Some(value) => key + json_size(value),
+                None => key,
             };
             if !self.response.charge(bytes) {
                 return Err(too_large(self.response.limit()));

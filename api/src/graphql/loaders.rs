@@ -129,7 +129,9 @@ impl Loaders {
     /// the snapshot holds it elided.
     pub async fn data(&self, snapshot: &Snapshot, entity: Arc<HeldEntity>) -> Result<EntityData> {
         let full = if entity.elided {
-            self.full_record(&entity).await?
+            // Boxed: the SQL path's future is large, and every hop's future (owner,
+            // system, ...) would otherwise hold it inline, rarely as it runs.
+            Box::pin(self.full_record(&entity)).await?
         } else {
             None
         };

@@ -18,6 +18,7 @@ mod memo;
 mod mutation;
 mod operational;
 mod ownership;
+mod parsed;
 mod push;
 mod query;
 mod results;
@@ -37,7 +38,7 @@ pub use history::WakeHub;
 pub type AlmanacSchema = Schema<query::Query, mutation::Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subscription> {
-    Schema::build(query::Query, mutation::Mutation, Subscription).extension(gate::Gate)
+    Schema::build(query::Query, mutation::Mutation, Subscription).extension(gate::Gate::default())
 }
 
 /// The read pool, for what reads the log (history, subscriptions) rather

@@ -19,6 +19,11 @@ use serde_json::Value;
 /// they are written here, not in `$body`, because a field's complexity expression
 /// must come from the same macro expansion as its `#[Object]` (hygiene of
 /// `child_complexity`).
+///
+/// Fields that may read PostgreSQL or walk (relations, errors, dependencies,
+/// history, the connections) box their futures: async-graphql's `resolve_field`
+/// future holds the largest field future inline and is boxed and moved for every
+/// field resolved, so a large one made `ref` and `name` pay for `history`'s.
 macro_rules! entity_type {
     ($(#[$doc:meta])* $ty:ident, kind = $kind:literal,
      $(owned = ($owned:path, $owned_doc:literal),)? $(members = $members_doc:literal,)?
@@ -109,11 +114,11 @@ macro_rules! entity_type {
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(name = "type")] relation_type: Option<String>,
             ) -> $crate::error::Result<Vec<$crate::graphql::entity::Relation>> {
-                $crate::graphql::entity::common::relations(&self.0, ctx, relation_type).await
+                Box::pin($crate::graphql::entity::common::relations(&self.0, ctx, relation_type)).await
             }
             /// Processing errors the last read recorded for this entity.
             pub(crate) async fn errors(&self, ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<$crate::graphql::entity::ProcessingError>> {
-                $crate::graphql::entity::common::errors(&self.0, ctx).await
+                Box::pin($crate::graphql::entity::common::errors(&self.0, ctx)).await
             }
             /// The transitive dependencies (OUTGOING, default) or dependents
             /// (INCOMING) along dependsOn/dependencyOf; `viaApis` also counts "consumes
@@ -128,7 +133,7 @@ macro_rules! entity_type {
                 kinds: Option<Vec<String>>,
                 via_apis: Option<bool>,
             ) -> $crate::error::Result<$crate::graphql::dependencies::Dependencies> {
-                $crate::graphql::dependencies::dependencies(&self.0, ctx, depth, direction, kinds, via_apis).await
+                Box::pin($crate::graphql::dependencies::dependencies(&self.0, ctx, depth, direction, kinds, via_apis)).await
             }
             /// The same walk as `dependencies`, as nodes (the root included, at
             /// depth 0) and edges, cycles included, ready to draw.
@@ -140,7 +145,7 @@ macro_rules! entity_type {
                 kinds: Option<Vec<String>>,
                 via_apis: Option<bool>,
             ) -> $crate::error::Result<$crate::graphql::dependencies::DependencyGraph> {
-                $crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, kinds, via_apis).await
+                Box::pin($crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, kinds, via_apis)).await
             }
 
             /// The entity's events with what each changed, newest first by
@@ -153,7 +158,7 @@ macro_rules! entity_type {
                 after: Option<String>,
                 order: Option<$crate::graphql::history::HistoryOrder>,
             ) -> $crate::error::Result<$crate::graphql::history::HistoryEventConnection> {
-                $crate::graphql::history::entity_history(ctx, self.0.entity_ref(), first, after.as_deref(), order.unwrap_or_default()).await
+                Box::pin($crate::graphql::history::entity_history(ctx, self.0.entity_ref(), first, after.as_deref(), order.unwrap_or_default())).await
             }
 
             $(
@@ -166,7 +171,7 @@ macro_rules! entity_type {
                 first: Option<i32>,
                 after: Option<String>,
             ) -> $crate::error::Result<$crate::graphql::rooted::OwnedEntityConnection> {
-                $crate::graphql::rooted::owned(ctx, &self.0, $owned(transitive), first, after.as_deref()).await
+                Box::pin($crate::graphql::rooted::owned(ctx, &self.0, $owned(transitive), first, after.as_deref())).await
             }
             )?
 
@@ -180,7 +185,7 @@ macro_rules! entity_type {
                 first: Option<i32>,
                 after: Option<String>,
             ) -> $crate::error::Result<$crate::graphql::rooted::MemberConnection> {
-                $crate::graphql::rooted::members(ctx, &self.0, transitive.unwrap_or(false), first, after.as_deref()).await
+                Box::pin($crate::graphql::rooted::members(ctx, &self.0, transitive.unwrap_or(false), first, after.as_deref())).await
             }
             )?
 

@@ -59,13 +59,13 @@ entity_type!(
     /// them, by ref: for a page with a total, use `membersConnection`.
     #[graphql(deprecation = "unbounded; use membersConnection(transitive, first, after), a page with totalCount")]
     async fn members(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<User>> {
-        rooted::all_members(ctx, &self.0, transitive.unwrap_or(false)).await
+        Box::pin(rooted::all_members(ctx, &self.0, transitive.unwrap_or(false))).await
     }
     /// What this group owns; `transitive` adds what its subgroups own. Every one of
     /// them, by ref: for a page with a total, use `ownedEntitiesConnection`.
     #[graphql(deprecation = "unbounded; use ownedEntitiesConnection(transitive, first, after), a page with totalCount")]
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {
-        rooted::all_owned(ctx, &self.0, group_scope(transitive)).await
+        Box::pin(rooted::all_owned(ctx, &self.0, group_scope(transitive))).await
     }
 });
 
@@ -86,6 +86,6 @@ entity_type!(
     /// of them, by ref: for a page with a total, use `ownedEntitiesConnection`.
     #[graphql(deprecation = "unbounded; use ownedEntitiesConnection(transitive, first, after), a page with totalCount")]
     async fn owned_entities(&self, ctx: &Context<'_>, transitive: Option<bool>) -> Result<Vec<Entity>> {
-        rooted::all_owned(ctx, &self.0, user_scope(transitive)).await
+        Box::pin(rooted::all_owned(ctx, &self.0, user_scope(transitive))).await
     }
 });
