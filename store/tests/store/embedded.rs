@@ -31,6 +31,21 @@ async fn start_with(options: EmbeddedOptions) -> (EmbeddedPostgres, EventLog) {
     )
 }
 
+/// Waits (at most 5 s) until process `pid` is gone or a zombie.
+async fn wait_until_dead(pid: &str) {
+    for _ in 0..500 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        if matches!(state, None | Some('Z' | 'X' | 'x')) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("process {pid} still runs 5 s after SIGKILL");
+}
+
 #[tokio::test]
 async fn data_survives_a_stop_and_a_killed_postmaster() {
     let dir = scratch_dir("embedded");
@@ -60,6 +75,9 @@ async fn data_survives_a_stop_and_a_killed_postmaster() {
         .status()
         .unwrap();
     assert!(killed.success());
+    // `kill` returns once the signal is sent; on a loaded machine the postmaster may
+    // still be running for a moment, and a start then would adopt a dying cluster.
+    wait_until_dead(&pid).await;
     drop(pg); // the process "died" too: its lock goes with it
     assert!(dir.join("pg/postmaster.pid").exists());
 
