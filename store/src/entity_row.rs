@@ -28,26 +28,91 @@ pub(crate) trait ColumnValue {
     fn select(unnested: &str) -> String {
         unnested.to_string()
     }
+    /// The value as one field of a `COPY ... (FORMAT csv)` row (nothing for NULL).
+    fn csv(&self, out: &mut String);
 }
 
-macro_rules! plain_column {
-    ($ty:ty, $array:literal) => {
-        impl ColumnValue for $ty {
-            type Bound = $ty;
-            const ARRAY: &'static str = $array;
-            fn bound(&self) -> $ty {
-                self.clone()
-            }
+/// `text` quoted for CSV: inside double quotes, a quote doubled. A quoted empty string is
+/// `''`, never NULL.
+fn csv_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' {
+            out.push('"');
         }
-    };
+        out.push(c);
+    }
+    out.push('"');
 }
 
-plain_column!(String, "text[]");
-plain_column!(Option<String>, "text[]");
-plain_column!(Uuid, "uuid[]");
-plain_column!(i64, "int8[]");
-plain_column!(Value, "jsonb[]");
-plain_column!(DateTime<Utc>, "timestamptz[]");
+impl ColumnValue for String {
+    type Bound = String;
+    const ARRAY: &'static str = "text[]";
+    fn bound(&self) -> String {
+        self.clone()
+    }
+    fn csv(&self, out: &mut String) {
+        csv_quoted(out, self);
+    }
+}
+
+impl ColumnValue for Option<String> {
+    type Bound = Option<String>;
+    const ARRAY: &'static str = "text[]";
+    fn bound(&self) -> Option<String> {
+        self.clone()
+    }
+    fn csv(&self, out: &mut String) {
+        if let Some(text) = self {
+            csv_quoted(out, text);
+        }
+    }
+}
+
+impl ColumnValue for Uuid {
+    type Bound = Uuid;
+    const ARRAY: &'static str = "uuid[]";
+    fn bound(&self) -> Uuid {
+        *self
+    }
+    fn csv(&self, out: &mut String) {
+        out.push_str(&self.hyphenated().to_string());
+    }
+}
+
+impl ColumnValue for i64 {
+    type Bound = i64;
+    const ARRAY: &'static str = "int8[]";
+    fn bound(&self) -> i64 {
+        *self
+    }
+    fn csv(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl ColumnValue for Value {
+    type Bound = Value;
+    const ARRAY: &'static str = "jsonb[]";
+    fn bound(&self) -> Value {
+        self.clone()
+    }
+    fn csv(&self, out: &mut String) {
+        csv_quoted(out, &self.to_string());
+    }
+}
+
+impl ColumnValue for DateTime<Utc> {
+    type Bound = DateTime<Utc>;
+    const ARRAY: &'static str = "timestamptz[]";
+    fn bound(&self) -> DateTime<Utc> {
+        *self
+    }
+    fn csv(&self, out: &mut String) {
+        // Every digit the value has (PostgreSQL keeps microseconds), in UTC.
+        out.push_str(&self.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    }
+}
 
 /// A `text[]` column. PostgreSQL has no ragged two-dimensional arrays, so each list travels
 /// as one jsonb array and is turned back into `text[]` on the server.
@@ -59,6 +124,25 @@ impl ColumnValue for Vec<String> {
     }
     fn select(unnested: &str) -> String {
         format!("ARRAY(SELECT jsonb_array_elements_text({unnested}))")
+    }
+    /// An array literal (`{"a","b"}`, every element quoted and escaped), quoted for CSV.
+    fn csv(&self, out: &mut String) {
+        let mut literal = String::from("{");
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                literal.push(',');
+            }
+            literal.push('"');
+            for c in item.chars() {
+                if c == '"' || c == '\\' {
+                    literal.push('\\');
+                }
+                literal.push(c);
+            }
+            literal.push('"');
+        }
+        literal.push('}');
+        csv_quoted(out, &literal);
     }
 }
 
@@ -139,6 +223,22 @@ macro_rules! entity_columns {
                 $( query = query.bind(rows.iter().map(|r| ColumnValue::bound(&r.$f4)).collect::<Vec<_>>()); )*
                 query
             }
+
+            /// Appends the row to `out` as one line of `COPY ... (FORMAT csv)` in
+            /// [`EntityRow::COLUMNS`] order (see [`EntityRow::copy_statement`]).
+            pub(crate) fn write_csv(&self, out: &mut String) {
+                let mut first = true;
+                let mut separate = |out: &mut String| {
+                    if !std::mem::replace(&mut first, false) {
+                        out.push(',');
+                    }
+                };
+                $( separate(out); ColumnValue::csv(&self.$f1, out); )*
+                $( separate(out); ColumnValue::csv(&self.$f2, out); )*
+                $( separate(out); ColumnValue::csv(&self.$f3, out); )*
+                $( separate(out); ColumnValue::csv(&self.$f4, out); )*
+                out.push('\n');
+            }
         }
 
         impl LoggedEntity {
@@ -202,6 +302,15 @@ entity_columns! {
 }
 
 impl EntityRow {
+    /// `COPY` of every column into `table` from CSV lines written by
+    /// [`EntityRow::write_csv`].
+    pub(crate) fn copy_statement(table: &str) -> String {
+        format!(
+            "COPY {table} ({}) FROM STDIN (FORMAT csv)",
+            Self::COLUMNS.join(", ")
+        )
+    }
+
     /// `INSERT ... ON CONFLICT (ref) DO UPDATE` of every column into `table`, from one
     /// array parameter per column (bind them with [`EntityRow::bind_all`]).
     pub(crate) fn upsert_statement(table: &str) -> String {

@@ -1,7 +1,7 @@
 //! The demo catalog ingested whole: counts, the deliberate error, and the
 //! relation edges of named entities (each relation and its inverse).
 
-use super::support::{demo_dir, edges, ingest, pairs};
+use super::support::{catalog, demo_dir, edges, ingest, pairs};
 use almanac_ingest::Source;
 use almanac_store::projection::{replay, ReplayMode};
 use almanac_store::testing::test_db;
@@ -105,13 +105,13 @@ async fn the_demo_lands_with_its_relations_and_its_one_error() {
             ("memberOf", "group:default/team-payments")
         ])
     );
-    let (declarations,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM relations WHERE source_ref = 'user:default/ines.carvalho' \
-         AND type = 'memberOf' AND target_ref = 'group:default/team-payments'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let declarations = catalog(&db.pool)
+        .await
+        .relation_rows("user:default/ines.carvalho")
+        .filter(|row| {
+            row.relation.as_str() == "memberOf" && &*row.target_ref == "group:default/team-payments"
+        })
+        .count();
     assert_eq!(declarations, 2, "both declarations are kept as provenance");
     // Inverses land on the target, including the other namespace.
     let partners_api = edges(&db.pool, "api:partners/carrier-rates-api").await;
@@ -124,13 +124,16 @@ async fn the_demo_lands_with_its_relations_and_its_one_error() {
         "component:partners/carrier-gateway".into()
     )));
     // The one dangling reference is kept, with no entity behind it.
-    let (dangling,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM relation_edges r WHERE r.source_ref LIKE 'component:%' \
-         AND NOT EXISTS (SELECT 1 FROM entities e WHERE e.ref = r.target_ref)",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let snapshot = catalog(&db.pool).await;
+    let mut dangling: Vec<(&str, &str, &str)> = snapshot
+        .entities()
+        .filter(|entity| entity.entity_ref.starts_with("component:"))
+        .flat_map(|entity| snapshot.relation_rows(&entity.entity_ref))
+        .filter(|row| snapshot.entity(&row.target_ref).is_none())
+        .map(|row| (&*row.source_ref, row.relation.as_str(), &*row.target_ref))
+        .collect();
+    dangling.dedup();
+    let dangling = dangling.len();
     assert_eq!(dangling, 1);
     assert!(edges(&db.pool, "component:default/label-printer-service")
         .await

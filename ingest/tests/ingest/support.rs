@@ -59,15 +59,28 @@ pub async fn head(pool: &PgPool) -> i64 {
     head.unwrap_or(0)
 }
 
-/// Edges leaving `entity_ref`, as (type, target) pairs, sorted.
+/// The catalog's relations: no table holds them (store migration 0008), the in-memory
+/// model folded from the whole log does.
+pub async fn catalog(pool: &PgPool) -> almanac_readmodel::Snapshot {
+    almanac_store::follow::fold_whole_log(&EventLog::new(pool.clone()))
+        .await
+        .unwrap()
+}
+
+/// Edges leaving `entity_ref`, as (type, target) pairs, sorted, one per type and target.
 pub async fn edges(pool: &PgPool, entity_ref: &str) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT type, target_ref FROM relation_edges WHERE source_ref = $1 ORDER BY type, target_ref",
-    )
-    .bind(entity_ref)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+    let mut edges: Vec<(String, String)> = catalog(pool)
+        .await
+        .relation_rows(entity_ref)
+        .map(|row| {
+            (
+                row.relation.as_str().to_string(),
+                row.target_ref.to_string(),
+            )
+        })
+        .collect();
+    edges.dedup();
+    edges
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

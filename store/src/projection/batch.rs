@@ -1,6 +1,6 @@
 //! Folding one batch of the log into projection tables, inside the caller's
 //! transaction: load the touched entities, apply the events in order in memory,
-//! then write each touched entity and its relations once (bulk statements).
+//! then write each touched entity once (one bulk statement).
 //!
 //! The batch runs under a savepoint. When the database refuses its data (an index row
 //! or a tsvector too large, say, from a descriptor stored before today's limits), the
@@ -12,13 +12,11 @@
 //! depend on where batches begin and end: a replay writes the same rows.
 
 use super::failures::{self, is_data_error, Failure, Stage};
-use super::rows::{self, entity_uid};
+use super::rows::entity_uid;
 use super::tables::Tables;
 use super::ProjectionError;
-use crate::catalog::RelationRecord;
 use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::StoredEvent;
-use crate::stored_relation::StoredRelation;
 use almanac_domain::{evolve, CatalogEvent, EntityState, FoldError};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
@@ -58,20 +56,20 @@ pub async fn project_batch(
     Ok(Some((events.len(), last)))
 }
 
-async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+pub(super) async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
     sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
 }
 
 /// An entity while its batch is folded: `None` once removed.
 #[derive(Clone)]
-struct Working {
-    row: Option<LoggedEntity>,
+pub(super) struct Working {
+    pub(super) row: Option<LoggedEntity>,
 }
 
-type Decoded<'a> = (&'a StoredEvent, CatalogEvent);
+pub(super) type Decoded<'a> = (&'a StoredEvent, CatalogEvent);
 
 /// Decodes the batch; an event this build cannot decode is a failure, not a silent skip.
-fn decode(events: &[StoredEvent]) -> (Vec<Decoded<'_>>, Vec<Failure>) {
+pub(super) fn decode(events: &[StoredEvent]) -> (Vec<Decoded<'_>>, Vec<Failure>) {
     let mut decoded = Vec::with_capacity(events.len());
     let mut failed = Vec::new();
     for stored in events {
@@ -87,7 +85,7 @@ fn decode(events: &[StoredEvent]) -> (Vec<Decoded<'_>>, Vec<Failure>) {
     (decoded, failed)
 }
 
-fn is_location_event(event: &CatalogEvent) -> bool {
+pub(super) fn is_location_event(event: &CatalogEvent) -> bool {
     matches!(
         event,
         CatalogEvent::LocationAdded { .. } | CatalogEvent::LocationRemoved { .. }
@@ -251,7 +249,7 @@ async fn project_location(
 
 /// Applies one event to the entity. An event that does not fold leaves the state as it
 /// was (the caller records why), as every run does, so replays agree.
-fn fold_into(
+pub(super) fn fold_into(
     entry: &mut Working,
     stored: &StoredEvent,
     event: &CatalogEvent,
@@ -355,14 +353,6 @@ async fn write(
     if working.is_empty() {
         return Ok(());
     }
-    let touched: Vec<String> = working.keys().cloned().collect();
-    sqlx::query(&format!(
-        "DELETE FROM {} WHERE declared_by = ANY($1)",
-        tables.relations
-    ))
-    .bind(&touched)
-    .execute(&mut *conn)
-    .await?;
     let removed: Vec<&String> = working
         .iter()
         .filter(|(_, w)| w.row.is_none())
@@ -382,12 +372,7 @@ async fn write(
         .filter_map(|w| w.row)
         .map(EntityRow::derive)
         .collect();
-    upsert_entities(conn, tables, &live).await?;
-    let relations: Vec<RelationRecord> = live
-        .iter()
-        .flat_map(|row| rows::relation_rows(&row.entity_ref, &row.descriptor))
-        .collect();
-    insert_relations(conn, tables, &relations).await
+    upsert_entities(conn, tables, &live).await
 }
 
 async fn upsert_entities(
@@ -402,42 +387,5 @@ async fn upsert_entities(
     EntityRow::bind_all(sqlx::query(&sql), live)
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
-
-async fn insert_relations(
-    conn: &mut PgConnection,
-    tables: &Tables,
-    relations: &[RelationRecord],
-) -> Result<(), ProjectionError> {
-    if relations.is_empty() {
-        return Ok(());
-    }
-    let mut sources = Vec::with_capacity(relations.len());
-    let mut types = Vec::with_capacity(relations.len());
-    let mut targets = Vec::with_capacity(relations.len());
-    let mut declared_by = Vec::with_capacity(relations.len());
-    let mut fields = Vec::with_capacity(relations.len());
-    for r in relations {
-        sources.push(r.source_ref.as_str());
-        types.push(StoredRelation(r.relation));
-        targets.push(r.target_ref.as_str());
-        declared_by.push(r.declared_by.as_str());
-        fields.push(r.field.as_str());
-    }
-    sqlx::query(&format!(
-        "INSERT INTO {} ({}) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-         ON CONFLICT DO NOTHING",
-        tables.relations,
-        RelationRecord::COLUMNS,
-    ))
-    .bind(&sources)
-    .bind(&types)
-    .bind(&targets)
-    .bind(&declared_by)
-    .bind(&fields)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }

@@ -12,6 +12,7 @@
 
 mod batch;
 pub mod failures;
+mod fold;
 mod replay;
 pub mod rows;
 mod tables;
@@ -19,7 +20,7 @@ mod wait;
 
 pub use replay::{replay, ReplayMode, ReplayReport};
 pub use tables::Tables;
-pub use wait::{checkpoint, lag, wait_for_position, Lag};
+pub use wait::{checkpoint, lag, wait_for_position, Lag, PROJECTED_CHANNEL};
 
 use crate::log::FeedWaker;
 use sqlx::PgPool;
@@ -183,9 +184,14 @@ async fn write_checkpoint(
     .bind(expected)
     .execute(&mut *conn)
     .await?;
-    if written.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(ProjectionError::CheckpointMoved { expected })
+    if written.rows_affected() != 1 {
+        return Err(ProjectionError::CheckpointMoved { expected });
     }
+    // Delivered at commit, once the rows are visible: wakes `wait_for_position`.
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROJECTED_CHANNEL)
+        .bind(position.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -1,9 +1,17 @@
 //! Rebuilding the projections from the log. The rebuild goes into temporary
-//! tables shaped like the live ones; `Verify` compares them with the live tables
-//! at the same checkpoint (one repeatable-read snapshot, the live projector keeps
-//! running), `Swap` replaces the live rows with them under the projector lock.
+//! tables shaped like the live ones (their indexes too, so the database refuses
+//! what it refuses live); `Verify` compares them with the live tables at the same
+//! checkpoint (one repeatable-read snapshot, the live projector keeps running),
+//! `Swap` replaces the live rows with them under the projector lock.
+//!
+//! The log is folded in memory and loaded with `COPY` (`fold`). Only when the
+//! database refuses that load (a row a limit refuses, from a descriptor stored
+//! before today's limits) is the log projected again batch by batch, as the live
+//! projector does, which stores each entity's last state that can be stored.
 
-use super::batch::project_batch;
+use super::batch::{execute, project_batch};
+use super::failures::is_data_error;
+use super::fold::fold_log;
 use super::tables::{columns_of, Tables};
 use super::{write_checkpoint, ProjectionError, PROJECTOR_LOCK_KEY};
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -19,7 +27,6 @@ pub struct ReplayReport {
     pub events: u64,
     pub up_to: i64,
     pub entities: i64,
-    pub relations: i64,
     /// Rows that differ between the rebuild and the live tables (Verify only),
     /// as `table: row` lines, at most a few per table.
     pub differences: Vec<String>,
@@ -58,18 +65,24 @@ pub async fn replay(
         up_to,
         ..ReplayReport::default()
     };
-    let mut after = 0;
-    while let Some((events, last)) =
-        project_batch(&mut tx, &Tables::REBUILD, after, Some(up_to), BATCH).await?
-    {
-        report.events += events as u64;
-        after = last;
-        progress(report.events, up_to);
+    let folded = fold_log(&mut tx, up_to, |events| progress(events, up_to)).await?;
+    report.events = folded.events;
+    execute(&mut tx, "SAVEPOINT replay_load").await?;
+    match folded.load(&mut tx, &Tables::REBUILD).await {
+        Ok(()) => execute(&mut tx, "RELEASE SAVEPOINT replay_load").await?,
+        Err(ProjectionError::Database(err)) if is_data_error(&err) => {
+            execute(&mut tx, "ROLLBACK TO SAVEPOINT replay_load").await?;
+            tracing::warn!(error = %err, "the database refused the folded projections; replaying batch by batch");
+            let mut after = 0;
+            while let Some((_, last)) =
+                project_batch(&mut tx, &Tables::REBUILD, after, Some(up_to), BATCH).await?
+            {
+                after = last;
+            }
+        }
+        Err(err) => return Err(err),
     }
     (report.entities,) = sqlx::query_as("SELECT count(*) FROM rebuild_entities")
-        .fetch_one(&mut *tx)
-        .await?;
-    (report.relations,) = sqlx::query_as("SELECT count(*) FROM rebuild_relations")
         .fetch_one(&mut *tx)
         .await?;
     match mode {

@@ -1,6 +1,7 @@
 //! What one entity's descriptor becomes in the projection tables: the columns of its row
-//! in `entities` read from it (the row's columns are declared in
-//! `crate::entity_row`) and its relation rows.
+//! in `entities` read from it (the row's columns are declared in `crate::entity_row`),
+//! and the relation rows it declared, for time travel (no table holds relations: the
+//! in-memory catalog answers every hop).
 
 use crate::catalog::RelationRecord;
 use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
@@ -67,26 +68,6 @@ fn object_or_empty(value: &Value) -> Value {
     } else {
         json!({})
     }
-}
-
-/// Both directions of every relation the descriptor declares. A descriptor that
-/// no longer validates (rules changed since it was written) declares none, and
-/// says so in the log: its entity row is still projected.
-pub fn relation_rows(entity_ref: &str, descriptor: &Value) -> Vec<RelationRecord> {
-    let declared = match relations::of_descriptor(descriptor) {
-        Ok(declared) => declared,
-        Err(err) => {
-            tracing::warn!(entity.ref = entity_ref, error = %err, "stored descriptor no longer validates; no relations projected");
-            return Vec::new();
-        }
-    };
-    let mut rows: Vec<RelationRecord> = declared
-        .iter()
-        .flat_map(|declared| declared.edges().map(|edge| relation_row(declared, edge)))
-        .collect();
-    rows.sort();
-    rows.dedup();
-    rows
 }
 
 /// The relations the descriptor declares as its entity states them (no inverses), in

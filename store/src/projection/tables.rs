@@ -1,13 +1,11 @@
 //! Where a projection run writes: the live tables, or session-private copies
 //! that a replay builds and compares or swaps in.
 
-use crate::catalog::RelationRecord;
 use crate::entity_row::EntityRow;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Tables {
     pub entities: &'static str,
-    pub relations: &'static str,
     pub locations: &'static str,
     pub failures: &'static str,
 }
@@ -15,22 +13,19 @@ pub struct Tables {
 impl Tables {
     pub const LIVE: Tables = Tables {
         entities: "entities",
-        relations: "relations",
         locations: "locations",
         failures: "projection_failures",
     };
     /// Temporary tables (pg_temp, dropped at commit) shaped like the live ones.
     pub const REBUILD: Tables = Tables {
         entities: "rebuild_entities",
-        relations: "rebuild_relations",
         locations: "rebuild_locations",
         failures: "rebuild_projection_failures",
     };
 
-    pub fn pairs(&self) -> [(&'static str, &'static str); 4] {
+    pub fn pairs(&self) -> [(&'static str, &'static str); 3] {
         [
             (Tables::LIVE.entities, self.entities),
-            (Tables::LIVE.relations, self.relations),
             (Tables::LIVE.locations, self.locations),
             (Tables::LIVE.failures, self.failures),
         ]
@@ -45,7 +40,6 @@ pub const FAILURE_COLUMNS: &str =
 pub fn columns_of(live_table: &str) -> String {
     match live_table {
         "entities" => EntityRow::COLUMNS.join(", "),
-        "relations" => RelationRecord::COLUMNS.to_string(),
         "projection_failures" => FAILURE_COLUMNS.to_string(),
         _ => LOCATION_COLUMNS.to_string(),
     }

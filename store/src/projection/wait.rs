@@ -1,10 +1,24 @@
 //! Read-your-writes and lag: a write returns its log position, and a reader
 //! waits (briefly, with a timeout) until the projector has passed it.
+//!
+//! The wait is woken by the projector: every checkpoint it commits notifies
+//! [`PROJECTED_CHANNEL`] with the position (in the batch's transaction, so the
+//! notification arrives only once the rows are visible). The checkpoint row stays
+//! the truth: the waiter reads it before listening ends and again every
+//! [`RECHECK`], so a lost notification (or a listener that cannot connect) costs
+//! a little time, never correctness. This module does not wait for the in-memory
+//! catalog (`follow::Followed::reach` does that, on the follower's own channel).
 
 use super::{ProjectionError, CATALOG_PROJECTOR};
 use crate::StoreError;
+use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
+
+/// The channel a committed projection checkpoint notifies, with its position.
+pub const PROJECTED_CHANNEL: &str = "almanac_projected";
+/// How often a waiter reads the checkpoint again when no notification came.
+const RECHECK: Duration = Duration::from_millis(500);
 
 /// The position the catalog projection has reached (0 before its first batch).
 pub async fn checkpoint(pool: &PgPool) -> Result<i64, StoreError> {
@@ -27,22 +41,60 @@ pub async fn wait_for_position(
     timeout: Duration,
 ) -> Result<(), ProjectionError> {
     let start = Instant::now();
-    let mut pause = Duration::from_millis(2);
+    if reached(pool).await? >= position {
+        return Ok(());
+    }
+    let mut listener = listen(pool).await;
     loop {
+        // Read after listening began: a checkpoint committed before is seen here, one
+        // committed after notifies.
         let reached = reached(pool).await?;
         if reached >= position {
             return Ok(());
         }
-        if start.elapsed() >= timeout {
+        let Some(left) = timeout
+            .checked_sub(start.elapsed())
+            .filter(|d| !d.is_zero())
+        else {
             return Err(ProjectionError::WaitTimeout {
                 position,
                 reached,
                 waited_ms: start.elapsed().as_millis(),
             });
+        };
+        let pause = left.min(RECHECK);
+        let Some(active) = listener.as_mut() else {
+            tokio::time::sleep(pause.min(Duration::from_millis(50))).await;
+            continue;
+        };
+        match tokio::time::timeout(pause, notified_at_least(active, position)).await {
+            Ok(Ok(true)) => return Ok(()),
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "projection listener failed; reading the checkpoint instead");
+                listener = None;
+            }
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Waits for a notification of a checkpoint at or past `position`: true, or false when a
+/// notification's payload did not parse (the caller reads the checkpoint).
+async fn notified_at_least(listener: &mut PgListener, position: i64) -> Result<bool, sqlx::Error> {
+    loop {
+        let notification = listener.recv().await?;
+        match notification.payload().parse::<i64>() {
+            Ok(reached) if reached >= position => return Ok(true),
+            Ok(_) => continue,
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(PROJECTED_CHANNEL).await.ok()?;
+    Some(listener)
 }
 
 /// How far the catalog projection trails the log.

@@ -1,7 +1,8 @@
-//! The projector folds the log into entities and relations, never misses or
+//! The projector folds the log into entities (relations are the in-memory catalog's), never misses or
 //! doubles an event, and always equals a full replay.
 
 use almanac_domain::{diff, CatalogEvent, RemovalReason};
+use almanac_store::catalog::Catalog;
 use almanac_store::projection::{lag, replay, Projector, ReplayMode, Step};
 use almanac_store::testing::{test_db, TestDb};
 use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
@@ -59,16 +60,22 @@ async fn record(
     outcome.positions[0]
 }
 
+/// Edges leaving `entity_ref` as (type, target, whether the target is a live entity).
 async fn edges(pool: &PgPool, entity_ref: &str) -> Vec<(String, String, bool)> {
-    sqlx::query_as(
-        "SELECT r.type, r.target_ref, e.ref IS NOT NULL FROM relation_edges r \
-         LEFT JOIN entities e ON e.ref = r.target_ref WHERE r.source_ref = $1 \
-         ORDER BY r.type, r.target_ref",
-    )
-    .bind(entity_ref)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+    let catalog = Catalog::new(pool.clone());
+    let mut found = Vec::new();
+    for edge in super::support::relation_edges(pool, entity_ref).await {
+        let live = catalog
+            .entities_by_ref(std::slice::from_ref(&edge.target_ref))
+            .await
+            .unwrap();
+        found.push((
+            edge.relation.as_str().to_string(),
+            edge.target_ref,
+            !live.is_empty(),
+        ));
+    }
+    found
 }
 
 fn edge(t: &str, target: &str, resolved: bool) -> (String, String, bool) {
@@ -284,6 +291,82 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
     // A swap rebuilds the live tables from the log.
     let swapped = replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
     assert!(swapped.events >= 550);
+    assert_replay_clean(&db).await;
+}
+
+/// Every row of the live projection tables and the checkpoint, as text.
+async fn live_state(pool: &PgPool) -> Vec<String> {
+    let (rows,): (Vec<String>,) = sqlx::query_as(
+        "SELECT ARRAY(SELECT row_to_json(e)::text FROM entities e ORDER BY ref) \
+         || ARRAY(SELECT row_to_json(l)::text FROM locations l ORDER BY id) \
+         || ARRAY(SELECT row_to_json(f)::text FROM projection_failures f ORDER BY position) \
+         || ARRAY(SELECT position::text FROM projection_checkpoints)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    rows
+}
+
+/// A swap whose database session dies after the log was folded, before anything was
+/// written (the process killed, the connection cut): nothing of it remains, the
+/// projector lock is free again, and the next replay swaps cleanly.
+#[tokio::test]
+async fn a_replay_killed_after_folding_changes_nothing_and_the_next_one_swaps() {
+    let db = test_db().await;
+    let log = db.log();
+    random_history(&log, "svc", 200, 11).await;
+    let projector = Projector::new(db.pool.clone());
+    projector.catch_up().await.unwrap();
+    let before = live_state(&db.pool).await;
+    assert!(before.len() > 10);
+    // Some events after the checkpoint: a swap would move it.
+    random_history(&log, "web", 50, 12).await;
+
+    // Once the log is folded, before anything is written, another session ends the
+    // replay's (its one transaction is idle then). Done on a thread of its own, since
+    // the progress callback is synchronous.
+    let options = db.pool.connect_options().as_ref().clone();
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let counted = killed.clone();
+    let failed = replay(&db.pool, ReplayMode::Swap, move |_, _| {
+        let options = options.clone();
+        let ended = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+                let (ended,): (i64,) = sqlx::query_as(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) \
+                     FROM pg_stat_activity WHERE datname = current_database() \
+                     AND state = 'idle in transaction' AND pid <> pg_backend_pid()) t",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                ended
+            })
+        })
+        .join()
+        .unwrap();
+        counted.fetch_add(ended, std::sync::atomic::Ordering::SeqCst);
+    })
+    .await;
+    assert_eq!(killed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(failed.is_err(), "{failed:?}");
+
+    assert_eq!(live_state(&db.pool).await, before);
+    // The lock went with the session: the projector moves on, and a replay agrees.
+    assert!(matches!(
+        projector.catch_up().await.unwrap(),
+        Step::Idle { .. }
+    ));
+    assert_replay_clean(&db).await;
+    let swapped = replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+    assert_eq!(swapped.up_to, log.head_position().await.unwrap());
     assert_replay_clean(&db).await;
 }
 

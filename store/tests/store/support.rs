@@ -35,18 +35,31 @@ pub fn n(i: i64) -> Value {
     json!({ "n": i })
 }
 
-/// Every edge leaving `source` as `relation_edges` holds it (both directions, one row per
-/// type and target), ordered by type and target: what the projector wrote.
+/// Every edge leaving `source` (both directions, one row per type and target: its first
+/// declaration by declaring entity and field), ordered by type and target, as the catalog
+/// holds it: no table holds relations (migration 0008), the in-memory model folded from
+/// the whole log does.
 pub async fn relation_edges(
     pool: &sqlx::PgPool,
     source: &str,
 ) -> Vec<almanac_store::catalog::RelationRecord> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM relation_edges WHERE source_ref = $1 ORDER BY type, target_ref",
-        almanac_store::catalog::RelationRecord::COLUMNS
-    ))
-    .bind(source)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+    let log = almanac_store::EventLog::new(pool.clone());
+    let snapshot = almanac_store::follow::fold_whole_log(&log).await.unwrap();
+    let mut edges: Vec<almanac_store::catalog::RelationRecord> = Vec::new();
+    for row in snapshot.relation_rows(source) {
+        let same = |e: &almanac_store::catalog::RelationRecord| {
+            e.relation == row.relation && e.target_ref == *row.target_ref
+        };
+        if edges.last().is_some_and(same) {
+            continue;
+        }
+        edges.push(almanac_store::catalog::RelationRecord {
+            source_ref: row.source_ref.to_string(),
+            relation: row.relation,
+            target_ref: row.target_ref.to_string(),
+            declared_by: row.declared_by.to_string(),
+            field: row.field.as_str().to_string(),
+        });
+    }
+    edges
 }

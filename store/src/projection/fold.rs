@@ -1,0 +1,212 @@
+//! The whole log folded in memory for a replay, then loaded into the rebuild tables with
+//! `COPY` (entities) and one bulk insert each (locations, failures).
+//!
+//! It folds with the projector's own steps (`batch::decode`, `batch::fold_into`, the same
+//! failures), so its rows equal a batch-by-batch projection whenever the database accepts
+//! every entity's final state. It does not handle a refusal: a load the database refuses
+//! fails whole, and `replay` projects again batch by batch, which stores each entity's last
+//! state that can be stored and records why (see `batch`).
+
+use super::batch::{decode, fold_into, is_location_event, Working};
+use super::failures::{self, Failure, Stage};
+use super::tables::{Tables, LOCATION_COLUMNS};
+use super::ProjectionError;
+use crate::entity_row::EntityRow;
+use crate::log::StoredEvent;
+use almanac_domain::CatalogEvent;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use std::collections::{BTreeMap, HashMap};
+
+/// Events read per statement while folding.
+const PAGE: i64 = 10_000;
+/// CSV bytes sent per `COPY` message.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// A row of `locations` while folding.
+struct LocationRow {
+    location_type: String,
+    target: String,
+    added_by: String,
+    added_at: DateTime<Utc>,
+}
+
+/// Everything the log up to a position projects to.
+#[derive(Default)]
+pub(super) struct Folded {
+    pub(super) events: u64,
+    entities: HashMap<String, Working>,
+    locations: BTreeMap<String, LocationRow>,
+    failures: Vec<Failure>,
+}
+
+/// Folds every event up to `up_to` (inclusive) in position order; `progress` gets the
+/// number of events folded after each page.
+pub(super) async fn fold_log(
+    conn: &mut PgConnection,
+    up_to: i64,
+    mut progress: impl FnMut(u64),
+) -> Result<Folded, ProjectionError> {
+    let mut folded = Folded::default();
+    let mut after = 0;
+    loop {
+        let events: Vec<StoredEvent> = sqlx::query_as(&format!(
+            "SELECT {} FROM events WHERE position > $1 AND position <= $2 \
+             ORDER BY position LIMIT $3",
+            crate::log::EVENT_COLUMNS
+        ))
+        .bind(after)
+        .bind(up_to)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            break;
+        };
+        folded.add(&events);
+        after = last;
+        progress(folded.events);
+    }
+    Ok(folded)
+}
+
+impl Folded {
+    /// One page of events, in position order, as `batch::project_in_bulk` folds a batch.
+    fn add(&mut self, events: &[StoredEvent]) {
+        self.events += events.len() as u64;
+        let (decoded, failed) = decode(events);
+        self.failures.extend(failed);
+        for (stored, event) in &decoded {
+            if is_location_event(event) {
+                self.locate(stored, event);
+                continue;
+            }
+            let entry = match self.entities.get_mut(&stored.stream) {
+                Some(entry) => entry,
+                None => self
+                    .entities
+                    .entry(stored.stream.clone())
+                    .or_insert(Working { row: None }),
+            };
+            if let Err(err) = fold_into(entry, stored, event) {
+                self.failures
+                    .push(Failure::new(Stage::Fold, stored, &err.to_string()));
+            }
+        }
+    }
+
+    /// What `batch::project_location` writes, in memory.
+    fn locate(&mut self, stored: &StoredEvent, event: &CatalogEvent) {
+        match event {
+            CatalogEvent::LocationAdded {
+                id,
+                location_type,
+                target,
+            } => {
+                self.locations.insert(
+                    id.clone(),
+                    LocationRow {
+                        location_type: location_type.clone(),
+                        target: target.clone(),
+                        added_by: stored.actor.clone(),
+                        added_at: stored.recorded_at,
+                    },
+                );
+            }
+            CatalogEvent::LocationRemoved { id } => {
+                self.locations.remove(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the folded state into `tables` (empty). A refusal of the database fails the
+    /// whole load; the caller rolls it back.
+    pub(super) async fn load(
+        self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+    ) -> Result<(), ProjectionError> {
+        let Folded {
+            entities,
+            locations,
+            failures: failed,
+            ..
+        } = self;
+        copy_entities(conn, tables, entities).await?;
+        insert_locations(conn, tables, locations).await?;
+        failures::record(conn, tables, &failed).await?;
+        Ok(())
+    }
+}
+
+async fn copy_entities(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    entities: HashMap<String, Working>,
+) -> Result<(), ProjectionError> {
+    let mut copy = conn
+        .copy_in_raw(&EntityRow::copy_statement(tables.entities))
+        .await?;
+    let mut chunk = String::with_capacity(COPY_CHUNK + 64 * 1024);
+    let mut sent = Ok(());
+    for logged in entities.into_values().filter_map(|w| w.row) {
+        EntityRow::derive(logged).write_csv(&mut chunk);
+        if chunk.len() >= COPY_CHUNK {
+            if let Err(err) = copy.send(chunk.as_bytes()).await {
+                sent = Err(err);
+                break;
+            }
+            chunk.clear();
+        }
+    }
+    if sent.is_ok() && !chunk.is_empty() {
+        sent = copy.send(chunk.as_bytes()).await.map(|_| ());
+    }
+    match sent {
+        Ok(()) => {
+            copy.finish().await?;
+            Ok(())
+        }
+        Err(err) => {
+            // The connection must leave the copy state before it is used again.
+            let _ = copy.abort("the replay could not send its rows").await;
+            Err(err.into())
+        }
+    }
+}
+
+async fn insert_locations(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    locations: BTreeMap<String, LocationRow>,
+) -> Result<(), ProjectionError> {
+    if locations.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(locations.len());
+    let mut types = Vec::with_capacity(locations.len());
+    let mut targets = Vec::with_capacity(locations.len());
+    let mut added_by = Vec::with_capacity(locations.len());
+    let mut added_at = Vec::with_capacity(locations.len());
+    for (id, row) in locations {
+        ids.push(id);
+        types.push(row.location_type);
+        targets.push(row.target);
+        added_by.push(row.added_by);
+        added_at.push(row.added_at);
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {} ({LOCATION_COLUMNS}) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])",
+        tables.locations
+    ))
+    .bind(&ids)
+    .bind(&types)
+    .bind(&targets)
+    .bind(&added_by)
+    .bind(&added_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
