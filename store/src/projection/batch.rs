@@ -1,6 +1,7 @@
 //! Folding one batch of the log into projection tables, inside the caller's
 //! transaction: load the touched entities, apply the events in order in memory,
-//! then write each touched entity once (one bulk statement).
+//! then write each touched entity once: one bulk upsert for the entities the table
+//! already holds, one `COPY` for the new ones.
 //!
 //! The batch runs under a savepoint. When the database refuses its data (an index row
 //! or a tsvector too large, say, from a descriptor stored before today's limits), the
@@ -64,6 +65,17 @@ pub(super) async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sq
 #[derive(Clone)]
 pub(super) struct Working {
     pub(super) row: Option<LoggedEntity>,
+    /// Whether the table holds a row for the entity when the batch begins: written with
+    /// an upsert if so, with `COPY` if not (nobody else writes the table meanwhile: the
+    /// batch holds the projector lock).
+    pub(super) stored: bool,
+}
+
+impl Working {
+    pub(super) const NEW: Working = Working {
+        row: None,
+        stored: false,
+    };
 }
 
 pub(super) type Decoded<'a> = (&'a StoredEvent, CatalogEvent);
@@ -119,9 +131,7 @@ async fn project_in_bulk(
         if is_location_event(event) {
             project_location(conn, tables, stored, event).await?;
         } else {
-            let entry = working
-                .entry(stored.stream.clone())
-                .or_insert(Working { row: None });
+            let entry = working.entry(stored.stream.clone()).or_insert(Working::NEW);
             if let Err(err) = fold_into(entry, stored, event) {
                 failed.push(Failure::new(Stage::Fold, stored, &err.to_string()));
             }
@@ -170,7 +180,7 @@ async fn project_one_at_a_time(
         let mut entry = load(conn, tables, &[stream.to_string()], after)
             .await?
             .remove(stream)
-            .unwrap_or(Working { row: None });
+            .unwrap_or(Working::NEW);
         // The entity's state after each of its events, oldest first.
         let mut states = Vec::with_capacity(items.len());
         for (stored, event) in items.iter().copied() {
@@ -308,13 +318,29 @@ async fn load(
     .bind(refs)
     .fetch_all(&mut *conn)
     .await?;
-    let refolded = fold_from_log(conn, &behind, after).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.entity_ref.clone(), Working { row: Some(row) }))
-        .filter(|(entity_ref, _)| !behind.contains(entity_ref))
-        .chain(refolded)
-        .collect())
+    let mut refolded = fold_from_log(conn, &behind, after).await?;
+    let mut working = BTreeMap::new();
+    for row in rows {
+        let entity_ref = row.entity_ref.clone();
+        let entry = if behind.contains(&entity_ref) {
+            refolded.remove(&entity_ref).unwrap_or(Working::NEW)
+        } else {
+            Working {
+                row: Some(row),
+                stored: true,
+            }
+        };
+        working.insert(
+            entity_ref,
+            Working {
+                stored: true,
+                ..entry
+            },
+        );
+    }
+    // Behind and never stored: folded from the log alone.
+    working.extend(refolded);
+    Ok(working)
 }
 
 async fn fold_from_log(
@@ -336,9 +362,7 @@ async fn fold_from_log(
     let (decoded, _) = decode(&events);
     let mut working: BTreeMap<String, Working> = BTreeMap::new();
     for (stored, event) in &decoded {
-        let entry = working
-            .entry(stored.stream.clone())
-            .or_insert(Working { row: None });
+        let entry = working.entry(stored.stream.clone()).or_insert(Working::NEW);
         // Already recorded when the projector first met it.
         let _ = fold_into(entry, stored, event);
     }
@@ -367,12 +391,68 @@ async fn write(
         .execute(&mut *conn)
         .await?;
     }
-    let live: Vec<EntityRow> = working
-        .into_values()
-        .filter_map(|w| w.row)
-        .map(EntityRow::derive)
-        .collect();
-    upsert_entities(conn, tables, &live).await
+    let mut stored = Vec::new();
+    let mut new = Vec::new();
+    for entry in working.into_values() {
+        match entry {
+            Working {
+                row: Some(row),
+                stored: true,
+            } => stored.push(EntityRow::derive(row)),
+            Working {
+                row: Some(row),
+                stored: false,
+            } => new.push(row),
+            Working { row: None, .. } => {}
+        }
+    }
+    upsert_entities(conn, tables, &stored).await?;
+    copy_entities(conn, tables, new.into_iter()).await
+}
+
+/// CSV bytes sent per `COPY` message.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// New rows into `tables.entities` with one `COPY`, each derived as it is sent. A row the
+/// database refuses fails the whole statement (as the bulk upsert does).
+pub(super) async fn copy_entities(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    rows: impl Iterator<Item = LoggedEntity>,
+) -> Result<(), ProjectionError> {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return Ok(());
+    }
+    let mut copy = conn
+        .copy_in_raw(&EntityRow::copy_statement(tables.entities))
+        .await?;
+    let mut chunk = String::with_capacity(COPY_CHUNK + 64 * 1024);
+    let mut sent = Ok(());
+    for logged in rows {
+        EntityRow::derive(logged).write_csv(&mut chunk);
+        if chunk.len() >= COPY_CHUNK {
+            if let Err(err) = copy.send(chunk.as_bytes()).await {
+                sent = Err(err);
+                break;
+            }
+            chunk.clear();
+        }
+    }
+    if sent.is_ok() && !chunk.is_empty() {
+        sent = copy.send(chunk.as_bytes()).await.map(|_| ());
+    }
+    match sent {
+        Ok(()) => {
+            copy.finish().await?;
+            Ok(())
+        }
+        Err(err) => {
+            // The connection must leave the copy state before it is used again.
+            let _ = copy.abort("the projector could not send its rows").await;
+            Err(err.into())
+        }
+    }
 }
 
 async fn upsert_entities(

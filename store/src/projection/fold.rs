@@ -7,11 +7,10 @@
 //! fails whole, and `replay` projects again batch by batch, which stores each entity's last
 //! state that can be stored and records why (see `batch`).
 
-use super::batch::{decode, fold_into, is_location_event, Working};
+use super::batch::{copy_entities, decode, fold_into, is_location_event, Working};
 use super::failures::{self, Failure, Stage};
 use super::tables::{Tables, LOCATION_COLUMNS};
 use super::ProjectionError;
-use crate::entity_row::EntityRow;
 use crate::log::StoredEvent;
 use almanac_domain::CatalogEvent;
 use chrono::{DateTime, Utc};
@@ -20,8 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Events read per statement while folding.
 const PAGE: i64 = 10_000;
-/// CSV bytes sent per `COPY` message.
-const COPY_CHUNK: usize = 1 << 20;
 
 /// A row of `locations` while folding.
 struct LocationRow {
@@ -86,7 +83,7 @@ impl Folded {
                 None => self
                     .entities
                     .entry(stored.stream.clone())
-                    .or_insert(Working { row: None }),
+                    .or_insert(Working::NEW),
             };
             if let Err(err) = fold_into(entry, stored, event) {
                 self.failures
@@ -133,46 +130,11 @@ impl Folded {
             failures: failed,
             ..
         } = self;
-        copy_entities(conn, tables, entities).await?;
+        let rows = entities.into_values().filter_map(|w| w.row);
+        copy_entities(conn, tables, rows).await?;
         insert_locations(conn, tables, locations).await?;
         failures::record(conn, tables, &failed).await?;
         Ok(())
-    }
-}
-
-async fn copy_entities(
-    conn: &mut PgConnection,
-    tables: &Tables,
-    entities: HashMap<String, Working>,
-) -> Result<(), ProjectionError> {
-    let mut copy = conn
-        .copy_in_raw(&EntityRow::copy_statement(tables.entities))
-        .await?;
-    let mut chunk = String::with_capacity(COPY_CHUNK + 64 * 1024);
-    let mut sent = Ok(());
-    for logged in entities.into_values().filter_map(|w| w.row) {
-        EntityRow::derive(logged).write_csv(&mut chunk);
-        if chunk.len() >= COPY_CHUNK {
-            if let Err(err) = copy.send(chunk.as_bytes()).await {
-                sent = Err(err);
-                break;
-            }
-            chunk.clear();
-        }
-    }
-    if sent.is_ok() && !chunk.is_empty() {
-        sent = copy.send(chunk.as_bytes()).await.map(|_| ());
-    }
-    match sent {
-        Ok(()) => {
-            copy.finish().await?;
-            Ok(())
-        }
-        Err(err) => {
-            // The connection must leave the copy state before it is used again.
-            let _ = copy.abort("the replay could not send its rows").await;
-            Err(err.into())
-        }
     }
 }
 
