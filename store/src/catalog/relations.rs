@@ -1,14 +1,13 @@
-//! The row of `relations` (and of the `relation_edges` view) as the projector
-//! writes it and readers see it. No hop reads it here: the API reads relations
-//! from the in-memory snapshot.
+//! One declared relation as a row: what time travel shows an entity as it was
+//! declaring (`projection::rows::declared_rows`). No table holds relations since
+//! migration 0008; every hop reads the in-memory snapshot.
 
 use crate::stored_relation::StoredRelation;
 use almanac_domain::RelationType;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-/// One declaration of an edge: a row of `relations` as the projector writes it and the
-/// catalog reads it (from `relation_edges`, which has the same columns).
+/// One declaration of an edge, with the entity and the field that declared it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelationRecord {
     pub source_ref: String,
@@ -21,7 +20,8 @@ pub struct RelationRecord {
 }
 
 impl RelationRecord {
-    /// The columns of `relations` and `relation_edges`, in [`RelationRecord`]'s order.
+    /// The columns of the row, in [`RelationRecord`]'s order (the `relations` table's
+    /// before migration 0008; kept for rows read from SQL, e.g. a query over `unnest`).
     pub const COLUMNS: &'static str = "source_ref, type, target_ref, declared_by, field";
 }
 
