@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Builds `almanac` in release mode next to this binary unless a path is given.
@@ -107,6 +108,16 @@ impl Almanac {
     /// Runs `almanac <args>` to completion and times it. A non-zero exit is
     /// not an error here: `Finished::failure` says what went wrong.
     pub async fn run(&self, name: &str, args: &[&str]) -> anyhow::Result<Finished> {
+        self.run_telling(name, args, &AtomicU32::new(0)).await
+    }
+
+    /// [`Almanac::run`], storing the command's pid in `pid` once it runs (for its CPU).
+    pub async fn run_telling(
+        &self,
+        name: &str,
+        args: &[&str],
+        pid: &AtomicU32,
+    ) -> anyhow::Result<Finished> {
         let log = self.logs.join(format!("{name}.log"));
         let mut command = tokio::process::Command::from(self.command());
         command
@@ -115,11 +126,9 @@ impl Almanac {
             .stderr(self.log_file(name)?);
         let start = Instant::now();
         // `spawn` keeps the stderr file; tokio's `output()` would pipe it.
-        let output = command
-            .spawn()
-            .context("cannot run almanac")?
-            .wait_with_output()
-            .await?;
+        let child = command.spawn().context("cannot run almanac")?;
+        pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        let output = child.wait_with_output().await?;
         let seconds = start.elapsed().as_secs_f64();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let failure = (!output.status.success()).then(|| {

@@ -7,6 +7,7 @@
 
 mod almanac;
 mod catalog;
+mod cpu;
 mod database;
 mod floor;
 mod load;

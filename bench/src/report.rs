@@ -2,6 +2,7 @@
 //! figures as human tables (one column per catalog size).
 
 use crate::catalog::CatalogStats;
+use crate::cpu::PhaseCpu;
 use crate::floor::CopyFloor;
 use crate::load::Measured;
 use crate::memory::MemoryReport;
@@ -97,6 +98,9 @@ pub struct Ingest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes_visible: Option<String>,
     pub timeline: Timeline,
+    /// CPU seconds of the whole step: the `almanac ingest` command, the server and
+    /// PostgreSQL, and each per 1,000 entities of the catalog (per phase: `timeline`).
+    pub cpu: PhaseCpu,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -185,6 +189,43 @@ pub fn human(document: &Document) -> String {
             })
             .collect(),
     );
+    let per_1000 = |cpu: Option<&PhaseCpu>| {
+        let cpu = cpu.copied().unwrap_or_default();
+        format!(
+            "{} / {} / {}",
+            cell(cpu.command_s_per_1000_entities, 3),
+            cell(cpu.server_s_per_1000_entities, 3),
+            cell(cpu.postgres_s_per_1000_entities, 3)
+        )
+    };
+    type Phase = fn(&RunReport) -> Option<&PhaseCpu>;
+    let phases: [(&str, Phase); 3] = [
+        (
+            "  CPU s/1k entities, read+parse (ingest / server / PG)",
+            |r| r.cold_ingest.timeline.cpu_read_parse.as_ref(),
+        ),
+        (
+            "  CPU s/1k entities, decide+append (ingest / server / PG)",
+            |r| r.cold_ingest.timeline.cpu_decide_append.as_ref(),
+        ),
+        ("  CPU s/1k entities, project (ingest / server / PG)", |r| {
+            r.cold_ingest.timeline.cpu_project.as_ref()
+        }),
+    ];
+    for (name, get) in phases {
+        row(
+            &mut out,
+            name,
+            runs.iter().map(|r| per_1000(get(r))).collect(),
+        );
+    }
+    row(
+        &mut out,
+        "  CPU s/1k entities, whole (ingest / server / PG)",
+        runs.iter()
+            .map(|r| per_1000(Some(&r.cold_ingest.cpu)))
+            .collect(),
+    );
     row(
         &mut out,
         "  COPY of the same rows (floor), s",
@@ -207,6 +248,13 @@ pub fn human(document: &Document) -> String {
     );
     row(
         &mut out,
+        "  CPU s/1k entities (ingest / server / PG)",
+        runs.iter()
+            .map(|r| per_1000(Some(&r.reingest_unchanged.cpu)))
+            .collect(),
+    );
+    row(
+        &mut out,
         "edit 1% of files, s (until visible)",
         f(&|r| Some(r.edit_one_percent.seconds), 2),
     );
@@ -214,6 +262,13 @@ pub fn human(document: &Document) -> String {
         &mut out,
         "  events appended",
         f(&|r| Some(r.edit_one_percent.events_appended as f64), 0),
+    );
+    row(
+        &mut out,
+        "  CPU s/1k entities (ingest / server / PG)",
+        runs.iter()
+            .map(|r| per_1000(Some(&r.edit_one_percent.cpu)))
+            .collect(),
     );
     row(
         &mut out,

@@ -5,6 +5,7 @@
 
 use crate::almanac::{Almanac, Target};
 use crate::catalog::{Catalog, EDIT_MARK};
+use crate::cpu::{self, PhaseCpu, Probe};
 use crate::database::BenchDb;
 use crate::load::Bounds;
 use crate::memory::Sampler;
@@ -13,6 +14,7 @@ use crate::{floor, scenarios, startup, timeline};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,12 +73,19 @@ pub async fn run(
     if postgres.is_empty() {
         *postgres = db.server_version().await?;
     }
+    let probe = Probe {
+        server: server.pid(),
+        postgres: match &target {
+            Target::DataDir(data) => Some(cpu::Postgres::embedded(data)),
+            Target::Url(_) => None,
+        },
+    };
     let measured = steps(
         settings,
         &almanac,
         &catalog,
         &db,
-        &server,
+        (&server, &probe),
         &sampler,
         &mut report,
     )
@@ -107,23 +116,26 @@ async fn steps(
     almanac: &Almanac,
     catalog: &Catalog,
     db: &BenchDb,
-    server: &crate::almanac::Server,
+    (server, probe): (&crate::almanac::Server, &Probe),
     sampler: &Sampler,
     report: &mut RunReport,
 ) -> anyhow::Result<()> {
     let n = report.entities;
-    let root = catalog.root.display().to_string();
+    let ingest = |name: &'static str| {
+        let root = catalog.root.display().to_string();
+        async move { ingest(almanac, db, name, &root, probe, n).await }
+    };
     eprintln!("[{n}] cold ingest");
     sampler.phase("cold_ingest");
-    report.cold_ingest = ingest(almanac, db, "ingest-cold", &root).await?;
+    report.cold_ingest = ingest("ingest-cold").await?;
     let cold_head = report.cold_ingest.log_head;
     eprintln!("[{n}] re-ingest, unchanged");
     sampler.phase("reingest_unchanged");
-    report.reingest_unchanged = ingest(almanac, db, "ingest-unchanged", &root).await?;
+    report.reingest_unchanged = ingest("ingest-unchanged").await?;
     eprintln!("[{n}] edit 1% of the files, re-ingest");
     sampler.phase("edit_one_percent");
     let edited = catalog.edit_one_percent()?;
-    report.edit_one_percent = ingest(almanac, db, "ingest-edit", &root).await?;
+    report.edit_one_percent = ingest("ingest-edit").await?;
     let visible = db.visible_with(&edited, EDIT_MARK).await?;
     report.edit_one_percent.changes_visible = Some(format!("{visible} of {}", edited.len()));
     eprintln!("[{n}] replay");
@@ -169,17 +181,34 @@ async fn steps(
     Ok(())
 }
 
-async fn ingest(almanac: &Almanac, db: &BenchDb, name: &str, root: &str) -> anyhow::Result<Ingest> {
+async fn ingest(
+    almanac: &Almanac,
+    db: &BenchDb,
+    name: &str,
+    root: &str,
+    probe: &Probe,
+    catalog_entities: usize,
+) -> anyhow::Result<Ingest> {
     let before = db.head().await?;
     let start = Instant::now();
     let (done, watching) = tokio::sync::watch::channel(false);
-    let poll = timeline::watch_ingest(db, before, watching);
+    let pid = AtomicU32::new(0);
+    let cpu_before = (cpu::finished_children_seconds(), probe.sample(None));
+    let watch = timeline::CpuWatch {
+        probe,
+        command: &pid,
+        entities: catalog_entities,
+    };
+    let poll = timeline::watch_ingest(db, before, watching, watch);
     let command = async {
-        let finished = almanac.run(name, &["ingest", "--json", root]).await;
+        let finished = almanac
+            .run_telling(name, &["ingest", "--json", root], &pid)
+            .await;
         let _ = done.send(true);
         finished
     };
     let (mut timeline, finished) = tokio::join!(poll, command);
+    let cpu_after = (cpu::finished_children_seconds(), probe.sample(None));
     let finished = finished?;
     let mut seconds = finished.seconds;
     let summary: Value = match &finished.failure {
@@ -217,6 +246,21 @@ async fn ingest(almanac: &Almanac, db: &BenchDb, name: &str, root: &str) -> anyh
         relation_rows_projected: relations,
         changes_visible: None,
         timeline,
+        // The command's CPU from the children this process waited for (it has exited).
+        cpu: PhaseCpu::of(
+            cpu_after.0.zip(cpu_before.0).map(|(a, b)| a - b),
+            cpu_after
+                .1
+                .server_s
+                .zip(cpu_before.1.server_s)
+                .map(|(a, b)| a - b),
+            cpu_after
+                .1
+                .postgres_s
+                .zip(cpu_before.1.postgres_s)
+                .map(|(a, b)| a - b),
+            catalog_entities,
+        ),
     })
 }
 

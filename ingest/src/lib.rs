@@ -6,7 +6,9 @@
 //! pushes, deletes, locations), the store appends and projects; every decision
 //! reaches the log through one path (`write`). It never serves requests.
 
+mod digests;
 pub mod operations;
+pub mod progress;
 pub mod read;
 mod reconcile;
 pub mod refresh;
@@ -15,12 +17,17 @@ mod state;
 mod write;
 
 pub use almanac_domain::decide::VersionMismatch;
-pub use read::{read_sources, ReadFailure, ReadFile, ReadLimits, ReadOutcome, ReadPolicy, Source};
+pub use read::{
+    read_sources, read_sources_with, Digests, ReadFailure, ReadFile, ReadLimits, ReadOutcome,
+    ReadPolicy, ReadWith, Source, Unchanged,
+};
 pub use reconcile::{ReconcileOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport};
 
 use almanac_store::projection::ProjectionError;
 use almanac_store::{EventLog, PgPool};
+use progress::Progress;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -61,6 +68,8 @@ pub struct Ingestor {
     /// What URL reads may reach (`reading:`); by default nothing. Passed in by the
     /// caller, never taken from a global.
     pub reading: ReadPolicy,
+    /// Counters a caller may watch (`almanac ingest` draws them).
+    progress: Option<Arc<Progress>>,
 }
 
 impl Ingestor {
@@ -71,7 +80,15 @@ impl Ingestor {
             log,
             limits: ReadLimits::default(),
             reading: ReadPolicy::default(),
+            progress: None,
         }
+    }
+
+    /// Counts what [`Ingestor::ingest`] and [`Ingestor::wait_visible`] do in `progress`.
+    pub fn with_progress(mut self, progress: Arc<Progress>) -> Self {
+        self.reconciler.progress = Some(progress.clone());
+        self.progress = Some(progress);
+        self
     }
 
     pub fn with_reading(mut self, reading: ReadPolicy) -> Self {
@@ -103,8 +120,24 @@ impl Ingestor {
 
     /// Reads one root source whole and applies it as `ingest:<origin>`;
     /// what the source no longer holds is removed.
+    ///
+    /// A file whose bytes and whose last decision are unchanged since it was last
+    /// decided is read and hashed, not parsed or decided again (`read::digest`).
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
-        let outcome = self.read(std::slice::from_ref(source)).await;
+        let digests = match source {
+            Source::Text { .. } => None,
+            _ => Some(Digests::load(self.pool(), &source.origin(), &self.limits).await?),
+        };
+        let outcome = read_sources_with(
+            std::slice::from_ref(source),
+            &self.limits,
+            &self.reading,
+            ReadWith {
+                digests: digests.as_ref(),
+                progress: self.progress.as_deref(),
+            },
+        )
+        .await;
         let options = ReconcileOptions {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),
@@ -128,6 +161,9 @@ impl Ingestor {
 
     /// Returns once everything up to `position` is visible to queries.
     pub async fn wait_visible(&self, position: Option<i64>) -> Result<(), IngestError> {
+        if let Some(progress) = &self.progress {
+            progress.enter(progress::Phase::Projecting);
+        }
         self.reconciler.wait_visible(position).await
     }
 }

@@ -6,6 +6,8 @@
 //! with another source or a missed expected version; reads record such
 //! conflicts and apply the rest.
 
+use crate::digests::DigestRows;
+use crate::progress::{Phase, Progress};
 use crate::read::{ReadFailure, ReadFile, ReadOutcome};
 use crate::report::{ConflictReport, ErrorReport, IngestReport};
 use crate::state::{self, StateMap};
@@ -21,6 +23,7 @@ use almanac_store::operational::{record_read, ErrorRow};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
 use almanac_store::{AppendError, AppendMeta, EventLog, PgPool};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -58,6 +61,8 @@ pub struct Reconciler {
     projector: Projector,
     /// How long a write waits for the projection before giving up.
     pub visibility_timeout: Duration,
+    /// Counts sources decided and events appended, for a caller to show.
+    pub(crate) progress: Option<Arc<Progress>>,
 }
 
 impl Reconciler {
@@ -67,6 +72,7 @@ impl Reconciler {
             pool: log.pool().clone(),
             log,
             visibility_timeout: Duration::from_secs(30),
+            progress: None,
         }
     }
 
@@ -77,7 +83,17 @@ impl Reconciler {
         options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
-        let mut report = IngestReport::default();
+        // Sources whose last decision still holds: read and hashed, not decided again.
+        let mut report = IngestReport {
+            sources_read: outcome.unchanged.len(),
+            unchanged: outcome.unchanged.iter().map(|u| u.entities).sum(),
+            ..IngestReport::default()
+        };
+        if let Some(progress) = &self.progress {
+            progress.enter(Phase::Deciding);
+            progress.to_decide(outcome.files.len() + outcome.unchanged.len());
+            progress.decided(outcome.unchanged.len(), 0);
+        }
         // All or nothing needs one transaction, whatever the size.
         let chunks = if options.all_or_nothing {
             vec![outcome.files.as_slice()]
@@ -90,6 +106,9 @@ impl Reconciler {
                 attempt += 1;
                 match self.reconcile_chunk(chunk, options).await {
                     Ok(done) => {
+                        if let Some(progress) = &self.progress {
+                            progress.decided(chunk.len(), done.events());
+                        }
                         report.merge(done);
                         break;
                     }
@@ -186,6 +205,7 @@ impl Reconciler {
         let mut appends = Vec::new();
         let mut errors = Vec::new();
         let mut conflicts = Vec::new();
+        let mut digests = DigestRows::default();
         for (file, named) in files.iter().zip(&named) {
             let mine = claimed
                 .get(file.key.as_str())
@@ -203,6 +223,7 @@ impl Reconciler {
                 },
             );
             report.unchanged += decision.unchanged;
+            let clean = decision.errors.is_empty() && decision.conflicts.is_empty();
             for pending in decision.appends {
                 count(&mut report, &pending.event);
                 advance(&mut map, &pending);
@@ -216,6 +237,7 @@ impl Reconciler {
                 });
             }
             conflicts.extend(decision.conflicts);
+            digests.note(file, (mine, named), &map, clean, options);
         }
 
         if options.all_or_nothing && !conflicts.is_empty() {
@@ -230,6 +252,7 @@ impl Reconciler {
             .collect();
         report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
         record_read(&mut tx, &reads, &errors, &conflicts).await?;
+        digests.write(&mut tx).await?;
         tx.commit().await?;
         report.errors = errors.into_iter().map(error_report).collect();
         report.conflicts = conflicts.iter().map(ConflictReport::from).collect();
@@ -258,6 +281,7 @@ impl Reconciler {
             .files
             .iter()
             .map(|f| f.key.as_str())
+            .chain(outcome.unchanged.iter().map(|u| u.key.as_str()))
             .chain(outcome.errors.iter().map(|f| f.key.as_str()))
             .collect();
 

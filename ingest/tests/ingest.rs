@@ -4,6 +4,7 @@
 mod ingest {
     mod changes;
     mod demo;
+    mod digests;
     mod follow;
     mod poison;
     mod races;

@@ -2,8 +2,10 @@
 //! non-zero when anything could not be accepted. Works beside a running
 //! `almanac serve` on the same data directory (the embedded database is shared).
 
+use super::ingest_progress::draw;
 use crate::config::Settings;
 use crate::database::Connected;
+use almanac_ingest::progress::Progress;
 use almanac_ingest::{IngestReport, Ingestor, Source};
 use almanac_store::log::seal::Sealer;
 use almanac_store::EventLog;
@@ -50,7 +52,9 @@ pub async fn run(
         Ingestor::new(EventLog::new(connected.database.pool.clone()).with_sealer(sealer))
             .with_reading(settings.reading.clone())
             .with_limits(settings.limits.read_limits());
-    let result = ingest_all(&connected, &ingestor, &args).await;
+    // Progress only for a person watching: not into a pipe or a log, not with --json.
+    let shown = !args.json && std::io::stderr().is_terminal();
+    let result = ingest_all(&connected, &ingestor, &args, shown).await;
     connected.close().await?;
     let report = result?;
     if args.json {
@@ -69,22 +73,30 @@ async fn ingest_all(
     connected: &Connected,
     ingestor: &Ingestor,
     args: &IngestArgs,
+    shown: bool,
 ) -> anyhow::Result<IngestReport> {
     connected.migrate().await?;
-    let progress = std::io::stderr().is_terminal();
     let mut total = IngestReport::default();
     for text in &args.sources {
         let source = source_of(text, &args.glob);
-        if progress {
-            eprint!("reading {} ... ", source.origin());
-        }
+        let progress = Arc::new(Progress::default());
+        let _drawn = shown.then(|| draw(text, progress.clone()));
+        let ingestor = ingestor.clone().with_progress(progress);
         let report = ingestor.ingest(&source).await?;
-        if progress {
-            eprintln!("{} files, {} events", report.sources_read, report.events());
+        if shown {
+            eprintln!(
+                "{}: {} files, {} events",
+                source.origin(),
+                report.sources_read,
+                report.events()
+            );
         }
         total.merge(report);
     }
     // Visible to queries before the command returns.
+    let progress = Arc::new(Progress::default());
+    let _drawn = shown.then(|| draw("all sources", progress.clone()));
+    let ingestor = ingestor.clone().with_progress(progress);
     ingestor.wait_visible(total.last_position).await?;
     Ok(total)
 }

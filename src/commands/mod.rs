@@ -11,6 +11,7 @@ macro_rules! outln {
 
 pub mod export;
 pub mod ingest;
+mod ingest_progress;
 pub mod migrate;
 pub mod replay;
 pub mod schema;

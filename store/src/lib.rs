@@ -17,6 +17,7 @@ pub mod log;
 pub mod metrics;
 pub mod operational;
 pub mod projection;
+pub mod source_digests;
 mod stored_relation;
 mod tx;
 

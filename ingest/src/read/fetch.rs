@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{header, redirect, Client, Response, StatusCode, Url};
-use tokio::io::AsyncReadExt;
 
 use super::address::Address;
 use super::allow::{is_public, ReadPolicy, Refusal};
@@ -127,11 +126,18 @@ impl Fetcher {
     ) -> Result<String, FetchError> {
         let bytes = match address {
             Address::File(path) => {
-                let path = match root {
-                    Some(root) => super::root::inside(path, root).await?,
-                    None => path.clone(),
-                };
-                self.read_file(&path).await?
+                // One hop to the blocking pool for the whole read, not one per call.
+                let (path, root) = (path.clone(), root.map(Path::to_path_buf));
+                let max_bytes = self.max_bytes;
+                return tokio::task::spawn_blocking(move || {
+                    read_file(&path, root.as_deref(), max_bytes)
+                })
+                .await
+                .unwrap_or_else(|_| {
+                    Err(FetchError::Failed(
+                        "the file read stopped unexpectedly".into(),
+                    ))
+                });
             }
             Address::Url(url) => self.read_url(url).await?,
             Address::Text(name) => {
@@ -140,36 +146,7 @@ impl Fetcher {
                 )))
             }
         };
-        String::from_utf8(bytes).map_err(|error| {
-            FetchError::Failed(format!(
-                "not valid UTF-8 (at byte {})",
-                error.utf8_error().valid_up_to()
-            ))
-        })
-    }
-
-    async fn read_file(&self, path: &Path) -> Result<Vec<u8>, FetchError> {
-        let io_error = |error: std::io::Error| match error.kind() {
-            ErrorKind::NotFound => FetchError::NotFound("no such file".to_string()),
-            _ => FetchError::Failed(format!("cannot read file: {error}")),
-        };
-        let file = tokio::fs::File::open(path).await.map_err(io_error)?;
-        let metadata = file.metadata().await.map_err(io_error)?;
-        if metadata.is_dir() {
-            return Err(FetchError::Failed("is a directory, not a file".to_string()));
-        }
-        if metadata.len() > self.max_bytes {
-            return Err(self.too_large(&format!("file is {} bytes", metadata.len())));
-        }
-        let mut bytes = Vec::new();
-        file.take(self.max_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(io_error)?;
-        if bytes.len() as u64 > self.max_bytes {
-            return Err(self.too_large("file grew while being read"));
-        }
-        Ok(bytes)
+        utf8(bytes)
     }
 
     /// Reads a URL, checking it and every redirect against the policy; the whole read
@@ -274,11 +251,60 @@ impl Fetcher {
     }
 
     fn too_large(&self, what: &str) -> FetchError {
-        FetchError::Failed(format!(
-            "{what}, over the limit of {} bytes",
-            self.max_bytes
-        ))
+        too_large(what, self.max_bytes)
     }
+}
+
+fn too_large(what: &str, max_bytes: u64) -> FetchError {
+    FetchError::Failed(format!("{what}, over the limit of {max_bytes} bytes"))
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, FetchError> {
+    String::from_utf8(bytes).map_err(|error| {
+        FetchError::Failed(format!(
+            "not valid UTF-8 (at byte {})",
+            error.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Reads a file as UTF-8, inside `root` when one is given, at most `max_bytes`.
+/// Blocking IO: run it on the blocking pool (`read_sources` reads, hashes and parses
+/// a file in one blocking call).
+pub(crate) fn read_file(
+    path: &Path,
+    root: Option<&Path>,
+    max_bytes: u64,
+) -> Result<String, FetchError> {
+    let path = match root {
+        Some(root) => super::root::inside(path, root)?,
+        None => path.to_path_buf(),
+    };
+    let io_error = |error: std::io::Error| match error.kind() {
+        ErrorKind::NotFound => FetchError::NotFound("no such file".to_string()),
+        _ => FetchError::Failed(format!("cannot read file: {error}")),
+    };
+    let file = std::fs::File::open(&path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if metadata.is_dir() {
+        return Err(FetchError::Failed("is a directory, not a file".to_string()));
+    }
+    if metadata.len() > max_bytes {
+        return Err(too_large(
+            &format!("file is {} bytes", metadata.len()),
+            max_bytes,
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, max_bytes.saturating_add(1)),
+        &mut bytes,
+    )
+    .map_err(io_error)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large("file grew while being read", max_bytes));
+    }
+    utf8(bytes)
 }
 
 fn status_message(status: StatusCode) -> String {

@@ -2,14 +2,16 @@
 //! URLs, pushed text) to candidates per location, following Location entities.
 //!
 //! `read_sources` reads level by level (the roots, then the targets of their Location
-//! entities, and so on), each level concurrently (bounded) with parsing on the blocking
-//! pool. A key is read at most once per call, which ends cycles; the first root (in the
+//! entities, and so on), each level concurrently (bounded); a file is read, hashed, parsed
+//! and validated in one call on the blocking pool, so reads use every core. With the
+//! recorded digests (`digest.rs`) a file whose last decision still holds is not parsed. A key is read at most once per call, which ends cycles; the first root (in the
 //! order given) to reach a key, at the shallowest depth, claims it, so the outcome is the
 //! same on every run. It does not reconcile with the catalog, write events, or schedule
 //! re-reads: the caller does, using the read/failed distinction of [`ReadOutcome`].
 
 mod address;
 mod allow;
+mod digest;
 mod directory;
 mod fetch;
 mod frontier;
@@ -27,9 +29,14 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 
 pub use allow::{redact, AllowRule, HostCredentials, ReadPolicy, Refusal};
-pub use outcome::{ReadFailure, ReadFile, ReadOutcome};
+pub use digest::{Digests, DIGEST_FORMAT};
+
+use crate::progress::Progress;
+pub use outcome::{ReadFailure, ReadFile, ReadOutcome, Unchanged};
 pub use source::{ReadLimits, Source, DEFAULT_DIRECTORY_GLOB};
 
+use address::Address;
+use almanac_domain::Candidate;
 use fetch::{FetchError, Fetcher};
 use frontier::{Frontier, Task};
 use location::Target;
@@ -41,6 +48,11 @@ enum Done {
         targets: Vec<Target>,
         depth: usize,
         root: Option<Arc<PathBuf>>,
+    },
+    /// Same digest as recorded: to be confirmed after the read (or read after all).
+    Unchanged {
+        task: Task,
+        digest: Vec<u8>,
     },
     Failed(ReadFailure),
     /// An optional target that does not exist.
@@ -55,6 +67,28 @@ pub async fn read_sources(
     limits: &ReadLimits,
     policy: &ReadPolicy,
 ) -> ReadOutcome {
+    read_sources_with(sources, limits, policy, ReadWith::default()).await
+}
+
+/// What a read may be given besides its sources, limits and policy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadWith<'a> {
+    /// Skip the files whose recorded digest still holds ([`ReadOutcome::unchanged`]),
+    /// and give every other file that can be skipped next time its digest
+    /// ([`ReadFile::digest`]).
+    pub digests: Option<&'a Digests>,
+    /// Count files found and read.
+    pub progress: Option<&'a Progress>,
+}
+
+/// [`read_sources`] with digests and progress ([`ReadWith`]).
+pub async fn read_sources_with(
+    sources: &[Source],
+    limits: &ReadLimits,
+    policy: &ReadPolicy,
+    with: ReadWith<'_>,
+) -> ReadOutcome {
+    let ReadWith { digests, progress } = with;
     let policy = Arc::new(policy.clone());
     let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout, policy);
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
@@ -64,42 +98,86 @@ pub async fn read_sources(
     for source in sources {
         frontier.root(source, &mut level, &mut outcome.errors).await;
     }
-    while !level.is_empty() {
-        let mut results: Vec<(usize, Done)> = stream::iter(level.into_iter().enumerate())
-            .map(|(index, task)| {
-                let fetcher = &fetcher;
-                async move { (index, read_one(task, fetcher, limits).await) }
-            })
-            .buffer_unordered(parallel)
-            .collect()
-            .await;
-        results.sort_by_key(|(index, _)| *index);
-        let mut next = Vec::new();
-        for (_, done) in results {
-            match done {
-                Done::Read {
-                    file,
-                    targets,
-                    depth,
-                    root,
-                } => {
-                    for target in targets {
-                        let child = frontier.child(target, &file, depth, root.clone());
-                        match child {
-                            Ok(Some(task)) => next.push(task),
-                            Ok(None) => {}
-                            Err(failure) => outcome.errors.push(failure),
+    let mut may_skip = digests.is_some();
+    let mut maybe_unchanged: Vec<(Task, Vec<u8>)> = Vec::new();
+    loop {
+        while !level.is_empty() {
+            // The second pass reads again what was counted already.
+            let counting = progress.filter(|_| may_skip || digests.is_none());
+            if let Some(progress) = counting {
+                progress.found(level.len());
+            }
+            let mut results: Vec<(usize, Done)> = stream::iter(level.into_iter().enumerate())
+                .map(|(index, task)| {
+                    let fetcher = &fetcher;
+                    let reading = Reading {
+                        fetcher,
+                        limits,
+                        digests,
+                        may_skip,
+                    };
+                    async move {
+                        let done = read_one(task, reading).await;
+                        if let Some(progress) = counting {
+                            progress.read();
                         }
+                        (index, done)
                     }
-                    outcome.files.push(file);
+                })
+                .buffer_unordered(parallel)
+                .collect()
+                .await;
+            results.sort_by_key(|(index, _)| *index);
+            let mut next = Vec::new();
+            for (_, done) in results {
+                match done {
+                    Done::Read {
+                        file,
+                        targets,
+                        depth,
+                        root,
+                    } => {
+                        for target in targets {
+                            let child = frontier.child(target, &file, depth, root.clone());
+                            match child {
+                                Ok(Some(task)) => next.push(task),
+                                Ok(None) => {}
+                                Err(failure) => outcome.errors.push(failure),
+                            }
+                        }
+                        outcome.files.push(file);
+                    }
+                    Done::Unchanged { task, digest } => maybe_unchanged.push((task, digest)),
+                    Done::Failed(failure) => outcome.errors.push(failure),
+                    Done::Skipped => {}
                 }
-                Done::Failed(failure) => outcome.errors.push(failure),
-                Done::Skipped => {}
+            }
+            level = next;
+        }
+        let Some(digests) = digests.filter(|_| !maybe_unchanged.is_empty()) else {
+            break;
+        };
+        // One statement for every candidate: is its decision still what holds?
+        let claimed: Vec<(String, Vec<u8>)> = maybe_unchanged
+            .iter()
+            .map(|(task, digest)| (task.key.clone(), digest.clone()))
+            .collect();
+        let valid = digests.still_valid(&claimed).await;
+        for (task, _) in maybe_unchanged.drain(..) {
+            match valid.get(&task.key) {
+                Some(entities) => outcome.unchanged.push(Unchanged {
+                    key: task.key,
+                    origin: task.origin,
+                    entities: usize::try_from(*entities).unwrap_or(0),
+                }),
+                // Changed since (an entity of it edited elsewhere, say): read it whole.
+                None => level.push(task),
             }
         }
-        level = next;
+        may_skip = false;
     }
     outcome.files.sort_by(|a, b| a.key.cmp(&b.key));
+    outcome.unchanged.sort_by(|a, b| a.key.cmp(&b.key));
     outcome
         .errors
         .sort_by(|a, b| (&a.key, &a.message).cmp(&(&b.key, &b.message)));
@@ -107,7 +185,37 @@ pub async fn read_sources(
     outcome
 }
 
-async fn read_one(task: Task, fetcher: &Fetcher, limits: &ReadLimits) -> Done {
+/// What every read of one call shares.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    fetcher: &'a Fetcher,
+    limits: &'a ReadLimits,
+    digests: Option<&'a Digests>,
+    /// False on the second pass, for the files whose skip was not confirmed.
+    may_skip: bool,
+}
+
+/// A file's text read, hashed and parsed, in one blocking call when it is a file.
+enum Prepared {
+    Unchanged(Vec<u8>),
+    /// Wants placeholders resolved first (and so gets no digest).
+    Parsed {
+        parsed: parse::Parsed,
+    },
+    /// Nothing wanted from elsewhere: validated in the same blocking call.
+    Ready {
+        candidates: Vec<Candidate>,
+        digest: Option<Vec<u8>>,
+    },
+}
+
+async fn read_one(task: Task, reading: Reading<'_>) -> Done {
+    let Reading {
+        fetcher,
+        limits,
+        digests,
+        may_skip,
+    } = reading;
     let started = Instant::now();
     let failure = |message: String| {
         let message = match &task.via {
@@ -125,43 +233,106 @@ async fn read_one(task: Task, fetcher: &Fetcher, limits: &ReadLimits) -> Done {
         0 => None,
         _ => task.root.as_deref().map(PathBuf::as_path),
     };
-    let text = match &task.text {
-        Some(text) => text.clone(),
-        None => match fetcher.fetch(&task.address, within).await {
-            Ok(text) => text,
-            Err(FetchError::NotFound(_)) if task.optional => {
-                tracing::debug!(location.target = %task.key, "optional location target missing, skipped");
-                return Done::Skipped;
-            }
-            Err(error) => return failure(error.message().to_string()),
+    // Pushed text is never skipped: a push decides against expected versions too.
+    let digests = digests.filter(|_| task.text.is_none()).cloned();
+    let (key, origin) = (task.key.clone(), task.origin.clone());
+    let prepare = {
+        let limits = limits.clone();
+        move |text: String| prepare(text, &key, &origin, &limits, digests.as_ref(), may_skip)
+    };
+    let prepared = match (&task.text, &task.address) {
+        (Some(text), _) => {
+            let text = text.clone();
+            tokio::task::spawn_blocking(move || prepare(text)).await
+        }
+        (None, Address::File(path)) => {
+            let (path, within) = (path.clone(), within.map(PathBuf::from));
+            let max_bytes = limits.max_file_bytes;
+            tokio::task::spawn_blocking(move || {
+                fetch::read_file(&path, within.as_deref(), max_bytes).map(prepare)
+            })
+            .await
+            .map(|read| read.unwrap_or_else(|error| Err(Fetched(error))))
+        }
+        (None, _) => match fetcher.fetch(&task.address, within).await {
+            Ok(text) => tokio::task::spawn_blocking(move || prepare(text)).await,
+            Err(error) => Ok(Err(Fetched(error))),
         },
     };
-    let from = Origin {
-        address: &task.address,
-        key: &task.key,
-        origin: &task.origin,
-        root: task.root.as_deref().map(PathBuf::as_path),
+    let prepared = match prepared {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(Fetched(FetchError::NotFound(_)))) if task.optional => {
+            tracing::debug!(location.target = %task.key, "optional location target missing, skipped");
+            return Done::Skipped;
+        }
+        Ok(Err(Fetched(error))) => return failure(error.message().to_string()),
+        Err(_) => return failure("the YAML parser stopped unexpectedly".to_string()),
     };
-    match parse::candidates(text, from, fetcher, limits).await {
-        Ok(candidates) => {
-            tracing::debug!(
-                location.target = %task.key,
-                candidates = candidates.len(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "read location"
-            );
-            let targets = location::targets(&candidates, &task.address);
-            Done::Read {
-                depth: task.depth,
-                root: task.root.clone(),
-                targets,
-                file: ReadFile {
-                    key: task.key.clone(),
-                    origin: task.origin.clone(),
-                    candidates,
-                },
+    let (candidates, digest) = match prepared {
+        Prepared::Unchanged(digest) => return Done::Unchanged { task, digest },
+        Prepared::Ready { candidates, digest } => (candidates, digest),
+        Prepared::Parsed { parsed } => {
+            let from = Origin {
+                address: &task.address,
+                key: &task.key,
+                origin: &task.origin,
+                root: task.root.as_deref().map(PathBuf::as_path),
+            };
+            match parse::candidates(parsed, from, fetcher, limits).await {
+                // What placeholders read is not in the digest: never skipped.
+                Ok(candidates) => (candidates, None),
+                Err(message) => return failure(message),
             }
         }
-        Err(message) => failure(message),
+    };
+    tracing::debug!(
+        location.target = %task.key,
+        candidates = candidates.len(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "read location"
+    );
+    let targets = location::targets(&candidates, &task.address);
+    // A Location's targets are read only when it is parsed: never skipped.
+    let digest = digest.filter(|_| targets.is_empty());
+    Done::Read {
+        depth: task.depth,
+        root: task.root.clone(),
+        targets,
+        file: ReadFile {
+            key: task.key.clone(),
+            origin: task.origin.clone(),
+            candidates,
+            digest,
+        },
     }
+}
+
+/// Why a file yielded nothing: its read failed, or a limit broken by the whole file.
+struct Fetched(FetchError);
+
+/// Hashes, then (unless the digest matches the recorded one) parses and, when nothing
+/// is wanted from elsewhere, validates. Blocking: CPU only.
+fn prepare(
+    text: String,
+    key: &str,
+    origin: &str,
+    limits: &ReadLimits,
+    digests: Option<&Digests>,
+    may_skip: bool,
+) -> Result<Prepared, Fetched> {
+    let digest = digests.map(|d| d.of(key, origin, &text));
+    if let (Some(digests), Some(digest)) = (digests, &digest) {
+        if may_skip && digests.matches(key, digest) {
+            return Ok(Prepared::Unchanged(digest.clone()));
+        }
+    }
+    let parsed = parse::parse(&text, limits).map_err(|m| Fetched(FetchError::Failed(m)))?;
+    drop(text);
+    if parsed.has_placeholders() {
+        return Ok(Prepared::Parsed { parsed });
+    }
+    Ok(Prepared::Ready {
+        candidates: parse::validate_plain(parsed, key, origin),
+        digest,
+    })
 }

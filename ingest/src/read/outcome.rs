@@ -17,6 +17,20 @@ pub struct ReadOutcome {
     pub files: Vec<ReadFile>,
     /// Sorted by key.
     pub errors: Vec<ReadFailure>,
+    /// Sorted by key: files read whose last decision still holds (same digest, every
+    /// stream it depended on unchanged), neither parsed nor decided again. Empty unless
+    /// the read was given the recorded digests.
+    pub unchanged: Vec<Unchanged>,
+}
+
+/// A location read whose bytes, and everything its last decision depended on, are as
+/// they were when it was last decided: it holds what it held then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unchanged {
+    pub key: String,
+    pub origin: String,
+    /// Entities it held when decided (reported as unchanged).
+    pub entities: usize,
 }
 
 /// One location read in full.
@@ -30,6 +44,10 @@ pub struct ReadFile {
     pub origin: String,
     /// In document order.
     pub candidates: Vec<Candidate>,
+    /// What a later read may skip it by (`read::digest`); `None` for a file that wants
+    /// something from elsewhere (a placeholder, a Location target) or was not given
+    /// digests to check.
+    pub digest: Option<Vec<u8>>,
 }
 
 /// A location that could not be read or parsed at all: remove nothing it held.

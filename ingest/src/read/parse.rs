@@ -4,11 +4,13 @@
 //!
 //! A limit broken by the whole file (size, document count, alias expansion over the
 //! whole input) fails the file; a broken document is an invalid candidate of its own and
-//! the rest of the file still lands. Parsing and validation run on the blocking pool.
+//! the rest of the file still lands. Parsing and validation are blocking calls: `read_one`
+//! runs them on the blocking pool, together with the file's read when nothing is wanted
+//! from elsewhere.
 
 use std::path::Path;
 
-use almanac_domain::document::{parse_documents, DocumentLimits};
+use almanac_domain::document::{parse_documents, DocumentError, DocumentLimits};
 use almanac_domain::entity::{ref_of_raw, MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::validation::{ValidationError, ValidationErrors};
 use almanac_domain::Candidate;
@@ -16,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::address::Address;
 use super::fetch::Fetcher;
-use super::placeholder::{self, Resolved};
+use super::placeholder::{self, Resolved, Wanted};
 use super::source::ReadLimits;
 
 /// Where the documents came from, for placeholders and annotations.
@@ -38,56 +40,82 @@ pub(crate) fn document_limits(limits: &ReadLimits) -> DocumentLimits {
     }
 }
 
-/// The candidates of one file, or why none of it can be used.
+/// One file parsed: its documents, and the placeholders they want resolved.
+pub(crate) struct Parsed {
+    documents: Vec<Result<Value, DocumentError>>,
+    wanted: Vec<Wanted>,
+}
+
+impl Parsed {
+    /// True when the documents read other files or URLs through placeholders.
+    pub(crate) fn has_placeholders(&self) -> bool {
+        !self.wanted.is_empty()
+    }
+}
+
+/// Parses one file's text (blocking: CPU only). A limit broken by the whole file fails it.
+pub(crate) fn parse(text: &str, limits: &ReadLimits) -> Result<Parsed, String> {
+    let documents = parse_documents(text, &document_limits(limits)).map_err(|e| e.to_string())?;
+    let wanted = placeholder::wanted(documents.iter().filter_map(|d| d.as_ref().ok()));
+    Ok(Parsed { documents, wanted })
+}
+
+/// The candidates of a parsed file whose documents want no placeholder (blocking: CPU
+/// only, so the caller runs it in the same blocking call as the parse).
+pub(crate) fn validate_plain(parsed: Parsed, key: &str, origin: &str) -> Vec<Candidate> {
+    validate(parsed.documents, Resolved::none(), key, origin)
+}
+
+/// The candidates of a parsed file: placeholders resolved first (reading their targets),
+/// then validation on the blocking pool.
 pub(crate) async fn candidates(
-    text: String,
+    parsed: Parsed,
     from: Origin<'_>,
     fetcher: &Fetcher,
     limits: &ReadLimits,
 ) -> Result<Vec<Candidate>, String> {
-    let document_limits = document_limits(limits);
-    let parse_limits = document_limits.clone();
-    let documents = tokio::task::spawn_blocking(move || parse_documents(&text, &parse_limits))
-        .await
-        .map_err(|_| "the YAML parser stopped unexpectedly".to_string())?
-        .map_err(|error| error.to_string())?;
-
-    let wanted = placeholder::wanted(documents.iter().filter_map(|d| d.as_ref().ok()));
-    let mut resolved = if wanted.is_empty() {
+    let Parsed { documents, wanted } = parsed;
+    let resolved = if wanted.is_empty() {
         Resolved::none()
     } else {
         let budget = limits.max_placeholder_bytes;
         let base = (from.address, from.root);
-        placeholder::resolve(wanted, base, fetcher, &document_limits, budget).await
+        placeholder::resolve(wanted, base, fetcher, &document_limits(limits), budget).await
     };
-
     let key = from.key.to_string();
     let origin = from.origin.to_string();
-    tokio::task::spawn_blocking(move || {
-        documents
-            .into_iter()
-            .map(|document| match document {
-                Err(error) => Candidate::Invalid {
-                    entity_ref: None,
-                    errors: ValidationError::new("", error.to_string()).into(),
-                },
-                Ok(mut document) => {
-                    let errors = resolved.substitute(&mut document);
-                    if errors.is_empty() {
-                        annotate(&mut document, &key, &origin);
-                        Candidate::from_value(document)
-                    } else {
-                        Candidate::Invalid {
-                            entity_ref: ref_of_raw(&document),
-                            errors: ValidationErrors(errors),
-                        }
+    tokio::task::spawn_blocking(move || validate(documents, resolved, &key, &origin))
+        .await
+        .map_err(|_| "validation stopped unexpectedly".to_string())
+}
+
+fn validate(
+    documents: Vec<Result<Value, DocumentError>>,
+    mut resolved: Resolved,
+    key: &str,
+    origin: &str,
+) -> Vec<Candidate> {
+    documents
+        .into_iter()
+        .map(|document| match document {
+            Err(error) => Candidate::Invalid {
+                entity_ref: None,
+                errors: ValidationError::new("", error.to_string()).into(),
+            },
+            Ok(mut document) => {
+                let errors = resolved.substitute(&mut document);
+                if errors.is_empty() {
+                    annotate(&mut document, key, origin);
+                    Candidate::from_value(document)
+                } else {
+                    Candidate::Invalid {
+                        entity_ref: ref_of_raw(&document),
+                        errors: ValidationErrors(errors),
                     }
                 }
-            })
-            .collect()
-    })
-    .await
-    .map_err(|_| "validation stopped unexpectedly".to_string())
+            }
+        })
+        .collect()
 }
 
 /// Sets both managed-by annotations, overwriting any the author wrote: Almanac owns them.

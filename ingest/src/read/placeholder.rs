@@ -35,7 +35,7 @@ impl PlaceholderKind {
     }
 }
 
-type Wanted = (PlaceholderKind, String);
+pub(crate) type Wanted = (PlaceholderKind, String);
 
 /// Each distinct placeholder of one file, resolved (or the reason it was not).
 pub(crate) struct Resolved {

@@ -19,8 +19,9 @@ pub(crate) fn of_directory(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
-/// The resolved path of `path` if it lies under `root` (itself resolved).
-pub(crate) async fn inside(path: &Path, root: &Path) -> Result<PathBuf, FetchError> {
+/// The resolved path of `path` if it lies under `root` (itself resolved). Blocking IO:
+/// called from the blocking read of a file.
+pub(crate) fn inside(path: &Path, root: &Path) -> Result<PathBuf, FetchError> {
     let outside = || {
         FetchError::Failed(format!(
             "refused: outside the source's root {} (file reads stay under the directory the \
@@ -28,13 +29,13 @@ pub(crate) async fn inside(path: &Path, root: &Path) -> Result<PathBuf, FetchErr
             root.display()
         ))
     };
-    match tokio::fs::canonicalize(path).await {
+    match std::fs::canonicalize(path) {
         Ok(real) if real.starts_with(root) => Ok(real),
         Ok(_) => Err(outside()),
         Err(error) if error.kind() == ErrorKind::NotFound => {
             let mut ancestor = path.parent();
             while let Some(directory) = ancestor {
-                if let Ok(real) = tokio::fs::canonicalize(directory).await {
+                if let Ok(real) = std::fs::canonicalize(directory) {
                     return if real.starts_with(root) {
                         Err(FetchError::NotFound("no such file".to_string()))
                     } else {

@@ -1,0 +1,130 @@
+//! Source digests: ingest's operational memory of what each source's last
+//! decision was made from, so that reading the same bytes again costs a read
+//! and a hash instead of a parse and a decision.
+//!
+//! A row holds the digest (computed by ingest over its reader settings, the
+//! origin, the key and the bytes) and the version of every stream the decision
+//! depended on, right after it. A skip is valid only while all of those streams
+//! are still at those versions: an entity of the source removed or changed
+//! through the API, by another source or by a location removal moves a version,
+//! and the source is decided again. Every decision of a source rewrites or
+//! deletes its row in the decision's own transaction, so a row never outlives
+//! the decision it describes.
+//!
+//! It is not history and not part of the log: losing every row costs one full
+//! re-decision. It decides nothing and computes no digest itself.
+
+use crate::{StoreError, Tx};
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+/// What one decision of a source was made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceDigest {
+    pub source: String,
+    pub origin: String,
+    /// 32 bytes.
+    pub digest: Vec<u8>,
+    /// Entities the source held (live, managed by it) right after the decision.
+    pub entities: i32,
+    /// Every stream the decision depended on, with its version right after it
+    /// (0: no event yet).
+    pub streams: Vec<(String, i64)>,
+}
+
+/// The digest recorded for every source read through `origin` (one statement;
+/// no check of the streams: that is [`still_valid`]).
+pub async fn recorded(pool: &PgPool, origin: &str) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT source, digest FROM source_digests WHERE origin = $1")
+            .bind(origin)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Of `candidates` (source, digest of the bytes just read), those whose
+/// recorded digest is that digest and whose streams are all still at the
+/// recorded versions, each with the number of candidates it held. One
+/// statement, one index probe per stream.
+pub async fn still_valid(
+    pool: &PgPool,
+    candidates: &[(String, Vec<u8>)],
+) -> Result<HashMap<String, i32>, StoreError> {
+    if candidates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sources: Vec<&str> = candidates.iter().map(|(s, _)| s.as_str()).collect();
+    let digests: Vec<&[u8]> = candidates.iter().map(|(_, d)| d.as_slice()).collect();
+    let rows: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT d.source, d.entities FROM source_digests d \
+         JOIN unnest($1::text[], $2::bytea[]) AS r(source, digest) \
+           ON r.source = d.source AND r.digest = d.digest \
+         WHERE NOT EXISTS ( \
+           SELECT 1 FROM unnest(d.streams, d.versions) AS s(stream, version) \
+           WHERE coalesce((SELECT max(e.version) FROM events e WHERE e.stream = s.stream), 0) \
+                 <> s.version)",
+    )
+    .bind(&sources)
+    .bind(&digests)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Records what the sources of one ingest chunk were decided from, in the
+/// chunk's transaction: `recorded` rows replace any earlier ones, and the rows
+/// of `forgotten` (decided from something that cannot be skipped next time: a
+/// Location, a placeholder, a push) are deleted.
+pub async fn record(
+    tx: &mut Tx,
+    recorded: &[SourceDigest],
+    forgotten: &[String],
+) -> Result<(), StoreError> {
+    let conn = tx.conn();
+    if !forgotten.is_empty() {
+        sqlx::query("DELETE FROM source_digests WHERE source = ANY($1)")
+            .bind(forgotten)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    // Streams and versions travel as one text and one bigint array per row,
+    // flattened with offsets (PostgreSQL arrays of arrays must be rectangular).
+    let mut streams = Vec::new();
+    let mut versions = Vec::new();
+    let mut ends = Vec::with_capacity(recorded.len());
+    for row in recorded {
+        for (stream, version) in &row.streams {
+            streams.push(stream.as_str());
+            versions.push(*version);
+        }
+        ends.push(streams.len() as i32);
+    }
+    sqlx::query(
+        "WITH r AS ( \
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::int[]) \
+             WITH ORDINALITY AS r(source, origin, digest, entities, upto, n)), \
+         b AS (SELECT r.*, coalesce(lag(upto) OVER (ORDER BY n), 0) AS from_ FROM r) \
+         INSERT INTO source_digests (source, origin, digest, entities, streams, versions, decided_at) \
+         SELECT b.source, b.origin, b.digest, b.entities, \
+                ($6::text[])[b.from_ + 1 : b.upto], \
+                ($7::bigint[])[b.from_ + 1 : b.upto], now() \
+         FROM b \
+         ON CONFLICT (source) DO UPDATE SET origin = EXCLUDED.origin, digest = EXCLUDED.digest, \
+           entities = EXCLUDED.entities, streams = EXCLUDED.streams, \
+           versions = EXCLUDED.versions, decided_at = EXCLUDED.decided_at",
+    )
+    .bind(recorded.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
+    .bind(recorded.iter().map(|r| r.origin.as_str()).collect::<Vec<_>>())
+    .bind(recorded.iter().map(|r| r.digest.as_slice()).collect::<Vec<_>>())
+    .bind(recorded.iter().map(|r| r.entities).collect::<Vec<_>>())
+    .bind(&ends)
+    .bind(&streams)
+    .bind(&versions)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
