@@ -42,7 +42,13 @@ pub fn is_canonical(value: &Value) -> bool {
     let mut stack = vec![value];
     while let Some(value) = stack.pop() {
         match value {
-            Value::Number(number) if canonical_number(number).is_some() => return false,
+            // Compared as text: -0.0 equals 0.0 as a float, not as what is hashed.
+            Value::Number(number)
+                if canonical_number(number)
+                    .is_some_and(|c| c.to_string() != number.to_string()) =>
+            {
+                return false
+            }
             Value::Array(items) => stack.extend(items.iter()),
             Value::Object(members) => stack.extend(members.values()),
             _ => {}
