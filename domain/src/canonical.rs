@@ -36,6 +36,27 @@ pub fn canonicalize_numbers(value: &mut Value) {
     }
 }
 
+/// True when every number of `value` is canonical already, so [`canonical`] would
+/// return it unchanged (a writer can then skip the copy it takes).
+pub fn is_canonical(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            // Compared as text: -0.0 equals 0.0 as a float, not as what is hashed.
+            Value::Number(number)
+                if canonical_number(number)
+                    .is_some_and(|c| c.to_string() != number.to_string()) =>
+            {
+                return false
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            Value::Object(members) => stack.extend(members.values()),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// `value` with canonical numbers.
 pub fn canonical(mut value: Value) -> Value {
     canonicalize_numbers(&mut value);
@@ -147,11 +168,15 @@ mod tests {
         );
         assert!(canonical["b"].is_u64());
         assert_eq!(super::canonical(canonical.clone()), canonical);
+        assert!(is_canonical(&canonical));
+        assert!(!is_canonical(&json!({"x": [{"y": -0.0}]})));
+        assert!(!is_canonical(&json!([1e18])));
     }
 
     #[test]
     fn other_values_are_untouched() {
         let doc = json!({"s": "-0.0", "n": null, "t": true, "x": {"y": [1, "ü"]}});
         assert_eq!(canonical(doc.clone()), doc);
+        assert!(is_canonical(&doc));
     }
 }

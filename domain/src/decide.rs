@@ -100,8 +100,8 @@ pub struct Decision {
 }
 
 /// What the source says about one ref, after duplicates are dropped.
-enum Claim {
-    Valid(Entity),
+enum Claim<'a> {
+    Valid(&'a Entity),
     /// Invalid documents only shield their ref from removal.
     Invalid,
 }
@@ -110,15 +110,16 @@ enum Claim {
 ///
 /// `current` must hold, by canonical ref, every stream whose live descriptor is managed by
 /// `source`, plus every stream a candidate names. Valid candidates must already carry
-/// `backstage.io/managed-by-location: <source>`.
+/// `backstage.io/managed-by-location: <source>`. The candidates are borrowed: a registration
+/// copies its descriptor once, into its event.
 pub fn decide(
     source: &str,
-    candidates: Vec<Candidate>,
+    candidates: &[Candidate],
     current: &HashMap<String, EntityState>,
     options: DecideOptions,
 ) -> Decision {
     let mut decision = Decision::default();
-    let mut claims: BTreeMap<String, (EntityRef, Claim)> = BTreeMap::new();
+    let mut claims: BTreeMap<String, (EntityRef, Claim<'_>)> = BTreeMap::new();
     for candidate in candidates {
         let (entity_ref, claim) = match candidate {
             Candidate::Valid(entity) => (entity.entity_ref(), Claim::Valid(entity)),
@@ -140,7 +141,7 @@ pub fn decide(
                     entity_ref: Some(entity_ref.clone()),
                     message: errors.to_string(),
                 });
-                (entity_ref, Claim::Invalid)
+                (entity_ref.clone(), Claim::Invalid)
             }
         };
         let key = entity_ref.canonical();

@@ -142,6 +142,19 @@ impl CatalogEvent {
         CURRENT_SCHEMA_VERSION
     }
 
+    /// [`Self::to_payload`], moving the descriptor of a registration instead of
+    /// copying it (the bulk of what an ingest appends).
+    pub fn into_payload(self) -> Value {
+        match self {
+            CatalogEvent::EntityRegistered { descriptor } => {
+                let mut payload = serde_json::Map::new();
+                payload.insert("descriptor".to_string(), descriptor);
+                Value::Object(payload)
+            }
+            other => other.to_payload(),
+        }
+    }
+
     /// The payload only; the type and version are stored beside it.
     pub fn to_payload(&self) -> Value {
         match self {

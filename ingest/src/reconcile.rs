@@ -214,7 +214,7 @@ impl Reconciler {
             let slice = state::for_source(&map, mine, named);
             let decision = decide(
                 &file.key,
-                file.candidates.clone(),
+                &file.candidates,
                 &slice,
                 DecideOptions {
                     // A document we cannot identify might be any of the source's

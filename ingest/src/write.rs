@@ -22,7 +22,7 @@ pub(crate) fn stream_append(pending: PendingEvent, source: &str) -> StreamAppend
     StreamAppend {
         stream: pending.stream,
         expected_version: pending.expected_version,
-        events: vec![new_event(&pending.event)],
+        events: vec![new_event(pending.event)],
         source: (!source.is_empty()).then(|| source.to_string()),
     }
 }
@@ -44,10 +44,10 @@ pub(crate) async fn append(
     Ok(outcome.last_position())
 }
 
-fn new_event(event: &CatalogEvent) -> NewEvent {
+fn new_event(event: CatalogEvent) -> NewEvent {
     NewEvent {
         event_type: event.event_type().to_string(),
         schema_version: event.schema_version(),
-        payload: event.to_payload(),
+        payload: event.into_payload(),
     }
 }

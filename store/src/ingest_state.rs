@@ -4,7 +4,8 @@
 //! projection), checked against the stream heads of the log itself. A stream
 //! the projection has not caught up with is folded from its events, so a
 //! lagging projector can neither hide a registration nor revive a removal.
-//! It does not wait for the projector, and does not take the lock itself.
+//! It does not wait for the projector, and does not take the lock itself. The
+//! heads it reads are left with the transaction for the chunk's append.
 //! Read by ingest's reconciler; it decides nothing (that is `domain::decide`).
 
 use crate::history::{decode, HistoryError};
@@ -45,32 +46,41 @@ pub async fn load_for_chunk(
             )
         })
         .collect();
-    settle(conn, &mut map, refs).await?;
+    let heads = settle(conn, &mut map, refs).await?;
+    // The append of this chunk chains onto these heads without reading them again.
+    tx.know_heads(heads);
     Ok(map)
 }
 
 /// Makes `map` agree with the log's stream heads: one query for the heads, and
 /// one more (rare: only when the projection lags) for the lagging streams.
+/// Returns the head (version, hash; `(0, [])` when empty) of every stream it
+/// looked at.
 async fn settle(
     conn: &mut PgConnection,
     map: &mut StateMap,
     refs: &[String],
-) -> Result<(), HistoryError> {
+) -> Result<HashMap<String, (i64, Vec<u8>)>, HistoryError> {
     let streams: BTreeSet<&str> = map
         .keys()
         .map(String::as_str)
         .chain(refs.iter().map(String::as_str))
         .collect();
     let streams: Vec<&str> = streams.into_iter().collect();
-    let heads: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (stream) stream, version, event_type FROM events \
+    let rows: Vec<(String, i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (stream) stream, version, event_type, hash FROM events \
          WHERE stream = ANY($1) ORDER BY stream, version DESC",
     )
     .bind(&streams)
     .fetch_all(&mut *conn)
     .await?;
+    let mut heads: HashMap<String, (i64, Vec<u8>)> = streams
+        .iter()
+        .map(|stream| (stream.to_string(), (0, Vec::new())))
+        .collect();
     let mut lagging = Vec::new();
-    for (stream, version, event_type) in heads {
+    for (stream, version, event_type, hash) in rows {
+        heads.insert(stream.clone(), (version, hash));
         match map.get(&stream) {
             Some(state) if state.version == version => {}
             // Removed, and the projection agrees that nothing is live.
@@ -87,7 +97,7 @@ async fn settle(
         }
     }
     if lagging.is_empty() {
-        return Ok(());
+        return Ok(heads);
     }
     tracing::debug!(
         streams = lagging.len(),
@@ -113,7 +123,7 @@ async fn settle(
             None => map.remove(&last.stream),
         };
     }
-    Ok(())
+    Ok(heads)
 }
 
 /// A live entity read through an origin: (ref, version, descriptor, source;

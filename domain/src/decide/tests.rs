@@ -92,7 +92,7 @@ fn a_new_source_registers_every_entity_in_ref_order() {
     let log = Log::default();
     let decision = decide(
         SOURCE,
-        vec![valid("b", "t"), valid("a", "t")],
+        &[valid("b", "t"), valid("a", "t")],
         &log.current(),
         SYNC,
     );
@@ -115,7 +115,7 @@ fn editing_one_field_is_exactly_one_update_with_that_change() {
     ]);
     let decision = decide(
         SOURCE,
-        vec![valid("a", "team-b"), valid("b", "t")],
+        &[valid("a", "team-b"), valid("b", "t")],
         &log.current(),
         SYNC,
     );
@@ -148,7 +148,7 @@ fn an_unchanged_re_read_appends_nothing() {
     let log = Log::given(&[component("a", "t", SOURCE), component("b", "t", SOURCE)]);
     let decision = decide(
         SOURCE,
-        vec![valid("a", "t"), valid("b", "t")],
+        &[valid("a", "t"), valid("b", "t")],
         &log.current(),
         SYNC,
     );
@@ -159,7 +159,7 @@ fn an_unchanged_re_read_appends_nothing() {
 #[test]
 fn an_entity_gone_from_its_source_is_removed() {
     let mut log = Log::given(&[component("a", "t", SOURCE), component("b", "t", SOURCE)]);
-    let decision = decide(SOURCE, vec![valid("a", "t")], &log.current(), SYNC);
+    let decision = decide(SOURCE, &[valid("a", "t")], &log.current(), SYNC);
     assert_eq!(
         streams(&decision),
         [("component:default/b", "EntityRemoved", 1)]
@@ -177,14 +177,14 @@ fn an_entity_gone_from_its_source_is_removed() {
 #[test]
 fn an_upserting_source_removes_nothing() {
     let log = Log::given(&[component("a", "t", SOURCE), component("b", "t", SOURCE)]);
-    let decision = decide(SOURCE, vec![valid("a", "t")], &log.current(), UPSERT);
+    let decision = decide(SOURCE, &[valid("a", "t")], &log.current(), UPSERT);
     assert!(decision.appends.is_empty());
 }
 
 #[test]
 fn entities_of_other_sources_are_never_removed() {
     let log = Log::given(&[component("a", "t", SOURCE), component("x", "t", OTHER)]);
-    let decision = decide(SOURCE, vec![], &log.current(), SYNC);
+    let decision = decide(SOURCE, &[], &log.current(), SYNC);
     assert_eq!(
         streams(&decision),
         [("component:default/a", "EntityRemoved", 1)]
@@ -202,7 +202,7 @@ fn an_invalid_entity_keeps_its_last_good_version_and_the_rest_lands() {
     }));
     let decision = decide(
         SOURCE,
-        vec![valid("a", "new-owner"), broken, valid("c", "t")],
+        &[valid("a", "new-owner"), broken, valid("c", "t")],
         &log.current(),
         SYNC,
     );
@@ -231,7 +231,7 @@ fn an_invalid_document_without_a_ref_is_reported() {
     let log = Log::default();
     let decision = decide(
         SOURCE,
-        vec![Candidate::from_value(json!(["not", "an", "entity"]))],
+        &[Candidate::from_value(json!(["not", "an", "entity"]))],
         &log.current(),
         SYNC,
     );
@@ -243,12 +243,7 @@ fn an_invalid_document_without_a_ref_is_reported() {
 #[test]
 fn an_entity_claimed_by_another_source_is_a_conflict_and_stays() {
     let log = Log::given(&[component("a", "t", OTHER)]);
-    let decision = decide(
-        SOURCE,
-        vec![valid("a", "someone-else")],
-        &log.current(),
-        SYNC,
-    );
+    let decision = decide(SOURCE, &[valid("a", "someone-else")], &log.current(), SYNC);
     assert!(decision.appends.is_empty());
     assert_eq!(
         decision.conflicts,
@@ -263,9 +258,9 @@ fn an_entity_claimed_by_another_source_is_a_conflict_and_stays() {
 #[test]
 fn a_removed_entity_is_registered_again_on_the_same_stream() {
     let mut log = Log::given(&[component("a", "t", SOURCE)]);
-    let removed = decide(SOURCE, vec![], &log.current(), SYNC);
+    let removed = decide(SOURCE, &[], &log.current(), SYNC);
     log.append(&removed);
-    let back = decide(SOURCE, vec![valid("a", "t")], &log.current(), SYNC);
+    let back = decide(SOURCE, &[valid("a", "t")], &log.current(), SYNC);
     assert_eq!(
         streams(&back),
         [("component:default/a", "EntityRegistered", 2)]
@@ -277,7 +272,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
     // A removed entity once claimed by another source is free to take.
     let elsewhere = decide(
         OTHER,
-        vec![Candidate::Valid(component("z", "t", OTHER))],
+        &[Candidate::Valid(component("z", "t", OTHER))],
         &HashMap::from([(
             "component:default/z".to_string(),
             EntityState {
@@ -297,12 +292,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
 fn the_same_ref_twice_in_one_source_keeps_the_first() {
     let log = Log::default();
     let second = Candidate::Valid(component("A", "other", SOURCE));
-    let decision = decide(
-        SOURCE,
-        vec![valid("a", "first"), second],
-        &log.current(),
-        SYNC,
-    );
+    let decision = decide(SOURCE, &[valid("a", "first"), second], &log.current(), SYNC);
     assert_eq!(decision.appends.len(), 1);
     let CatalogEvent::EntityRegistered { descriptor } = &decision.appends[0].event else {
         panic!("not a registration");

@@ -54,6 +54,7 @@ fn every_event_round_trips_through_its_stored_form() {
         )
         .unwrap();
         assert_eq!(decoded, event);
+        assert_eq!(event.clone().into_payload(), event.to_payload());
     }
 }
 

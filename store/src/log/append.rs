@@ -1,10 +1,11 @@
 //! Appending to the log: a batch of events for one or more streams, in one
 //! transaction, each stream checked against the version its writer expected.
 
-use super::hash::{event_hash, HashInput};
+use super::hash::{event_hash_with_payload, HashInput};
 use super::notify::EVENTS_CHANNEL;
 use super::seal::{seal_append, SealError, Sealer};
 use super::{EventLog, APPEND_LOCK_KEY};
+use almanac_domain::canonical::{canonical, is_canonical};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgDatabaseError;
@@ -106,6 +107,11 @@ pub async fn lock_appends(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Stream heads (version, hash of the last event; `(0, [])` for an empty
+/// stream) read under the append lock earlier in the same transaction, so the
+/// append need not read them again. Kept current by the appends it serves.
+pub(crate) type KnownHeads = HashMap<String, (i64, Vec<u8>)>;
+
 /// Appends inside the caller's transaction, sealed with `sealer` (none: refused
 /// with [`SealError::NoKey`]); the events become visible (and readers are woken)
 /// when the caller commits.
@@ -114,6 +120,19 @@ pub async fn append_in(
     batch: &[StreamAppend],
     meta: &AppendMeta,
     sealer: Option<&Sealer>,
+) -> Result<AppendOutcome, AppendError> {
+    append_known(conn, batch, meta, sealer, &mut KnownHeads::new()).await
+}
+
+/// [`append_in`], taking the heads of the streams in `known` as read (the
+/// caller read them under the append lock in this transaction) and reading only
+/// the others; `known` then holds the heads after this append.
+pub(crate) async fn append_known(
+    conn: &mut PgConnection,
+    batch: &[StreamAppend],
+    meta: &AppendMeta,
+    sealer: Option<&Sealer>,
+    known: &mut KnownHeads,
 ) -> Result<AppendOutcome, AppendError> {
     // The lock serialises appends so that position order is commit order; its
     // clock reading is the recorded time of the whole batch.
@@ -141,7 +160,7 @@ pub async fn append_in(
         }
     }
 
-    let rows = plan_rows(conn, batch, meta, recorded_at).await?;
+    let rows = plan_rows(conn, batch, meta, recorded_at, known).await?;
     if rows.stream.is_empty() {
         return Ok(AppendOutcome {
             positions: Vec::new(),
@@ -151,8 +170,8 @@ pub async fn append_in(
     let inserted: Vec<(String, i64, i64)> = sqlx::query_as(
         "INSERT INTO events (stream, version, event_type, schema_version, payload, actor, \
              source, correlation_id, causation_id, recorded_at, hash) \
-         SELECT s, v, t, sv, p, $6, src, $8, $9, $10, h \
-         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::jsonb[], $11::bytea[], \
+         SELECT s, v, t, sv, p::jsonb, $6, src, $8, $9, $10, h \
+         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::text[], $11::bytea[], \
                      $7::text[]) AS u(s, v, t, sv, p, h, src) \
          RETURNING stream, version, position",
     )
@@ -179,7 +198,7 @@ pub async fn append_in(
         .stream
         .iter()
         .zip(&rows.version)
-        .filter_map(|(stream, version)| by_key.get(&(stream.as_str(), *version)).copied())
+        .filter_map(|(stream, version)| by_key.get(&(*stream, *version)).copied())
         .collect();
 
     if let Some(key) = &meta.idempotency_key {
@@ -213,39 +232,57 @@ pub async fn append_in(
 }
 
 /// Column arrays for one bulk insert: one round trip whatever the batch size.
-#[derive(Default)]
-struct Rows {
-    stream: Vec<String>,
+/// Borrowed from the batch; each payload is printed once, as compact canonical
+/// JSON, and that text is both hashed and sent (PostgreSQL parses it to jsonb).
+struct Rows<'a> {
+    stream: Vec<&'a str>,
     version: Vec<i64>,
-    event_type: Vec<String>,
+    event_type: Vec<&'a str>,
     schema_version: Vec<i32>,
-    payload: Vec<Value>,
+    payload: Vec<String>,
     hash: Vec<Vec<u8>>,
-    source: Vec<Option<String>>,
+    source: Vec<Option<&'a str>>,
 }
 
 /// Checks every stream's expected version against its head (read under the
-/// append lock, so nothing moves meanwhile) and chains the hashes.
-async fn plan_rows(
+/// append lock, so nothing moves meanwhile: from `heads` where the caller read
+/// it, else here) and chains the hashes; `heads` then holds the new heads.
+async fn plan_rows<'a>(
     conn: &mut PgConnection,
-    batch: &[StreamAppend],
-    meta: &AppendMeta,
+    batch: &'a [StreamAppend],
+    meta: &'a AppendMeta,
     recorded_at: DateTime<Utc>,
-) -> Result<Rows, AppendError> {
-    let names: Vec<&str> = batch.iter().map(|s| s.stream.as_str()).collect();
-    let heads: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT DISTINCT ON (stream) stream, version, hash FROM events \
-         WHERE stream = ANY($1) ORDER BY stream, version DESC",
-    )
-    .bind(&names)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut heads: HashMap<String, (i64, Vec<u8>)> = heads
-        .into_iter()
-        .map(|(stream, version, hash)| (stream, (version, hash)))
+    heads: &mut KnownHeads,
+) -> Result<Rows<'a>, AppendError> {
+    let unknown: Vec<&str> = batch
+        .iter()
+        .map(|s| s.stream.as_str())
+        .filter(|stream| !heads.contains_key(*stream))
         .collect();
+    if !unknown.is_empty() {
+        let read: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT DISTINCT ON (stream) stream, version, hash FROM events \
+             WHERE stream = ANY($1) ORDER BY stream, version DESC",
+        )
+        .bind(&unknown)
+        .fetch_all(&mut *conn)
+        .await?;
+        heads.extend(
+            read.into_iter()
+                .map(|(stream, version, hash)| (stream, (version, hash))),
+        );
+    }
 
-    let mut rows = Rows::default();
+    let events: usize = batch.iter().map(|s| s.events.len()).sum();
+    let mut rows = Rows {
+        stream: Vec::with_capacity(events),
+        version: Vec::with_capacity(events),
+        event_type: Vec::with_capacity(events),
+        schema_version: Vec::with_capacity(events),
+        payload: Vec::with_capacity(events),
+        hash: Vec::with_capacity(events),
+        source: Vec::with_capacity(events),
+    };
     for append in batch {
         let head = heads.entry(append.stream.clone()).or_default();
         if head.0 != append.expected_version {
@@ -258,33 +295,39 @@ async fn plan_rows(
         let source = append.source.as_deref().or(meta.source.as_deref());
         for event in &append.events {
             // Hash what jsonb will give back (no -0.0, no 1e18 as a float): see
-            // `almanac_domain::canonical`. Done here so that every writer's payload is.
-            let payload = almanac_domain::canonical::canonical(event.payload.clone());
+            // `almanac_domain::canonical`. Done here so that every writer's payload
+            // is; copied only when a number must change.
+            let payload = if is_canonical(&event.payload) {
+                event.payload.to_string()
+            } else {
+                canonical(event.payload.clone()).to_string()
+            };
             let version = head.0 + 1;
             let previous = (!head.1.is_empty()).then_some(head.1.as_slice());
-            let hash = event_hash(
+            let hash = event_hash_with_payload(
                 previous,
                 &HashInput {
                     stream: &append.stream,
                     version,
                     event_type: &event.event_type,
                     schema_version: event.schema_version,
-                    payload: &payload,
+                    payload: &event.payload,
                     actor: &meta.actor,
                     source,
                     correlation_id: meta.correlation_id,
                     causation_id: meta.causation_id,
                     recorded_at,
                 },
+                payload.as_bytes(),
             );
             *head = (version, hash.to_vec());
-            rows.stream.push(append.stream.clone());
+            rows.stream.push(&append.stream);
             rows.version.push(version);
-            rows.event_type.push(event.event_type.clone());
+            rows.event_type.push(&event.event_type);
             rows.schema_version.push(event.schema_version);
             rows.payload.push(payload);
             rows.hash.push(hash.to_vec());
-            rows.source.push(source.map(str::to_string));
+            rows.source.push(source);
         }
     }
     Ok(rows)

@@ -16,6 +16,7 @@ mod verify;
 pub use append::{
     append_in, lock_appends, AppendError, AppendMeta, AppendOutcome, NewEvent, StreamAppend,
 };
+pub(crate) use append::{append_known, KnownHeads};
 pub use audit::Audit;
 pub use hash::{event_hash, HashInput};
 pub use notify::{FeedWaker, EVENTS_CHANNEL};

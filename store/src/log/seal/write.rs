@@ -56,7 +56,7 @@ pub(in crate::log) async fn seal_append(
     conn: &mut PgConnection,
     sealer: Option<&Sealer>,
     positions: &[i64],
-    streams: &[String],
+    streams: &[&str],
     versions: &[i64],
     hashes: &[Vec<u8>],
 ) -> Result<(), SealError> {
@@ -74,7 +74,7 @@ pub(in crate::log) async fn seal_append(
         .zip(hashes)
         .map(|(((position, stream), version), hash)| Entry {
             position: *position,
-            stream: stream.clone(),
+            stream: stream.to_string(),
             version: *version,
             hash: hash.clone(),
         })
