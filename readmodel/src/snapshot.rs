@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, ELIDE_BYTES};
-use crate::fast::{HashMap, PMap};
+use crate::fast::{HashSet, PMap};
 use crate::list::{facet_values, FACET_FIELDS};
 use crate::query::FacetField;
 use crate::rows::HeldRow;
@@ -149,7 +149,7 @@ impl Snapshot {
         Build {
             state: Arc::try_unwrap(self.state).unwrap_or_else(|shared| (*shared).clone()),
             before: BTreeMap::new(),
-            interned: HashMap::default(),
+            interned: HashSet::default(),
             skipped: Vec::new(),
             relations: Relations::Validated,
             index_every: INDEX_EVERY,
@@ -199,7 +199,7 @@ pub struct Build {
     /// Each touched entity as it was before the build (None: absent).
     before: BTreeMap<Arc<str>, Option<Arc<Entity>>>,
     /// One `Arc<str>` per ref within the build.
-    interned: HashMap<String, Arc<str>>,
+    interned: HashSet<Arc<str>>,
     skipped: Vec<Skipped>,
     relations: Relations,
     index_every: usize,
@@ -303,7 +303,7 @@ impl Build {
 /// One event on one entity, as `store::projection::batch::fold_into`: the stream version
 /// before it is the event's minus one; a removal yields `None`.
 fn fold_one(
-    interned: &mut HashMap<String, Arc<str>>,
+    interned: &mut HashSet<Arc<str>>,
     key: &Arc<str>,
     current: Option<&Entity>,
     stored: &LogEvent,
@@ -403,12 +403,13 @@ fn count_facets(
 }
 
 /// One `Arc<str>` per ref within a batch.
-fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
+fn intern(interned: &mut HashSet<Arc<str>>, text: &str) -> Arc<str> {
+    // A set of the shared texts themselves, found by `&str`: no second copy as a key.
     if let Some(found) = interned.get(text) {
         return found.clone();
     }
     let shared: Arc<str> = Arc::from(text);
-    interned.insert(text.to_string(), shared.clone());
+    interned.insert(shared.clone());
     shared
 }
 
