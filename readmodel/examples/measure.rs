@@ -546,7 +546,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     for e in snapshot.entities() {
         for row in &e.declared_rows() {
             edge_map.entry(row.source_ref.clone()).or_insert_with(|| {
-                Arc::new(snapshot.relation_rows(&row.source_ref).cloned().collect())
+                Arc::new(
+                    snapshot
+                        .relation_rows(&row.source_ref)
+                        .map(|r| r.to_row())
+                        .collect(),
+                )
             });
         }
     }
@@ -578,7 +583,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 s.relations_from(&e.entity_ref)
                     .into_iter()
                     .filter(|r| r.relation.as_str() == "dependsOn")
-                    .filter_map(|r| s.entity(&r.target_ref))
+                    .filter_map(|r| s.entity(r.target_ref))
                     .collect()
             })
             .unwrap_or_default();

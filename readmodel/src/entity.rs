@@ -16,6 +16,7 @@ use almanac_domain::Change;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::rows::{HeldRow, RowRef};
 use crate::snapshot::{LogEvent, Relations};
 
 /// String leaves longer than this, outside `metadata`, are held as a stub. `metadata`
@@ -193,9 +194,10 @@ pub struct Entity {
     /// Some leaf of `descriptor` is a stub: the full document is in PostgreSQL.
     pub elided: bool,
     /// The rows of `relations` this entity declares with itself as source, sorted: each
-    /// declared relation forward (and a self-reference's inverse). The inverses, held
-    /// under their sources in the snapshot's relation index, are [`Entity::declared_rows`].
-    pub declared: Box<[RelationRow]>,
+    /// declared relation forward (and a self-reference's inverse), source and declaring
+    /// entity implied ([`Entity::own_rows`] reads them whole). The inverses, held under
+    /// their sources in the snapshot's relation index, are in [`Entity::declared_rows`].
+    pub(crate) declared: Box<[HeldRow]>,
     pub(crate) keys: Keys,
 }
 
@@ -242,7 +244,7 @@ impl Entity {
     pub(crate) fn derive(
         entity_ref: Arc<str>,
         descriptor: Value,
-        declared: Vec<RelationRow>,
+        declared: Vec<HeldRow>,
         stored: &LogEvent,
         birth: Birth,
         intern: &mut dyn FnMut(String) -> Arc<str>,
@@ -263,9 +265,10 @@ impl Entity {
             source: _,
             origin: _,
         } = summary;
+        // Every held row has the entity as source.
         let system_ref = declared
             .iter()
-            .find(|row| row.field.as_str() == "spec.system" && *row.source_ref == *entity_ref)
+            .find(|row| row.field.as_str() == "spec.system")
             .map(|row| row.target_ref.clone());
         let others = Lowered {
             namespace: lowered(&namespace),
@@ -350,18 +353,42 @@ impl Entity {
 
     /// Every row this entity declares in `relations` (both directions), sorted.
     pub fn declared_rows(&self) -> Vec<RelationRow> {
-        let mut rows: Vec<RelationRow> = self.declared.to_vec();
-        rows.extend(self.inverse_rows());
+        let mut rows: Vec<RelationRow> = self.own_rows().map(|row| row.to_row()).collect();
+        rows.extend(self.inverse_rows().map(|(source, row)| RelationRow {
+            source_ref: source.clone(),
+            relation: row.relation,
+            target_ref: row.target_ref,
+            declared_by: self.entity_ref.clone(),
+            field: row.field,
+        }));
         rows.sort();
         rows
     }
 
-    /// The rows it declares under other sources: its own read from their other end.
-    pub(crate) fn inverse_rows(&self) -> impl Iterator<Item = RelationRow> + '_ {
+    /// The rows it declares with itself as source, sorted.
+    pub fn own_rows(&self) -> impl Iterator<Item = RowRef<'_>> {
         self.declared
             .iter()
-            .map(RelationRow::inverse)
-            .filter(|row| !row.is_own())
+            .map(|row| row.view(&self.entity_ref, &self.entity_ref))
+    }
+
+    /// The rows it declares under other sources (its own read from their other end), as
+    /// the relation index holds them: (source, row whose target declared it).
+    pub(crate) fn inverse_rows(&self) -> impl Iterator<Item = (&Arc<str>, HeldRow)> + '_ {
+        self.declared
+            .iter()
+            // A self-reference's inverse is one of its own, held already.
+            .filter(|row| row.target_ref != self.entity_ref)
+            .map(|row| {
+                (
+                    &row.target_ref,
+                    HeldRow {
+                        relation: row.relation.inverse(),
+                        field: row.field,
+                        target_ref: self.entity_ref.clone(),
+                    },
+                )
+            })
     }
 
     /// `backstage.io/managed-by-location`: the source that holds the entity.
@@ -478,7 +505,7 @@ pub(crate) fn relation_rows(
     descriptor: &Value,
     relations: Relations,
     intern: &mut dyn FnMut(String) -> Arc<str>,
-) -> Vec<RelationRow> {
+) -> Vec<HeldRow> {
     let declared = match relations {
         Relations::Validated => {
             almanac_domain::relations::of_descriptor(descriptor).unwrap_or_default()
@@ -508,9 +535,16 @@ pub(crate) fn relation_rows(
     }
     rows.sort();
     rows.dedup();
-    // Only its own are held; the others are their inverses (`Entity::inverse_rows`).
-    rows.retain(RelationRow::is_own);
-    rows
+    // Only its own are held (sorted still: source and declaring entity are the same in
+    // each); the others are their inverses (`Entity::inverse_rows`).
+    rows.into_iter()
+        .filter(RelationRow::is_own)
+        .map(|row| HeldRow {
+            relation: row.relation,
+            field: row.field,
+            target_ref: row.target_ref,
+        })
+        .collect()
 }
 
 fn string_map(value: &Value) -> StringMap {

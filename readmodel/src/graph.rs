@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use almanac_domain::RelationType;
 
-use crate::entity::{Entity, RelationRow};
+use crate::entity::Entity;
 use crate::query::{Direction, OwnedScope, WalkLimits};
+use crate::rows::RowRef;
 use crate::snapshot::Snapshot;
 
 /// A page of entities under a root, by ref, with the total over all pages.
@@ -131,22 +132,25 @@ impl Walk {
 impl Snapshot {
     /// Every declaration of an edge leaving `source` (canonical), sorted by type, target,
     /// declaring entity and field: the `relations` rows.
-    pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = &RelationRow> {
+    pub fn relation_rows(&self, source: &str) -> impl Iterator<Item = RowRef<'_>> {
         // The source's own declarations are held once, in its `declared`; the index
-        // holds the others'. Both sorted and disjoint: merged.
+        // holds the others' (each declared by its target). Both sorted and disjoint:
+        // merged.
         let own = self
             .state
             .entities
             .get(source)
-            .map_or(&[][..], |entity| &entity.declared[..])
-            .iter()
-            .filter(|row| row.is_own());
-        let others = self
-            .state
-            .edges
-            .get(source)
             .into_iter()
-            .flat_map(|rows| rows.iter());
+            .flat_map(|entity| entity.own_rows());
+        let others =
+            self.state
+                .edges
+                .get_key_value(source)
+                .into_iter()
+                .flat_map(|(source, rows)| {
+                    rows.iter()
+                        .map(move |row| row.view(source, &row.target_ref))
+                });
         Merged {
             a: own.peekable(),
             b: others.peekable(),
@@ -156,8 +160,8 @@ impl Snapshot {
     /// Every edge leaving `source`, once per (type, target), with the first declaration
     /// (by declaring entity, then field): the store's `relation_edges`. Inverse edges
     /// declared by the target are included, so hops go both ways.
-    pub fn relations_from(&self, source: &str) -> Vec<&RelationRow> {
-        let mut out: Vec<&RelationRow> = Vec::new();
+    pub fn relations_from(&self, source: &str) -> Vec<RowRef<'_>> {
+        let mut out: Vec<RowRef<'_>> = Vec::new();
         for row in self.relation_rows(source) {
             match out.last() {
                 Some(last)
@@ -173,7 +177,7 @@ impl Snapshot {
         let mut targets: Vec<&Arc<str>> = self
             .relation_rows(source)
             .filter(|r| r.relation.as_str() == relation)
-            .map(|r| &r.target_ref)
+            .map(|r| r.target_ref)
             .collect();
         targets.dedup();
         targets
@@ -243,7 +247,7 @@ impl Snapshot {
             refs.extend(
                 self.relation_rows(&group)
                     .filter(|row| row.relation == RelationType::HasMember)
-                    .map(|row| &row.target_ref),
+                    .map(|row| row.target_ref),
             );
         }
         refs.sort_unstable();
@@ -401,19 +405,19 @@ impl Snapshot {
 type Seen = HashMap<Arc<str>, (u32, Option<Arc<str>>, Option<Arc<str>>)>;
 
 /// Two sorted iterators of rows as one, in order.
-struct Merged<'a, A: Iterator<Item = &'a RelationRow>, B: Iterator<Item = &'a RelationRow>> {
+struct Merged<'a, A: Iterator<Item = RowRef<'a>>, B: Iterator<Item = RowRef<'a>>> {
     a: std::iter::Peekable<A>,
     b: std::iter::Peekable<B>,
 }
 
 impl<'a, A, B> Iterator for Merged<'a, A, B>
 where
-    A: Iterator<Item = &'a RelationRow>,
-    B: Iterator<Item = &'a RelationRow>,
+    A: Iterator<Item = RowRef<'a>>,
+    B: Iterator<Item = RowRef<'a>>,
 {
-    type Item = &'a RelationRow;
+    type Item = RowRef<'a>;
 
-    fn next(&mut self) -> Option<&'a RelationRow> {
+    fn next(&mut self) -> Option<RowRef<'a>> {
         match (self.a.peek(), self.b.peek()) {
             (Some(a), Some(b)) if b < a => self.b.next(),
             (Some(_), _) => self.a.next(),

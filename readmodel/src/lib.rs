@@ -15,6 +15,7 @@ pub mod footprint;
 pub mod graph;
 pub mod list;
 pub mod query;
+mod rows;
 mod search;
 mod set;
 pub mod snapshot;
@@ -26,6 +27,7 @@ pub use query::{
     Direction, FacetField, Filter, OrderDirection, OrderField, OrderKey, OwnedScope, TextQuery,
     TextQueryError, WalkLimits, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
 };
+pub use rows::RowRef;
 pub use snapshot::{Advanced, Build, LogEvent, Relations, Skipped, Snapshot, INDEX_EVERY};
 
 #[cfg(test)]

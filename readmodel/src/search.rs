@@ -3,7 +3,9 @@
 //!
 //! The index is ours, two persistent maps updated once per batch: words (the alphanumeric
 //! tokens of each entity's search text) to the entities holding them, and trigrams (as
-//! `pg_trgm` pads them) to the words holding them. A prefix is a range of the ordered word
+//! `pg_trgm` pads them) to the words holding them. Postings hold an entity's id within
+//! the index (4 bytes), not its ref (a 16-byte shared pointer): about twelve postings per
+//! entity, most in long lists. A prefix is a range of the ordered word
 //! map; a near miss is a word found through its trigrams. Substrings are a scan of the
 //! lower-cased search texts (a few MB at 100,000 entities). This module does not parse
 //! filters (`filter` does) or page (`query` does).
@@ -23,16 +25,46 @@ use crate::set::Set;
 
 type Trigram = [char; 3];
 /// A sorted set shared between snapshots (see `set`): a batch that adds one entity to a
-/// word every entity holds copies a path of a tree, not the list.
-type Postings = Set<Arc<str>>;
-/// What a batch takes out of one posting list, and what it puts in.
-type Delta = (BTreeSet<Arc<str>>, BTreeSet<Arc<str>>);
+/// word every entity holds copies a path of a tree, not the list. Entity ids.
+type Postings = Set<u32>;
+/// Words, for a trigram.
+type WordList = Set<Arc<str>>;
+/// What a batch takes out of one list, and what it puts in.
+type Delta<T> = (BTreeSet<T>, BTreeSet<T>);
 
 /// Words -> entities and trigrams -> words.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SearchIndex {
     words: imbl::OrdMap<Arc<str>, Postings>,
-    trigrams: PMap<Trigram, Postings>,
+    trigrams: PMap<Trigram, WordList>,
+    /// The id of each entity holding a word, while it holds one.
+    ids: PMap<Arc<str>, u32>,
+    /// Id -> ref (`None`: free).
+    refs: imbl::Vector<Option<Arc<str>>>,
+    /// Ids given back, taken again before new ones.
+    free: Vec<u32>,
+}
+
+impl PartialEq for SearchIndex {
+    /// The same words held by the same refs, the same trigrams: ids depend on the order
+    /// entities came and went (batch boundaries), not on what is indexed.
+    fn eq(&self, other: &Self) -> bool {
+        fn holders<'a>(index: &'a SearchIndex, postings: &Postings) -> Vec<&'a Arc<str>> {
+            let mut refs: Vec<&Arc<str>> =
+                postings.iter().filter_map(|id| index.key(*id)).collect();
+            refs.sort();
+            refs
+        }
+        self.trigrams == other.trigrams
+            && self.ids.len() == other.ids.len()
+            && self.words.len() == other.words.len()
+            && self.words.iter().all(|(word, postings)| {
+                other.words.get(word).is_some_and(|theirs| {
+                    postings.len() == theirs.len()
+                        && holders(self, postings) == holders(other, theirs)
+                })
+            })
+    }
 }
 
 /// The trigrams of one word, in order, padded as `pg_trgm` pads them (two spaces before,
@@ -135,18 +167,27 @@ impl SearchIndex {
         &mut self,
         changed: impl Iterator<Item = (&'a Arc<str>, Option<&'a Entity>, Option<&'a Entity>)>,
     ) {
-        let mut delta: BTreeMap<String, Delta> = BTreeMap::new();
+        let mut delta: BTreeMap<String, Delta<u32>> = BTreeMap::new();
+        // Entities left without a word: their ids are given back once applied.
+        let mut emptied: Vec<&Arc<str>> = Vec::new();
         for (key, old, new) in changed {
             let old_words = entity_words(old);
             let new_words = entity_words(new);
+            if old_words == new_words {
+                continue;
+            }
+            let id = self.id_of(key);
             for word in old_words.difference(&new_words) {
-                delta.entry(word.clone()).or_default().0.insert(key.clone());
+                delta.entry(word.clone()).or_default().0.insert(id);
             }
             for word in new_words.difference(&old_words) {
-                delta.entry(word.clone()).or_default().1.insert(key.clone());
+                delta.entry(word.clone()).or_default().1.insert(id);
+            }
+            if new_words.is_empty() {
+                emptied.push(key);
             }
         }
-        let mut trigram_delta: BTreeMap<Trigram, Delta> = BTreeMap::new();
+        let mut trigram_delta: BTreeMap<Trigram, Delta<Arc<str>>> = BTreeMap::new();
         for (word, (gone, added)) in delta {
             let (word_key, mut refs): (Arc<str>, Postings) =
                 match self.words.get_key_value(word.as_str()) {
@@ -188,6 +229,43 @@ impl SearchIndex {
                 self.trigrams.insert(trigram, list);
             }
         }
+        for key in emptied {
+            if let Some(id) = self.ids.remove(key) {
+                if let Some(slot) = self.refs.get_mut(id as usize) {
+                    *slot = None;
+                }
+                self.free.push(id);
+            }
+        }
+    }
+
+    /// The entity's id, given now if it has none (a free one first).
+    fn id_of(&mut self, key: &Arc<str>) -> u32 {
+        if let Some(id) = self.ids.get(key) {
+            return *id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.refs.get_mut(id as usize) {
+                    *slot = Some(key.clone());
+                }
+                id
+            }
+            None => {
+                // Ids are reused, so there are never more than entities held at once:
+                // far below `u32::MAX` (each takes a kilobyte or more).
+                let id = u32::try_from(self.refs.len()).unwrap_or(u32::MAX);
+                self.refs.push_back(Some(key.clone()));
+                id
+            }
+        };
+        self.ids.insert(key.clone(), id);
+        id
+    }
+
+    /// The ref of the entity with this id.
+    fn key(&self, id: u32) -> Option<&Arc<str>> {
+        self.refs.get(id as usize).and_then(Option::as_ref)
     }
 
     /// The entities `query` may match among `entities`, each with what the index already
@@ -216,10 +294,9 @@ impl SearchIndex {
         // ones are candidates only, checked against the whole text.
         let verified = query.terms.len() <= 1;
         let mut candidates: Vec<Candidate> = Vec::new();
-        let mut in_ref_order = false;
         if let [term] = &query.terms[..] {
             // One word: the words holding it include those it prefixes. Each word's
-            // (prefixes, near miss); one word alone gives distinct refs in order.
+            // (prefixes, near miss); one word alone gives distinct entities.
             let mut words: BTreeMap<&Arc<str>, (bool, bool)> = BTreeMap::new();
             for word in self.words_containing(term) {
                 words.entry(word).or_default().0 = word.starts_with(term.as_str());
@@ -228,42 +305,56 @@ impl SearchIndex {
                 words.entry(word).or_default().1 = true;
             }
             if let [(word, (all_terms, near))] = words.iter().collect::<Vec<_>>()[..] {
-                in_ref_order = true;
-                candidates.extend(self.words.get(*word).into_iter().flatten().map(|key| {
-                    Candidate {
-                        key: key.clone(),
-                        all_terms: *all_terms,
-                        near: *near,
-                    }
-                }));
+                candidates.extend(
+                    self.words
+                        .get(*word)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| self.key(*id))
+                        .map(|key| Candidate {
+                            key: key.clone(),
+                            all_terms: *all_terms,
+                            near: *near,
+                        }),
+                );
             } else {
-                let mut found: HashMap<&Arc<str>, (bool, bool)> = HashMap::default();
+                let mut found: HashMap<u32, (bool, bool)> = HashMap::default();
                 for (word, (prefixes, near)) in words {
-                    for key in self.words.get(word).into_iter().flatten() {
-                        let flags = found.entry(key).or_default();
+                    for id in self.words.get(word).into_iter().flatten() {
+                        let flags = found.entry(*id).or_default();
                         flags.0 |= prefixes;
                         flags.1 |= near;
                     }
                 }
-                candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
-                    key: key.clone(),
-                    all_terms,
-                    near,
+                candidates.extend(found.into_iter().filter_map(|(id, (all_terms, near))| {
+                    Some(Candidate {
+                        key: self.key(id)?.clone(),
+                        all_terms,
+                        near,
+                    })
                 }));
             }
         } else {
             // ref -> (every word prefixes a word, holds a near miss already verified)
             let mut found: HashMap<Arc<str>, (bool, bool)> = HashMap::default();
             match self.substring_candidates(query) {
-                Some(refs) => found.extend(refs.into_iter().map(|r| (r, (false, false)))),
+                Some(ids) => found.extend(
+                    ids.into_iter()
+                        .filter_map(|id| self.key(id))
+                        .map(|r| (r.clone(), (false, false))),
+                ),
                 None => found.extend(entities.keys().map(|r| (r.clone(), (false, false)))),
             }
             for key in self.prefixed(query).into_iter().flatten() {
-                found.entry(key).or_default().0 = true;
+                if let Some(key) = self.key(key) {
+                    found.entry(key.clone()).or_default().0 = true;
+                }
             }
             for word in &near {
-                for key in self.words.get(*word).into_iter().flatten() {
-                    found.entry(key.clone()).or_default().1 |= verified;
+                for id in self.words.get(*word).into_iter().flatten() {
+                    if let Some(key) = self.key(*id) {
+                        found.entry(key.clone()).or_default().1 |= verified;
+                    }
                 }
             }
             candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
@@ -287,21 +378,20 @@ impl SearchIndex {
             named,
             similarity,
             candidates,
-            in_ref_order,
             ws_bound,
         }
     }
 
     /// Entities that may hold the text as a substring: each of its alphanumeric words is a
     /// substring of one of their words. `None` when the text has no such word (scan all).
-    fn substring_candidates(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
-        let mut result: Option<HashSet<Arc<str>>> = None;
+    fn substring_candidates(&self, query: &TextQuery) -> Option<HashSet<u32>> {
+        let mut result: Option<HashSet<u32>> = None;
         for token in &query.terms {
-            let mut holders: HashSet<Arc<str>> = HashSet::default();
+            let mut holders: HashSet<u32> = HashSet::default();
             for word in self.words_containing(token) {
                 for entity in self.words.get(word).into_iter().flatten() {
                     if result.as_ref().is_none_or(|r| r.contains(entity)) {
-                        holders.insert(entity.clone());
+                        holders.insert(*entity);
                     }
                 }
             }
@@ -320,7 +410,7 @@ impl SearchIndex {
         let Some(list) = self.trigrams.get(first) else {
             return Vec::new();
         };
-        let others: Vec<&Postings> = rest.iter().filter_map(|t| self.trigrams.get(t)).collect();
+        let others: Vec<&WordList> = rest.iter().filter_map(|t| self.trigrams.get(t)).collect();
         if others.len() < rest.len() {
             return Vec::new();
         }
@@ -331,10 +421,10 @@ impl SearchIndex {
 
     /// Entities where every query word prefixes one of their words; `None` when the query
     /// has no words (punctuation only).
-    fn prefixed(&self, query: &TextQuery) -> Option<HashSet<Arc<str>>> {
-        let mut result: Option<HashSet<Arc<str>>> = None;
+    fn prefixed(&self, query: &TextQuery) -> Option<HashSet<u32>> {
+        let mut result: Option<HashSet<u32>> = None;
         for term in &query.terms {
-            let mut hits: HashSet<Arc<str>> = HashSet::default();
+            let mut hits: HashSet<u32> = HashSet::default();
             let start: Bound<&str> = Bound::Included(term.as_str());
             for (word, refs) in self.words.range::<_, str>((start, Bound::Unbounded)) {
                 if !word.starts_with(term.as_str()) {
@@ -410,8 +500,6 @@ pub(crate) struct Matching<'a> {
     named: HashMap<&'a str, bool>,
     similarity: Similarity,
     candidates: Vec<Candidate>,
-    /// The candidates are distinct and sorted by ref (one posting list).
-    in_ref_order: bool,
     /// No candidate's word similarity is above it.
     ws_bound: f64,
 }
@@ -575,12 +663,10 @@ impl Matching<'_> {
             'group: while start < members.len() {
                 // The group's next refs in order, without sorting the whole group.
                 let end = (start + chunk).min(members.len());
-                if !self.in_ref_order {
-                    if end < members.len() {
-                        members[start..].select_nth_unstable_by(end - start - 1, by_ref);
-                    }
-                    members[start..end].sort_by(by_ref);
+                if end < members.len() {
+                    members[start..].select_nth_unstable_by(end - start - 1, by_ref);
                 }
+                members[start..end].sort_by(by_ref);
                 for (candidate, entity, ws) in &members[start..end] {
                     if let Some(worst) = page.peek().filter(|_| page.len() == keep_rows) {
                         let below = best < worst.score
@@ -848,6 +934,75 @@ mod tests {
                 expected.len() as i64
             );
         }
+    }
+
+    /// Postings hold ids given within the index: an id freed by a removal is given to the
+    /// next entity, and every query still finds exactly what a scan finds, batch after
+    /// batch; the index equals one folded from the whole log at once (other ids).
+    #[test]
+    fn ids_freed_by_removals_are_reused_and_answers_stay_those_of_a_scan() {
+        let register = |position: i64, name: &str, description: &str| LogEvent {
+            position,
+            stream: format!("component:default/{name}"),
+            version: 1,
+            recorded_at: Utc::now(),
+            event: CatalogEvent::EntityRegistered {
+                descriptor: json!({
+                    "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                    "metadata": { "name": name, "namespace": "default", "description": description },
+                    "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+                }),
+            },
+        };
+        let remove = |position: i64, name: &str| LogEvent {
+            position,
+            stream: format!("component:default/{name}"),
+            version: 2,
+            recorded_at: Utc::now(),
+            event: CatalogEvent::EntityRemoved {
+                reason: almanac_domain::RemovalReason::GoneFromSource,
+            },
+        };
+        let batches = vec![
+            vec![
+                register(1, "ledger", "the ledger of payments"),
+                register(2, "payments", "takes payments"),
+                register(3, "checkout", "the checkout site"),
+            ],
+            vec![remove(4, "ledger"), remove(5, "checkout")],
+            vec![
+                register(6, "ledger-export", "exports the ledger"),
+                register(7, "orders", "order history"),
+                register(8, "returns", "returns of orders"),
+            ],
+        ];
+        let mut snapshot = Snapshot::empty();
+        for batch in &batches {
+            snapshot = snapshot.advance(batch).snapshot;
+            for text in [
+                "ledger",
+                "payments",
+                "order",
+                "ledgr",
+                "the",
+                "exports ledger",
+                "zzz",
+            ] {
+                let query = TextQuery::parse(text).unwrap();
+                let mut found: Vec<(String, f64)> = snapshot
+                    .text_scores(&query)
+                    .into_iter()
+                    .map(|(e, s)| (e.entity_ref.to_string(), s))
+                    .collect();
+                found.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(found, by_scan(&snapshot, &query), "{text:?}");
+            }
+        }
+        // Two ids freed, two reused: four ids for the four entities at once at most.
+        assert_eq!(snapshot.state.search.refs.len(), 4);
+        assert_eq!(snapshot.state.search.ids.len(), 4);
+        let whole: Vec<LogEvent> = batches.into_iter().flatten().collect();
+        assert_eq!(Snapshot::from_log(&whole).snapshot, snapshot);
     }
 
     #[test]

@@ -18,10 +18,11 @@ use almanac_domain::{evolve, CatalogEvent, EntityState};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, RelationRow, ELIDE_BYTES};
-use crate::fast::{HashMap, PMap};
+use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, ELIDE_BYTES};
+use crate::fast::{HashSet, PMap};
 use crate::list::{facet_values, FACET_FIELDS};
 use crate::query::FacetField;
+use crate::rows::HeldRow;
 use crate::search::SearchIndex;
 use crate::set::Set;
 
@@ -65,8 +66,9 @@ pub(crate) struct State {
     pub entities: PMap<Arc<str>, Arc<Entity>>,
     /// The `relations` table indexed by `source_ref`: every declaration of an edge leaving
     /// that ref by another entity, sorted (the source's own are in its `declared`; see
-    /// `graph::relation_rows`). Targets need not exist (dangling edges are kept, as in SQL).
-    pub edges: PMap<Arc<str>, Set<RelationRow>>,
+    /// `graph::relation_rows`). Such a row is declared by its target (see `rows`).
+    /// Sources need not exist (dangling edges are kept, as in SQL).
+    pub edges: PMap<Arc<str>, Set<HeldRow>>,
     /// Canonical `owner_ref` -> the entities it owns (directly).
     pub owned: PMap<Arc<str>, Set<Arc<str>>>,
     pub search: SearchIndex,
@@ -147,7 +149,7 @@ impl Snapshot {
         Build {
             state: Arc::try_unwrap(self.state).unwrap_or_else(|shared| (*shared).clone()),
             before: BTreeMap::new(),
-            interned: HashMap::default(),
+            interned: HashSet::default(),
             skipped: Vec::new(),
             relations: Relations::Validated,
             index_every: INDEX_EVERY,
@@ -197,7 +199,7 @@ pub struct Build {
     /// Each touched entity as it was before the build (None: absent).
     before: BTreeMap<Arc<str>, Option<Arc<Entity>>>,
     /// One `Arc<str>` per ref within the build.
-    interned: HashMap<String, Arc<str>>,
+    interned: HashSet<Arc<str>>,
     skipped: Vec<Skipped>,
     relations: Relations,
     index_every: usize,
@@ -301,7 +303,7 @@ impl Build {
 /// One event on one entity, as `store::projection::batch::fold_into`: the stream version
 /// before it is the event's minus one; a removal yields `None`.
 fn fold_one(
-    interned: &mut HashMap<String, Arc<str>>,
+    interned: &mut HashSet<Arc<str>>,
     key: &Arc<str>,
     current: Option<&Entity>,
     stored: &LogEvent,
@@ -401,12 +403,13 @@ fn count_facets(
 }
 
 /// One `Arc<str>` per ref within a batch.
-fn intern(interned: &mut HashMap<String, Arc<str>>, text: &str) -> Arc<str> {
+fn intern(interned: &mut HashSet<Arc<str>>, text: &str) -> Arc<str> {
+    // A set of the shared texts themselves, found by `&str`: no second copy as a key.
     if let Some(found) = interned.get(text) {
         return found.clone();
     }
     let shared: Arc<str> = Arc::from(text);
-    interned.insert(text.to_string(), shared.clone());
+    interned.insert(shared.clone());
     shared
 }
 
@@ -466,7 +469,7 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
 
 /// Every index but the search index, borrowed apart from it.
 struct Others<'a> {
-    edges: &'a mut PMap<Arc<str>, Set<RelationRow>>,
+    edges: &'a mut PMap<Arc<str>, Set<HeldRow>>,
     owned: &'a mut PMap<Arc<str>, Set<Arc<str>>>,
     by_name: &'a mut imbl::OrdSet<(Arc<str>, Arc<str>)>,
     by_ref: &'a mut imbl::OrdSet<Arc<str>>,
@@ -475,20 +478,20 @@ struct Others<'a> {
 
 impl Others<'_> {
     fn update(&mut self, changed: &[Changed]) {
-        // Every row the batch removes (false) or adds (true), borrowed from the entities;
-        // sorted, rows of one source are adjacent (`RelationRow` orders by source first).
-        let mut rows: Vec<(RelationRow, bool)> = Vec::new();
+        // Every index row the batch removes (false) or adds (true) under its source;
+        // sorted, rows of one source are adjacent.
+        let mut rows: Vec<((&Arc<str>, HeldRow), bool)> = Vec::new();
         for (key, old, new) in changed {
             let old_rows = old.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             let new_rows = new.as_ref().map(|e| &e.declared[..]).unwrap_or(&[]);
             if old_rows != new_rows {
                 // A source's own rows are read from its `declared`; the index holds the
                 // inverses, under the other end.
-                let inverses = |e: &Option<Arc<Entity>>| {
-                    e.iter().flat_map(|e| e.inverse_rows()).collect::<Vec<_>>()
-                };
-                rows.extend(inverses(old).into_iter().map(|row| (row, false)));
-                rows.extend(inverses(new).into_iter().map(|row| (row, true)));
+                for (entity, added) in [(old, false), (new, true)] {
+                    if let Some(entity) = entity {
+                        rows.extend(entity.inverse_rows().map(|row| (row, added)));
+                    }
+                }
             }
             let old_owner = old.as_ref().and_then(|e| e.owner_ref.as_deref());
             let new_owner = new.as_ref().and_then(|e| e.owner_ref.as_deref());
@@ -527,15 +530,18 @@ impl Others<'_> {
         }
         rows.sort_unstable();
         rows.dedup();
-        for group in rows.chunk_by(|a, b| a.0.source_ref == b.0.source_ref) {
-            let source = &group[0].0.source_ref;
+        for group in rows.chunk_by(|a, b| a.0 .0 == b.0 .0) {
+            let source = group[0].0 .0;
             let mut set = self.edges.get(source).cloned().unwrap_or_default();
             set.apply(
-                group.iter().filter(|(_, added)| !added).map(|(row, _)| row),
+                group
+                    .iter()
+                    .filter(|(_, added)| !added)
+                    .map(|((_, row), _)| row),
                 group
                     .iter()
                     .filter(|(_, added)| *added)
-                    .map(|(row, _)| row.clone()),
+                    .map(|((_, row), _)| row.clone()),
             );
             if set.is_empty() {
                 self.edges.remove(source);

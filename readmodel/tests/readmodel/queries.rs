@@ -151,8 +151,8 @@ fn an_entity_by_ref_carries_its_summary_and_both_directions_of_its_relations() {
         .iter()
         .find(|r| r.relation.as_str() == "dependencyOf")
         .unwrap();
-    assert_eq!(&*dependency_of.target_ref, "component:default/payments");
-    assert_eq!(&*dependency_of.declared_by, "component:default/payments");
+    assert_eq!(&**dependency_of.target_ref, "component:default/payments");
+    assert_eq!(&**dependency_of.declared_by, "component:default/payments");
     // A membership declared from both sides is one edge.
     let members: Vec<_> = snapshot
         .relations_from("group:default/platform")
@@ -496,7 +496,7 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
     assert_eq!(held.links.len(), 1);
     let rows: Vec<(&str, &str)> = snapshot
         .relation_rows("api:default/ledger-api")
-        .map(|r| (r.relation.as_str(), &*r.target_ref))
+        .map(|r| (r.relation.as_str(), &**r.target_ref))
         .collect();
     assert_eq!(
         rows,

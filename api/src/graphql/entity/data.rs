@@ -250,8 +250,8 @@ impl EntityData {
                 .collect(),
             None => snapshot
                 .relation_rows(self.entity_ref())
-                .filter(|row| row.relation == relation && wanted(&row.target_ref))
-                .map(|row| &*row.target_ref)
+                .filter(|row| row.relation == relation && wanted(row.target_ref))
+                .map(|row| &**row.target_ref)
                 .collect(),
         };
         if self.relations_then.is_some() {
