@@ -292,13 +292,17 @@ impl<'a> Plans<'a> {
     }
 }
 
+/// The plans of each `owner` field's selection (a page's types may ask different
+/// fields of their owners), by the field.
+type OwnerPlans<'a> = Vec<(&'a Positioned<Field>, Plans<'a>)>;
+
 /// One entity as the plan for its type asks; None to take the ordinary path.
 /// `owners` plans the owners' fields (one level: an owner's own `owner` takes the
 /// ordinary path).
 async fn entity_value<'a>(
     ctx: &ContextSelectionSet<'a>,
     plans: &mut Plans<'a>,
-    owners: &mut Option<Plans<'a>>,
+    owners: &mut OwnerPlans<'a>,
     entity: &Entity,
     nested: bool,
 ) -> Option<Value> {
@@ -327,10 +331,16 @@ async fn entity_value<'a>(
                 match owner {
                     None => Value::Null,
                     Some(owner) => {
-                        let owners = owners
-                            .get_or_insert_with(|| Plans::new(&field.node.selection_set.node));
-                        let mut none = None;
-                        Box::pin(entity_value(ctx, owners, &mut none, &owner, true)).await?
+                        let at = match owners.iter().position(|(f, _)| std::ptr::eq(*f, field)) {
+                            Some(at) => at,
+                            None => {
+                                owners.push((field, Plans::new(&field.node.selection_set.node)));
+                                owners.len() - 1
+                            }
+                        };
+                        let plans = &mut owners[at].1;
+                        let mut none = Vec::new();
+                        Box::pin(entity_value(ctx, plans, &mut none, &owner, true)).await?
                     }
                 }
             }
@@ -343,7 +353,7 @@ async fn entity_value<'a>(
 impl EntityNodes {
     async fn plain(&self, ctx: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
         let mut plans = Plans::new(&ctx.item.node);
-        let mut owners = None;
+        let mut owners = Vec::new();
         let mut values = Vec::with_capacity(self.0.len());
         for entity in &self.0 {
             values.push(entity_value(ctx, &mut plans, &mut owners, entity, false).await?);
