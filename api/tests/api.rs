@@ -11,6 +11,7 @@ mod api {
     mod descriptors;
     mod entity_page;
     mod errors;
+    mod flat;
     mod history;
     mod lists;
     mod live;

@@ -9,6 +9,7 @@
 
 use super::entity::Entity;
 use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
+use super::flat::EntityNodes;
 use super::ids::{decode_page_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
@@ -81,8 +82,8 @@ impl EntityConnection {
     }
 
     /// The edges' nodes, for clients that need no cursors.
-    async fn nodes(&self) -> Vec<Entity> {
-        self.edges.iter().map(|e| e.node.clone()).collect()
+    async fn nodes(&self) -> EntityNodes {
+        EntityNodes(self.edges.iter().map(|e| e.node.clone()).collect())
     }
 
     async fn page_info(&self) -> &PageInfo {

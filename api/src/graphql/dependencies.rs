@@ -4,6 +4,7 @@
 //! request and arguments (`Loaders::walk`).
 
 use super::entity::{Entity, EntityData};
+use super::flat::DependencyItems;
 use super::loaders::{Loaders, WalkKey};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
@@ -24,7 +25,7 @@ pub enum DependencyDirection {
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Dependencies {
     /// By depth, then ref. The entity itself is not included.
-    pub items: Vec<Dependency>,
+    pub items: DependencyItems,
     /// A limit (the depth asked or the server's node budget) cut the walk:
     /// more entities lie beyond.
     pub truncated: bool,
@@ -44,15 +45,22 @@ pub struct Dependency {
     pub walk: Arc<Walk>,
 }
 
-#[ComplexObject]
 impl Dependency {
-    /// One shortest path: the root's ref first, this entity's last.
-    async fn path(&self) -> Vec<String> {
+    /// One shortest path, traced back through the walk.
+    pub fn traced_path(&self) -> Vec<String> {
         self.walk
             .path(&self.entity_ref)
             .iter()
             .map(|p| p.to_string())
             .collect()
+    }
+}
+
+#[ComplexObject]
+impl Dependency {
+    /// One shortest path: the root's ref first, this entity's last.
+    async fn path(&self) -> Vec<String> {
+        self.traced_path()
     }
 
     /// Null when the ref is dangling.
@@ -154,17 +162,18 @@ pub async fn dependencies(
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
     let kinds = kind_filter(kinds);
     Ok(Dependencies {
-        items: walk
-            .reached
-            .iter()
-            .filter(|r| kept(&kinds, &r.entity_ref))
-            .map(|r| Dependency {
-                entity_ref: r.entity_ref.to_string(),
-                depth: r.depth as i32,
-                via: r.via.as_deref().map(str::to_string),
-                walk: walk.clone(),
-            })
-            .collect(),
+        items: DependencyItems(
+            walk.reached
+                .iter()
+                .filter(|r| kept(&kinds, &r.entity_ref))
+                .map(|r| Dependency {
+                    entity_ref: r.entity_ref.to_string(),
+                    depth: r.depth as i32,
+                    via: r.via.as_deref().map(str::to_string),
+                    walk: walk.clone(),
+                })
+                .collect(),
+        ),
         truncated: walk.truncated,
     })
 }

@@ -24,7 +24,7 @@ use super::cost::{measure, DocumentCost};
 use super::descriptors::DescriptorCache;
 use super::loaders::Loaders;
 use super::parsed::ParsedCache;
-use super::size::{json_size, ResponseBudget};
+use super::size::{json_size, too_large, ResponseBudget};
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::Snapshot;
@@ -118,19 +118,12 @@ struct GateExtension {
     operations: Mutex<Vec<(Option<String>, OperationType)>>,
     /// What the document costs beyond async-graphql's complexity count.
     cost: Mutex<DocumentCost>,
-    /// Bytes of response built so far (queries and mutations only).
-    response: ResponseBudget,
+    /// Bytes of response built so far (queries and mutations only); also in the
+    /// request's data, for resolvers that build a list's values whole (`flat`).
+    response: Arc<ResponseBudget>,
     /// Set by `execute`: a mutation's argument errors do not undo what its
     /// earlier fields did, so they stay field errors (HTTP 200).
     is_mutation: std::sync::atomic::AtomicBool,
-}
-
-fn too_large(limit: usize) -> ServerError {
-    ApiError::new(
-        ErrorCode::ResponseTooLarge,
-        format!("the response would be larger than {limit} bytes; ask for fewer fields or a smaller page"),
-    )
-    .into_server_error()
 }
 
 /// Whether a field of type `return_type` (`[Foo!]!`) is a scalar or an enum,
@@ -216,6 +209,7 @@ impl Extension for GateExtension {
         if ctx.data_opt::<Followed>().is_some() {
             request.data.insert(Pinned::default());
         }
+        request.data.insert(self.response.clone());
         next.run(ctx, request).await
     }
 

@@ -9,6 +9,7 @@ mod dependencies;
 pub mod descriptors;
 pub mod entity;
 mod filter;
+mod flat;
 pub mod gate;
 mod history;
 mod ids;

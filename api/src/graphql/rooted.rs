@@ -9,6 +9,7 @@
 
 use super::connection::{page_size, PageInfo};
 use super::entity::{Entity, EntityData, User};
+use super::flat::EntityNodes;
 use super::ids::{decode_cursor, encode_cursor, ListCursor};
 use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
@@ -27,7 +28,7 @@ pub struct OwnedEntityEdge {
 pub struct OwnedEntityConnection {
     pub edges: Vec<OwnedEntityEdge>,
     /// The edges' nodes, for clients that need no cursors.
-    pub nodes: Vec<Entity>,
+    pub nodes: EntityNodes,
     pub page_info: PageInfo,
     /// Every entity owned in this scope, across all pages.
     pub total_count: i32,
@@ -144,7 +145,7 @@ pub async fn owned(
         })
         .collect();
     Ok(OwnedEntityConnection {
-        nodes: edges.iter().map(|e| e.node.clone()).collect(),
+        nodes: EntityNodes(edges.iter().map(|e| e.node.clone()).collect()),
         edges,
         page_info,
         total_count,

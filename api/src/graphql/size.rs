@@ -9,8 +9,29 @@
 //! the HTTP handler checks the exact size again while serialising. It does not
 //! apply to subscriptions, whose events are bounded by the subscription buffer.
 
-use async_graphql::Value;
+use crate::error::{ApiError, ErrorCode};
+use async_graphql::context::ContextBase;
+use async_graphql::{ServerError, ServerResult, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The refusal of a response past `limit` bytes.
+pub fn too_large(limit: usize) -> ServerError {
+    ApiError::new(
+        ErrorCode::ResponseTooLarge,
+        format!("the response would be larger than {limit} bytes; ask for fewer fields or a smaller page"),
+    )
+    .into_server_error()
+}
+
+/// Charges `value` (built whole by a resolver, not field by field) to the
+/// request's budget, which the gate puts in the request's data.
+pub fn charge<T>(ctx: &ContextBase<'_, T>, value: &Value) -> ServerResult<()> {
+    match ctx.data_opt::<Arc<ResponseBudget>>() {
+        Some(budget) if !budget.charge(json_size(value)) => Err(too_large(budget.limit())),
+        _ => Ok(()),
+    }
+}
 
 /// About how many bytes `value` takes as JSON.
 pub fn json_size(value: &Value) -> usize {

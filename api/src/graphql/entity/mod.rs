@@ -164,6 +164,22 @@ impl Entity {
         }
     }
 
+    /// The entity the object wraps, whatever its type.
+    pub fn data(&self) -> &EntityData {
+        match self {
+            Entity::Component(e) => &e.0,
+            Entity::Api(e) => &e.0,
+            Entity::Resource(e) => &e.0,
+            Entity::System(e) => &e.0,
+            Entity::Domain(e) => &e.0,
+            Entity::Group(e) => &e.0,
+            Entity::User(e) => &e.0,
+            Entity::Location(e) => &e.0,
+            Entity::Template(e) => &e.0,
+            Entity::GenericEntity(e) => &e.0,
+        }
+    }
+
     /// The GraphQL type name (used in global ids).
     pub fn type_name(&self) -> &'static str {
         match self {
