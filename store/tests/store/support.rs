@@ -48,7 +48,7 @@ pub async fn relation_edges(
     let mut edges: Vec<almanac_store::catalog::RelationRecord> = Vec::new();
     for row in snapshot.relation_rows(source) {
         let same = |e: &almanac_store::catalog::RelationRecord| {
-            e.relation == row.relation && e.target_ref == *row.target_ref
+            e.relation == row.relation && *e.target_ref == **row.target_ref
         };
         if edges.last().is_some_and(same) {
             continue;
