@@ -16,6 +16,7 @@ pub mod loaders;
 mod long;
 mod memo;
 mod mutation;
+pub(crate) mod nodes;
 mod operational;
 mod ownership;
 mod parsed;

@@ -214,6 +214,7 @@ impl Mutation {
         principal(ctx).may_delete(&canonical, row.source.as_deref())?;
         match operations::delete_entity(log, &parsed, Some(row.version), &actor).await {
             Ok(Some(_)) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
+                id: super::nodes::entity_id(&canonical),
                 entity_ref: canonical,
             })),
             Ok(None) => not_found(),
@@ -258,14 +259,17 @@ impl Mutation {
     }
 
     /// Unregisters a location and removes every entity read through it.
+    /// `id`: the location's global `id` or its `locationId`.
     /// Needs the `admin` scope (with `read` and `write`); without it a
     /// `FORBIDDEN` error, and nothing is written.
     async fn remove_location(&self, ctx: &Context<'_>, id: String) -> Result<RemoveLocationResult> {
         let actor = principal(ctx).admin("removeLocation")?.to_string();
+        let id = super::nodes::location_key(&id);
         match operations::remove_location(log(ctx)?, &id, &actor).await {
             Ok(Some(removed)) => Ok(RemoveLocationResult::RemoveLocationSuccess(
                 RemoveLocationSuccess {
-                    id,
+                    id: super::nodes::location_id(&id),
+                    location_id: id,
                     removed_entities: count(removed),
                 },
             )),
@@ -279,7 +283,8 @@ impl Mutation {
         }
     }
 
-    /// Reads a registered location again now. Needs `write` only (no
+    /// Reads a registered location again now (`id`: its global `id` or its
+    /// `locationId`). Needs `write` only (no
     /// `FORBIDDEN` for a writer): it reads what an admin registered, as the
     /// scheduler would.
     async fn refresh_location(
@@ -288,6 +293,7 @@ impl Mutation {
         id: String,
     ) -> Result<RefreshLocationResult> {
         let actor = writer(ctx)?;
+        let id = super::nodes::location_key(&id);
         match operations::refresh_location(&ingestor(ctx)?, &id, &actor).await {
             Ok(Some(report)) => Ok(RefreshLocationResult::RefreshLocationSuccess(
                 LocationSuccess {

@@ -5,7 +5,6 @@ use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
-use super::ids::decode_id;
 use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
@@ -36,12 +35,7 @@ async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> 
 }
 
 async fn node_by_id(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
-    let (type_name, key) = decode_id(id)?;
-    let Some(entity) = Loaders::current(ctx, &key).await? else {
-        return Ok(None);
-    };
-    // An id names one type: the same key under another type is not this node.
-    Ok((entity.type_name() == type_name).then(|| entity.into()))
+    super::nodes::node(ctx, id).await
 }
 
 #[Object]

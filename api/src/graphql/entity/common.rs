@@ -43,9 +43,11 @@ macro_rules! entity_type {
 
         #[async_graphql::Object]
         impl $ty {
-            /// Relay global id (opaque).
+            /// Relay global id (opaque). An entity as it was (`entity(ref:,
+            /// version:)` or `asOf:`) has an id of its own, which `node(id:)`
+            /// resolves to that state.
             pub(crate) async fn id(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::ID> {
-                Ok(async_graphql::ID($crate::graphql::ids::encode_id(stringify!($ty), self.0.entity_ref())))
+                Ok(async_graphql::ID($crate::graphql::ids::encode_id(stringify!($ty), &self.0.id_key())))
             }
             /// Canonical ref, lower-case: `kind:namespace/name`.
             #[graphql(name = "ref")]

@@ -19,8 +19,10 @@ pub use data::EntityData;
 pub use org::{Group, User};
 pub use other::{GenericEntity, Location, Template};
 
-use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph};
+use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph, DependencyNode};
 use super::history::{HistoryEventConnection, HistoryOrder};
+use super::nodes::entity_type_name;
+use super::operational::CatalogLocation;
 use async_graphql::{Interface, Json, ID};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -131,7 +133,9 @@ pub enum Entity {
     GenericEntity(GenericEntity),
 }
 
-/// Anything with a Relay global id, fetchable with `node(id:)`.
+/// Anything with a Relay global id, fetchable with `node(id:)`: entities (live,
+/// or as they were at a version: another id), dependency graph nodes and
+/// catalog locations.
 #[derive(Clone, Debug, Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
@@ -145,14 +149,16 @@ pub enum Node {
     Location(Location),
     Template(Template),
     GenericEntity(GenericEntity),
+    DependencyNode(DependencyNode),
+    CatalogLocation(CatalogLocation),
 }
 
 impl Entity {
     /// The GraphQL type for an entity now or as it was.
     pub fn from_data(data: EntityData) -> Entity {
-        match data.kind() {
+        match entity_type_name(data.kind()) {
             "Component" => Entity::Component(Component(data)),
-            "API" => Entity::Api(Api(data)),
+            "Api" => Entity::Api(Api(data)),
             "Resource" => Entity::Resource(Resource(data)),
             "System" => Entity::System(System(data)),
             "Domain" => Entity::Domain(Domain(data)),
@@ -161,6 +167,22 @@ impl Entity {
             "Location" => Entity::Location(Location(data)),
             "Template" => Entity::Template(Template(data)),
             _ => Entity::GenericEntity(GenericEntity(data)),
+        }
+    }
+
+    /// What every entity type wraps.
+    pub fn data(&self) -> &EntityData {
+        match self {
+            Entity::Component(e) => &e.0,
+            Entity::Api(e) => &e.0,
+            Entity::Resource(e) => &e.0,
+            Entity::System(e) => &e.0,
+            Entity::Domain(e) => &e.0,
+            Entity::Group(e) => &e.0,
+            Entity::User(e) => &e.0,
+            Entity::Location(e) => &e.0,
+            Entity::Template(e) => &e.0,
+            Entity::GenericEntity(e) => &e.0,
         }
     }
 
