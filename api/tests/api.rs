@@ -7,11 +7,15 @@ mod api {
     mod batching;
     mod compare;
     mod consistency;
+    mod conventions;
+    mod cors;
     mod dependencies;
     mod descriptors;
     mod entity_page;
     mod errors;
+    mod explorer;
     mod history;
+    mod identity;
     mod lists;
     mod live;
     mod locations;

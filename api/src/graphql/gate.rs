@@ -57,6 +57,8 @@ pub enum Phase {
     /// A query ran, but an argument or variable could not be coerced to its
     /// type: a request error (HTTP 400), as the GraphQL-over-HTTP spec says.
     BadArgument,
+    /// A subscription sent over HTTP (HTTP 400): they run over WebSocket.
+    WrongTransport,
 }
 
 #[derive(Debug, Default)]
@@ -331,6 +333,16 @@ impl Extension for GateExtension {
             return Response::from_errors(refuse(
                 ErrorCode::MethodNotAllowed,
                 "mutations must be sent with POST".into(),
+            ));
+        }
+        // Only `Schema::execute` (HTTP, or a query on a socket) comes here; a
+        // socket's subscriptions take `subscribe`.
+        if operation == Some(OperationType::Subscription) {
+            set_phase(ctx, Phase::WrongTransport);
+            return Response::from_errors(refuse(
+                ErrorCode::BadRequest,
+                "subscriptions run over a WebSocket (graphql-transport-ws on GET /graphql), not over HTTP"
+                    .into(),
             ));
         }
         set_phase(ctx, Phase::Executed);
