@@ -97,6 +97,10 @@ pub struct MinPosition(pub i64);
 #[derive(Clone, Copy, Debug)]
 pub struct ViaGet;
 
+/// Marks a request that arrived over HTTP (not a WebSocket): it may not subscribe.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaHttp;
+
 /// The gate's factory; it keeps the server's parsed documents across requests.
 #[derive(Default)]
 pub struct Gate {
@@ -335,9 +339,8 @@ impl Extension for GateExtension {
                 "mutations must be sent with POST".into(),
             ));
         }
-        // Only `Schema::execute` (HTTP, or a query on a socket) comes here; a
-        // socket's subscriptions take `subscribe`.
-        if operation == Some(OperationType::Subscription) {
+        // A socket's subscription events pass here too: only HTTP is refused.
+        if operation == Some(OperationType::Subscription) && ctx.data_opt::<ViaHttp>().is_some() {
             set_phase(ctx, Phase::WrongTransport);
             return Response::from_errors(refuse(
                 ErrorCode::BadRequest,

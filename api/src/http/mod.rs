@@ -25,7 +25,7 @@ pub use persisted::PersistedQueries;
 
 use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet};
+use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet, ViaHttp};
 use crate::graphql::AlmanacSchema;
 use crate::limits::GraphqlLimits;
 use axum::body::Bytes;
@@ -338,7 +338,10 @@ async fn execute(
     asked: Option<etag::Asked>,
 ) -> Response {
     let phase = Arc::new(PhaseCell::default());
-    let mut response = service.schema.execute(request.data(phase.clone())).await;
+    let mut response = service
+        .schema
+        .execute(request.data(phase.clone()).data(ViaHttp))
+        .await;
     let status = match phase.get() {
         Phase::Executed => StatusCode::OK,
         Phase::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
