@@ -22,6 +22,7 @@ mod api {
     mod min_position;
     mod mutations;
     mod ownership;
+    mod portal;
     mod position;
     mod projection_failures;
     mod pushes;

@@ -58,6 +58,35 @@ impl Query {
         futures::future::try_join_all(lookups).await
     }
 
+    /// Entities by ref, in the order given, null where no entity has that ref
+    /// (Backstage's `/entities/by-refs`): a portal resolves a list of refs in
+    /// one request. Refs are read as in `entity(ref:)` (kind required); at most
+    /// `graphql.max_page_size` refs per call (`PAGE_SIZE_EXCEEDED` beyond).
+    /// All from one snapshot, so the answers are consistent with each other.
+    #[graphql(complexity = "refs.len() * child_complexity + 1")]
+    async fn entities_by_refs(
+        &self,
+        ctx: &Context<'_>,
+        refs: Vec<String>,
+    ) -> Result<Vec<Option<Entity>>> {
+        let max = limits(ctx).max_page_size;
+        if refs.len() > usize::try_from(max).unwrap_or(0) {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::PageSizeExceeded,
+                format!(
+                    "{} refs given; at most {max} refs per call (graphql.max_page_size)",
+                    refs.len()
+                ),
+            ));
+        }
+        let canonical = refs
+            .iter()
+            .map(|text| canonical_ref(text, None))
+            .collect::<Result<Vec<_>>>()?;
+        let lookups = canonical.iter().map(|r| Loaders::current(ctx, r));
+        futures::future::try_join_all(lookups).await
+    }
+
     /// An entity by ref, case-insensitively: `kind:[namespace/]name`, the
     /// namespace defaulting to `default`. The kind is required (`INVALID_REF`
     /// without it). Null when there is no such entity.
