@@ -86,3 +86,32 @@ async fn entities_by_refs_come_in_the_order_asked_with_null_for_unknown_refs() {
         .await;
     assert_eq!(first_code(&no_kind), "INVALID_REF", "{no_kind:#}");
 }
+
+#[tokio::test]
+async fn a_mixed_kind_table_reads_its_columns_from_the_entity_interface() {
+    let server = server(auth(true), GraphqlLimits::default(), false).await;
+    server.push_to("ci-bot", CATALOG).await;
+    // No `... on X`: every column is a field of `Entity`, null where a kind has none.
+    let data = server
+        .data(
+            r#"{ entitiesByRefs(refs: ["component:tabled", "api:pay-api", "system:payments", "group:team-a"]) {
+                 kind type lifecycle ownerRef owner { ref } system { ref } } }"#,
+            json!({}),
+        )
+        .await;
+    let team = json!({ "ref": "group:default/team-a" });
+    let payments = json!({ "ref": "system:default/payments" });
+    assert_eq!(
+        data["entitiesByRefs"],
+        json!([
+            { "kind": "Component", "type": "service", "lifecycle": "production",
+              "ownerRef": "group:default/team-a", "owner": team, "system": payments },
+            { "kind": "API", "type": "openapi", "lifecycle": "experimental",
+              "ownerRef": "group:default/team-a", "owner": team, "system": payments },
+            { "kind": "System", "type": null, "lifecycle": null,
+              "ownerRef": "group:default/team-a", "owner": team, "system": null },
+            { "kind": "Group", "type": "team", "lifecycle": null,
+              "ownerRef": null, "owner": null, "system": null },
+        ])
+    );
+}

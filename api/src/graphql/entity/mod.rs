@@ -27,8 +27,9 @@ use async_graphql::{Interface, Json, ID};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// A catalog entity of any kind. Query kind-specific fields with
-/// `... on Component { ... }`.
+/// A catalog entity of any kind. What a catalog table shows (`type`,
+/// `lifecycle`, `owner`, `ownerRef`, `system`) is here, null where a kind has no
+/// such field; query the rest with `... on Component { ... }`.
 // The interface's field list repeats `ty = "String"` and such by nature.
 #[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, Interface)]
@@ -80,6 +81,33 @@ use serde_json::Value;
         name = "source",
         ty = "Option<String>",
         desc = "The location that provides it (`backstage.io/managed-by-location`)."
+    ),
+    field(
+        name = "type",
+        method = "entity_type",
+        ty = "Option<String>",
+        desc = "`spec.type` (service, website, team, ...); null when the spec has none."
+    ),
+    field(
+        name = "lifecycle",
+        ty = "Option<String>",
+        desc = "`spec.lifecycle` (Components and APIs); null for other kinds."
+    ),
+    field(
+        name = "ownerRef",
+        method = "owner_ref",
+        ty = "Option<String>",
+        desc = "The canonical ref of `spec.owner`, even when no such entity exists."
+    ),
+    field(
+        name = "owner",
+        ty = "Option<Entity>",
+        desc = "The owning Group or User; null without an owner or when it does not exist."
+    ),
+    field(
+        name = "system",
+        ty = "Option<System>",
+        desc = "The System this is part of (Components, APIs, Resources); null otherwise."
     ),
     field(
         name = "relations",
