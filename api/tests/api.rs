@@ -11,6 +11,7 @@ mod api {
     mod cors;
     mod dependencies;
     mod descriptors;
+    mod dry_runs;
     mod entity_page;
     mod errors;
     mod explorer;

@@ -7,6 +7,7 @@ mod connection;
 mod cost;
 mod dependencies;
 pub mod descriptors;
+mod dry_run;
 pub mod entity;
 mod filter;
 pub mod gate;

@@ -169,6 +169,36 @@ impl Mutation {
         }))
     }
 
+    /// A dry run of `applyEntities` (Backstage's `validate-entity`): every check
+    /// a push of `documents` to `source` with `expectedVersions` makes, with
+    /// nothing written. The same token rules as a push (`FORBIDDEN` for a
+    /// source it does not own). Claims and versions are checked against the
+    /// catalog as this server holds it now.
+    async fn validate_entities(
+        &self,
+        ctx: &Context<'_>,
+        documents: String,
+        source: Option<String>,
+        expected_versions: Option<Vec<ExpectedVersion>>,
+    ) -> Result<super::dry_run::EntityValidation> {
+        let actor = writer(ctx)?;
+        let name =
+            source_name(source, &actor).map_err(|invalid| ApiError::invalid(invalid.message))?;
+        principal(ctx).may_push_to(&format!("api:{name}"))?;
+        let pushed = Source::Text {
+            name,
+            text: documents,
+        };
+        let key = pushed.origin();
+        let outcome = ingestor(ctx)?.read(std::slice::from_ref(&pushed)).await;
+        super::dry_run::validate(
+            ctx,
+            &outcome,
+            &key,
+            expected_versions.as_deref().unwrap_or_default(),
+        )
+    }
+
     /// Removes an entity. The token must own the entity's `source` (its
     /// `backstage.io/managed-by-location`: `api:<its subject>` or one of its
     /// configured `sources`), or have the `admin` scope; otherwise a
