@@ -2,7 +2,7 @@
 //! variables, overridden by flags. Kept apart from the catalog YAML that ingest
 //! reads: this file configures Almanac, descriptors describe the catalog.
 
-use almanac_api::{AuthConfig, GraphqlLimits};
+use almanac_api::{AuthConfig, CorsConfig, GraphqlLimits};
 use almanac_ingest::refresh::ConfiguredLocation;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use anyhow::Context;
@@ -27,6 +27,10 @@ pub struct Settings {
     pub reading: ReadPolicy,
     /// The key that signs the log's checkpoints.
     pub signing: SigningSettings,
+    /// Which browser origins may call the API and open its WebSocket
+    /// (Backstage's `backend.cors` shape: `origin`, `methods`, `credentials`,
+    /// `maxAge`); by default none.
+    pub cors: CorsConfig,
 }
 
 /// `signing.key_path`: the Ed25519 key that signs checkpoints, created on first
@@ -183,6 +187,11 @@ impl Settings {
             .validate()
             .map_err(anyhow::Error::msg)
             .context("the reading section of the configuration is not valid")?;
+        settings
+            .cors
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("the cors section of the configuration is not valid")?;
         Ok(settings)
     }
 
@@ -198,7 +207,7 @@ impl Settings {
 mod reading_tests {
     use super::Settings;
 
-    fn load(text: &str) -> anyhow::Result<Settings> {
+    pub(super) fn load(text: &str) -> anyhow::Result<Settings> {
         let path = std::env::temp_dir().join(format!(
             "almanac-config-reading-{}-{}.yaml",
             std::process::id(),
@@ -246,5 +255,39 @@ mod reading_tests {
              \"a.*.example\" is not a host, *.domain or *"
         );
         assert!(load("reading:\n  allow:\n    - hots: x\n").is_err());
+    }
+}
+
+#[cfg(test)]
+mod cors_tests {
+    use super::reading_tests::load;
+
+    #[test]
+    fn the_cors_section_takes_backstages_shape_and_names_a_bad_origin() {
+        let settings = load(
+            "cors:\n  origin: [http://localhost:3000, 'https://*.corp.example']\n  \
+             methods: [GET, POST]\n  credentials: true\n  maxAge: 600\n",
+        )
+        .expect("valid configuration");
+        assert_eq!(
+            settings.cors.origin,
+            ["http://localhost:3000", "https://*.corp.example"]
+        );
+        assert!(settings.cors.credentials);
+        assert_eq!(settings.cors.max_age, Some(600));
+        let one = load("cors:\n  origin: http://localhost:3000\n").expect("one origin");
+        assert_eq!(one.cors.origin, ["http://localhost:3000"]);
+        assert_eq!(one.cors.methods, ["GET", "POST"]);
+        assert!(load("listen: 127.0.0.1:7007\n")
+            .expect("valid")
+            .cors
+            .origin
+            .is_empty());
+        let error = load("cors:\n  origin: [http://localhost:3000/]\n").expect_err("a path");
+        assert_eq!(
+            format!("{error:#}"),
+            "the cors section of the configuration is not valid: cors.origin[0]: \
+             \"http://localhost:3000/\" must be scheme://host[:port] with no path or trailing slash"
+        );
     }
 }

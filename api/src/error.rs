@@ -58,6 +58,9 @@ pub enum ErrorCode {
     /// error's `extensions.minPosition` is the position asked,
     /// `extensions.position` the one reached. Retry, here or on another server.
     PositionNotReached,
+    /// Apollo's automatic persisted queries: the request named its query by a
+    /// hash this server does not hold; send the query with the hash once.
+    PersistedQueryNotFound,
     Internal,
 }
 
@@ -87,6 +90,7 @@ impl ErrorCode {
             ErrorCode::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::PositionNotReached => "POSITION_NOT_REACHED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -197,8 +201,13 @@ impl ApiError {
     }
 
     /// As a top-level error of a response (before or outside execution).
+    /// The error of a whole request: no place in the document, so no
+    /// `locations` (async-graphql would write line 0, column 0; the spec's
+    /// locations start at 1).
     pub fn into_server_error(self) -> async_graphql::ServerError {
-        self.into_graphql().into_server_error(Default::default())
+        let mut error = self.into_graphql().into_server_error(Default::default());
+        error.locations.clear();
+        error
     }
 }
 

@@ -5,7 +5,8 @@
 //! It serves what the store's projections hold (read through
 //! `almanac_store::catalog`, history and metrics through their store modules)
 //! and writes only through `almanac-ingest`. It speaks no SQL: `sqlx` is not
-//! among its dependencies. It loads nothing from a CDN and serves no HTML:
+//! among its dependencies. Its one HTML page, the GraphQL explorer, and
+//! the page's assets are compiled in: it loads nothing from a CDN, since
 //! Almanac must work on air-gapped networks.
 
 mod auth;
@@ -19,6 +20,7 @@ mod server;
 
 pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};
 pub use error::ErrorCode;
+pub use http::CorsConfig;
 pub use limits::GraphqlLimits;
 pub use server::{router, serve, AppState};
 

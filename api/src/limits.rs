@@ -43,6 +43,10 @@ pub struct GraphqlLimits {
     pub subscription_grace_ms: u64,
     /// How often live subscriptions re-read the log when no notification came.
     pub subscription_poll_ms: u64,
+    /// Bytes of query text kept for Apollo's automatic persisted queries
+    /// (least recently used out first); 0 keeps none, so a hash alone is
+    /// always `PERSISTED_QUERY_NOT_FOUND`.
+    pub persisted_query_bytes: usize,
     /// Largest GraphQL document (the `query` text, not its variables), in
     /// bytes: checked before parsing. Send large values as variables.
     pub max_query_bytes: usize,
@@ -98,6 +102,7 @@ impl Default for GraphqlLimits {
             subscription_buffer: 1_000,
             subscription_grace_ms: 1_000,
             subscription_poll_ms: 1_000,
+            persisted_query_bytes: 4 * 1024 * 1024,
             max_query_bytes: 256 * 1024,
             max_aliases: 100,
             max_response_bytes: 16 * 1024 * 1024,

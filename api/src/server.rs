@@ -5,7 +5,7 @@ use crate::auth::AuthConfig;
 use crate::graphql;
 use crate::graphql::descriptors::DescriptorCache;
 use crate::graphql::WakeHub;
-use crate::http::{self, GraphqlService};
+use crate::http::{self, CorsConfig, GraphqlService};
 use crate::limits::GraphqlLimits;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
@@ -56,6 +56,8 @@ pub struct AppState {
     /// Full descriptors of entities held elided, fetched on demand and kept
     /// within `limits.descriptor_cache_bytes` across requests.
     pub descriptors: Arc<DescriptorCache>,
+    /// Which browser origins may call the API (`cors:`); by default none.
+    pub cors: CorsConfig,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             descriptors: Arc::new(DescriptorCache::new(
                 GraphqlLimits::default().descriptor_cache_bytes,
             )),
+            cors: CorsConfig::default(),
         }
     }
 
@@ -126,6 +129,11 @@ impl AppState {
         self
     }
 
+    pub fn with_cors(mut self, cors: CorsConfig) -> Self {
+        self.cors = cors;
+        self
+    }
+
     pub fn with_read_limits(mut self, read_limits: ReadLimits) -> Self {
         self.read_limits = read_limits;
         self
@@ -133,6 +141,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = Arc::new(state.cors.clone());
     let pool = state.database.pool.clone();
     let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
     let catalog = Catalog::with_counter(reads.clone(), state.statements.clone());
@@ -158,9 +167,16 @@ pub fn router(state: AppState) -> Router {
         ),
         auth: Arc::new(state.auth.clone()),
         limits: state.limits.clone(),
+        cors: cors.clone(),
+        persisted: Arc::new(http::PersistedQueries::new(
+            state.limits.persisted_query_bytes,
+        )),
+        followed: state.followed.clone(),
     };
     let graphql = Router::new()
         .route("/graphql", get(http::get).post(http::post))
+        .route(http::explorer::SCRIPT_PATH, get(http::explorer::script))
+        .route(http::explorer::STYLE_PATH, get(http::explorer::style))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service);
     Router::new()
@@ -169,6 +185,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .with_state(state)
         .merge(graphql)
+        .layer(axum::middleware::from_fn_with_state(
+            cors,
+            http::cors::layer,
+        ))
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.

@@ -3,7 +3,7 @@
 
 use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
-use almanac_api::{AppState, AuthConfig, GraphqlLimits};
+use almanac_api::{AppState, AuthConfig, CorsConfig, GraphqlLimits};
 use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
 use almanac_ingest::{Ingestor, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
@@ -58,6 +58,7 @@ pub async fn run(
         settings.graphql.clone(),
         settings.reading.clone(),
         settings.limits.read_limits(),
+        settings.cors.clone(),
     );
     let served = serve(
         &connected,
@@ -77,7 +78,13 @@ async fn serve(
     listen: &str,
     (locations, interval): (Vec<ConfiguredLocation>, Duration),
     sealer: Arc<Sealer>,
-    (auth, graphql, reading, read_limits): (AuthConfig, GraphqlLimits, ReadPolicy, ReadLimits),
+    (auth, graphql, reading, read_limits, cors): (
+        AuthConfig,
+        GraphqlLimits,
+        ReadPolicy,
+        ReadLimits,
+        CorsConfig,
+    ),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
@@ -114,6 +121,7 @@ async fn serve(
         .with_limits(graphql)
         .with_reading(reading)
         .with_read_limits(read_limits)
+        .with_cors(cors)
         .with_sealer(sealer)
         .with_read_pool(reads.clone());
     // The catalog in memory: folded from the log before the first request, then

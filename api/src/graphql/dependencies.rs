@@ -10,7 +10,7 @@ use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Direction, Walk};
 use almanac_store::catalog::kind_of_ref;
-use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, SimpleObject, ID};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -81,15 +81,22 @@ pub struct DependencyGraph {
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct DependencyNode {
-    /// The entity's ref, which edges use.
-    pub id: String,
+    /// Relay global id of this node of this graph (the walk's root and
+    /// arguments and the entity): the same entity in another graph is another
+    /// node. `node(id:)` walks again and resolves it.
+    #[graphql(owned)]
+    pub id: ID,
+    /// The entity's ref, which edges use (what `id` held before it became a
+    /// global id).
+    #[graphql(name = "ref")]
+    pub entity_ref: String,
     pub depth: i32,
 }
 
 #[ComplexObject]
 impl DependencyNode {
     async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        load(ctx, &self.id).await
+        load(ctx, &self.entity_ref).await
     }
 }
 
@@ -188,23 +195,24 @@ pub async fn dependency_graph(
 ) -> Result<DependencyGraph> {
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
     let snapshot = data.snapshot(ctx)?;
+    let mut key =
+        super::nodes::GraphNodeKey::new(data.entity_ref(), depth, direction, &kinds, via_apis);
     let kinds = kind_filter(kinds);
-    let root = DependencyNode {
-        id: data.entity_ref().to_string(),
-        depth: 0,
+    let mut node = |entity_ref: &str, depth: i32| DependencyNode {
+        id: key.id_of(entity_ref),
+        entity_ref: entity_ref.to_string(),
+        depth,
     };
+    let root = node(data.entity_ref(), 0);
     let nodes: Vec<DependencyNode> = std::iter::once(root)
         .chain(
             walk.reached
                 .iter()
                 .filter(|r| kept(&kinds, &r.entity_ref))
-                .map(|r| DependencyNode {
-                    id: r.entity_ref.to_string(),
-                    depth: r.depth as i32,
-                }),
+                .map(|r| node(&r.entity_ref, r.depth as i32)),
         )
         .collect();
-    let ids: HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: HashSet<&str> = nodes.iter().map(|n| n.entity_ref.as_str()).collect();
     let edges = walk
         .edges(&snapshot)
         .iter()

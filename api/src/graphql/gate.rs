@@ -57,6 +57,8 @@ pub enum Phase {
     /// A query ran, but an argument or variable could not be coerced to its
     /// type: a request error (HTTP 400), as the GraphQL-over-HTTP spec says.
     BadArgument,
+    /// A subscription sent over HTTP (HTTP 400): they run over WebSocket.
+    WrongTransport,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +96,10 @@ pub struct MinPosition(pub i64);
 /// Marks a request that arrived with GET: it may only query.
 #[derive(Clone, Copy, Debug)]
 pub struct ViaGet;
+
+/// Marks a request that arrived over HTTP (not a WebSocket): it may not subscribe.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaHttp;
 
 /// The gate's factory; it keeps the server's parsed documents across requests.
 #[derive(Default)]
@@ -325,6 +331,15 @@ impl Extension for GateExtension {
             return Response::from_errors(refuse(
                 ErrorCode::MethodNotAllowed,
                 "mutations must be sent with POST".into(),
+            ));
+        }
+        // A socket's subscription events pass here too: only HTTP is refused.
+        if operation == Some(OperationType::Subscription) && ctx.data_opt::<ViaHttp>().is_some() {
+            set_phase(ctx, Phase::WrongTransport);
+            return Response::from_errors(refuse(
+                ErrorCode::BadRequest,
+                "subscriptions run over a WebSocket (graphql-transport-ws on GET /graphql), not over HTTP"
+                    .into(),
             ));
         }
         set_phase(ctx, Phase::Executed);

@@ -169,6 +169,36 @@ impl Mutation {
         }))
     }
 
+    /// A dry run of `applyEntities` (Backstage's `validate-entity`): every check
+    /// a push of `documents` to `source` with `expectedVersions` makes, with
+    /// nothing written. The same token rules as a push (`FORBIDDEN` for a
+    /// source it does not own). Claims and versions are checked against the
+    /// catalog as this server holds it now.
+    async fn validate_entities(
+        &self,
+        ctx: &Context<'_>,
+        documents: String,
+        source: Option<String>,
+        expected_versions: Option<Vec<ExpectedVersion>>,
+    ) -> Result<super::dry_run::EntityValidation> {
+        let actor = writer(ctx)?;
+        let name =
+            source_name(source, &actor).map_err(|invalid| ApiError::invalid(invalid.message))?;
+        principal(ctx).may_push_to(&format!("api:{name}"))?;
+        let pushed = Source::Text {
+            name,
+            text: documents,
+        };
+        let key = pushed.origin();
+        let outcome = ingestor(ctx)?.read(std::slice::from_ref(&pushed)).await;
+        super::dry_run::validate(
+            ctx,
+            &outcome,
+            &key,
+            expected_versions.as_deref().unwrap_or_default(),
+        )
+    }
+
     /// Removes an entity. The token must own the entity's `source` (its
     /// `backstage.io/managed-by-location`: `api:<its subject>` or one of its
     /// configured `sources`), or have the `admin` scope; otherwise a
@@ -214,6 +244,7 @@ impl Mutation {
         principal(ctx).may_delete(&canonical, row.source.as_deref())?;
         match operations::delete_entity(log, &parsed, Some(row.version), &actor).await {
             Ok(Some(_)) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
+                id: super::nodes::entity_id(&canonical),
                 entity_ref: canonical,
             })),
             Ok(None) => not_found(),
@@ -258,14 +289,17 @@ impl Mutation {
     }
 
     /// Unregisters a location and removes every entity read through it.
+    /// `id`: the location's global `id` or its `locationId`.
     /// Needs the `admin` scope (with `read` and `write`); without it a
     /// `FORBIDDEN` error, and nothing is written.
     async fn remove_location(&self, ctx: &Context<'_>, id: String) -> Result<RemoveLocationResult> {
         let actor = principal(ctx).admin("removeLocation")?.to_string();
+        let id = super::nodes::location_key(&id);
         match operations::remove_location(log(ctx)?, &id, &actor).await {
             Ok(Some(removed)) => Ok(RemoveLocationResult::RemoveLocationSuccess(
                 RemoveLocationSuccess {
-                    id,
+                    id: super::nodes::location_id(&id),
+                    location_id: id,
                     removed_entities: count(removed),
                 },
             )),
@@ -279,7 +313,8 @@ impl Mutation {
         }
     }
 
-    /// Reads a registered location again now. Needs `write` only (no
+    /// Reads a registered location again now (`id`: its global `id` or its
+    /// `locationId`). Needs `write` only (no
     /// `FORBIDDEN` for a writer): it reads what an admin registered, as the
     /// scheduler would.
     async fn refresh_location(
@@ -288,6 +323,7 @@ impl Mutation {
         id: String,
     ) -> Result<RefreshLocationResult> {
         let actor = writer(ctx)?;
+        let id = super::nodes::location_key(&id);
         match operations::refresh_location(&ingestor(ctx)?, &id, &actor).await {
             Ok(Some(report)) => Ok(RefreshLocationResult::RefreshLocationSuccess(
                 LocationSuccess {

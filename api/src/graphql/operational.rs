@@ -7,16 +7,20 @@ use super::loaders::Loaders;
 use crate::error::Result;
 use almanac_store::catalog::ConflictRecord;
 use almanac_store::locations::Location;
-use async_graphql::{ComplexObject, Context, SimpleObject};
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 /// A location the catalog reads (added by configuration or `addLocation`).
 /// Not to be confused with the `Location` entity kind.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct CatalogLocation {
-    /// Stable id (from type and target): what `removeLocation` and
-    /// `refreshLocation` take.
-    pub id: String,
+    /// Relay global id; `removeLocation` and `refreshLocation` take it or
+    /// `locationId`.
+    #[graphql(owned)]
+    pub id: ID,
+    /// Stable id from type and target (what `id` held before it became a
+    /// global id); the stream `location/<locationId>` in the log.
+    pub location_id: String,
     #[graphql(name = "type")]
     pub location_type: String,
     pub target: String,
@@ -28,7 +32,8 @@ pub struct CatalogLocation {
 impl From<Location> for CatalogLocation {
     fn from(row: Location) -> Self {
         CatalogLocation {
-            id: row.id,
+            id: super::nodes::location_id(&row.id),
+            location_id: row.id,
             location_type: row.location_type,
             target: row.target,
             added_by: row.added_by,

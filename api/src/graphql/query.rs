@@ -5,7 +5,6 @@ use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
-use super::ids::decode_id;
 use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
@@ -36,12 +35,7 @@ async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> 
 }
 
 async fn node_by_id(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
-    let (type_name, key) = decode_id(id)?;
-    let Some(entity) = Loaders::current(ctx, &key).await? else {
-        return Ok(None);
-    };
-    // An id names one type: the same key under another type is not this node.
-    Ok((entity.type_name() == type_name).then(|| entity.into()))
+    super::nodes::node(ctx, id).await
 }
 
 #[Object]
@@ -61,6 +55,35 @@ impl Query {
             ));
         }
         let lookups = ids.iter().map(|id| node_by_id(ctx, id));
+        futures::future::try_join_all(lookups).await
+    }
+
+    /// Entities by ref, in the order given, null where no entity has that ref
+    /// (Backstage's `/entities/by-refs`): a portal resolves a list of refs in
+    /// one request. Refs are read as in `entity(ref:)` (kind required); at most
+    /// `graphql.max_page_size` refs per call (`PAGE_SIZE_EXCEEDED` beyond).
+    /// All from one snapshot, so the answers are consistent with each other.
+    #[graphql(complexity = "refs.len() * child_complexity + 1")]
+    async fn entities_by_refs(
+        &self,
+        ctx: &Context<'_>,
+        refs: Vec<String>,
+    ) -> Result<Vec<Option<Entity>>> {
+        let max = limits(ctx).max_page_size;
+        if refs.len() > usize::try_from(max).unwrap_or(0) {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::PageSizeExceeded,
+                format!(
+                    "{} refs given; at most {max} refs per call (graphql.max_page_size)",
+                    refs.len()
+                ),
+            ));
+        }
+        let canonical = refs
+            .iter()
+            .map(|text| canonical_ref(text, None))
+            .collect::<Result<Vec<_>>>()?;
+        let lookups = canonical.iter().map(|r| Loaders::current(ctx, r));
         futures::future::try_join_all(lookups).await
     }
 

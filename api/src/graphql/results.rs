@@ -5,7 +5,7 @@
 use super::entity::Entity;
 use super::operational::CatalogLocation;
 use almanac_ingest::{ConflictReport, IngestReport};
-use async_graphql::{InputObject, SimpleObject, Union};
+use async_graphql::{InputObject, SimpleObject, Union, ID};
 
 #[derive(Clone, Debug, Union)]
 pub enum ApplyEntitiesResult {
@@ -124,6 +124,8 @@ pub struct VersionMismatch {
 
 #[derive(Clone, Debug, SimpleObject)]
 pub struct DeleteSuccess {
+    /// The deleted entity's global id, as it was cached (Relay's `@deleteRecord`).
+    pub id: ID,
     #[graphql(name = "ref")]
     pub entity_ref: String,
 }
@@ -148,7 +150,10 @@ pub struct LocationSuccess {
 
 #[derive(Clone, Debug, SimpleObject)]
 pub struct RemoveLocationSuccess {
-    pub id: String,
+    /// The removed location's global id.
+    pub id: ID,
+    /// Its location id (what `id` held before it became a global id).
+    pub location_id: String,
     /// Entities removed with it.
     pub removed_entities: i32,
 }

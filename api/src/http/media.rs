@@ -24,7 +24,7 @@ impl Media {
 
 /// (q, specificity) with which `accept` takes `media`: the most specific
 /// matching range decides, as in RFC 9110.
-fn quality(accept: &str, media: &str) -> (f32, u8) {
+pub(super) fn quality(accept: &str, media: &str) -> (f32, u8) {
     let mut best: Option<(u8, f32)> = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');

@@ -13,12 +13,19 @@
 //! that position; the gate waits for it ([`MinPosition`]). WebSocket requests do
 //! not read it.
 
+pub(crate) mod cors;
+mod etag;
+pub(crate) mod explorer;
 mod media;
+mod persisted;
 mod ws;
+
+pub use cors::CorsConfig;
+pub use persisted::PersistedQueries;
 
 use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet};
+use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet, ViaHttp};
 use crate::graphql::AlmanacSchema;
 use crate::limits::GraphqlLimits;
 use axum::body::Bytes;
@@ -36,6 +43,12 @@ pub struct GraphqlService {
     pub auth: Arc<AuthConfig>,
     /// The `graphql:` limits (response bytes, subscriptions per connection).
     pub limits: GraphqlLimits,
+    /// The `cors:` section: also which origins may open a WebSocket.
+    pub cors: Arc<CorsConfig>,
+    /// Apollo's automatic persisted queries, by hash.
+    pub persisted: Arc<PersistedQueries>,
+    /// The in-memory catalog: its position makes GET responses' ETags.
+    pub followed: Option<almanac_store::follow::Followed>,
 }
 
 /// A request turned away before execution: its body is `{"errors": [...]}`
@@ -58,9 +71,17 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
+        let persisted_not_found = self.error.code() == ErrorCode::PersistedQueryNotFound;
         let body = json!({ "errors": [self.error.into_server_error()] });
         let mut response = (self.status, body.to_string()).into_response();
         set_content_type(&mut response, self.media);
+        if persisted_not_found {
+            // Not an answer to keep: the next request registers the query.
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache, must-revalidate"),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -204,13 +225,54 @@ pub async fn post(
             .into_response()
         }
     };
+    let request = match persisted(&service, request, media) {
+        Ok(request) => request,
+        Err(refusal) => return refusal.into_response(),
+    };
     let request = with_min_position(request.data(principal), min);
-    execute(&service, request, media).await
+    execute(&service, request, media, None).await
+}
+
+/// The request with its persisted query's text, or the answer that ends it
+/// (`PERSISTED_QUERY_NOT_FOUND`, or 400 for a malformed extension or a hash
+/// that does not match the query).
+fn persisted(
+    service: &GraphqlService,
+    mut request: async_graphql::Request,
+    media: Media,
+) -> Result<async_graphql::Request, Refusal> {
+    match service
+        .persisted
+        .resolve(&request.extensions, &request.query)
+    {
+        persisted::Persisted::None => Ok(request),
+        persisted::Persisted::Query(query) => {
+            query.as_ref().clone_into(&mut request.query);
+            Ok(request)
+        }
+        // Apollo Client matches the message; 200 as Apollo Server answers
+        // (a 400 makes Apollo Client give up on persisted queries).
+        persisted::Persisted::NotFound => Err(Refusal::new(
+            media,
+            StatusCode::OK,
+            ErrorCode::PersistedQueryNotFound,
+            "PersistedQueryNotFound",
+        )),
+        persisted::Persisted::Invalid(message) => Err(Refusal::new(
+            media,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            message,
+        )),
+    }
 }
 
 pub async fn get(State(service): State<GraphqlService>, request: Request) -> Response {
     if ws::is_upgrade(request.headers()) {
         return ws::upgrade(service, request).await;
+    }
+    if explorer::wants_html(request.headers()) {
+        return explorer::page();
     }
     let media = match media_of(request.headers()) {
         Ok(media) => media,
@@ -237,24 +299,64 @@ pub async fn get(State(service): State<GraphqlService>, request: Request) -> Res
             .into_response()
         }
     };
+    let graphql = match persisted(&service, graphql, media) {
+        Ok(graphql) => graphql,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let asked = etag::Asked::of(&graphql, media.content_type(), principal.subject());
+    // The catalog has not moved since the client's copy: answered unrun.
+    if let (Some(asked), Some(followed)) = (&asked, &service.followed) {
+        let position = followed.pin().position();
+        let tag = asked.tag(position);
+        let wants_later = min.as_ref().is_some_and(|m| m.0 > position);
+        if !wants_later && etag::matches(request.headers(), &tag) {
+            let mut answer = StatusCode::NOT_MODIFIED.into_response();
+            answer.headers_mut().insert(header::ETAG, tag);
+            set_revalidate(&mut answer);
+            return answer;
+        }
+    }
     let graphql = with_min_position(graphql.data(principal).data(ViaGet), min);
-    execute(&service, graphql, media).await
+    execute(&service, graphql, media, asked).await
+}
+
+/// A tagged answer may be stored, but checked again before each use; it
+/// differs by media type and by who asks.
+fn set_revalidate(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.append(
+        header::VARY,
+        HeaderValue::from_static("accept, authorization"),
+    );
 }
 
 async fn execute(
     service: &GraphqlService,
     request: async_graphql::Request,
     media: Media,
+    asked: Option<etag::Asked>,
 ) -> Response {
     let phase = Arc::new(PhaseCell::default());
-    let response = service.schema.execute(request.data(phase.clone())).await;
+    let mut response = service
+        .schema
+        .execute(request.data(phase.clone()).data(ViaHttp))
+        .await;
     let status = match phase.get() {
         Phase::Executed => StatusCode::OK,
         Phase::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
-        Phase::BadArgument => StatusCode::BAD_REQUEST,
+        Phase::BadArgument | Phase::WrongTransport => StatusCode::BAD_REQUEST,
         Phase::Received | Phase::Rejected if response.is_err() => StatusCode::BAD_REQUEST,
         Phase::Received | Phase::Rejected => StatusCode::OK,
     };
+    within_contract(&mut response.errors, status);
+    // Tagged only when the answer is whole: an error may be transient.
+    let tag = asked
+        .filter(|_| status == StatusCode::OK && response.errors.is_empty())
+        .and_then(|asked| match response.extensions.get("position") {
+            Some(async_graphql::Value::Number(position)) => position.as_i64().map(|p| asked.tag(p)),
+            _ => None,
+        });
     let limit = service.limits.max_response_bytes;
     let body = if status != StatusCode::OK {
         // The request never ran, or was a request error (an argument that does
@@ -285,11 +387,33 @@ async fn execute(
     };
     let mut http = (status, body).into_response();
     set_content_type(&mut http, media);
+    if let Some(tag) = tag {
+        http.headers_mut().insert(header::ETAG, tag);
+        set_revalidate(&mut http);
+    }
     if status == StatusCode::METHOD_NOT_ALLOWED {
         http.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     http
+}
+
+/// Every error leaves with a code from the closed set and 1-based locations or
+/// none. Our own errors and the gate's have their codes already; what is left
+/// is async-graphql's own, named by what the request did.
+fn within_contract(errors: &mut [async_graphql::ServerError], status: StatusCode) {
+    for error in errors {
+        error.locations.retain(|at| at.line >= 1 && at.column >= 1);
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let code = if status == StatusCode::OK {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::BadRequest
+            };
+            extensions.set("code", code.as_str());
+        }
+    }
 }
 
 fn has_code(error: &async_graphql::ServerError, code: ErrorCode) -> bool {

@@ -13,6 +13,9 @@
 //! payload (unknown, malformed, or without `read`), 4400 any other message
 //! before it. Only after that does async-graphql take the socket over.
 //!
+//! An upgrade whose `Origin` is neither the server's own nor on the `cors:`
+//! list is refused with 403 before any of that ([`super::cors`]).
+//!
 //! It does not limit what an authenticated connection subscribes to.
 
 use super::GraphqlService;
@@ -38,6 +41,15 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 }
 
 pub async fn upgrade(service: GraphqlService, request: Request) -> Response {
+    // A page from another origin may not open the feed (the `cors:` list, or
+    // the server's own origin): browsers send cookies and reach private
+    // networks on a page's behalf.
+    if !service.cors.allows_socket(request.headers()) {
+        return refuse(ApiError::new(
+            ErrorCode::Forbidden,
+            "this origin may not open a WebSocket here (see the cors section of the configuration)",
+        ));
+    }
     let (mut parts, _body) = request.into_parts();
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
         Ok(protocol) => protocol,

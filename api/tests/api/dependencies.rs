@@ -12,7 +12,7 @@ query Walk($ref: String!, $depth: Int, $direction: DependencyDirection, $kinds: 
     }
     dependencyGraph(depth: $depth, direction: $direction, kinds: $kinds, viaApis: $via) {
       truncated
-      nodes { id depth }
+      nodes { ref depth }
       edges { source target via }
     }
   }
@@ -77,7 +77,7 @@ async fn transitive_dependencies_walk_through_a_cycle_once() {
     let graph = &data["entity"]["dependencyGraph"];
     assert_eq!(
         graph["nodes"][0],
-        json!({ "id": "component:default/route-planner", "depth": 0 })
+        json!({ "ref": "component:default/route-planner", "depth": 0 })
     );
     assert_eq!(graph["nodes"].as_array().unwrap().len(), 5);
     let edges = graph["edges"].as_array().unwrap();

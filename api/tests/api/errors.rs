@@ -46,3 +46,85 @@ async fn internal_errors_say_internal_error_and_leak_no_sql() {
         assert!(!text.contains(leak), "{leak:?} leaked into {text}");
     }
 }
+
+/// Every error has a code from the closed set and 1-based locations (or none), and the
+/// HTTP status follows the GraphQL-over-HTTP spec for both media types.
+#[tokio::test]
+async fn every_error_has_a_code_locations_from_one_and_the_spec_status() {
+    let server = demo_server().await;
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        // An argument that does not coerce (a literal): a request error.
+        (
+            r#"{ entities(orderBy: "name", first: 1) { totalCount } }"#,
+            json!({}),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        // A variable that does not coerce to its type.
+        (
+            r#"query($t: DateTime) { entity(ref: "component:cart-service", asOf: $t) { name } }"#,
+            json!({ "t": "yesterday" }),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        // An undefined variable.
+        (
+            r#"{ entity(ref: $nowhere) { name } }"#,
+            json!({}),
+            400,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        // A subscription over HTTP.
+        (
+            r#"subscription { events { position } }"#,
+            json!({}),
+            400,
+            "BAD_REQUEST",
+        ),
+        // A variable of an unknown type.
+        (
+            r#"query($x: Nope) { __typename }"#,
+            json!({ "x": 1 }),
+            400,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for accept in ["application/json", "application/graphql-response+json"] {
+        for (query, variables, status, code) in &cases {
+            let response = server
+                .post(
+                    json!({ "query": query, "variables": variables }),
+                    None,
+                    Some(accept),
+                )
+                .await;
+            let got = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(got, *status, "{accept} {query}: {body:#}");
+            assert!(body.get("data").is_none(), "{query}: {body:#}");
+            let errors = body["errors"].as_array().unwrap();
+            assert_eq!(errors[0]["extensions"]["code"], *code, "{query}: {body:#}");
+            for error in errors {
+                assert!(error["extensions"]["code"].is_string(), "{query}: {body:#}");
+                for location in error["locations"].as_array().into_iter().flatten() {
+                    assert!(
+                        location["line"].as_u64() >= Some(1)
+                            && location["column"].as_u64() >= Some(1),
+                        "{query}: {body:#}"
+                    );
+                }
+            }
+        }
+    }
+    // A variables value that is not an object: a request error too.
+    let response = server
+        .post(
+            json!({ "query": "{ __typename }", "variables": [1] }),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+}

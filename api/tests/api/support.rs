@@ -275,3 +275,23 @@ pub async fn reading_server(reading: almanac_ingest::ReadPolicy) -> TestServer {
         _stop: stop,
     }
 }
+
+/// The demo catalog behind a server that allows anonymous reads, with `cors` as its
+/// `cors:` section.
+pub async fn cors_server(cors: almanac_api::CorsConfig) -> TestServer {
+    let db = test_db().await;
+    ingest_demo(&db).await;
+    let state = AppState::new(Database::new(db.pool.clone()))
+        .with_sealer(test_sealer())
+        .with_auth(auth(true))
+        .with_cors(cors);
+    let (state, _follower) = state.with_follower().await.unwrap();
+    let (url, stop) = start(state.clone()).await;
+    TestServer {
+        url,
+        db,
+        state,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}

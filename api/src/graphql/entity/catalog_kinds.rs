@@ -9,25 +9,6 @@ use async_graphql::Context;
 entity_type!(
     /// A piece of software: a service, a website, a library.
     Component, kind = "Component", {
-    /// `spec.type` (service, website, library, ...).
-    #[graphql(name = "type")]
-    async fn component_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
-    async fn lifecycle(&self) -> Option<String> {
-        self.0.lifecycle()
-    }
-    /// The owner's canonical ref, even when no such entity exists.
-    async fn owner_ref(&self) -> Option<String> {
-        self.0.owner_ref().map(str::to_string)
-    }
-    /// The owning Group or User.
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        self.0.owner(ctx).await
-    }
-    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, RelationType::PartOf).await
-    }
     /// The component this one is part of (`spec.subcomponentOf`).
     async fn subcomponent_of(&self, ctx: &Context<'_>) -> Result<Option<Component>> {
         self.0.typed_one(ctx, RelationType::PartOf).await
@@ -54,25 +35,9 @@ entity_type!(
 entity_type!(
     /// An interface a component provides: OpenAPI, gRPC, AsyncAPI, GraphQL, ...
     Api, kind = "API", {
-    #[graphql(name = "type")]
-    async fn api_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
-    async fn lifecycle(&self) -> Option<String> {
-        self.0.lifecycle()
-    }
     /// `spec.definition`, the API's description document.
     async fn definition(&self) -> Option<String> {
         self.0.spec_str("definition")
-    }
-    async fn owner_ref(&self) -> Option<String> {
-        self.0.owner_ref().map(str::to_string)
-    }
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        self.0.owner(ctx).await
-    }
-    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, RelationType::PartOf).await
     }
     /// Components that provide it.
     async fn providers(&self, ctx: &Context<'_>) -> Result<Vec<Component>> {
@@ -87,19 +52,6 @@ entity_type!(
 entity_type!(
     /// Infrastructure a component needs: a database, a queue, a bucket.
     Resource, kind = "Resource", {
-    #[graphql(name = "type")]
-    async fn resource_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
-    async fn owner_ref(&self) -> Option<String> {
-        self.0.owner_ref().map(str::to_string)
-    }
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        self.0.owner(ctx).await
-    }
-    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
-        self.0.typed_one(ctx, RelationType::PartOf).await
-    }
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<Entity>> {
         self.0.related(ctx, RelationType::DependsOn).await
     }
@@ -111,16 +63,6 @@ entity_type!(
 entity_type!(
     /// A collection of components, APIs and resources that work together.
     System, kind = "System", {
-    #[graphql(name = "type")]
-    async fn system_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
-    async fn owner_ref(&self) -> Option<String> {
-        self.0.owner_ref().map(str::to_string)
-    }
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        self.0.owner(ctx).await
-    }
     async fn domain(&self, ctx: &Context<'_>) -> Result<Option<Domain>> {
         self.0.typed_one(ctx, RelationType::PartOf).await
     }
@@ -138,16 +80,6 @@ entity_type!(
 entity_type!(
     /// A business area grouping systems.
     Domain, kind = "Domain", {
-    #[graphql(name = "type")]
-    async fn domain_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
-    async fn owner_ref(&self) -> Option<String> {
-        self.0.owner_ref().map(str::to_string)
-    }
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
-        self.0.owner(ctx).await
-    }
     async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
         self.0.typed(ctx, RelationType::HasPart).await
     }

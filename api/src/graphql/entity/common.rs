@@ -43,9 +43,11 @@ macro_rules! entity_type {
 
         #[async_graphql::Object]
         impl $ty {
-            /// Relay global id (opaque).
+            /// Relay global id (opaque). An entity as it was (`entity(ref:,
+            /// version:)` or `asOf:`) has an id of its own, which `node(id:)`
+            /// resolves to that state.
             pub(crate) async fn id(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<async_graphql::ID> {
-                Ok(async_graphql::ID($crate::graphql::ids::encode_id(stringify!($ty), self.0.entity_ref())))
+                Ok(async_graphql::ID($crate::graphql::ids::encode_id(stringify!($ty), &self.0.id_key())))
             }
             /// Canonical ref, lower-case: `kind:namespace/name`.
             #[graphql(name = "ref")]
@@ -106,6 +108,31 @@ macro_rules! entity_type {
             /// The location that provides it (`backstage.io/managed-by-location`).
             pub(crate) async fn source(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
                 Ok(self.0.source().map(str::to_string))
+            }
+            /// `spec.type`: a Component's service, website or library; a Group's
+            /// team or department; and so on per kind. Null when the spec has none.
+            #[graphql(name = "type")]
+            pub(crate) async fn entity_type(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.spec_type())
+            }
+            /// `spec.lifecycle` (Components and APIs); null for other kinds.
+            pub(crate) async fn lifecycle(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.lifecycle())
+            }
+            /// The canonical ref of `spec.owner`, even when no such entity
+            /// exists; null for kinds without an owner (Group, User, Location).
+            pub(crate) async fn owner_ref(&self, _ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<String>> {
+                Ok(self.0.owner_ref().map(str::to_string))
+            }
+            /// The owning Group or User; null when there is no owner or it
+            /// does not exist (`ownerRef` still names it).
+            pub(crate) async fn owner(&self, ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<$crate::graphql::entity::Entity>> {
+                Box::pin(self.0.owner(ctx)).await
+            }
+            /// The System this is part of (`spec.system` of a Component, API or
+            /// Resource); null for other kinds or when it does not exist.
+            pub(crate) async fn system(&self, ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Option<$crate::graphql::entity::System>> {
+                Box::pin(self.0.typed_one(ctx, almanac_domain::RelationType::PartOf)).await
             }
             /// Every relation whose source is this entity, inverses declared by
             /// others included (Backstage's `relations`); `type` keeps one type.

@@ -131,6 +131,16 @@ impl EntityData {
         }
     }
 
+    /// The key of the global id: the ref, or for a state of the past the ref
+    /// at its version (another object than the live entity, for client caches).
+    pub fn id_key(&self) -> std::borrow::Cow<'_, str> {
+        if self.relations_then.is_some() {
+            crate::graphql::nodes::snapshot_key(self.entity_ref(), self.version()).into()
+        } else {
+            self.entity_ref().into()
+        }
+    }
+
     pub fn entity_ref(&self) -> &str {
         field!(self, e => &e.entity_ref, r => &r.entity_ref)
     }

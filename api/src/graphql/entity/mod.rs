@@ -19,14 +19,17 @@ pub use data::EntityData;
 pub use org::{Group, User};
 pub use other::{GenericEntity, Location, Template};
 
-use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph};
+use super::dependencies::{Dependencies, DependencyDirection, DependencyGraph, DependencyNode};
 use super::history::{HistoryEventConnection, HistoryOrder};
+use super::nodes::entity_type_name;
+use super::operational::CatalogLocation;
 use async_graphql::{Interface, Json, ID};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// A catalog entity of any kind. Query kind-specific fields with
-/// `... on Component { ... }`.
+/// A catalog entity of any kind. What a catalog table shows (`type`,
+/// `lifecycle`, `owner`, `ownerRef`, `system`) is here, null where a kind has no
+/// such field; query the rest with `... on Component { ... }`.
 // The interface's field list repeats `ty = "String"` and such by nature.
 #[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, Interface)]
@@ -80,6 +83,33 @@ use serde_json::Value;
         desc = "The location that provides it (`backstage.io/managed-by-location`)."
     ),
     field(
+        name = "type",
+        method = "entity_type",
+        ty = "Option<String>",
+        desc = "`spec.type` (service, website, team, ...); null when the spec has none."
+    ),
+    field(
+        name = "lifecycle",
+        ty = "Option<String>",
+        desc = "`spec.lifecycle` (Components and APIs); null for other kinds."
+    ),
+    field(
+        name = "ownerRef",
+        method = "owner_ref",
+        ty = "Option<String>",
+        desc = "The canonical ref of `spec.owner`, even when no such entity exists."
+    ),
+    field(
+        name = "owner",
+        ty = "Option<Entity>",
+        desc = "The owning Group or User; null without an owner or when it does not exist."
+    ),
+    field(
+        name = "system",
+        ty = "Option<System>",
+        desc = "The System this is part of (Components, APIs, Resources); null otherwise."
+    ),
+    field(
         name = "relations",
         ty = "Vec<Relation>",
         arg(name = "type", ty = "Option<String>"),
@@ -131,7 +161,9 @@ pub enum Entity {
     GenericEntity(GenericEntity),
 }
 
-/// Anything with a Relay global id, fetchable with `node(id:)`.
+/// Anything with a Relay global id, fetchable with `node(id:)`: entities (live,
+/// or as they were at a version: another id), dependency graph nodes and
+/// catalog locations.
 #[derive(Clone, Debug, Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
@@ -145,14 +177,16 @@ pub enum Node {
     Location(Location),
     Template(Template),
     GenericEntity(GenericEntity),
+    DependencyNode(DependencyNode),
+    CatalogLocation(CatalogLocation),
 }
 
 impl Entity {
     /// The GraphQL type for an entity now or as it was.
     pub fn from_data(data: EntityData) -> Entity {
-        match data.kind() {
+        match entity_type_name(data.kind()) {
             "Component" => Entity::Component(Component(data)),
-            "API" => Entity::Api(Api(data)),
+            "Api" => Entity::Api(Api(data)),
             "Resource" => Entity::Resource(Resource(data)),
             "System" => Entity::System(System(data)),
             "Domain" => Entity::Domain(Domain(data)),

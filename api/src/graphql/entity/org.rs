@@ -34,11 +34,6 @@ entity_type!(
     members = " Users in this group (`transitive`: and in every group below it), a page by \
         ref, with the total across pages.",
     {
-    /// `spec.type` (team, department, organization, ...).
-    #[graphql(name = "type")]
-    async fn group_type(&self) -> Option<String> {
-        self.0.spec_type()
-    }
     async fn profile(&self) -> Option<Profile> {
         Profile::of(&self.0)
     }

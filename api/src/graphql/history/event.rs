@@ -186,6 +186,14 @@ impl HistoryEvent {
         (!self.event.stream.starts_with("location/")).then_some(self.event.stream.as_str())
     }
 
+    /// The global id of the entity the event is about (for `EntityRemoved`,
+    /// the id the removed entity had, to drop it from a client cache); null
+    /// for a location's event.
+    async fn entity_id(&self) -> Option<async_graphql::ID> {
+        (!self.event.stream.starts_with("location/"))
+            .then(|| crate::graphql::nodes::entity_id(&self.event.stream))
+    }
+
     /// The entity as it is now; null when it no longer exists.
     async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         if self.event.stream.starts_with("location/") {

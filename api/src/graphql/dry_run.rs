@@ -1,0 +1,89 @@
+//! `validateEntities`: the checks a push makes, with nothing written
+//! (Backstage's `validate-entity`). The document checks are the push's own
+//! (`push::check_documents`, `push::expected_versions`); the claim and version
+//! checks that `ingest` makes under the append lock are made here against the
+//! operation's in-memory snapshot, so a push right after may still meet a
+//! writer that came in between. It does not read locations (`analyzeLocation`
+//! would) and never touches the log.
+
+use super::loaders::Loaders;
+use super::push;
+use super::results::{ConflictSummary, DescriptorError, ExpectedVersion, VersionMismatch};
+use crate::error::Result;
+use almanac_ingest::ReadOutcome;
+use async_graphql::{Context, SimpleObject};
+use std::collections::HashMap;
+
+/// What a push of these documents would meet now; nothing was written.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct EntityValidation {
+    /// Whether a push of the same documents, source and expected versions
+    /// would be applied (no errors, conflicts or version conflicts).
+    pub valid: bool,
+    /// Canonical refs of the valid documents' entities, in document order.
+    pub refs: Vec<String>,
+    /// Documents a push would refuse, by 0-based document index and field.
+    pub errors: Vec<DescriptorError>,
+    /// Entities another source manages (a push would be an `ApplyConflict`).
+    pub conflicts: Vec<ConflictSummary>,
+    /// Entities not at the expected version (a push would be a `VersionConflict`).
+    pub version_conflicts: Vec<VersionMismatch>,
+}
+
+/// Every check of a push of `outcome` to the source `source_key` (`api:<name>`).
+pub fn validate(
+    ctx: &Context<'_>,
+    outcome: &ReadOutcome,
+    source_key: &str,
+    expected: &[ExpectedVersion],
+) -> Result<EntityValidation> {
+    let refs = push::pushed_refs(outcome);
+    let mut errors = Vec::new();
+    if let Err(invalid) = push::check_documents(outcome) {
+        if invalid.errors.is_empty() {
+            // The text as a whole failed: say so, so `valid` cannot be true.
+            errors.push(DescriptorError {
+                document: None,
+                entity_ref: None,
+                field: String::new(),
+                message: invalid.message,
+            });
+        } else {
+            errors.extend(invalid.errors);
+        }
+    }
+    let expected = push::expected_versions(expected, &refs).unwrap_or_else(|invalid| {
+        errors.extend(invalid.errors);
+        HashMap::new()
+    });
+    let snapshot = Loaders::snapshot(ctx)?;
+    let mut conflicts = Vec::new();
+    let mut version_conflicts = Vec::new();
+    for entity_ref in &refs {
+        let held = snapshot.entity(entity_ref);
+        if let Some(entity) = held.filter(|e| e.source() != Some(source_key)) {
+            conflicts.push(ConflictSummary {
+                entity_ref: entity_ref.clone(),
+                existing_source: entity.source().unwrap_or_default().to_string(),
+                new_source: source_key.to_string(),
+            });
+        }
+        if let Some(&wanted) = expected.get(entity_ref) {
+            let actual = held.map_or(0, |e| e.version);
+            if actual != wanted {
+                version_conflicts.push(VersionMismatch {
+                    entity_ref: entity_ref.clone(),
+                    expected: wanted,
+                    actual,
+                });
+            }
+        }
+    }
+    Ok(EntityValidation {
+        valid: errors.is_empty() && conflicts.is_empty() && version_conflicts.is_empty(),
+        refs,
+        errors,
+        conflicts,
+        version_conflicts,
+    })
+}
