@@ -109,7 +109,8 @@ async fn the_demo_lands_with_its_relations_and_its_one_error() {
         .await
         .relation_rows("user:default/ines.carvalho")
         .filter(|row| {
-            row.relation.as_str() == "memberOf" && &**row.target_ref == "group:default/team-payments"
+            row.relation.as_str() == "memberOf"
+                && &**row.target_ref == "group:default/team-payments"
         })
         .count();
     assert_eq!(declarations, 2, "both declarations are kept as provenance");
@@ -129,7 +130,7 @@ async fn the_demo_lands_with_its_relations_and_its_one_error() {
         .entities()
         .filter(|entity| entity.entity_ref.starts_with("component:"))
         .flat_map(|entity| snapshot.relation_rows(&entity.entity_ref))
-        .filter(|row| snapshot.entity(&row.target_ref).is_none())
+        .filter(|row| snapshot.entity(row.target_ref).is_none())
         .map(|row| (&**row.source_ref, row.relation.as_str(), &**row.target_ref))
         .collect();
     dangling.dedup();
