@@ -388,3 +388,116 @@ fn printing_into_a_closed_pipe_ends_quietly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two files of `per_file` small components each, under `root`: two ingest
+/// chunks (a chunk closes once it holds 2,000 entities).
+fn two_chunk_catalog(root: &Path, per_file: usize) {
+    for file in 0..2 {
+        let dir = root.join(format!("part-{file}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let docs: Vec<String> = (0..per_file)
+            .map(|i| {
+                format!(
+                    "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  \
+                     name: c-{file}-{i}\nspec:\n  type: service\n  lifecycle: production\n  \
+                     owner: team-{}\n",
+                    i % 7
+                )
+            })
+            .collect();
+        std::fs::write(dir.join("catalog-info.yaml"), docs.join("---\n")).unwrap();
+    }
+}
+
+/// A crash at any point of an ingest loses nothing: `almanac ingest` killed
+/// (SIGKILL) while it decides and appends leaves whole chunks only, each sealed
+/// by its checkpoint with every chain intact, and the next ingest completes
+/// the catalog from there.
+#[tokio::test]
+async fn an_ingest_killed_while_it_appends_leaves_whole_sealed_chunks_and_the_next_completes() {
+    const PER_FILE: usize = 2_000;
+    let dir = scratch_dir("kill-ingest");
+    let catalog = dir.join("catalog");
+    two_chunk_catalog(&catalog, PER_FILE);
+    let data = dir.join("data");
+    // The cluster runs before the ingest, so the test can watch the log head.
+    let pg = EmbeddedPostgres::start(EmbeddedOptions::new(&data))
+        .await
+        .unwrap();
+    let (code, _, err) = run(&data, &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    let mut su = pg
+        .connect_options(SUPERUSER, DATABASE)
+        .connect()
+        .await
+        .unwrap();
+    let mut ingest = almanac()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["ingest", catalog.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as the first chunk is in: the second is being decided or
+    // appended (or, on a fast machine, already in: whole chunks either way).
+    let start = Instant::now();
+    loop {
+        let (head,): (i64,) = sqlx::query_as("SELECT coalesce(max(position), 0) FROM events")
+            .fetch_one(&mut su)
+            .await
+            .unwrap();
+        if head > 0 || ingest.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing appended"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = ingest.kill();
+    ingest.wait().unwrap();
+    let (events, sealed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events), \
+                (SELECT coalesce(max(event_count), 0) FROM log_checkpoints)",
+    )
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    su.close().await.unwrap();
+    pg.stop().await.unwrap();
+    let chunk = PER_FILE as i64;
+    assert!(
+        events == chunk || events == 2 * chunk,
+        "whole chunks only: {events} events"
+    );
+    assert_eq!(sealed, events, "every appended event is sealed");
+    let (code, out, _) = run(&data, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "checked {events} events in {events} streams: 0 broken"
+        )),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&data, &["ingest", catalog.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let registered = 2 * chunk - events;
+    assert!(
+        out.contains(&format!(
+            "2 sources read: {registered} registered, 0 updated, 0 removed, {events} unchanged"
+        )),
+        "{out}"
+    );
+    let (code, out, _) = run(&data, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    let all = 2 * chunk;
+    assert!(
+        out.contains(&format!("checked {all} events in {all} streams: 0 broken")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{all} events sealed")), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
