@@ -91,6 +91,11 @@ pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> Test
         .with_sealer(test_sealer())
         .with_auth(auth)
         .with_limits(limits);
+    serve_state(db, state).await
+}
+
+/// `state` served on a fresh port with its follower, over `db`.
+async fn serve_state(db: TestDb, state: AppState) -> TestServer {
     // Dropped with the server: the follower's task ends with its last reader.
     let (state, _follower) = state.with_follower().await.unwrap();
     let (url, stop) = start(state.clone()).await;
@@ -260,20 +265,7 @@ pub async fn reading_server(reading: almanac_ingest::ReadPolicy) -> TestServer {
         .with_sealer(test_sealer())
         .with_auth(auth(true))
         .with_reading(reading);
-    let (state, _follower) = state.with_follower().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(almanac_api::serve(listener, state.clone(), async move {
-        let _ = stopped.await;
-    }));
-    TestServer {
-        url,
-        db,
-        state,
-        client: reqwest::Client::new(),
-        _stop: stop,
-    }
+    serve_state(db, state).await
 }
 
 /// The demo catalog behind a server that allows anonymous reads, with `cors` as its
@@ -285,13 +277,5 @@ pub async fn cors_server(cors: almanac_api::CorsConfig) -> TestServer {
         .with_sealer(test_sealer())
         .with_auth(auth(true))
         .with_cors(cors);
-    let (state, _follower) = state.with_follower().await.unwrap();
-    let (url, stop) = start(state.clone()).await;
-    TestServer {
-        url,
-        db,
-        state,
-        client: reqwest::Client::new(),
-        _stop: stop,
-    }
+    serve_state(db, state).await
 }

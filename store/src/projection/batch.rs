@@ -30,16 +30,7 @@ pub async fn project_batch(
     up_to: Option<i64>,
     limit: i64,
 ) -> Result<Option<(usize, i64)>, ProjectionError> {
-    let events: Vec<StoredEvent> = sqlx::query_as(&format!(
-        "SELECT {} FROM events WHERE position > $1 AND ($3::int8 IS NULL OR position <= $3) \
-         ORDER BY position LIMIT $2",
-        crate::log::EVENT_COLUMNS
-    ))
-    .bind(after)
-    .bind(limit)
-    .bind(up_to)
-    .fetch_all(&mut *conn)
-    .await?;
+    let events = events_page(conn, after, up_to, limit).await?;
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(None);
     };
@@ -55,6 +46,26 @@ pub async fn project_batch(
         Err(err) => return Err(err),
     }
     Ok(Some((events.len(), last)))
+}
+
+/// The next `limit` events after `after` (up to `up_to` when given), in
+/// position order: the one page read of the projector and the replay's fold.
+pub(super) async fn events_page(
+    conn: &mut PgConnection,
+    after: i64,
+    up_to: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM events WHERE position > $1 AND ($3::int8 IS NULL OR position <= $3) \
+         ORDER BY position LIMIT $2",
+        crate::log::EVENT_COLUMNS
+    ))
+    .bind(after)
+    .bind(limit)
+    .bind(up_to)
+    .fetch_all(conn)
+    .await
 }
 
 pub(super) async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {

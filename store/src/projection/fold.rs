@@ -47,16 +47,7 @@ pub(super) async fn fold_log(
     let mut folded = Folded::default();
     let mut after = 0;
     loop {
-        let events: Vec<StoredEvent> = sqlx::query_as(&format!(
-            "SELECT {} FROM events WHERE position > $1 AND position <= $2 \
-             ORDER BY position LIMIT $3",
-            crate::log::EVENT_COLUMNS
-        ))
-        .bind(after)
-        .bind(up_to)
-        .bind(PAGE)
-        .fetch_all(&mut *conn)
-        .await?;
+        let events = super::batch::events_page(conn, after, Some(up_to), PAGE).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             break;
         };
