@@ -111,12 +111,25 @@ async fn wait_for_title(server: &Server, expected: &str) {
 #[tokio::test]
 async fn a_killed_postmaster_is_restarted_under_a_running_server_and_nothing_is_lost() {
     let dir = scratch_dir("supervise");
-    let (catalog, config) = configure(&dir, "");
+    let (catalog, config) = configure(
+        &dir,
+        "    max_restarts: 1000\n    restart_window_seconds: 60\n",
+    );
     let data = dir.join("data");
     prepare_cluster(&data).await;
     let mut server = Server::start_with(&data, &["--config", config.to_str().unwrap()]);
     wait_for_title(&server, "Before").await;
 
+    // Restarts fail (a setting PostgreSQL refuses) until the test has seen the
+    // server unready: on a loaded machine a restart could otherwise finish
+    // between two of its requests (seen in CI).
+    let conf = data.join("pg/postgresql.conf");
+    let good_conf = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{good_conf}\nshared_buffers = 'not a size'\n"),
+    )
+    .unwrap();
     kill_postmaster(&data);
     let start = Instant::now();
     let unready = loop {
@@ -136,6 +149,7 @@ async fn a_killed_postmaster_is_restarted_under_a_running_server_and_nothing_is_
     );
     // Liveness holds while the supervisor restarts: restarting almanac would not help.
     assert_eq!(get(&server.url("/healthz")).await.0, 200);
+    std::fs::write(&conf, &good_conf).unwrap();
 
     let start = Instant::now();
     while get(&server.url("/readyz")).await.0 != 200 {
