@@ -99,7 +99,7 @@ pub struct Decision {
     pub errors: Vec<SourceError>,
 }
 
-/// What the source says about one ref, after duplicates are dropped.
+/// What the source says about one ref (the last of its documents).
 enum Claim<'a> {
     Valid(&'a Entity),
     /// Invalid documents only shield their ref from removal.
@@ -119,8 +119,10 @@ pub fn decide(
     options: DecideOptions,
 ) -> Decision {
     let mut decision = Decision::default();
-    let mut claims: BTreeMap<String, (EntityRef, Claim<'_>)> = BTreeMap::new();
-    for candidate in candidates {
+    // Each ref's claim with the (1-based) document that made it.
+    let mut claims: BTreeMap<String, (EntityRef, Claim<'_>, usize)> = BTreeMap::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        let document = index + 1;
         let (entity_ref, claim) = match candidate {
             Candidate::Valid(entity) => (entity.entity_ref(), Claim::Valid(entity)),
             Candidate::Invalid {
@@ -145,19 +147,21 @@ pub fn decide(
             }
         };
         let key = entity_ref.canonical();
-        if claims.contains_key(&key) {
+        // Backstage keeps the last of a ref's documents in one file; so does Almanac,
+        // saying which document replaced which.
+        if let Some((_, _, earlier)) = claims.get(&key) {
             decision.errors.push(SourceError {
                 message: format!(
-                    "duplicate entity {entity_ref} in source {source}: the first one wins"
+                    "duplicate entity {entity_ref} in source {source}: document {document} \
+                     replaces document {earlier} (the last one wins, as in Backstage)"
                 ),
-                entity_ref: Some(entity_ref),
+                entity_ref: Some(entity_ref.clone()),
             });
-            continue;
         }
-        claims.insert(key, (entity_ref, claim));
+        claims.insert(key, (entity_ref, claim, document));
     }
 
-    for (key, (entity_ref, claim)) in claims.iter() {
+    for (key, (entity_ref, claim, _)) in claims.iter() {
         let Claim::Valid(entity) = claim else {
             continue;
         };

@@ -289,7 +289,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
 }
 
 #[test]
-fn the_same_ref_twice_in_one_source_keeps_the_first() {
+fn the_same_ref_twice_in_one_source_keeps_the_last_as_backstage_does() {
     let log = Log::default();
     let second = Candidate::Valid(component("A", "other", SOURCE));
     let decision = decide(SOURCE, &[valid("a", "first"), second], &log.current(), SYNC);
@@ -297,11 +297,15 @@ fn the_same_ref_twice_in_one_source_keeps_the_first() {
     let CatalogEvent::EntityRegistered { descriptor } = &decision.appends[0].event else {
         panic!("not a registration");
     };
-    assert_eq!(descriptor["spec"]["owner"], json!("first"));
+    assert_eq!(descriptor["spec"]["owner"], json!("other"));
+    assert_eq!(descriptor["metadata"]["name"], json!("A"));
     assert_eq!(decision.errors.len(), 1);
-    assert!(decision.errors[0]
-        .message
-        .contains("duplicate entity Component:default/A"));
+    assert_eq!(
+        decision.errors[0].message,
+        "duplicate entity Component:default/A in source \
+         url:https://example.com/catalog-info.yaml: document 2 replaces document 1 \
+         (the last one wins, as in Backstage)"
+    );
 }
 
 #[test]
