@@ -24,6 +24,7 @@ pub use read::{
 pub use reconcile::{ReconcileOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport};
 
+pub use almanac_domain::KindRules;
 use almanac_store::projection::ProjectionError;
 use almanac_store::{EventLog, PgPool};
 use progress::Progress;
@@ -68,6 +69,9 @@ pub struct Ingestor {
     /// What URL reads may reach (`reading:`); by default nothing. Passed in by the
     /// caller, never taken from a global.
     pub reading: ReadPolicy,
+    /// Which kinds each location may register (`catalog.rules`); by default every
+    /// built-in kind and nothing else. Passed in by the caller.
+    pub rules: KindRules,
     /// Counters a caller may watch (`almanac ingest` draws them).
     progress: Option<Arc<Progress>>,
 }
@@ -80,6 +84,7 @@ impl Ingestor {
             log,
             limits: ReadLimits::default(),
             reading: ReadPolicy::default(),
+            rules: KindRules::builtin(),
             progress: None,
         }
     }
@@ -96,6 +101,12 @@ impl Ingestor {
         self
     }
 
+    /// Reads under `rules` (`catalog.rules` and the locations' own rules).
+    pub fn with_rules(mut self, rules: KindRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
     pub fn pool(&self) -> &PgPool {
         self.log.pool()
     }
@@ -106,7 +117,11 @@ impl Ingestor {
 
     /// Reads sources with this ingestor's limits and policy, without reconciling them.
     pub async fn read(&self, sources: &[Source]) -> ReadOutcome {
-        read_sources(sources, &self.limits, &self.reading).await
+        let with = ReadWith {
+            rules: Some(&self.rules),
+            ..ReadWith::default()
+        };
+        read_sources_with(sources, &self.limits, &self.reading, with).await
     }
 
     pub fn with_limits(mut self, limits: ReadLimits) -> Self {
@@ -126,7 +141,9 @@ impl Ingestor {
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
         let digests = match source {
             Source::Text { .. } => None,
-            _ => Some(Digests::load(self.pool(), &source.origin(), &self.limits).await?),
+            _ => {
+                Some(Digests::load(self.pool(), &source.origin(), &self.limits, &self.rules).await?)
+            }
         };
         let outcome = read_sources_with(
             std::slice::from_ref(source),
@@ -135,6 +152,7 @@ impl Ingestor {
             ReadWith {
                 digests: digests.as_ref(),
                 progress: self.progress.as_deref(),
+                rules: Some(&self.rules),
             },
         )
         .await;

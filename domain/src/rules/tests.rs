@@ -114,12 +114,9 @@ fn per_location_rules_and_location_conditions_allow_only_where_they_match() {
         configured.check(&system, "file:/srv/a/b/systems/s.yaml"),
         Ok(())
     );
-    assert_eq!(
-        configured
-            .check(&system, "file:/srv/a/b/systems/x/s.yaml")
-            .is_err(),
-        true
-    );
+    assert!(configured
+        .check(&system, "file:/srv/a/b/systems/x/s.yaml")
+        .is_err());
     let domain = entity("backstage.io/v1alpha1", "Domain", "d");
     assert_eq!(
         configured.check(&domain, "url:https://git.example.com/domains.yaml"),
