@@ -6,6 +6,7 @@
 //! pushes, deletes, locations), the store appends and projects; every decision
 //! reaches the log through one path (`write`). It never serves requests.
 
+pub mod analyze;
 mod digests;
 pub mod operations;
 pub mod progress;
@@ -17,6 +18,7 @@ mod state;
 mod write;
 
 pub use almanac_domain::decide::VersionMismatch;
+pub use analyze::{analyze_location, LocationAnalysis};
 pub use read::{
     read_sources, read_sources_with, Digests, ReadFailure, ReadFile, ReadLimits, ReadOutcome,
     ReadPolicy, ReadWith, Source, Unchanged,
@@ -24,6 +26,7 @@ pub use read::{
 pub use reconcile::{ReconcileOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport};
 
+pub use almanac_domain::decide::OrphanStrategy;
 pub use almanac_domain::KindRules;
 use almanac_store::projection::ProjectionError;
 use almanac_store::{EventLog, PgPool};
@@ -98,6 +101,12 @@ impl Ingestor {
 
     pub fn with_reading(mut self, reading: ReadPolicy) -> Self {
         self.reading = reading;
+        self
+    }
+
+    /// What becomes of an entity its source no longer holds (`catalog.orphanStrategy`).
+    pub fn with_orphans(mut self, orphans: almanac_domain::decide::OrphanStrategy) -> Self {
+        self.reconciler.orphans = orphans;
         self
     }
 

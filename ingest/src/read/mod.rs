@@ -15,6 +15,7 @@ mod digest;
 mod directory;
 mod fetch;
 mod frontier;
+mod glob;
 mod location;
 mod outcome;
 mod parse;
@@ -147,6 +148,11 @@ pub async fn read_sources_with(
                         depth,
                         root,
                     } => {
+                        let targets = expand_globs(targets, &file, root.clone(), limits).await;
+                        let targets = targets.unwrap_or_else(|failures| {
+                            outcome.errors.extend(failures.1);
+                            failures.0
+                        });
                         for target in targets {
                             let child = frontier.child(target, &file, depth, root.clone());
                             match child {
@@ -193,6 +199,57 @@ pub async fn read_sources_with(
         .sort_by(|a, b| (&a.key, &a.message).cmp(&(&b.key, &b.message)));
     outcome.errors.dedup();
     outcome
+}
+
+/// The targets with every glob target replaced by the files it matches; the failures
+/// of globs that could not be expanded beside them.
+async fn expand_globs(
+    targets: Vec<Target>,
+    parent: &ReadFile,
+    root: Option<Arc<PathBuf>>,
+    limits: &ReadLimits,
+) -> Result<Vec<Target>, (Vec<Target>, Vec<ReadFailure>)> {
+    let mut out = Vec::with_capacity(targets.len());
+    let mut failures = Vec::new();
+    for target in targets {
+        let (one, within, max) = (target.clone(), root.clone(), limits.max_glob_matches);
+        let expanded = tokio::task::spawn_blocking(move || {
+            glob::expand(&one, within.as_deref().map(PathBuf::as_path), max)
+        })
+        .await
+        .unwrap_or_else(|_| Err("the glob walk stopped unexpectedly".to_string()));
+        match expanded {
+            Ok(None) => out.push(target),
+            Ok(Some(files)) => out.extend(files),
+            Err(message) => failures.push(ReadFailure {
+                key: target.key.clone(),
+                origin: parent.origin.clone(),
+                message: format!(
+                    "{message} (target of {} in {})",
+                    target.declared_by, parent.key
+                ),
+            }),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err((out, failures))
+    }
+}
+
+/// `Some((directory, glob))` when a file target holds a glob (`./catalog/**/*.yaml`):
+/// the directory before its first glob segment, and the rest.
+pub fn split_glob(path: &std::path::Path) -> Option<(PathBuf, String)> {
+    glob::split(path)
+}
+
+/// A file path as a read keys it: absolute (from the current directory) and cleaned of
+/// `.` and `..` (`file:<this>` is the location key of what is read from it).
+pub fn absolute_path(path: &str) -> String {
+    source::absolute(std::path::Path::new(path))
+        .display()
+        .to_string()
 }
 
 /// What every read of one call shares.

@@ -119,3 +119,72 @@ async fn rules_allow_and_refuse_kinds_globally_and_per_location() {
     assert!(invalid(&outcome.files[0]).is_empty());
     assert_eq!(names(&outcome.files[0]), ["admins", "model"]);
 }
+
+#[tokio::test]
+async fn a_glob_location_reads_nested_files_inside_its_root_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = dir.path().join("repo");
+    let root = write(
+        &repo,
+        "catalog-info.yaml",
+        &location(
+            "plugins",
+            "  type: file\n  targets:\n    - ./plugins/**/catalog-info.yaml\n    - ../*.yaml\n",
+        ),
+    );
+    write(&repo, "plugins/a/catalog-info.yaml", &component("a"));
+    write(&repo, "plugins/b/deep/catalog-info.yaml", &component("b"));
+    write(&repo, "plugins/b/other.yaml", &component("other"));
+    write(dir.path(), "outside.yaml", &component("outside"));
+
+    let outcome = read_file(&root).await;
+
+    let read: Vec<String> = outcome
+        .files
+        .iter()
+        .flat_map(|file| names(file).into_iter().map(str::to_string))
+        .collect();
+    assert_eq!(read, ["a", "b"]);
+    let escape = outcome.errors.iter().find(|e| e.key.ends_with("/*.yaml"));
+    let escape = escape.expect("the glob outside the root fails");
+    assert!(
+        escape
+            .message
+            .starts_with("refused: outside the source's root"),
+        "{}",
+        escape.message
+    );
+    assert!(escape.message.ends_with(&format!(
+        "(target of location:default/plugins in {})",
+        file_key(&root)
+    )));
+}
+
+#[tokio::test]
+async fn a_glob_matching_too_many_files_fails_naming_the_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = write(
+        dir.path(),
+        "catalog-info.yaml",
+        &location("all", "  type: file\n  target: ./teams/*.yaml\n"),
+    );
+    for name in ["a", "b", "c"] {
+        write(dir.path(), &format!("teams/{name}.yaml"), &component(name));
+    }
+    let limits = ReadLimits {
+        max_glob_matches: 2,
+        ..ReadLimits::default()
+    };
+    let sources = [Source::File(root.clone())];
+    let outcome = read_sources(&sources, &limits, &ReadPolicy::default()).await;
+    assert_eq!(outcome.errors.len(), 1);
+    assert_eq!(
+        outcome.errors[0].message,
+        format!(
+            "the glob matches more than 2 files (limits.max_glob_matches); narrow it or raise \
+             the limit (target of location:default/all in {})",
+            file_key(&root)
+        )
+    );
+    assert!(!outcome.is_complete(&file_key(&root)));
+}
