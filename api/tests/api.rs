@@ -15,6 +15,7 @@ mod api {
     mod entity_page;
     mod errors;
     mod explorer;
+    mod filters;
     mod flat;
     mod history;
     mod identity;

@@ -8,7 +8,9 @@
 //! PostgreSQL.
 
 use super::entity::Entity;
-use super::filter::{order_keys, order_signature, search_text, EntityFilter, EntityOrder};
+use super::filter::{
+    compile_in, order_keys, order_signature, search_text, EntityFilter, EntityOrder,
+};
 use super::flat::EntityNodes;
 use super::ids::{decode_page_cursor, encode_cursor, ListCursor, SearchCursor};
 use super::loaders::Loaders;
@@ -157,7 +159,7 @@ pub async fn list(
 ) -> Result<EntityConnection> {
     let limits = limits(ctx);
     let first = page_size(&limits, first)?;
-    let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
+    let filter = compile_in(ctx, filter).await?;
     let order = order_keys(order_by)?;
     let signature = order_signature(&order);
     let after: Option<ListCursor> = after.map(decode_page_cursor).transpose()?;
@@ -205,7 +207,7 @@ pub async fn search(
 ) -> Result<EntityConnection> {
     let limits = limits(ctx);
     let first = page_size(&limits, first)?;
-    let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
+    let filter = compile_in(ctx, filter).await?;
     let query = search_text(text)?;
     let after: Option<SearchCursor> = after.map(decode_page_cursor).transpose()?;
     if let Some(cursor) = &after {

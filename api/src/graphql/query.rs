@@ -3,13 +3,14 @@
 
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
-use super::filter::{canonical_ref, EntityFilter, EntityOrder, FacetField};
+use super::filter::{canonical_ref, compile_in, EntityFilter, EntityOrder, FacetField};
 use super::history::{self, Change, EventFilter, HistoryEventConnection, IntegrityReport};
 use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
+use almanac_readmodel::FieldPath;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
@@ -189,22 +190,39 @@ impl Query {
         connection::search(ctx, &text, filter.as_ref(), first, after.as_deref()).await
     }
 
-    /// The values of `field` among the entities `filter` keeps, most common first.
+    /// The values of `field`, or at a dotted `path` (as `EntityFilter.path`
+    /// reads it: `metadata.labels.tier`, `spec.lifecycle`), among the entities
+    /// `filter` keeps, most common first, then by value; exactly one of `field`
+    /// and `path`. A path's values are strings as written and numbers and
+    /// booleans as JSON writes them, each counted once per entity; objects and
+    /// spec strings over 4 KiB (held elided) are not values.
     async fn facets(
         &self,
         ctx: &Context<'_>,
-        field: FacetField,
+        field: Option<FacetField>,
+        path: Option<String>,
         filter: Option<EntityFilter>,
         first: Option<i32>,
     ) -> Result<Vec<Facet>> {
         let limits = limits(ctx);
         let first = page_size(&limits, first.or(Some(limits.max_page_size)))?;
-        let filter = EntityFilter::compile(filter.as_ref(), limits.max_filter_conditions)?;
-        let facets = Loaders::snapshot(ctx)?.facets(
-            field.into(),
-            &filter,
-            usize::try_from(first).unwrap_or(0),
-        );
+        let first = usize::try_from(first).unwrap_or(0);
+        let path = path
+            .map(|path| {
+                FieldPath::parse(&path).map_err(|err| ApiError::invalid(format!("path: {err}")))
+            })
+            .transpose()?;
+        let filter = compile_in(ctx, filter.as_ref()).await?;
+        let snapshot = Loaders::snapshot(ctx)?;
+        let facets = match (field, path) {
+            (Some(field), None) => snapshot.facets(field.into(), &filter, first),
+            (None, Some(path)) => snapshot.path_facets(&path, &filter, first),
+            _ => {
+                return Err(ApiError::invalid(
+                    "facets takes exactly one of field and path",
+                ))
+            }
+        };
         Ok(facets
             .into_iter()
             .map(|f| Facet {

@@ -6,7 +6,8 @@
 //!
 //! What is not a function of the position gets no tag (`Cache-Control:
 //! no-cache` instead): operational state (`processingErrors`, `conflicts`, an
-//! entity's `errors`), the integrity check, and the log read straight from SQL
+//! entity's `errors`, the `hasProcessingErrors` filter, in the query or its
+//! variables), the integrity check, and the log read straight from SQL
 //! (`events`, `history`), which may hold events the snapshot has not folded
 //! yet, and `locations` (the projector's table, not the snapshot). The check is on the query text's words, so it may also withhold a tag
 //! from a query that merely mentions one; it never gives one wrongly. POST
@@ -20,6 +21,8 @@ const UNTAGGED_FIELDS: &[&str] = &[
     "processingErrors",
     "conflicts",
     "errors",
+    // A filter input, so it may come in the variables too.
+    "hasProcessingErrors",
     "verifyIntegrity",
     "events",
     "history",
@@ -43,11 +46,15 @@ impl Asked {
         if words.into_iter().any(|w| UNTAGGED_FIELDS.contains(&w)) {
             return None;
         }
+        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+        if variables.contains("\"hasProcessingErrors\"") {
+            return None;
+        }
         let mut hash = Sha256::new();
         for part in [
             request.query.as_str(),
             request.operation_name.as_deref().unwrap_or(""),
-            &serde_json::to_string(&request.variables).unwrap_or_default(),
+            &variables,
             media,
             subject.unwrap_or(""),
         ] {

@@ -71,6 +71,17 @@ impl Catalog {
         .await?)
     }
 
+    /// Every entity ref a processing error names (canonical, sorted): whose
+    /// `errors` are not empty, for the `hasProcessingErrors` filter.
+    pub async fn refs_with_processing_errors(&self) -> Result<Vec<String>, CatalogError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT DISTINCT entity_ref FROM ({ALL_ERRORS}) e \
+             WHERE entity_ref IS NOT NULL ORDER BY entity_ref"
+        ))
+        .fetch_all(&mut *self.reader().await?)
+        .await?)
+    }
+
     pub async fn conflicts(&self, limit: i64) -> Result<Vec<ConflictRecord>, CatalogError> {
         Ok(sqlx::query_as(
             "SELECT entity_ref, existing_source, new_source, first_seen, last_seen FROM conflicts \
