@@ -18,13 +18,16 @@ use sha2::{Digest, Sha256};
 /// Fields whose answers do not follow from the snapshot position.
 const UNTAGGED_FIELDS: &[&str] = &[
     "processingErrors",
+    "processingErrorsConnection",
     "conflicts",
+    "conflictsConnection",
     "errors",
     "verifyIntegrity",
     "events",
     "history",
     // A projection table, read from SQL: its position is the projector's.
     "locations",
+    "locationsConnection",
 ];
 
 /// What was asked, hashed: the tag's second half.
