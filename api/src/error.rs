@@ -61,6 +61,9 @@ pub enum ErrorCode {
     /// Apollo's automatic persisted queries: the request named its query by a
     /// hash this server does not hold; send the query with the hash once.
     PersistedQueryNotFound,
+    /// A value outside a closed set (an entity kind, a relation type, an event
+    /// type); `extensions.didYouMean` lists the nearest known values.
+    UnknownValue,
     Internal,
 }
 
@@ -91,6 +94,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::PositionNotReached => "POSITION_NOT_REACHED",
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::UnknownValue => "UNKNOWN_VALUE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -135,6 +139,8 @@ pub enum ApiError {
     Known {
         code: ErrorCode,
         message: String,
+        /// `extensions.didYouMean`: the nearest known values (`UNKNOWN_VALUE`).
+        did_you_mean: Vec<String>,
     },
     Internal(InternalError),
 }
@@ -151,7 +157,16 @@ impl ApiError {
         ApiError::Known {
             code,
             message: message.into(),
+            did_you_mean: Vec::new(),
         }
+    }
+
+    /// The same error, with the nearest known values for `extensions.didYouMean`.
+    pub fn with_did_you_mean(mut self, values: Vec<String>) -> Self {
+        if let ApiError::Known { did_you_mean, .. } = &mut self {
+            *did_you_mean = values;
+        }
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -188,9 +203,16 @@ impl ApiError {
     pub fn into_graphql(self) -> async_graphql::Error {
         let code = self.code().as_str();
         match self {
-            ApiError::Known { message, .. } => {
-                async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
-            }
+            ApiError::Known {
+                message,
+                did_you_mean,
+                ..
+            } => async_graphql::Error::new(message).extend_with(|_, e| {
+                e.set("code", code);
+                if !did_you_mean.is_empty() {
+                    e.set("didYouMean", did_you_mean);
+                }
+            }),
             ApiError::Internal(internal) => async_graphql::Error {
                 message: INTERNAL_MESSAGE.to_string(),
                 source: Some(Arc::new(internal)),

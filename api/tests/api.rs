@@ -6,6 +6,7 @@ mod api {
     mod authz;
     mod batching;
     mod compare;
+    mod connections;
     mod consistency;
     mod conventions;
     mod cors;
@@ -24,6 +25,7 @@ mod api {
     mod locations;
     mod min_position;
     mod mutations;
+    mod naming;
     mod ownership;
     mod portal;
     mod position;
@@ -34,4 +36,5 @@ mod api {
     mod schema;
     pub mod support;
     mod transport;
+    mod typos;
 }

@@ -3,15 +3,17 @@
 //! The walk itself is the snapshot's (`Snapshot::walk_dependencies`), once per
 //! request and arguments (`Loaders::walk`).
 
+use super::closed;
 use super::entity::{Entity, EntityData};
 use super::flat::DependencyItems;
 use super::loaders::{Loaders, WalkKey};
+use super::paged::{window, Connection};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Direction, Walk};
 use almanac_store::catalog::kind_of_ref;
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject, ID};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -23,6 +25,7 @@ pub enum DependencyDirection {
 }
 
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct Dependencies {
     /// By depth, then ref. The entity itself is not included.
     pub items: DependencyItems,
@@ -31,14 +34,35 @@ pub struct Dependencies {
     pub truncated: bool,
 }
 
+#[ComplexObject]
+impl Dependencies {
+    /// `items` as a connection, by depth then ref, with the total.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn items_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<Dependency>> {
+        // The walk gives them by depth, then ref: the key's order.
+        let items = self.items.0.clone();
+        let window = window(ctx, "dependencies", items, first, after.as_deref())?;
+        Ok(window.connection(Vec::new(), |d| d))
+    }
+}
+
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct Dependency {
-    #[graphql(name = "ref")]
+    #[graphql(
+        name = "ref",
+        deprecation = "a ref of another entity (or of the one a record is about) is named `entityRef` / `<role>Ref`; use entityRef"
+    )]
     pub entity_ref: String,
     /// 1 for a direct dependency.
     pub depth: i32,
     /// The API the last hop went through (with `viaApis`), else null.
+    #[graphql(deprecation = "a ref is named `<role>Ref`; use viaRef")]
     pub via: Option<String>,
     /// The walk it was reached by: its path is traced back only when asked for.
     #[graphql(skip)]
@@ -58,6 +82,17 @@ impl Dependency {
 
 #[ComplexObject]
 impl Dependency {
+    /// The reached entity's canonical ref.
+    #[graphql(name = "entityRef")]
+    async fn reached_ref(&self) -> &str {
+        &self.entity_ref
+    }
+
+    /// The ref of the API the last hop went through (with `viaApis`), else null.
+    async fn via_ref(&self) -> Option<&str> {
+        self.via.as_deref()
+    }
+
     /// One shortest path: the root's ref first, this entity's last.
     async fn path(&self) -> Vec<String> {
         self.traced_path()
@@ -88,24 +123,51 @@ pub struct DependencyNode {
     pub id: ID,
     /// The entity's ref, which edges use (what `id` held before it became a
     /// global id).
-    #[graphql(name = "ref")]
+    #[graphql(
+        name = "ref",
+        deprecation = "a ref of another entity (or of the one a record is about) is named `entityRef` / `<role>Ref`; use entityRef"
+    )]
     pub entity_ref: String,
     pub depth: i32,
 }
 
 #[ComplexObject]
 impl DependencyNode {
+    /// The entity's canonical ref, which edges' `sourceRef` and `targetRef` use.
+    #[graphql(name = "entityRef")]
+    async fn node_ref(&self) -> &str {
+        &self.entity_ref
+    }
+
     async fn entity(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         load(ctx, &self.entity_ref).await
     }
 }
 
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct DependencyEdge {
+    /// The dependent's ref.
+    #[graphql(deprecation = "a ref is named `...Ref`; use sourceRef")]
     pub source: String,
+    /// The dependency's ref.
+    #[graphql(deprecation = "a ref is named `...Ref`; use targetRef")]
     pub target: String,
     /// The API between them when the edge comes from `viaApis`.
     pub via: Option<String>,
+}
+
+#[ComplexObject]
+impl DependencyEdge {
+    /// The dependent's ref (it depends on `targetRef`).
+    async fn source_ref(&self) -> &str {
+        &self.source
+    }
+
+    /// The dependency's ref.
+    async fn target_ref(&self) -> &str {
+        &self.target
+    }
 }
 
 async fn load(ctx: &Context<'_>, entity_ref: &str) -> Result<Option<Entity>> {
@@ -147,12 +209,28 @@ async fn walk(
     ))
 }
 
-/// The lower-case kinds to keep, or None for all.
-fn kind_filter(kinds: Option<Vec<String>>) -> Option<HashSet<String>> {
-    kinds.map(|kinds| kinds.iter().map(|k| k.to_lowercase()).collect())
+/// `kind` and its deprecated spelling `kinds`, together.
+pub fn either(kind: Option<Vec<String>>, kinds: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (kind, kinds) {
+        (Some(mut kind), Some(kinds)) => {
+            kind.extend(kinds);
+            Some(kind)
+        }
+        (kind, kinds) => kind.or(kinds),
+    }
 }
 
-fn kept(kinds: &Option<HashSet<String>>, entity_ref: &str) -> bool {
+/// The lower-case kinds to keep (each one the catalog knows), or None for all.
+fn kind_filter(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    kinds: Option<&[String]>,
+) -> Result<Option<BTreeSet<String>>> {
+    let snapshot = data.snapshot(ctx)?;
+    closed::kinds(&snapshot, "kind", kinds)
+}
+
+fn kept(kinds: &Option<BTreeSet<String>>, entity_ref: &str) -> bool {
     kinds
         .as_ref()
         .is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
@@ -166,8 +244,8 @@ pub async fn dependencies(
     kinds: Option<Vec<String>>,
     via_apis: Option<bool>,
 ) -> Result<Dependencies> {
+    let kinds = kind_filter(data, ctx, kinds.as_deref())?;
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
-    let kinds = kind_filter(kinds);
     Ok(Dependencies {
         items: DependencyItems(
             walk.reached
@@ -197,7 +275,7 @@ pub async fn dependency_graph(
     let snapshot = data.snapshot(ctx)?;
     let mut key =
         super::nodes::GraphNodeKey::new(data.entity_ref(), depth, direction, &kinds, via_apis);
-    let kinds = kind_filter(kinds);
+    let kinds = kind_filter(data, ctx, kinds.as_deref())?;
     let mut node = |entity_ref: &str, depth: i32| DependencyNode {
         id: key.id_of(entity_ref),
         entity_ref: entity_ref.to_string(),

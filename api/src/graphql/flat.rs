@@ -162,9 +162,10 @@ impl DependencyItems {
             .map(|field| {
                 let asked = match field.node.name.node.as_str() {
                     "__typename" => Asked::TypeName,
-                    "ref" => Asked::Ref,
+                    // `entityRef` and `viaRef` are the names of `ref` and `via` to come.
+                    "ref" | "entityRef" => Asked::Ref,
                     "depth" => Asked::Depth,
-                    "via" => Asked::Via,
+                    "via" | "viaRef" => Asked::Via,
                     "path" => Asked::Path,
                     _ => return None,
                 };

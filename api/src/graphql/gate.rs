@@ -216,6 +216,7 @@ impl Extension for GateExtension {
             request.data.insert(Pinned::default());
         }
         request.data.insert(self.response.clone());
+        request.data.insert(super::closed::NotFound::default());
         next.run(ctx, request).await
     }
 
@@ -398,6 +399,16 @@ impl Extension for GateExtension {
             response
                 .extensions
                 .insert("position".to_string(), Value::from(pinned.position()));
+        }
+        // Refs that named no entity, with the nearest ones (`closed::report_missing`).
+        let missing = ctx
+            .data_opt::<super::closed::NotFound>()
+            .map(super::closed::NotFound::take)
+            .unwrap_or_default();
+        if !missing.is_empty() {
+            if let Ok(value) = Value::from_json(serde_json::Value::Array(missing)) {
+                response.extensions.insert("notFound".to_string(), value);
+            }
         }
         response
     }

@@ -3,6 +3,7 @@
 //! `crate::http`'s; this module knows nothing of requests' bytes or headers.
 
 mod batches;
+mod closed;
 mod connection;
 mod cost;
 mod dependencies;
@@ -21,6 +22,7 @@ mod mutation;
 pub(crate) mod nodes;
 mod operational;
 mod ownership;
+mod paged;
 mod parsed;
 mod push;
 mod query;

@@ -5,7 +5,7 @@
 use super::entity::{Entity, EntityData, Group, Profile};
 use super::loaders::Loaders;
 use crate::error::Result;
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 
 /// An entity and its owner, both from the operation's snapshot (the chain and the
 /// members are read from the owner's).
@@ -25,13 +25,26 @@ pub enum ContactRole {
 }
 
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct Contact {
-    #[graphql(name = "ref")]
+    #[graphql(
+        name = "ref",
+        deprecation = "a ref of another entity (or of the one a record is about) is named `entityRef` / `<role>Ref`; use entityRef"
+    )]
     pub entity_ref: String,
     /// The profile's display name, else the entity's name.
     pub name: String,
     pub email: String,
     pub role: ContactRole,
+}
+
+#[ComplexObject]
+impl Contact {
+    /// The canonical ref of the contact's Group or User.
+    #[graphql(name = "entityRef")]
+    async fn contact_ref(&self) -> &str {
+        &self.entity_ref
+    }
 }
 
 impl Ownership {

@@ -1,6 +1,7 @@
 //! The query root: entities by ref, id, list, search and facets; ownership;
 //! and the operational views (locations, processing errors, conflicts).
 
+use super::closed;
 use super::connection::{self, page_size, EntityConnection};
 use super::entity::{Entity, Node, ProcessingError};
 use super::filter::{canonical_ref, compile_in, EntityFilter, EntityOrder, FacetField};
@@ -8,6 +9,7 @@ use super::history::{self, Change, EventFilter, HistoryEventConnection, Integrit
 use super::loaders::Loaders;
 use super::operational::{CatalogLocation, EntityConflict};
 use super::ownership::Ownership;
+use super::paged::{self, Connection};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::FieldPath;
@@ -32,7 +34,17 @@ fn limits(ctx: &Context<'_>) -> GraphqlLimits {
 /// wrong half the time.
 async fn entity_by_ref(ctx: &Context<'_>, text: &str) -> Result<Option<Entity>> {
     let canonical = canonical_ref(text, None)?;
-    Loaders::current(ctx, &canonical).await
+    current_or_report(ctx, &canonical).await
+}
+
+/// The entity `canonical` names now; when none does, null, and the response's
+/// `extensions.notFound` says so with the nearest refs.
+async fn current_or_report(ctx: &Context<'_>, canonical: &str) -> Result<Option<Entity>> {
+    let found = Loaders::current(ctx, canonical).await?;
+    if found.is_none() {
+        closed::report_missing(ctx, &Loaders::snapshot(ctx)?, canonical);
+    }
+    Ok(found)
 }
 
 async fn node_by_id(ctx: &Context<'_>, id: &str) -> Result<Option<Node>> {
@@ -84,7 +96,7 @@ impl Query {
             .iter()
             .map(|text| canonical_ref(text, None))
             .collect::<Result<Vec<_>>>()?;
-        let lookups = canonical.iter().map(|r| Loaders::current(ctx, r));
+        let lookups = canonical.iter().map(|r| current_or_report(ctx, r));
         futures::future::try_join_all(lookups).await
     }
 
@@ -252,12 +264,14 @@ impl Query {
     }
 
     /// The locations the catalog reads, oldest first.
+    #[graphql(deprecation = "unbounded; use locationsConnection(first, after)")]
     async fn locations(&self, ctx: &Context<'_>) -> Result<Vec<CatalogLocation>> {
         let rows = Loaders::of(ctx)?.catalog().locations().await?;
         Ok(rows.into_iter().map(CatalogLocation::from).collect())
     }
 
     /// What the last read of each source could not accept, newest first.
+    #[graphql(deprecation = "no cursors; use processingErrorsConnection(source, first, after)")]
     async fn processing_errors(
         &self,
         ctx: &Context<'_>,
@@ -273,6 +287,7 @@ impl Query {
     }
 
     /// Entities two sources claim, most recently seen first.
+    #[graphql(deprecation = "no cursors; use conflictsConnection(first, after)")]
     async fn conflicts(
         &self,
         ctx: &Context<'_>,
@@ -281,5 +296,56 @@ impl Query {
         let first = page_size(&limits(ctx), first)?;
         let rows = Loaders::of(ctx)?.catalog().conflicts(first).await?;
         Ok(rows.into_iter().map(EntityConflict::from).collect())
+    }
+
+    /// The locations the catalog reads, oldest first, a page with the total.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn locations_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<CatalogLocation>> {
+        let rows = Loaders::of(ctx)?.catalog().locations().await?;
+        let mut all: Vec<CatalogLocation> = rows.into_iter().map(CatalogLocation::from).collect();
+        paged::sort_by_key(&mut all);
+        let window = paged::window(ctx, "locations", all, first, after.as_deref())?;
+        Ok(window.connection(Vec::new(), |l| l))
+    }
+
+    /// What the last read of each source could not accept (of one `source` when
+    /// given), newest first, a page with the total.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn processing_errors_connection(
+        &self,
+        ctx: &Context<'_>,
+        source: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<ProcessingError>> {
+        // The operational table is small (one read's errors per source): read whole.
+        let rows = Loaders::of(ctx)?
+            .catalog()
+            .processing_errors(source.as_deref(), i64::MAX)
+            .await?;
+        let mut all: Vec<ProcessingError> = rows.iter().map(ProcessingError::from).collect();
+        paged::sort_by_key(&mut all);
+        let window = paged::window(ctx, "processingErrors", all, first, after.as_deref())?;
+        Ok(window.connection(Vec::new(), |e| e))
+    }
+
+    /// Entities two sources claim, most recently seen first, a page with the total.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    async fn conflicts_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<EntityConflict>> {
+        let rows = Loaders::of(ctx)?.catalog().conflicts(i64::MAX).await?;
+        let mut all: Vec<EntityConflict> = rows.into_iter().map(EntityConflict::from).collect();
+        paged::sort_by_key(&mut all);
+        let window = paged::window(ctx, "conflicts", all, first, after.as_deref())?;
+        Ok(window.connection(Vec::new(), |c| c))
     }
 }

@@ -7,6 +7,7 @@
 //! scope or a list of `entities` is refused (`INVALID_CURSOR`) instead of resuming
 //! somewhere unrelated. It does no SQL (entities held elided aside, see `Loaders`).
 
+use super::closed;
 use super::connection::{page_size, PageInfo};
 use super::entity::{Entity, EntityData, User};
 use super::flat::EntityNodes;
@@ -15,6 +16,7 @@ use super::loaders::Loaders;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{OwnedScope, RootedPage};
+use almanac_store::catalog::kind_of_ref;
 use async_graphql::{Context, SimpleObject};
 
 #[derive(Clone, Debug, SimpleObject)]
@@ -128,13 +130,33 @@ pub async fn owned(
     ctx: &Context<'_>,
     root: &EntityData,
     scope: OwnedScope,
+    kind: Option<Vec<String>>,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<OwnedEntityConnection> {
     let signature = owned_signature(scope);
     let (first, after) = paging(ctx, signature, first, after)?;
     let snapshot = root.snapshot(ctx)?;
-    let page = snapshot.owned_entities(root.entity_ref(), scope, first, after.as_deref());
+    let page = match closed::kinds(&snapshot, "kind", kind.as_deref())? {
+        None => snapshot.owned_entities(root.entity_ref(), scope, first, after.as_deref()),
+        // Some kinds only: every owned entity, those kinds kept, then the page.
+        Some(kinds) => {
+            let mut all = snapshot.owned_entities(root.entity_ref(), scope, usize::MAX, None);
+            all.rows
+                .retain(|e| kinds.contains(kind_of_ref(&e.entity_ref)));
+            let start = match &after {
+                Some(after) => all
+                    .rows
+                    .partition_point(|e| &*e.entity_ref <= after.as_str()),
+                None => 0,
+            };
+            RootedPage {
+                total: all.rows.len(),
+                has_next: all.rows.len().saturating_sub(start) > first,
+                rows: all.rows.into_iter().skip(start).take(first).collect(),
+            }
+        }
+    };
     let (rows, page_info, total_count) =
         rows(ctx, &snapshot, page, signature, after.is_some()).await?;
     let edges: Vec<OwnedEntityEdge> = rows

@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 /// Fields whose answers do not follow from the snapshot position.
 const UNTAGGED_FIELDS: &[&str] = &[
     "processingErrors",
+    "processingErrorsConnection",
     "conflicts",
+    "conflictsConnection",
     "errors",
     // A filter input, so it may come in the variables too.
     "hasProcessingErrors",
@@ -28,6 +30,7 @@ const UNTAGGED_FIELDS: &[&str] = &[
     "history",
     // A projection table, read from SQL: its position is the projector's.
     "locations",
+    "locationsConnection",
 ];
 
 /// What was asked, hashed: the tag's second half.

@@ -27,8 +27,11 @@ use serde_json::Value;
 macro_rules! entity_type {
     ($(#[$doc:meta])* $ty:ident, kind = $kind:literal,
      $(owned = ($owned:path, $owned_doc:literal),)? $(members = $members_doc:literal,)?
+     $(typed = [$(($tname:ident, $tty:ty, $trel:ident, $tdoc:literal)),* $(,)?],)?
+     $(related = [$(($rname:ident, $rrel:ident, $rdoc:literal)),* $(,)?],)?
      { $($body:tt)* }) => {
-        entity_type!(@object $(#[$doc])* $ty, [$($owned, $owned_doc)?] [$($members_doc)?], { $($body)* });
+        entity_type!(@object $(#[$doc])* $ty, [$($owned, $owned_doc)?] [$($members_doc)?]
+            [$($(($tname, $tty, $trel, $tdoc))*)?] [$($(($rname, $rrel, $rdoc))*)?], { $($body)* });
         impl $crate::graphql::entity::data::KindType for $ty {
             const KIND: &'static str = $kind;
             fn wrap(data: $crate::graphql::entity::data::EntityData) -> Self {
@@ -36,7 +39,9 @@ macro_rules! entity_type {
             }
         }
     };
-    (@object $(#[$doc:meta])* $ty:ident, [$($owned:path, $owned_doc:literal)?] [$($members_doc:literal)?], { $($body:tt)* }) => {
+    (@object $(#[$doc:meta])* $ty:ident, [$($owned:path, $owned_doc:literal)?] [$($members_doc:literal)?]
+     [$(($tname:ident, $tty:ty, $trel:ident, $tdoc:literal))*] [$(($rname:ident, $rrel:ident, $rdoc:literal))*],
+     { $($body:tt)* }) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
         pub struct $ty(pub $crate::graphql::entity::data::EntityData);
@@ -143,6 +148,18 @@ macro_rules! entity_type {
             ) -> $crate::error::Result<Vec<$crate::graphql::entity::Relation>> {
                 Box::pin($crate::graphql::entity::common::relations(&self.0, ctx, relation_type)).await
             }
+            /// The same relations as a connection, by type then target ref: `type`
+            /// keeps one type (an unknown one is `UNKNOWN_VALUE`, with a did-you-mean).
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn relations_connection(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(name = "type")] relation_type: Option<String>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::error::Result<$crate::graphql::paged::Connection<$crate::graphql::entity::Relation>> {
+                Box::pin($crate::graphql::entity::common::relations_connection(&self.0, ctx, relation_type, first, after)).await
+            }
             /// Processing errors the last read recorded for this entity.
             pub(crate) async fn errors(&self, ctx: &async_graphql::Context<'_>) -> $crate::error::Result<Vec<$crate::graphql::entity::ProcessingError>> {
                 Box::pin($crate::graphql::entity::common::errors(&self.0, ctx)).await
@@ -150,17 +167,21 @@ macro_rules! entity_type {
             /// The transitive dependencies (OUTGOING, default) or dependents
             /// (INCOMING) along dependsOn/dependencyOf; `viaApis` also counts "consumes
             /// an API that B provides" as depending on B. `depth` defaults to the
-            /// server's maximum; `kinds` keeps those kinds in the result (the walk
-            /// goes through every kind).
+            /// server's maximum; `kind` keeps those kinds in the result (the walk
+            /// goes through every kind). `items` is the whole walk; `itemsConnection`
+            /// pages it.
             pub(crate) async fn dependencies(
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 depth: Option<i32>,
                 direction: Option<$crate::graphql::dependencies::DependencyDirection>,
+                #[graphql(deprecation = "named `kind`, as every filter argument (singular name, list of values)")]
                 kinds: Option<Vec<String>>,
                 via_apis: Option<bool>,
+                #[graphql(desc = "Keep these kinds in the result (the walk goes through every kind); an unknown kind is `UNKNOWN_VALUE`.")]
+                kind: Option<Vec<String>>,
             ) -> $crate::error::Result<$crate::graphql::dependencies::Dependencies> {
-                Box::pin($crate::graphql::dependencies::dependencies(&self.0, ctx, depth, direction, kinds, via_apis)).await
+                Box::pin($crate::graphql::dependencies::dependencies(&self.0, ctx, depth, direction, $crate::graphql::dependencies::either(kind, kinds), via_apis)).await
             }
             /// The same walk as `dependencies`, as nodes (the root included, at
             /// depth 0) and edges, cycles included, ready to draw.
@@ -169,10 +190,13 @@ macro_rules! entity_type {
                 ctx: &async_graphql::Context<'_>,
                 depth: Option<i32>,
                 direction: Option<$crate::graphql::dependencies::DependencyDirection>,
+                #[graphql(deprecation = "named `kind`, as every filter argument (singular name, list of values)")]
                 kinds: Option<Vec<String>>,
                 via_apis: Option<bool>,
+                #[graphql(desc = "Keep these kinds in the result (the walk goes through every kind); an unknown kind is `UNKNOWN_VALUE`.")]
+                kind: Option<Vec<String>>,
             ) -> $crate::error::Result<$crate::graphql::dependencies::DependencyGraph> {
-                Box::pin($crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, kinds, via_apis)).await
+                Box::pin($crate::graphql::dependencies::dependency_graph(&self.0, ctx, depth, direction, $crate::graphql::dependencies::either(kind, kinds), via_apis)).await
             }
 
             /// The entity's events with what each changed, newest first by
@@ -197,10 +221,44 @@ macro_rules! entity_type {
                 transitive: Option<bool>,
                 first: Option<i32>,
                 after: Option<String>,
+                #[graphql(desc = "Only these kinds (case-insensitive; an unknown kind is `UNKNOWN_VALUE`); `totalCount` counts them.")]
+                kind: Option<Vec<String>>,
             ) -> $crate::error::Result<$crate::graphql::rooted::OwnedEntityConnection> {
-                Box::pin($crate::graphql::rooted::owned(ctx, &self.0, $owned(transitive), first, after.as_deref())).await
+                Box::pin($crate::graphql::rooted::owned(ctx, &self.0, $owned(transitive), kind, first, after.as_deref())).await
             }
             )?
+
+            $(
+            #[doc = $tdoc]
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn $tname(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::error::Result<$crate::graphql::paged::Connection<$tty>> {
+                Box::pin($crate::graphql::paged::related::<$tty>(
+                    ctx, &self.0, almanac_domain::RelationType::$trel, stringify!($tname), first, after.as_deref(),
+                )).await
+            }
+            )*
+
+            $(
+            #[doc = $rdoc]
+            #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+            pub(crate) async fn $rname(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(desc = "Only these kinds (case-insensitive; an unknown kind is `UNKNOWN_VALUE`).")]
+                kind: Option<Vec<String>>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::error::Result<$crate::graphql::paged::Connection<$crate::graphql::entity::Entity>> {
+                Box::pin($crate::graphql::paged::related_any(
+                    ctx, &self.0, almanac_domain::RelationType::$rrel, stringify!($rname), kind, first, after.as_deref(),
+                )).await
+            }
+            )*
 
             $(
             #[doc = $members_doc]
@@ -272,6 +330,7 @@ pub struct Relation {
     pub relation_type: String,
     pub target_ref: String,
     /// The entity whose descriptor declared it (for an inverse, the other end).
+    #[graphql(deprecation = "a ref is named `<role>Ref`; use declaredByRef")]
     pub declared_by: String,
     /// The spec field that declared it, e.g. `spec.members`.
     pub field: String,
@@ -292,6 +351,11 @@ impl std::fmt::Debug for SnapshotRef {
 
 #[ComplexObject]
 impl Relation {
+    /// The ref of the entity whose descriptor declared it (for an inverse, the other end).
+    async fn declared_by_ref(&self) -> &str {
+        &self.declared_by
+    }
+
     /// The target, or null when no such entity exists (a dangling reference).
     async fn target(&self, ctx: &Context<'_>) -> Result<Option<Entity>> {
         let snapshot = match &self.snapshot {
@@ -326,12 +390,11 @@ pub async fn relations(
     ctx: &Context<'_>,
     relation_type: Option<String>,
 ) -> Result<Vec<Relation>> {
-    // A spelling no relation type has keeps nothing.
-    let wanted = match relation_type.as_deref().map(RelationType::parse) {
-        None => None,
-        Some(Some(relation)) => Some(relation),
-        Some(None) => return Ok(Vec::new()),
-    };
+    // A spelling no relation type has is a typo, not "no such relations".
+    let wanted: Option<RelationType> = relation_type
+        .as_deref()
+        .map(|t| crate::graphql::closed::relation_type("type", t))
+        .transpose()?;
     if let Some(past) = &data.relations_then {
         return Ok(past
             .iter()
@@ -353,6 +416,20 @@ pub async fn relations(
         })
         .collect();
     Ok(relations)
+}
+
+/// [`relations`] as a connection, by type then target ref.
+pub async fn relations_connection(
+    data: &EntityData,
+    ctx: &Context<'_>,
+    relation_type: Option<String>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<crate::graphql::paged::Connection<Relation>> {
+    let mut all = relations(data, ctx, relation_type).await?;
+    crate::graphql::paged::sort_by_key(&mut all);
+    let window = crate::graphql::paged::window(ctx, "relations", all, first, after.as_deref())?;
+    Ok(window.connection(Vec::new(), |r| r))
 }
 
 /// What a read of a source could not accept.

@@ -279,6 +279,42 @@ impl EntityData {
         Loaders::of(ctx)?.all(&snapshot, found).await
     }
 
+    /// Targets of this entity's `relation` edges whose ref is of `kind` (lower-case)
+    /// when given, by ref, once each: the live entities of the snapshot hops read,
+    /// and the refs no entity has (dangling), which [`EntityData::targets`] leaves out.
+    pub fn split_targets(
+        &self,
+        ctx: &Context<'_>,
+        relation: RelationType,
+        kind: Option<&str>,
+    ) -> Result<(Snapshot, Vec<Arc<HeldEntity>>, Vec<String>)> {
+        let snapshot = self.snapshot(ctx)?;
+        let wanted = |target: &str| kind.is_none_or(|k| kind_of_ref(target) == k);
+        let mut targets: Vec<String> = match &self.relations_then {
+            Some(past) => past
+                .iter()
+                .filter(|e| e.relation == relation && wanted(&e.target_ref))
+                .map(|e| e.target_ref.clone())
+                .collect(),
+            None => snapshot
+                .relation_rows(self.entity_ref())
+                .filter(|row| row.relation == relation && wanted(row.target_ref))
+                .map(|row| row.target_ref.to_string())
+                .collect(),
+        };
+        targets.sort_unstable();
+        targets.dedup();
+        let mut live = Vec::new();
+        let mut dangling = Vec::new();
+        for target in targets {
+            match snapshot.entity(&target) {
+                Some(entity) => live.push(entity.clone()),
+                None => dangling.push(target),
+            }
+        }
+        Ok((snapshot, live, dangling))
+    }
+
     /// Related entities of type `T` only.
     pub async fn typed<T: KindType>(
         &self,

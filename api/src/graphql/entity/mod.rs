@@ -15,7 +15,7 @@ mod other;
 
 pub use catalog_kinds::{Api, Component, Domain, Resource, System};
 pub use common::{Link, ProcessingError, Profile, Relation};
-pub use data::EntityData;
+pub use data::{EntityData, KindType};
 pub use org::{Group, User};
 pub use other::{GenericEntity, Location, Template};
 
@@ -116,6 +116,15 @@ use serde_json::Value;
         desc = "Every relation whose source is this entity, inverses included."
     ),
     field(
+        name = "relationsConnection",
+        method = "relations_connection",
+        ty = "super::paged::Connection<Relation>",
+        arg(name = "type", ty = "Option<String>"),
+        arg(name = "first", ty = "Option<i32>"),
+        arg(name = "after", ty = "Option<String>"),
+        desc = "The relations as a connection, by type then target ref."
+    ),
+    field(
         name = "errors",
         ty = "Vec<ProcessingError>",
         desc = "Processing errors the last read recorded for this entity."
@@ -125,8 +134,13 @@ use serde_json::Value;
         ty = "Dependencies",
         arg(name = "depth", ty = "Option<i32>"),
         arg(name = "direction", ty = "Option<DependencyDirection>"),
-        arg(name = "kinds", ty = "Option<Vec<String>>"),
+        arg(
+            name = "kinds",
+            ty = "Option<Vec<String>>",
+            deprecation = "named `kind`, as every filter argument (singular name, list of values)"
+        ),
         arg(name = "viaApis", ty = "Option<bool>"),
+        arg(name = "kind", ty = "Option<Vec<String>>"),
         desc = "The transitive dependencies (OUTGOING) or dependents (INCOMING)."
     ),
     field(
@@ -135,8 +149,13 @@ use serde_json::Value;
         ty = "DependencyGraph",
         arg(name = "depth", ty = "Option<i32>"),
         arg(name = "direction", ty = "Option<DependencyDirection>"),
-        arg(name = "kinds", ty = "Option<Vec<String>>"),
+        arg(
+            name = "kinds",
+            ty = "Option<Vec<String>>",
+            deprecation = "named `kind`, as every filter argument (singular name, list of values)"
+        ),
         arg(name = "viaApis", ty = "Option<bool>"),
+        arg(name = "kind", ty = "Option<Vec<String>>"),
         desc = "The same walk as nodes and edges, ready to draw."
     ),
     field(

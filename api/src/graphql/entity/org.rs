@@ -33,6 +33,9 @@ entity_type!(
         owns), a page by ref, with the total across pages."),
     members = " Users in this group (`transitive`: and in every group below it), a page by \
         ref, with the total across pages.",
+    typed = [
+        (children_connection, Group, ParentOf, " Its child groups, a page by ref, with the total."),
+    ],
     {
     async fn profile(&self) -> Option<Profile> {
         Profile::of(&self.0)
@@ -40,6 +43,7 @@ entity_type!(
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
         self.0.typed_one(ctx, RelationType::ChildOf).await
     }
+    #[graphql(deprecation = "unbounded; use childrenConnection(first, after)")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         self.0.typed(ctx, RelationType::ParentOf).await
     }
@@ -69,11 +73,15 @@ entity_type!(
     User, kind = "User",
     owned = (user_scope, " What the user owns (`transitive`: and what the groups the user \
         is a direct member of own), a page by ref, with the total across pages."),
+    typed = [
+        (member_of_connection, Group, MemberOf, " Groups the user belongs to, a page by ref, with the total."),
+    ],
     {
     async fn profile(&self) -> Option<Profile> {
         Profile::of(&self.0)
     }
     /// Groups the user belongs to, declared on either side.
+    #[graphql(deprecation = "unbounded; use memberOfConnection(first, after)")]
     async fn member_of(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         self.0.typed(ctx, RelationType::MemberOf).await
     }

@@ -22,5 +22,5 @@ entity_type!(
 
 entity_type!(@object
     /// An entity of a kind Almanac has no type for; read its `spec` as JSON.
-    GenericEntity, [] [], {
+    GenericEntity, [] [] [] [], {
 });

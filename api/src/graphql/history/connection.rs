@@ -6,10 +6,12 @@
 use super::event::{details_for_versions, HistoryEvent};
 use super::event_log;
 use crate::error::{ApiError, ErrorCode, Result};
+use crate::graphql::closed;
 use crate::graphql::connection::{page_size, PageInfo};
 use crate::graphql::filter::canonical_ref;
 use crate::graphql::ids::{decode_cursor, encode_cursor};
 use crate::limits::GraphqlLimits;
+use almanac_readmodel::Snapshot;
 use almanac_store::log::FeedFilter;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -30,11 +32,23 @@ pub enum HistoryOrder {
 pub struct EventFilter {
     /// Exactly this actor (`ingest:<location>` or a token's subject).
     pub actor: Option<String>,
-    /// Entity kinds, case-insensitive (`component`, `API`, ...).
-    pub kinds: Option<Vec<String>>,
+    /// Entity kinds, case-insensitive (`component`, `API`, ...); an unknown
+    /// kind is `UNKNOWN_VALUE`, with a did-you-mean.
+    pub kind: Option<Vec<String>>,
     /// Entity refs (`kind:[namespace/]name`).
+    #[graphql(name = "ref")]
+    pub entity_ref: Option<Vec<String>>,
+    /// Event types (`EntityUpdated`, ...); an unknown one is `UNKNOWN_VALUE`.
+    #[graphql(name = "type")]
+    pub event_type: Option<Vec<String>>,
+    /// Entity kinds.
+    #[graphql(deprecation = "named `kind`, as every filter field (singular name, list of values)")]
+    pub kinds: Option<Vec<String>>,
+    /// Entity refs.
+    #[graphql(deprecation = "named `ref`, as every filter field (singular name, list of values)")]
     pub refs: Option<Vec<String>>,
-    /// Event types (`EntityUpdated`, ...).
+    /// Event types.
+    #[graphql(deprecation = "named `type`, as every filter field (singular name, list of values)")]
     pub types: Option<Vec<String>>,
     /// Recorded at or after.
     pub since: Option<DateTime<Utc>>,
@@ -43,20 +57,34 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
-    pub fn compile(filter: Option<&EventFilter>) -> Result<FeedFilter> {
+    /// The feed's filter; kinds are checked against those `snapshot` knows (when
+    /// there is one), event types against the log's.
+    pub fn compile(
+        filter: Option<&EventFilter>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<FeedFilter> {
         let Some(filter) = filter else {
             return Ok(FeedFilter::default());
         };
-        let streams = filter
-            .refs
-            .as_ref()
+        let both = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| {
+            crate::graphql::dependencies::either(a.clone(), b.clone())
+        };
+        let kinds = both(&filter.kind, &filter.kinds);
+        if let (Some(snapshot), Some(kinds)) = (snapshot, &kinds) {
+            closed::kinds(snapshot, "filter.kind", Some(kinds))?;
+        }
+        let event_types = both(&filter.event_type, &filter.types);
+        if let Some(types) = &event_types {
+            closed::event_types("filter.type", types)?;
+        }
+        let streams = both(&filter.entity_ref, &filter.refs)
             .map(|refs| refs.iter().map(|r| canonical_ref(r, None)).collect())
             .transpose()?;
         Ok(FeedFilter {
             actor: filter.actor.clone(),
-            kinds: filter.kinds.clone(),
+            kinds,
             streams,
-            event_types: filter.types.clone(),
+            event_types,
             since: filter.since,
             until: filter.until,
         })
@@ -189,7 +217,8 @@ pub async fn events_page(
     after: Option<&str>,
 ) -> Result<HistoryEventConnection> {
     let first = page_size(&limits(ctx), first)?;
-    let filter = EventFilter::compile(filter)?;
+    let snapshot = crate::graphql::loaders::Loaders::snapshot(ctx).ok();
+    let filter = EventFilter::compile(filter, snapshot.as_ref())?;
     let after: Option<FeedCursor> = after.map(decode_cursor).transpose()?;
     let rows = event_log(ctx)?
         .read_feed_filtered(after.as_ref().map_or(0, |c| c.p), first + 1, &filter)

@@ -129,6 +129,11 @@ pub struct HistoryEvent {
 }
 
 impl HistoryEvent {
+    /// The ref of the entity the event is about; None for a location's event.
+    fn about(&self) -> Option<&str> {
+        (!self.event.stream.starts_with("location/")).then_some(self.event.stream.as_str())
+    }
+
     /// An event whose changes are worked out when asked for.
     pub fn new(event: StoredEvent) -> Self {
         Self {
@@ -181,9 +186,18 @@ impl HistoryEvent {
     }
 
     /// The entity's canonical ref; null for a location's event.
-    #[graphql(name = "ref")]
+    #[graphql(
+        name = "ref",
+        deprecation = "a ref of another entity (or of the one a record is about) is named `entityRef` / `<role>Ref`; use entityRef"
+    )]
     async fn entity_ref(&self) -> Option<&str> {
-        (!self.event.stream.starts_with("location/")).then_some(self.event.stream.as_str())
+        self.about()
+    }
+
+    /// The canonical ref of the entity the event is about; null for a location's event.
+    #[graphql(name = "entityRef")]
+    async fn about_ref(&self) -> Option<&str> {
+        self.about()
     }
 
     /// The global id of the entity the event is about (for `EntityRemoved`,

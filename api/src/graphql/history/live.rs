@@ -367,7 +367,8 @@ impl Subscription {
         filter: Option<EventFilter>,
         after_position: Option<Long>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HistoryEvent>>> {
-        let filter = EventFilter::compile(filter.as_ref())?;
+        let snapshot = crate::graphql::loaders::Loaders::snapshot(ctx).ok();
+        let filter = EventFilter::compile(filter.as_ref(), snapshot.as_ref())?;
         start(ctx, filter, after_position.map(|p| p.0)).await
     }
 
