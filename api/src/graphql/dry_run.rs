@@ -6,12 +6,11 @@
 //! writer that came in between. It does not read locations (`analyzeLocation`
 //! would) and never touches the log.
 
-use super::loaders::Loaders;
 use super::push;
 use super::results::{ConflictSummary, DescriptorError, ExpectedVersion, VersionMismatch};
-use crate::error::Result;
 use almanac_ingest::ReadOutcome;
-use async_graphql::{Context, SimpleObject};
+use almanac_readmodel::Snapshot;
+use async_graphql::SimpleObject;
 use std::collections::HashMap;
 
 /// What a push of these documents would meet now; nothing was written.
@@ -32,11 +31,11 @@ pub struct EntityValidation {
 
 /// Every check of a push of `outcome` to the source `source_key` (`api:<name>`).
 pub fn validate(
-    ctx: &Context<'_>,
+    snapshot: &Snapshot,
     outcome: &ReadOutcome,
     source_key: &str,
     expected: &[ExpectedVersion],
-) -> Result<EntityValidation> {
+) -> EntityValidation {
     let refs = push::pushed_refs(outcome);
     let mut errors = Vec::new();
     if let Err(invalid) = push::check_documents(outcome) {
@@ -56,7 +55,6 @@ pub fn validate(
         errors.extend(invalid.errors);
         HashMap::new()
     });
-    let snapshot = Loaders::snapshot(ctx)?;
     let mut conflicts = Vec::new();
     let mut version_conflicts = Vec::new();
     for entity_ref in &refs {
@@ -79,11 +77,11 @@ pub fn validate(
             }
         }
     }
-    Ok(EntityValidation {
+    EntityValidation {
         valid: errors.is_empty() && conflicts.is_empty() && version_conflicts.is_empty(),
         refs,
         errors,
         conflicts,
         version_conflicts,
-    })
+    }
 }

@@ -15,6 +15,7 @@ mod digest;
 mod directory;
 mod fetch;
 mod frontier;
+mod lineage;
 mod location;
 mod outcome;
 mod parse;
@@ -30,6 +31,7 @@ use futures::stream::{self, StreamExt};
 
 pub use allow::{redact, AllowRule, HostCredentials, ReadPolicy, Refusal};
 pub use digest::{Digests, DIGEST_FORMAT};
+pub use lineage::location_target_keys;
 
 use crate::progress::Progress;
 pub use outcome::{ReadFailure, ReadFile, ReadOutcome, Unchanged};
