@@ -391,6 +391,42 @@ impl Entity {
             })
     }
 
+    /// Canonical ref of `spec.domain` (a system's `partOf` its domain).
+    pub fn domain_ref(&self) -> Option<&Arc<str>> {
+        self.declared
+            .iter()
+            .find(|row| row.field.as_str() == "spec.domain")
+            .map(|row| &row.target_ref)
+    }
+
+    /// The held fields `descriptor_json` leaves out whose dotted path (`metadata.labels`)
+    /// `wanted` accepts, as one object shaped like the descriptor; `None` when none are.
+    pub(crate) fn left_out_fields(&self, wanted: impl Fn(&str) -> bool) -> Option<Value> {
+        let mut fields = serde_json::Map::new();
+        for (bit, (path, name)) in HELD.iter().zip(HELD_NAMES).enumerate() {
+            if self.left_out & (1 << bit) == 0 || !wanted(name) {
+                continue;
+            }
+            // Every held path is a top-level key or one below one.
+            let value = self.held_value(path);
+            match path {
+                [key] => {
+                    fields.insert(key.to_string(), value);
+                }
+                [parent, key] => {
+                    let slot = fields
+                        .entry(parent.to_string())
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                    if let Some(object) = slot.as_object_mut() {
+                        object.insert(key.to_string(), value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (!fields.is_empty()).then_some(Value::Object(fields))
+    }
+
     /// `backstage.io/managed-by-location`: the source that holds the entity.
     pub fn source(&self) -> Option<&str> {
         self.annotations
@@ -465,6 +501,20 @@ const HELD: [&[&str]; 10] = [
     &["metadata", "tags"],
     &["spec", "type"],
     &["spec", "lifecycle"],
+];
+
+/// [`HELD`]'s paths, dotted.
+const HELD_NAMES: [&str; 10] = [
+    "kind",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.title",
+    "metadata.description",
+    "metadata.labels",
+    "metadata.annotations",
+    "metadata.tags",
+    "spec.type",
+    "spec.lifecycle",
 ];
 
 /// The object holding the last key of `path`, and that key.

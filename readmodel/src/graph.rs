@@ -201,7 +201,7 @@ impl Snapshot {
     }
 
     /// The refs whose ownership counts as the root's, for `scope`.
-    fn owners(&self, root: &str, scope: OwnedScope) -> BTreeSet<Arc<str>> {
+    pub(crate) fn owners(&self, root: &str, scope: OwnedScope) -> BTreeSet<Arc<str>> {
         match scope {
             OwnedScope::Direct => self.group_tree(root, false),
             OwnedScope::Subgroups => self.group_tree(root, true),

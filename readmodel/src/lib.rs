@@ -6,7 +6,7 @@
 //! Pure, like `almanac_domain`: no IO, no async, no SQL, no clock. Reading the log,
 //! publishing a new snapshot per batch, waking on NOTIFY and serving GraphQL are the
 //! server's; history, time travel and the full text of large fields stay in PostgreSQL.
-//! The queries mirror `store::catalog`'s semantics so either can answer a request.
+//! It is the one engine that answers the query vocabulary (`query`).
 
 pub mod entity;
 mod fast;
@@ -14,6 +14,7 @@ pub mod filter;
 pub mod footprint;
 pub mod graph;
 pub mod list;
+mod path;
 pub mod query;
 mod rows;
 mod search;
@@ -24,8 +25,10 @@ pub use entity::{Entity, Link, RelationField, RelationRow, StringMap, ELIDE_BYTE
 pub use graph::{Ancestor, Reached, RootedPage, Walk, WalkEdge, MAX_ANCESTRY};
 pub use list::{Facet, ListPage, Listed, Scored, SearchPage};
 pub use query::{
-    Direction, FacetField, Filter, OrderDirection, OrderField, OrderKey, OwnedScope, TextQuery,
-    TextQueryError, WalkLimits, MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
+    check_count, check_values, Direction, FacetField, FieldPath, Filter, FilterInputError,
+    OrderDirection, OrderField, OrderKey, OwnedScope, PathTest, TextQuery, TextQueryError,
+    WalkLimits, MAX_FILTER_VALUES, MAX_FILTER_VALUE_BYTES, MAX_PATH_BYTES, MAX_PATH_SEGMENTS,
+    MAX_SEARCH_BYTES, MAX_SEARCH_TERMS,
 };
 pub use rows::RowRef;
 pub use snapshot::{Advanced, Build, LogEvent, Relations, Skipped, Snapshot, INDEX_EVERY};

@@ -15,7 +15,10 @@ use std::sync::Arc;
 use crate::entity::Entity;
 use crate::fast::HashMap;
 use crate::filter::Compiled;
-use crate::query::{FacetField, Filter, OrderDirection, OrderField, OrderKey, TextQuery};
+use crate::path::{values_at, Found};
+use crate::query::{
+    FacetField, FieldPath, Filter, OrderDirection, OrderField, OrderKey, TextQuery,
+};
 use crate::search::Keep;
 use crate::snapshot::Snapshot;
 
@@ -55,7 +58,8 @@ pub struct Scored {
     pub score: f64,
 }
 
-/// Every facet field, for the counts kept per batch.
+/// The facet fields whose counts over the whole catalog are kept per batch (the others are
+/// counted by a scan when asked).
 pub(crate) const FACET_FIELDS: [FacetField; 6] = [
     FacetField::Kind,
     FacetField::Namespace,
@@ -65,9 +69,14 @@ pub(crate) const FACET_FIELDS: [FacetField; 6] = [
     FacetField::Tag,
 ];
 
-/// The values an entity counts for in `field` (none when it has no value).
+/// The values an entity counts for in `field` (none when it has no value). `Domain` is the
+/// entity's own `spec.domain` only: [`Snapshot::facet_values`] adds a system's.
 pub(crate) fn facet_values(entity: &Entity, field: FacetField) -> Vec<&str> {
     match field {
+        FacetField::System => entity.system_ref.as_deref().into_iter().collect(),
+        FacetField::Domain => entity.domain_ref().map(|d| &**d).into_iter().collect(),
+        FacetField::LabelKey => entity.labels.iter().map(|(k, _)| k).collect(),
+        FacetField::AnnotationKey => entity.annotations.iter().map(|(k, _)| k).collect(),
         FacetField::Kind => vec![&*entity.kind],
         FacetField::Namespace => vec![&*entity.namespace],
         FacetField::Type => entity.spec_type.as_deref().into_iter().collect(),
@@ -134,9 +143,21 @@ fn top<T>(mut rows: Vec<T>, first: usize, cmp: impl Fn(&T, &T) -> Ordering) -> (
 }
 
 impl Snapshot {
-    fn matching(&self, filter: &Filter) -> impl Iterator<Item = &Arc<Entity>> {
+    fn matching<'s>(&'s self, filter: &Filter) -> impl Iterator<Item = &'s Arc<Entity>> + 's {
         let compiled = Compiled::new(filter, self);
         self.entities().filter(move |e| compiled.test(e))
+    }
+
+    /// The values `entity` counts for in `field`: its domain through its system too.
+    pub(crate) fn facet_values<'a>(
+        &'a self,
+        entity: &'a Entity,
+        field: FacetField,
+    ) -> Vec<&'a str> {
+        match field {
+            FacetField::Domain => self.domain_of(entity).map(|d| &**d).into_iter().collect(),
+            _ => facet_values(entity, field),
+        }
     }
 
     /// Up to `first` entities after `after` (the sort keys of the previous page's last row,
@@ -295,7 +316,8 @@ impl Snapshot {
     pub fn facets(&self, field: FacetField, filter: &Filter, limit: usize) -> Vec<Facet> {
         let most_frequent =
             |a: &(&str, i64), b: &(&str, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
-        let counts: Vec<(&str, i64)> = if *filter == Filter::all() {
+        let counts: Vec<(&str, i64)> = if *filter == Filter::all() && FACET_FIELDS.contains(&field)
+        {
             self.state
                 .facets
                 .get(&field)
@@ -306,7 +328,7 @@ impl Snapshot {
         } else {
             let mut counts: HashMap<&str, i64> = HashMap::default();
             for entity in self.matching(filter) {
-                for value in facet_values(entity, field) {
+                for value in self.facet_values(entity, field) {
                     *counts.entry(value).or_insert(0) += 1;
                 }
             }
@@ -314,6 +336,40 @@ impl Snapshot {
         };
         // Thousands of owners, twenty asked: select those, then sort and copy them only.
         let (counts, _) = top(counts, limit, most_frequent);
+        counts
+            .into_iter()
+            .map(|(value, count)| Facet {
+                value: value.to_string(),
+                count,
+            })
+            .collect()
+    }
+
+    /// Values at `path` (see [`FieldPath`]) among the entities `filter` keeps, most frequent
+    /// first, then by value: strings as written, numbers and booleans as JSON writes them,
+    /// each counted once per entity; objects, arrays (their elements count) and elided
+    /// leaves (spec strings over `ELIDE_BYTES`, whose text is not in memory) are not
+    /// values. A scan of the filtered set.
+    pub fn path_facets(&self, path: &FieldPath, filter: &Filter, limit: usize) -> Vec<Facet> {
+        let mut counts: HashMap<String, i64> = HashMap::default();
+        for entity in self.matching(filter) {
+            let mut texts: Vec<String> = values_at(entity, path)
+                .into_iter()
+                .filter_map(|found| match found {
+                    Found::Text(text) | Found::Scalar(text) => Some(text),
+                    Found::Elided | Found::Node => None,
+                })
+                .collect();
+            texts.sort_unstable();
+            texts.dedup();
+            for text in texts {
+                *counts.entry(text).or_insert(0) += 1;
+            }
+        }
+        let counts: Vec<(&str, i64)> = counts.iter().map(|(v, c)| (v.as_str(), *c)).collect();
+        let (counts, _) = top(counts, limit, |a, b| {
+            b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0))
+        });
         counts
             .into_iter()
             .map(|(value, count)| Facet {

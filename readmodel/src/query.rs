@@ -1,9 +1,15 @@
 //! The catalog query vocabulary: what a caller may ask of the catalog (a filter tree, free
-//! text, an order, a facet, a dependency walk), shared by the two engines that answer it:
-//! the in-memory [`Snapshot`](crate::Snapshot) and the store's SQL (`store::catalog`).
-//! One definition, so the two cannot drift in what they accept.
+//! text, an order, a facet, a dependency walk). The in-memory [`Snapshot`](crate::Snapshot)
+//! is the one engine that answers it: `store::catalog` no longer answers lists, filters or
+//! facets in SQL (it reads whole rows by ref and operational state only), so there is no
+//! second engine to keep in step. The GraphQL `EntityFilter` and the REST `by-query`
+//! filters both become this tree.
 //!
-//! It only describes and bounds a query; it evaluates nothing.
+//! It only describes and bounds a query; it evaluates nothing. The bounds of the inputs a
+//! caller turns into it (paths, value lists) are here too, so every front end refuses the
+//! same things with the same message.
+
+use almanac_domain::RelationType;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
@@ -30,6 +36,44 @@ pub enum Filter {
     Text(TextQuery),
     /// Exactly these canonical refs.
     Ref(Vec<String>),
+    /// Has a `relation` edge to `target` (a canonical ref), or to anything when `None`.
+    /// Edges go both ways, as `Snapshot::relations_from`: a component with `spec.system:
+    /// payments` is `partOf` `system:default/payments`, and the system `hasPart` it. The
+    /// target need not exist.
+    Relation {
+        relation: RelationType,
+        target: Option<String>,
+    },
+    /// Owned (`spec.owner`) by any of these canonical refs or by what is under them: a
+    /// group and every group below it (`parentOf`, transitively); a user and every group
+    /// the user is a direct member of; any other ref alone. The scopes of
+    /// `ownedEntities(transitive: true)` on a group and on a user.
+    OwnerTransitive(Vec<String>),
+    /// `spec.system` is any of these canonical refs.
+    System(Vec<String>),
+    /// In any of these domains (canonical refs): a system whose `spec.domain` is one, or
+    /// an entity whose `spec.system` is such a system.
+    Domain(Vec<String>),
+    /// A metadata or spec path (see [`FieldPath`]) that exists or holds one of some values.
+    Path {
+        path: FieldPath,
+        test: PathTest,
+    },
+    /// Declares a relation (in its own spec) whose target is no entity of the catalog.
+    HasDanglingRelations,
+}
+
+/// What a [`Filter::Path`] asks of the values at its path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathTest {
+    /// The path reaches a value other than `null` (an object, an array, an elided leaf
+    /// included).
+    Exists,
+    /// A scalar at the path equals any of these, case-insensitively (numbers and booleans
+    /// as JSON writes them, `3`, `true`). Through an array, any element counts. An elided
+    /// leaf (a spec string over `ELIDE_BYTES`) equals none: every value here is at most
+    /// [`MAX_FILTER_VALUE_BYTES`], shorter than any elided text.
+    Equals(Vec<String>),
 }
 
 impl Filter {
@@ -45,6 +89,108 @@ impl Filter {
             _ => 1,
         }
     }
+}
+
+/// Most bytes of a [`FieldPath`].
+pub const MAX_PATH_BYTES: usize = 256;
+/// Most dot-separated segments of a [`FieldPath`].
+pub const MAX_PATH_SEGMENTS: usize = 16;
+/// Most values in one list of a filter built from the new inputs (a path's `in`, refs of
+/// `system`, `domain`, a transitive owner, relation conditions).
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Most bytes of one value a path is compared with: a spec scalar's bound
+/// (`MAX_SPEC_TEXT_BYTES`), far below `ELIDE_BYTES`, so an elided leaf never equals one.
+pub const MAX_FILTER_VALUE_BYTES: usize = almanac_domain::validation::limits::MAX_SPEC_TEXT_BYTES;
+
+/// A path or a value list a caller cannot filter by. Its message names the limit; the
+/// caller prefixes the input field it came from.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterInputError {
+    #[error("the path must not be empty")]
+    EmptyPath,
+    #[error("the path is {bytes} bytes; the limit is {MAX_PATH_BYTES}")]
+    PathTooLong { bytes: usize },
+    #[error("the path has {segments} segments; the limit is {MAX_PATH_SEGMENTS}")]
+    PathTooDeep { segments: usize },
+    #[error("the path {path:?} has an empty segment (a leading, trailing or doubled dot)")]
+    EmptySegment { path: String },
+    #[error("the path must not contain control characters")]
+    ControlCharacter,
+    #[error("the list has {values} values; the limit is {MAX_FILTER_VALUES}")]
+    TooManyValues { values: usize },
+    #[error("a value is {bytes} bytes; the limit is {MAX_FILTER_VALUE_BYTES}")]
+    ValueTooLong { bytes: usize },
+    #[error("a value must not contain a NUL character")]
+    Nul,
+}
+
+/// A dotted path into an entity's descriptor: `spec.lifecycle`, `metadata.labels.tier`,
+/// `metadata.annotations.backstage.io/techdocs-ref`.
+///
+/// Keys are matched as Backstage's entity filters match them: the path names a value when
+/// the keys from the root down to it, joined with dots, spell the path (ASCII
+/// case-insensitively). A key containing dots is therefore written as it is, with no
+/// escaping: `metadata.annotations.backstage.io/techdocs-ref` is the annotation
+/// `backstage.io/techdocs-ref`. Where two readings exist (a key `a.b`, and a key `a`
+/// holding `b`), both are read. An array is passed through: `metadata.tags` names each
+/// tag, `spec.targets` each target, with no index in the path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldPath {
+    text: String,
+}
+
+impl FieldPath {
+    pub fn parse(text: &str) -> Result<FieldPath, FilterInputError> {
+        if text.is_empty() {
+            return Err(FilterInputError::EmptyPath);
+        }
+        if text.len() > MAX_PATH_BYTES {
+            return Err(FilterInputError::PathTooLong { bytes: text.len() });
+        }
+        if text.chars().any(char::is_control) {
+            return Err(FilterInputError::ControlCharacter);
+        }
+        let segments = text.split('.').count();
+        if segments > MAX_PATH_SEGMENTS {
+            return Err(FilterInputError::PathTooDeep { segments });
+        }
+        if text.split('.').any(str::is_empty) {
+            return Err(FilterInputError::EmptySegment {
+                path: text.to_string(),
+            });
+        }
+        Ok(FieldPath {
+            text: text.to_string(),
+        })
+    }
+
+    /// The path as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// `values` if it is within [`MAX_FILTER_VALUES`] entries of at most
+/// [`MAX_FILTER_VALUE_BYTES`] each.
+pub fn check_values(values: &[String]) -> Result<(), FilterInputError> {
+    check_count(values.len())?;
+    for value in values {
+        if value.len() > MAX_FILTER_VALUE_BYTES {
+            return Err(FilterInputError::ValueTooLong { bytes: value.len() });
+        }
+        if value.contains('\0') {
+            return Err(FilterInputError::Nul);
+        }
+    }
+    Ok(())
+}
+
+/// A list of `count` entries, if within [`MAX_FILTER_VALUES`].
+pub fn check_count(count: usize) -> Result<(), FilterInputError> {
+    if count > MAX_FILTER_VALUES {
+        return Err(FilterInputError::TooManyValues { values: count });
+    }
+    Ok(())
 }
 
 /// Most bytes of search text (after trimming and collapsing whitespace).
@@ -150,6 +296,14 @@ pub enum FacetField {
     Lifecycle,
     Owner,
     Tag,
+    /// `spec.system` (a canonical ref).
+    System,
+    /// The domain as [`Filter::Domain`] reads it (a canonical ref).
+    Domain,
+    /// The keys of `metadata.labels` (each entity counts once per key).
+    LabelKey,
+    /// The keys of `metadata.annotations`.
+    AnnotationKey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

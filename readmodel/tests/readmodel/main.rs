@@ -2,6 +2,7 @@
 //! them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod filters;
 mod history;
 mod log;
 mod queries;
