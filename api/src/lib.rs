@@ -16,6 +16,8 @@ mod health;
 mod http;
 mod limits;
 mod metrics;
+mod operations;
+mod rest;
 mod server;
 
 pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};

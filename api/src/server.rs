@@ -153,6 +153,17 @@ pub fn router(state: AppState) -> Router {
         .wakes
         .clone()
         .unwrap_or_else(|| WakeHub::new(reads.clone(), state.limits.subscription_poll()));
+    let rest = crate::rest::router(crate::rest::Rest {
+        auth: Arc::new(state.auth.clone()),
+        limits: state.limits.clone(),
+        catalog: catalog.clone(),
+        log: log.clone(),
+        followed: state.followed.clone(),
+        descriptors: state.descriptors.clone(),
+        reading: state.reading.clone(),
+        read_limits: state.read_limits.clone(),
+    })
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let service = GraphqlService {
         schema: graphql::build(
             catalog,
@@ -185,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .with_state(state)
         .merge(graphql)
+        .merge(rest)
         .layer(axum::middleware::from_fn_with_state(
             cors,
             http::cors::layer,

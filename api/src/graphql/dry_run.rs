@@ -7,14 +7,13 @@
 //! `almanac_ingest::analyze_location` what the read would change, against the
 //! log's state (the same function a REST route may call). Neither touches the log.
 
-use super::loaders::Loaders;
 use super::push;
 use super::results::{
     count, ConflictSummary, DescriptorError, ExpectedVersion, IngestIssue, VersionMismatch,
 };
-use crate::error::Result;
 use almanac_ingest::{ErrorReport, LocationAnalysis, ReadOutcome};
-use async_graphql::{Context, SimpleObject};
+use almanac_readmodel::Snapshot;
+use async_graphql::SimpleObject;
 use std::collections::HashMap;
 
 /// What a push of these documents would meet now; nothing was written.
@@ -35,11 +34,11 @@ pub struct EntityValidation {
 
 /// Every check of a push of `outcome` to the source `source_key` (`api:<name>`).
 pub fn validate(
-    ctx: &Context<'_>,
+    snapshot: &Snapshot,
     outcome: &ReadOutcome,
     source_key: &str,
     expected: &[ExpectedVersion],
-) -> Result<EntityValidation> {
+) -> EntityValidation {
     let refs = push::pushed_refs(outcome);
     let mut errors = Vec::new();
     if let Err(invalid) = push::check_documents(outcome) {
@@ -59,7 +58,6 @@ pub fn validate(
         errors.extend(invalid.errors);
         HashMap::new()
     });
-    let snapshot = Loaders::snapshot(ctx)?;
     let mut conflicts = Vec::new();
     let mut version_conflicts = Vec::new();
     for entity_ref in &refs {
@@ -82,13 +80,13 @@ pub fn validate(
             }
         }
     }
-    Ok(EntityValidation {
+    EntityValidation {
         valid: errors.is_empty() && conflicts.is_empty() && version_conflicts.is_empty(),
         refs,
         errors,
         conflicts,
         version_conflicts,
-    })
+    }
 }
 
 /// What reading a location would change now (Backstage's `analyze-location`);

@@ -16,6 +16,7 @@ use super::results::*;
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
+use crate::operations::{Added, Deleted};
 use almanac_domain::EntityRef;
 use almanac_ingest::{
     operations, IngestError, Ingestor, ReadLimits, ReadPolicy, ReconcileOptions, Source,
@@ -191,12 +192,12 @@ impl Mutation {
         };
         let key = pushed.origin();
         let outcome = ingestor(ctx)?.read(std::slice::from_ref(&pushed)).await;
-        super::dry_run::validate(
-            ctx,
+        Ok(super::dry_run::validate(
+            &Loaders::snapshot(ctx)?,
             &outcome,
             &key,
             expected_versions.as_deref().unwrap_or_default(),
-        )
+        ))
     }
 
     /// A dry run of `addLocation` (Backstage's `analyze-location`): what reading
@@ -238,48 +239,31 @@ impl Mutation {
         ctx: &Context<'_>,
         #[graphql(name = "ref")] entity_ref: String,
     ) -> Result<DeleteEntityResult> {
-        let actor = writer(ctx)?;
         // Refs compare by their lower-cased canonical form, which names the stream.
         let parsed = match EntityRef::parse(entity_ref.trim(), None, "default") {
             Ok(parsed) => parsed,
             Err(err) => {
+                writer(ctx)?;
                 return Ok(DeleteEntityResult::InvalidInput(InvalidInput::new(
                     "ref",
                     err.to_string(),
-                )))
+                )));
             }
         };
-        let canonical = parsed.canonical();
-        let not_found = || {
-            Ok(DeleteEntityResult::NotFound(NotFound {
-                message: format!("no entity {canonical}"),
-            }))
-        };
-        let log = log(ctx)?;
-        // The source is judged as projected; pinning the version it was judged
-        // at keeps a concurrent change of hands from being deleted unseen.
-        Ingestor::new(log.clone())
-            .reconciler()
-            .sync_projection()
-            .await?;
-        let rows = Loaders::of(ctx)?
-            .catalog()
-            .entities_by_ref(std::slice::from_ref(&canonical))
-            .await?;
-        let Some(row) = rows.into_iter().next() else {
-            return not_found();
-        };
-        principal(ctx).may_delete(&canonical, row.source.as_deref())?;
-        match operations::delete_entity(log, &parsed, Some(row.version), &actor).await {
-            Ok(Some(_)) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
+        let ingestor = Ingestor::new(log(ctx)?.clone());
+        let catalog = Loaders::of(ctx)?.catalog();
+        match crate::operations::delete_entity(&ingestor, catalog, principal(ctx), &parsed).await? {
+            Deleted::Removed(canonical) => Ok(DeleteEntityResult::DeleteSuccess(DeleteSuccess {
                 id: super::nodes::entity_id(&canonical),
                 entity_ref: canonical,
             })),
-            Ok(None) => not_found(),
-            Err(IngestError::Conflict(detail)) => Ok(DeleteEntityResult::InvalidInput(
-                InvalidInput::new("ref", format!("{detail}; nothing was deleted, try again")),
-            )),
-            Err(other) => Err(other.into()),
+            Deleted::NotFound(canonical) => Ok(DeleteEntityResult::NotFound(NotFound {
+                message: format!("no entity {canonical}"),
+            })),
+            Deleted::Stale(detail) => Ok(DeleteEntityResult::InvalidInput(InvalidInput::new(
+                "ref",
+                format!("{detail}; nothing was deleted, try again"),
+            ))),
         }
     }
 
@@ -293,26 +277,25 @@ impl Mutation {
         #[graphql(name = "type")] location_type: String,
         target: String,
     ) -> Result<AddLocationResult> {
-        let actor = principal(ctx).admin("addLocation")?.to_string();
         let allow_files = ctx
             .data::<GraphqlLimits>()
             .is_ok_and(|l| l.allow_file_locations);
-        if location_type == "file" && !allow_files {
-            return Ok(AddLocationResult::InvalidInput(InvalidInput::new(
-                "type",
-                "file locations cannot be added through the API on this server \
-                 (configure them, or set graphql.allow_file_locations); use a url location",
-            )));
-        }
-        match operations::add_location(&ingestor(ctx)?, &location_type, &target, &actor).await {
-            Ok((id, report)) => Ok(AddLocationResult::AddLocationSuccess(LocationSuccess {
+        let added = crate::operations::add_location(
+            &ingestor(ctx)?,
+            allow_files,
+            principal(ctx),
+            &location_type,
+            &target,
+        )
+        .await?;
+        match added {
+            Added::Read(id, report) => Ok(AddLocationResult::AddLocationSuccess(LocationSuccess {
                 location: location(ctx, &id).await?,
                 summary: IngestSummary::from(&report),
             })),
-            Err(IngestError::Invalid(message)) => Ok(AddLocationResult::InvalidInput(
-                InvalidInput::new("target", message),
+            Added::Invalid(field, message) => Ok(AddLocationResult::InvalidInput(
+                InvalidInput::new(field, message),
             )),
-            Err(other) => Err(other.into()),
         }
     }
 

@@ -424,14 +424,14 @@ fn has_code(error: &async_graphql::ServerError, code: ErrorCode) -> bool {
         .is_some_and(|c| *c == async_graphql::Value::from(code.as_str()))
 }
 
-enum Bounded {
+pub(crate) enum Bounded {
     TooLarge,
     Failed(serde_json::Error),
 }
 
 /// `value` as JSON text, or `TooLarge` as soon as it passes `limit` bytes:
 /// the text is never held beyond the limit.
-fn bounded_json(value: &impl serde::Serialize, limit: usize) -> Result<String, Bounded> {
+pub(crate) fn bounded_json(value: &impl serde::Serialize, limit: usize) -> Result<String, Bounded> {
     struct Capped {
         bytes: Vec<u8>,
         limit: usize,

@@ -16,6 +16,7 @@ mod directory;
 mod fetch;
 mod frontier;
 mod glob;
+mod lineage;
 mod location;
 mod outcome;
 mod parse;
@@ -31,6 +32,7 @@ use futures::stream::{self, StreamExt};
 
 pub use allow::{redact, AllowRule, HostCredentials, ReadPolicy, Refusal};
 pub use digest::{Digests, DIGEST_FORMAT};
+pub use lineage::location_target_keys;
 
 use crate::progress::Progress;
 pub use outcome::{ReadFailure, ReadFile, ReadOutcome, Unchanged};
