@@ -137,6 +137,7 @@ pub async fn vanished(
     origins: &[&str],
     seen: &[&str],
 ) -> Result<Vec<OriginEntity>, StoreError> {
+    crate::source_digests::no_jit(tx.conn()).await?;
     Ok(sqlx::query_as(
         // An anti-join against the seen keys (hashed), not `source <> ALL($2)`:
         // that compares every entity with every key (54k keys x 104k entities

@@ -74,6 +74,8 @@ pub async fn still_valid(
     }
     let sources: Vec<&str> = candidates.iter().map(|(s, _)| s.as_str()).collect();
     let digests: Vec<&[u8]> = candidates.iter().map(|(_, d)| d.as_slice()).collect();
+    let mut tx = pool.begin().await?;
+    no_jit(&mut *tx).await?;
     let rows: Vec<(String, i32)> = sqlx::query_as(
         "SELECT d.source, d.entities FROM source_digests d \
          JOIN unnest($1::text[], $2::bytea[]) AS r(source, digest) \
@@ -85,9 +87,19 @@ pub async fn still_valid(
     )
     .bind(&sources)
     .bind(&digests)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
+}
+
+/// For the rest of this transaction: no JIT compilation. The whole-catalog
+/// statements of a re-read (this check, ingest's vanished-file query) are
+/// estimated costly enough for PostgreSQL to JIT-compile them, which took
+/// 110-130 ms per statement on the 100k bench catalog, more than it saved.
+pub(crate) async fn no_jit(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SET LOCAL jit = off").execute(conn).await?;
+    Ok(())
 }
 
 /// Records what the sources of one ingest chunk were decided from, in the
