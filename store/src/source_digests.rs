@@ -75,7 +75,7 @@ pub async fn still_valid(
     let sources: Vec<&str> = candidates.iter().map(|(s, _)| s.as_str()).collect();
     let digests: Vec<&[u8]> = candidates.iter().map(|(_, d)| d.as_slice()).collect();
     let mut tx = pool.begin().await?;
-    no_jit(&mut *tx).await?;
+    no_jit(&mut tx).await?;
     let rows: Vec<(String, i32)> = sqlx::query_as(
         "SELECT d.source, d.entities FROM source_digests d \
          JOIN unnest($1::text[], $2::bytea[]) AS r(source, digest) \
