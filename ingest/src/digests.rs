@@ -68,6 +68,7 @@ impl DigestRows {
                 .into_iter()
                 .map(|s| (s.clone(), map.get(s).map_or(0, |state| state.version)))
                 .collect(),
+            targets: file.targets.clone(),
         });
     }
 

@@ -15,6 +15,7 @@
 //! re-decision. It decides nothing and computes no digest itself.
 
 use crate::{StoreError, Tx};
+use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::HashMap;
 
@@ -30,17 +31,34 @@ pub struct SourceDigest {
     /// Every stream the decision depended on, with its version right after it
     /// (0: no event yet).
     pub streams: Vec<(String, i64)>,
+    /// What the source leads to besides its own entities (a Location's targets as
+    /// written), for a reader that skips it to follow; opaque here. `None`: nothing.
+    pub targets: Option<Value>,
 }
 
-/// The digest recorded for every source read through `origin` (one statement;
-/// no check of the streams: that is [`still_valid`]).
-pub async fn recorded(pool: &PgPool, origin: &str) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-    let rows: Vec<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT source, digest FROM source_digests WHERE origin = $1")
+/// What a source's last decision was recorded with, as a reader needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub digest: Vec<u8>,
+    /// [`SourceDigest::targets`].
+    pub targets: Option<Value>,
+}
+
+/// The digest (and targets) recorded for every source read through `origin` (one
+/// statement; no check of the streams: that is [`still_valid`]).
+pub async fn recorded(
+    pool: &PgPool,
+    origin: &str,
+) -> Result<HashMap<String, Recorded>, StoreError> {
+    let rows: Vec<(String, Vec<u8>, Option<Value>)> =
+        sqlx::query_as("SELECT source, digest, targets FROM source_digests WHERE origin = $1")
             .bind(origin)
             .fetch_all(pool)
             .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(source, digest, targets)| (source, Recorded { digest, targets }))
+        .collect())
 }
 
 /// Of `candidates` (source, digest of the bytes just read), those whose
@@ -56,6 +74,8 @@ pub async fn still_valid(
     }
     let sources: Vec<&str> = candidates.iter().map(|(s, _)| s.as_str()).collect();
     let digests: Vec<&[u8]> = candidates.iter().map(|(_, d)| d.as_slice()).collect();
+    let mut tx = pool.begin().await?;
+    no_jit(&mut tx).await?;
     let rows: Vec<(String, i32)> = sqlx::query_as(
         "SELECT d.source, d.entities FROM source_digests d \
          JOIN unnest($1::text[], $2::bytea[]) AS r(source, digest) \
@@ -67,9 +87,19 @@ pub async fn still_valid(
     )
     .bind(&sources)
     .bind(&digests)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
+}
+
+/// For the rest of this transaction: no JIT compilation. The whole-catalog
+/// statements of a re-read (this check, ingest's vanished-file query) are
+/// estimated costly enough for PostgreSQL to JIT-compile them, which took
+/// 110-130 ms per statement on the 100k bench catalog, more than it saved.
+pub(crate) async fn no_jit(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SET LOCAL jit = off").execute(conn).await?;
+    Ok(())
 }
 
 /// Records what the sources of one ingest chunk were decided from, in the
@@ -108,22 +138,45 @@ pub async fn record(
            SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::int[]) \
              WITH ORDINALITY AS r(source, origin, digest, entities, upto, n)), \
          b AS (SELECT r.*, coalesce(lag(upto) OVER (ORDER BY n), 0) AS from_ FROM r) \
-         INSERT INTO source_digests (source, origin, digest, entities, streams, versions, decided_at) \
+         INSERT INTO source_digests \
+           (source, origin, digest, entities, streams, versions, targets, decided_at) \
          SELECT b.source, b.origin, b.digest, b.entities, \
                 ($6::text[])[b.from_ + 1 : b.upto], \
-                ($7::bigint[])[b.from_ + 1 : b.upto], now() \
+                ($7::bigint[])[b.from_ + 1 : b.upto], ($8::jsonb[])[b.n], now() \
          FROM b \
          ON CONFLICT (source) DO UPDATE SET origin = EXCLUDED.origin, digest = EXCLUDED.digest, \
            entities = EXCLUDED.entities, streams = EXCLUDED.streams, \
-           versions = EXCLUDED.versions, decided_at = EXCLUDED.decided_at",
+           versions = EXCLUDED.versions, targets = EXCLUDED.targets, \
+           decided_at = EXCLUDED.decided_at",
     )
-    .bind(recorded.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
-    .bind(recorded.iter().map(|r| r.origin.as_str()).collect::<Vec<_>>())
-    .bind(recorded.iter().map(|r| r.digest.as_slice()).collect::<Vec<_>>())
+    .bind(
+        recorded
+            .iter()
+            .map(|r| r.source.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|r| r.origin.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|r| r.digest.as_slice())
+            .collect::<Vec<_>>(),
+    )
     .bind(recorded.iter().map(|r| r.entities).collect::<Vec<_>>())
     .bind(&ends)
     .bind(&streams)
     .bind(&versions)
+    .bind(
+        recorded
+            .iter()
+            .map(|r| r.targets.clone())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *conn)
     .await?;
     Ok(())

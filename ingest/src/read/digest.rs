@@ -5,8 +5,11 @@
 //! [`DIGEST_FORMAT`], the document limits), the origin, the key and the bytes: the same
 //! bytes read through another root, or under other limits, or by another release, are a
 //! different digest. Only a file that wants nothing from elsewhere gets one (no
-//! placeholder, no Location target, not pushed text): what such a file decides depends
-//! on its bytes and on the streams recorded with the digest, nothing else.
+//! placeholder, not pushed text): what such a file decides depends on its bytes and on
+//! the streams recorded with the digest, nothing else. A Location file's targets, as its
+//! entities write them, are recorded with its digest: a skipped Location's targets are
+//! resolved from them against its address (what parsing it would give: the same bytes
+//! under the same settings) and read as usual, so a Location is skipped too.
 //!
 //! A match while reading is only a candidate for a skip: after the read, one statement
 //! (`store::source_digests::still_valid`) confirms that each recorded digest is still
@@ -21,6 +24,7 @@ use almanac_domain::KindRules;
 use almanac_store::{PgPool, StoreError};
 use sha2::{Digest as _, Sha256};
 
+use super::location::Written;
 use super::source::ReadLimits;
 
 /// Bump when what a digest stands for changes (what is hashed, or how a file is read
@@ -36,7 +40,7 @@ pub struct Digests(Arc<Recorded>);
 #[derive(Debug)]
 struct Recorded {
     settings: [u8; 32],
-    recorded: HashMap<String, Vec<u8>>,
+    recorded: HashMap<String, almanac_store::source_digests::Recorded>,
     pool: PgPool,
 }
 
@@ -67,9 +71,16 @@ impl Digests {
         hasher.finalize().to_vec()
     }
 
-    /// True when `digest` is the one recorded for `key` (a candidate for a skip).
-    pub(crate) fn matches(&self, key: &str, digest: &[u8]) -> bool {
-        self.0.recorded.get(key).is_some_and(|d| d == digest)
+    /// When `digest` is the one recorded for `key` (a candidate for a skip): the
+    /// targets recorded with it, as written (empty for a file that leads nowhere).
+    /// `None` when it is not, or when its targets cannot be read back (then the file
+    /// is parsed, which finds them).
+    pub(crate) fn matches(&self, key: &str, digest: &[u8]) -> Option<Vec<Written>> {
+        let recorded = self.0.recorded.get(key).filter(|r| r.digest == digest)?;
+        match &recorded.targets {
+            None => Some(Vec::new()),
+            Some(targets) => serde_json::from_value(targets.clone()).ok(),
+        }
     }
 
     /// Of the candidates, those whose decision still holds, with the number of

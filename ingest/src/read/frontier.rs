@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::address::{parse_absolute_url, Address};
 use super::directory;
 use super::location::Target;
-use super::outcome::{ReadFailure, ReadFile};
+use super::outcome::ReadFailure;
 use super::root;
 use super::source::{self, ReadLimits, Source};
 
@@ -131,19 +131,19 @@ impl<'a> Frontier<'a> {
         }
     }
 
-    /// The task for one target of a Location in `parent`; `Ok(None)` when the key was
-    /// already read (or is being read) in this call.
+    /// The task for one target of a Location in `parent` (key, origin); `Ok(None)` when
+    /// the key was already read (or is being read) in this call.
     pub(crate) fn child(
         &mut self,
         target: Target,
-        parent: &ReadFile,
+        (parent_key, parent_origin): (&str, &str),
         depth: usize,
         root: Option<Arc<PathBuf>>,
     ) -> Result<Option<Task>, ReadFailure> {
-        let via = format!("{} in {}", target.declared_by, parent.key);
+        let via = format!("{} in {}", target.declared_by, parent_key);
         let fail = |message: String| ReadFailure {
             key: target.key.clone(),
-            origin: parent.origin.clone(),
+            origin: parent_origin.to_string(),
             message: format!("{message} (target of {via})"),
         };
         let address = target.address.clone().map_err(fail)?;
@@ -158,7 +158,7 @@ impl<'a> Frontier<'a> {
         }
         let task = self.task(
             address,
-            &parent.origin,
+            parent_origin,
             depth + 1,
             target.optional,
             Some(via.clone()),

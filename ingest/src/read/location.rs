@@ -3,9 +3,12 @@
 //! that file or URL, with `spec.presence` (`required` by default, or `optional`).
 //!
 //! Only valid Location entities lead anywhere. This module reads nothing; the driver in
-//! `mod.rs` follows the targets, with the depth limit and cycle detection.
+//! `mod.rs` follows the targets, with the depth limit and cycle detection. A target is
+//! kept as written ([`Written`]) with a skippable file's digest, and resolved again
+//! against the file's address when the file is skipped.
 
 use almanac_domain::{Candidate, Kind};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::address::Address;
@@ -23,7 +26,36 @@ pub(crate) struct Target {
     pub(crate) declared_by: String,
 }
 
-pub(crate) fn targets(candidates: &[Candidate], parent: &Address) -> Vec<Target> {
+/// A target as its Location entity writes it, before it is resolved: what a skipped
+/// Location file is recorded with (`digest.rs`), so that its targets are followed
+/// without parsing it. Resolving depends only on this and the file's address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Written {
+    #[serde(rename = "type")]
+    pub(crate) target_type: String,
+    pub(crate) target: String,
+    pub(crate) optional: bool,
+    pub(crate) declared_by: String,
+}
+
+impl Written {
+    pub(crate) fn resolve(&self, parent: &Address) -> Target {
+        let address = parent.resolve_target(&self.target_type, &self.target);
+        let key = match &address {
+            Ok(address) => address.key(),
+            Err(_) => redact(&format!("{}:{}", self.target_type, self.target)),
+        };
+        Target {
+            address: address.map_err(|error| error.0),
+            key,
+            optional: self.optional,
+            declared_by: self.declared_by.clone(),
+        }
+    }
+}
+
+/// Every target the valid Location entities of `candidates` write, in order.
+pub(crate) fn written(candidates: &[Candidate], parent: &Address) -> Vec<Written> {
     let mut out = Vec::new();
     for candidate in candidates {
         let Candidate::Valid(entity) = candidate else {
@@ -46,14 +78,9 @@ pub(crate) fn targets(candidates: &[Candidate], parent: &Address) -> Vec<Target>
             .flatten()
             .filter_map(Value::as_str);
         for target in single.into_iter().chain(many) {
-            let address = parent.resolve_target(target_type, target);
-            let key = match &address {
-                Ok(address) => address.key(),
-                Err(_) => redact(&format!("{target_type}:{target}")),
-            };
-            out.push(Target {
-                address: address.map_err(|error| error.0),
-                key,
+            out.push(Written {
+                target_type: target_type.to_string(),
+                target: target.to_string(),
                 optional,
                 declared_by: entity.entity_ref().to_string(),
             });

@@ -53,9 +53,12 @@ enum Done {
         root: Option<Arc<PathBuf>>,
     },
     /// Same digest as recorded: to be confirmed after the read (or read after all).
+    /// Its recorded targets are followed at once; if it is read after all, they are
+    /// the targets it has (same bytes), already read.
     Unchanged {
         task: Task,
         digest: Vec<u8>,
+        targets: Vec<Target>,
     },
     Failed(ReadFailure),
     /// An optional target that does not exist.
@@ -156,7 +159,8 @@ pub async fn read_sources_with(
                             failures.0
                         });
                         for target in targets {
-                            let child = frontier.child(target, &file, depth, root.clone());
+                            let parent = (file.key.as_str(), file.origin.as_str());
+                            let child = frontier.child(target, parent, depth, root.clone());
                             match child {
                                 Ok(Some(task)) => next.push(task),
                                 Ok(None) => {}
@@ -165,7 +169,23 @@ pub async fn read_sources_with(
                         }
                         outcome.files.push(file);
                     }
-                    Done::Unchanged { task, digest } => maybe_unchanged.push((task, digest)),
+                    Done::Unchanged {
+                        task,
+                        digest,
+                        targets,
+                    } => {
+                        for target in targets {
+                            let parent = (task.key.as_str(), task.origin.as_str());
+                            let child =
+                                frontier.child(target, parent, task.depth, task.root.clone());
+                            match child {
+                                Ok(Some(child)) => next.push(child),
+                                Ok(None) => {}
+                                Err(failure) => outcome.errors.push(failure),
+                            }
+                        }
+                        maybe_unchanged.push((task, digest))
+                    }
                     Done::Failed(failure) => outcome.errors.push(failure),
                     Done::Skipped => {}
                 }
@@ -267,11 +287,10 @@ struct Reading<'a> {
 
 /// A file's text read, hashed and parsed, in one blocking call when it is a file.
 enum Prepared {
-    Unchanged(Vec<u8>),
+    /// The digest, and the targets recorded with it.
+    Unchanged(Vec<u8>, Vec<location::Written>),
     /// Wants placeholders resolved first (and so gets no digest).
-    Parsed {
-        parsed: parse::Parsed,
-    },
+    Parsed { parsed: parse::Parsed },
     /// Nothing wanted from elsewhere: validated in the same blocking call.
     Ready {
         candidates: Vec<Candidate>,
@@ -349,7 +368,14 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         Err(_) => return failure("the YAML parser stopped unexpectedly".to_string()),
     };
     let (candidates, digest) = match prepared {
-        Prepared::Unchanged(digest) => return Done::Unchanged { task, digest },
+        Prepared::Unchanged(digest, written) => {
+            let targets = written.iter().map(|w| w.resolve(&task.address)).collect();
+            return Done::Unchanged {
+                task,
+                digest,
+                targets,
+            };
+        }
         Prepared::Ready { candidates, digest } => (candidates, digest),
         Prepared::Parsed { parsed } => {
             let from = Origin {
@@ -371,9 +397,15 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         duration_ms = started.elapsed().as_millis() as u64,
         "read location"
     );
-    let targets = location::targets(&candidates, &task.address);
-    // A Location's targets are read only when it is parsed: never skipped.
-    let digest = digest.filter(|_| targets.is_empty());
+    let written = location::written(&candidates, &task.address);
+    let targets = written.iter().map(|w| w.resolve(&task.address)).collect();
+    // Kept with the digest: a later skip of this file follows them from there.
+    let recorded_targets = match written.is_empty() {
+        true => None,
+        false => serde_json::to_value(&written).ok(),
+    };
+    // Targets that cannot be recorded: never skipped.
+    let digest = digest.filter(|_| written.is_empty() || recorded_targets.is_some());
     Done::Read {
         depth: task.depth,
         root: task.root.clone(),
@@ -383,6 +415,7 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
             origin: task.origin.clone(),
             candidates,
             digest,
+            targets: recorded_targets,
         },
     }
 }
@@ -414,8 +447,8 @@ fn prepare(
     } = file;
     let digest = digests.map(|d| d.of(key, origin, &text));
     if let (Some(digests), Some(digest)) = (digests, &digest) {
-        if may_skip && digests.matches(key, digest) {
-            return Ok(Prepared::Unchanged(digest.clone()));
+        if let Some(targets) = digests.matches(key, digest).filter(|_| may_skip) {
+            return Ok(Prepared::Unchanged(digest.clone(), targets));
         }
     }
     let parsed = parse::parse(&text, limits).map_err(|m| Fetched(FetchError::Failed(m)))?;

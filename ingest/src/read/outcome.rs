@@ -45,9 +45,12 @@ pub struct ReadFile {
     /// In document order.
     pub candidates: Vec<Candidate>,
     /// What a later read may skip it by (`read::digest`); `None` for a file that wants
-    /// something from elsewhere (a placeholder, a Location target) or was not given
-    /// digests to check.
+    /// something from elsewhere (a placeholder, pushed text) or was not given digests
+    /// to check.
     pub digest: Option<Vec<u8>>,
+    /// Its Location entities' targets as written (`read::location::Written`), recorded
+    /// with the digest so that a skip still follows them; `None` when it has none.
+    pub targets: Option<serde_json::Value>,
 }
 
 /// A location that could not be read or parsed at all: remove nothing it held.

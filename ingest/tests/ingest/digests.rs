@@ -229,10 +229,10 @@ async fn unchanged_location_targets_are_kept_and_dropped_ones_removed() {
     let source = Source::File(root.clone());
     assert_eq!(ingest(&db.pool, source.clone()).await.registered, 3);
 
-    // The Location is parsed every time (its targets are followed), its targets skipped.
+    // The Location is skipped too: its targets are followed from its record.
     let (skipped, parsed) = skips(&db.pool, &source, &ReadLimits::default()).await;
-    assert_eq!(skipped, vec![file_key(&t1), file_key(&t2)]);
-    assert_eq!(parsed, vec![file_key(&root)]);
+    assert_eq!(skipped, vec![file_key(&root), file_key(&t1), file_key(&t2)]);
+    assert!(parsed.is_empty(), "{parsed:?}");
     let again = ingest(&db.pool, source.clone()).await;
     assert_eq!(
         (again.registered, again.removed, again.unchanged),
@@ -280,4 +280,77 @@ async fn a_file_edited_and_reverted_is_decided_against_its_latest_decision() {
     std::fs::write(&a, component("kept")).unwrap();
     let reverted = ingest(&db.pool, source).await;
     assert_eq!((reverted.removed, reverted.unchanged), (1, 1));
+}
+
+#[tokio::test]
+async fn a_skipped_location_still_leads_to_its_targets_and_their_errors() {
+    let db = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let location = |name: &str, targets: &[&str]| {
+        let list: String = targets.iter().map(|t| format!("    - ./{t}\n")).collect();
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: {name}\n\
+             spec:\n  targets:\n{list}"
+        )
+    };
+    let root = write(
+        dir.path(),
+        "root.yaml",
+        &location("root", &["sub/sub.yaml", "gone.yaml"]),
+    );
+    let sub = write(dir.path(), "sub/sub.yaml", &location("sub", &["t1.yaml"]));
+    let t1 = write(dir.path(), "sub/t1.yaml", &component("t1"));
+    let source = Source::File(root.clone());
+    let first = ingest(&db.pool, source.clone()).await;
+    assert_eq!((first.registered, first.errors.len()), (3, 1));
+
+    // Nothing parsed; the nested Location's target reached through two skips, and the
+    // missing target reported as before.
+    let limits = ReadLimits::default();
+    let digests = Digests::load(&db.pool, &source.origin(), &limits)
+        .await
+        .unwrap();
+    let outcome = read_sources_with(
+        std::slice::from_ref(&source),
+        &limits,
+        &ReadPolicy::default(),
+        ReadWith {
+            digests: Some(&digests),
+            progress: None,
+        },
+    )
+    .await;
+    let skipped: Vec<String> = outcome.unchanged.iter().map(|u| u.key.clone()).collect();
+    assert_eq!(
+        skipped,
+        vec![file_key(&root), file_key(&sub), file_key(&t1)]
+    );
+    assert!(outcome.files.is_empty());
+    let gone = dir.path().canonicalize().unwrap().join("gone.yaml");
+    let failed: Vec<String> = outcome.errors.iter().map(|e| e.key.clone()).collect();
+    assert_eq!(failed, vec![format!("file:{}", gone.display())]);
+    let via = format!("in {})", file_key(&root));
+    assert!(
+        outcome.errors[0].message.contains(&via),
+        "{}",
+        outcome.errors[0].message
+    );
+
+    // An edit below two skipped Locations is seen.
+    std::fs::write(&t1, component("t1").replace("team-a", "team-b")).unwrap();
+    let edited = ingest(&db.pool, source.clone()).await;
+    assert_eq!((edited.updated, edited.unchanged), (1, 2));
+
+    // The Location's own entity deleted through the API: the Location is parsed and
+    // registered again, its target (already followed from the record) read once.
+    let log = EventLog::new(db.pool.clone()).with_sealer(test_sealer());
+    let sub_ref = EntityRef::parse("location:default/sub", None, "default").unwrap();
+    delete_entity(&log, &sub_ref, None, "user:test")
+        .await
+        .unwrap();
+    let (skipped, parsed) = skips(&db.pool, &source, &limits).await;
+    assert_eq!(skipped, vec![file_key(&root), file_key(&t1)]);
+    assert_eq!(parsed, vec![file_key(&sub)]);
+    let again = ingest(&db.pool, source).await;
+    assert_eq!((again.registered, again.unchanged), (1, 2));
 }
