@@ -108,7 +108,7 @@ async fn rebuild(connected: &Connected, args: &ReplayArgs) -> anyhow::Result<Rep
         if events >= up_to.max(0) as u64 {
             bar.set_message(match mode {
                 ReplayMode::Verify => "folded; loading and comparing",
-                ReplayMode::Swap => "folded; loading and swapping in",
+                ReplayMode::Swap => "folded; loading and writing what differs",
             });
         }
     })

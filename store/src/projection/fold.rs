@@ -7,7 +7,7 @@
 //! fails whole, and `replay` projects again batch by batch, which stores each entity's last
 //! state that can be stored and records why (see `batch`).
 
-use super::batch::{copy_entities, decode, fold_into, is_location_event, Working};
+use super::batch::{copy_entities, decode_taken, fold_into, is_location_event, Working};
 use super::failures::{self, Failure, Stage};
 use super::tables::{Tables, LOCATION_COLUMNS};
 use super::ProjectionError;
@@ -16,6 +16,8 @@ use almanac_domain::CatalogEvent;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 /// Events read per statement while folding.
 const PAGE: i64 = 10_000;
@@ -38,31 +40,61 @@ pub(super) struct Folded {
 }
 
 /// Folds every event up to `up_to` (inclusive) in position order; `progress` gets the
-/// number of events folded after each page.
+/// number of events folded after each page. A page is folded on a blocking thread while
+/// the next one is read (the database sends it and its rows are decoded on this task
+/// meanwhile), so reading and folding share both cores; pages are still folded one after
+/// the other, in order.
 pub(super) async fn fold_log(
     conn: &mut PgConnection,
     up_to: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<Folded, ProjectionError> {
     let mut folded = Folded::default();
+    let mut folding: Option<JoinHandle<Folded>> = None;
     let mut after = 0;
+    let (mut reading, mut waiting) = (Duration::ZERO, Duration::ZERO);
     loop {
-        let events = super::batch::events_page(conn, after, Some(up_to), PAGE).await?;
+        let started = Instant::now();
+        let page = super::batch::events_page(conn, after, Some(up_to), PAGE).await;
+        let read = Instant::now();
+        reading += read - started;
+        if let Some(task) = folding.take() {
+            folded = joined(task).await;
+            progress(folded.events);
+        }
+        waiting += read.elapsed();
+        let events = page?;
         let Some(last) = events.last().map(|e| e.position) else {
             break;
         };
-        folded.add(&events);
         after = last;
-        progress(folded.events);
+        let mut state = std::mem::take(&mut folded);
+        folding = Some(tokio::task::spawn_blocking(move || {
+            state.add(events);
+            state
+        }));
     }
+    tracing::debug!(
+        reading = reading.as_secs_f64(),
+        waiting = waiting.as_secs_f64(),
+        "replay fold: seconds reading events, seconds waiting for their fold after"
+    );
     Ok(folded)
+}
+
+/// The folded state back from its blocking thread; a panic there goes on here.
+async fn joined(task: JoinHandle<Folded>) -> Folded {
+    match task.await {
+        Ok(folded) => folded,
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
 }
 
 impl Folded {
     /// One page of events, in position order, as `batch::project_in_bulk` folds a batch.
-    fn add(&mut self, events: &[StoredEvent]) {
+    fn add(&mut self, mut events: Vec<StoredEvent>) {
         self.events += events.len() as u64;
-        let (decoded, failed) = decode(events);
+        let (decoded, failed) = decode_taken(&mut events);
         self.failures.extend(failed);
         for (stored, event) in &decoded {
             if is_location_event(event) {

@@ -1,20 +1,32 @@
 //! Rebuilding the projections from the log. The rebuild goes into temporary
-//! tables shaped like the live ones (their indexes too, so the database refuses
-//! what it refuses live); `Verify` compares them with the live tables at the same
-//! checkpoint (one repeatable-read snapshot, the live projector keeps running),
-//! `Swap` replaces the live rows with them under the projector lock.
+//! tables shaped like the live ones; `Verify` compares them with the live tables at
+//! the same checkpoint (one repeatable-read snapshot, the live projector keeps
+//! running), `Swap` makes the live tables equal to them under the projector lock.
 //!
 //! The log is folded in memory and loaded with `COPY` (`fold`). Only when the
 //! database refuses that load (a row a limit refuses, from a descriptor stored
 //! before today's limits) is the log projected again batch by batch, as the live
 //! projector does, which stores each entity's last state that can be stored.
+//!
+//! `Swap` writes only the live rows that differ from the rebuild (found in one full
+//! join, every column compared by PostgreSQL's own equality, the one `Verify`'s
+//! `EXCEPT` uses; deleted, and inserted again as rebuilt): after it, the live tables
+//! equal the rebuild row for row. Rewriting every row
+//! cost most of a replay (every entity inserted twice, into the rebuild and into the
+//! live table, each with its index entries, next to as many dead rows). The rebuild
+//! tables of a swap carry no index (nothing reads them by key): the live tables'
+//! indexes and constraints refuse what they refuse when the differences are written,
+//! and that refusal sends the swap to the batch-by-batch path like a refused load.
+//! `Verify`'s rebuild keeps the live indexes, so it stores what live stores.
 
 use super::batch::{execute, project_batch};
 use super::failures::is_data_error;
-use super::fold::fold_log;
+use super::fold::{fold_log, Folded};
 use super::tables::{columns_of, Tables};
 use super::{write_checkpoint, ProjectionError, PROJECTOR_LOCK_KEY};
+use crate::entity_row::EntityRow;
 use sqlx::{Acquire, PgConnection, PgPool};
+use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplayMode {
@@ -40,7 +52,14 @@ pub async fn replay(
     mode: ReplayMode,
     mut progress: impl FnMut(u64, i64),
 ) -> Result<ReplayReport, ProjectionError> {
+    let mut phases = Phases::start();
     let mut conn = pool.acquire().await?;
+    // Temporary tables live in the session's local buffers, 8 MB by default: a rebuild of
+    // 100,000 entities went to disk and back. Settable only before the session's first
+    // temporary table; a connection that had one keeps its setting (slower, same rows).
+    if let Err(err) = execute(&mut conn, "SET temp_buffers = '256MB'").await {
+        tracing::debug!(error = %err, "replay keeps the session's temp_buffers");
+    }
     let mut tx = conn.begin().await?;
     let up_to = match mode {
         ReplayMode::Verify => {
@@ -60,28 +79,40 @@ pub async fn replay(
             head.unwrap_or(0)
         }
     };
-    create_rebuild_tables(&mut tx).await?;
+    // The comparison's joins hold both sides in memory rather than in batches on disk;
+    // compiling them (JIT) costs more than running them.
+    execute(&mut tx, "SET LOCAL work_mem = '256MB'").await?;
+    execute(&mut tx, "SET LOCAL jit = off").await?;
+    phases.done("begin");
     let mut report = ReplayReport {
         up_to,
         ..ReplayReport::default()
     };
     let folded = fold_log(&mut tx, up_to, |events| progress(events, up_to)).await?;
     report.events = folded.events;
+    phases.done("fold");
+    // Everything from here to the swap's writes is undone together when the database
+    // refuses a row, the rebuild tables included.
     execute(&mut tx, "SAVEPOINT replay_load").await?;
-    match folded.load(&mut tx, &Tables::REBUILD).await {
+    match load_and_apply(&mut tx, folded, mode).await {
         Ok(()) => execute(&mut tx, "RELEASE SAVEPOINT replay_load").await?,
         Err(ProjectionError::Database(err)) if is_data_error(&err) => {
             execute(&mut tx, "ROLLBACK TO SAVEPOINT replay_load").await?;
             tracing::warn!(error = %err, "the database refused the folded projections; replaying batch by batch");
+            create_rebuild_tables(&mut tx, Indexes::Live).await?;
             let mut after = 0;
             while let Some((_, last)) =
                 project_batch(&mut tx, &Tables::REBUILD, after, Some(up_to), BATCH).await?
             {
                 after = last;
             }
+            if mode == ReplayMode::Swap {
+                apply_differences(&mut tx).await?;
+            }
         }
         Err(err) => return Err(err),
     }
+    phases.done("load");
     (report.entities,) = sqlx::query_as("SELECT count(*) FROM rebuild_entities")
         .fetch_one(&mut *tx)
         .await?;
@@ -89,34 +120,146 @@ pub async fn replay(
         ReplayMode::Verify => {
             report.differences = differences(&mut tx).await?;
             tx.rollback().await?;
+            phases.done("compare");
         }
         ReplayMode::Swap => {
-            for (live, rebuilt) in Tables::REBUILD.pairs() {
-                let columns = columns_of(live);
-                sqlx::query(&format!("DELETE FROM {live}"))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(&format!(
-                    "INSERT INTO {live} ({columns}) SELECT {columns} FROM {rebuilt}"
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
             let current = super::read_checkpoint(&mut tx).await?;
             write_checkpoint(&mut tx, current, up_to).await?;
             tx.commit().await?;
+            phases.done("swap");
         }
     }
     Ok(report)
 }
 
-async fn create_rebuild_tables(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// How long each phase of a replay took, logged at debug level (`RUST_LOG=almanac_store=debug`).
+struct Phases {
+    started: Instant,
+    last: Instant,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        let now = Instant::now();
+        Phases {
+            started: now,
+            last: now,
+        }
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        tracing::debug!(
+            phase,
+            seconds = (now - self.last).as_secs_f64(),
+            since_start = (now - self.started).as_secs_f64(),
+            "replay phase done"
+        );
+        self.last = now;
+    }
+}
+
+/// The folded log into the rebuild tables, and for a swap the differences into the
+/// live ones. A refusal of the database fails it whole (the caller rolls it back).
+async fn load_and_apply(
+    conn: &mut PgConnection,
+    folded: Folded,
+    mode: ReplayMode,
+) -> Result<(), ProjectionError> {
+    match mode {
+        ReplayMode::Verify => {
+            create_rebuild_tables(conn, Indexes::Live).await?;
+            folded.load(conn, &Tables::REBUILD).await
+        }
+        ReplayMode::Swap => {
+            create_rebuild_tables(conn, Indexes::None).await?;
+            folded.load(conn, &Tables::REBUILD).await?;
+            apply_differences(conn).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Whether the rebuild tables get the live tables' indexes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Indexes {
+    /// So the rebuild refuses exactly what live refuses (a verify, the batch-by-batch path).
+    Live,
+    /// A swap's fold: the live tables refuse when the differences are written.
+    None,
+}
+
+async fn create_rebuild_tables(
+    conn: &mut PgConnection,
+    indexes: Indexes,
+) -> Result<(), sqlx::Error> {
+    let including = match indexes {
+        Indexes::Live => " INCLUDING INDEXES",
+        Indexes::None => "",
+    };
     for (live, rebuilt) in Tables::REBUILD.pairs() {
         sqlx::query(&format!(
-            "CREATE TEMP TABLE {rebuilt} (LIKE {live} INCLUDING DEFAULTS INCLUDING GENERATED \
-             INCLUDING INDEXES) ON COMMIT DROP"
+            "CREATE TEMP TABLE {rebuilt} (LIKE {live} INCLUDING DEFAULTS INCLUDING GENERATED\
+             {including}) ON COMMIT DROP"
         ))
         .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes the live tables equal to the rebuild: in `entities` only the rows that differ
+/// (found in one pass, a full join on `ref` comparing every column with
+/// `IS DISTINCT FROM`) are deleted and their rebuilt rows inserted; the small
+/// `locations` and `projection_failures` are replaced whole.
+async fn apply_differences(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let (live, rebuilt) = (Tables::LIVE.entities, Tables::REBUILD.entities);
+    let columns = EntityRow::COLUMNS;
+    let (key, rest) = (columns[0], &columns[1..]);
+    let of = |table: &str| {
+        rest.iter()
+            .map(|c| format!("{table}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let changed = sqlx::query(&format!(
+        "CREATE TEMP TABLE rebuild_changes ON COMMIT DROP AS \
+         SELECT l.{key} AS live_key, r.{key} AS rebuilt_key \
+         FROM {live} l FULL JOIN {rebuilt} r ON r.{key} = l.{key} \
+         WHERE l.{key} IS NULL OR r.{key} IS NULL OR ({}) IS DISTINCT FROM ({})",
+        of("l"),
+        of("r")
+    ))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    tracing::debug!(changed, "replay: entity rows that differ from the log");
+    if changed > 0 {
+        let all = columns.join(", ");
+        execute(
+            conn,
+            &format!("DELETE FROM {live} l USING rebuild_changes c WHERE l.{key} = c.live_key"),
+        )
+        .await?;
+        execute(
+            conn,
+            &format!(
+                "INSERT INTO {live} ({all}) SELECT {all} FROM {rebuilt} \
+                 WHERE {key} IN (SELECT rebuilt_key FROM rebuild_changes)"
+            ),
+        )
+        .await?;
+    }
+    for (live, rebuilt) in Tables::REBUILD.pairs() {
+        if live == Tables::LIVE.entities {
+            continue;
+        }
+        let columns = columns_of(live);
+        execute(conn, &format!("DELETE FROM {live}")).await?;
+        execute(
+            conn,
+            &format!("INSERT INTO {live} ({columns}) SELECT {columns} FROM {rebuilt}"),
+        )
         .await?;
     }
     Ok(())

@@ -294,6 +294,70 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
     assert_replay_clean(&db).await;
 }
 
+/// A swap writes only the live rows that differ from the log: a tampered row is
+/// rewritten, a row the log does not hold is deleted, a missing one inserted, and every
+/// row that already equals the rebuild is left as it was (same row version, `xmin`).
+#[tokio::test]
+async fn a_swap_rewrites_only_the_rows_that_differ_from_the_log() {
+    let db = test_db().await;
+    let log = db.log();
+    random_history(&log, "svc", 120, 21).await;
+    let projector = Projector::new(db.pool.clone());
+    projector.catch_up().await.unwrap();
+    let before = live_state(&db.pool).await;
+    let versions = |pool: PgPool| async move {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT ref, xmin::text FROM entities ORDER BY ref")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        rows
+    };
+    let untouched = versions(db.pool.clone()).await;
+    let (tampered, removed): (String, String) =
+        sqlx::query_as("SELECT min(ref), max(ref) FROM entities")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE entities SET lifecycle = 'tampered' WHERE ref = $1")
+        .bind(&tampered)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM entities WHERE ref = $1")
+        .bind(&removed)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO entities (ref, uid, kind, namespace, name, descriptor, version, \
+         last_position, created_at, updated_at) \
+         SELECT 'component:default/not-in-the-log', gen_random_uuid(), kind, namespace, \
+         'not-in-the-log', descriptor, version, last_position, created_at, updated_at \
+         FROM entities WHERE ref = $1",
+    )
+    .bind(&tampered)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_ne!(live_state(&db.pool).await, before);
+
+    let swapped = replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+    assert_eq!(swapped.up_to, log.head_position().await.unwrap());
+    assert_eq!(live_state(&db.pool).await, before);
+    assert_replay_clean(&db).await;
+    let after = versions(db.pool.clone()).await;
+    assert_eq!(after.len(), untouched.len());
+    for ((entity_ref, was), (same_ref, now)) in untouched.iter().zip(&after) {
+        assert_eq!(entity_ref, same_ref);
+        if *entity_ref == tampered || *entity_ref == removed {
+            assert_ne!(was, now, "{entity_ref} was rewritten");
+        } else {
+            assert_eq!(was, now, "{entity_ref} equals the log and was left alone");
+        }
+    }
+}
+
 /// Every row of the live projection tables and the checkpoint, as text.
 async fn live_state(pool: &PgPool) -> Vec<String> {
     let (rows,): (Vec<String>,) = sqlx::query_as(
