@@ -23,6 +23,7 @@ mod api {
     mod locations;
     mod min_position;
     mod mutations;
+    mod operability;
     mod ownership;
     mod portal;
     mod position;

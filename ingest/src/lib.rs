@@ -7,6 +7,7 @@
 //! reaches the log through one path (`write`). It never serves requests.
 
 mod digests;
+pub mod metrics;
 pub mod operations;
 pub mod progress;
 pub mod read;
