@@ -67,7 +67,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_json);
+    let _traces = telemetry::init(cli.log_json);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -4,6 +4,7 @@
 
 mod e2e {
     mod cli;
+    mod request_ids;
     mod serve;
     mod supervise;
     pub mod support;

@@ -141,6 +141,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Figures recorded from here on reach /metrics.
+    crate::metrics::recorder::handle();
     let cors = Arc::new(state.cors.clone());
     let pool = state.database.pool.clone();
     let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
@@ -201,6 +203,7 @@ pub fn router(state: AppState) -> Router {
             cors,
             http::cors::layer,
         ))
+        .layer(axum::middleware::from_fn(http::observe::layer))
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.

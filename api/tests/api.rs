@@ -26,6 +26,7 @@ mod api {
     mod min_position;
     mod mutations;
     mod naming;
+    mod operability;
     mod ownership;
     mod portal;
     mod position;

@@ -8,6 +8,7 @@
 
 pub mod analyze;
 mod digests;
+pub mod metrics;
 pub mod operations;
 pub mod progress;
 pub mod read;

@@ -10,6 +10,7 @@ use almanac_domain::decide::{self, LocationState};
 use almanac_domain::{entity_stream, location_stream, EntityRef};
 use almanac_store::{AppendMeta, EventLog, PgPool, StreamAppend, Tx};
 use std::path::PathBuf;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Namespace of location ids: the id is derived from type and target, so adding
@@ -205,16 +206,34 @@ pub async fn read_location(
     source: &Source,
     actor: &str,
 ) -> Result<IngestReport, IngestError> {
-    let outcome = ingestor.read(std::slice::from_ref(source)).await;
-    let options = ReconcileOptions {
-        actor: actor.to_string(),
-        remove_missing: true,
-        correlation_id: Some(Uuid::new_v4()),
-        origins: vec![source.origin()],
-        all_or_nothing: false,
-        expected_versions: Default::default(),
+    let origin = source.origin();
+    let span = tracing::info_span!("ingest.location", location.origin = %origin);
+    let read = async {
+        let outcome = ingestor
+            .read(std::slice::from_ref(source))
+            .instrument(tracing::info_span!("ingest.read"))
+            .await;
+        let options = ReconcileOptions {
+            actor: actor.to_string(),
+            remove_missing: true,
+            correlation_id: Some(Uuid::new_v4()),
+            origins: vec![origin.clone()],
+            all_or_nothing: false,
+            expected_versions: Default::default(),
+        };
+        let report = ingestor
+            .reconcile(&outcome, &options)
+            .instrument(tracing::info_span!("ingest.decide_and_append"))
+            .await?;
+        ingestor.wait_visible(report.last_position).await?;
+        Ok::<_, IngestError>((report, outcome.errors.first().map(ToString::to_string)))
+    }
+    .instrument(span)
+    .await;
+    let failure = match &read {
+        Ok((_, unread)) => unread.clone(),
+        Err(err) => Some(err.to_string()),
     };
-    let report = ingestor.reconcile(&outcome, &options).await?;
-    ingestor.wait_visible(report.last_position).await?;
-    Ok(report)
+    crate::metrics::location_read(ingestor.pool(), &origin, failure.as_deref()).await;
+    read.map(|(report, _)| report)
 }

@@ -5,7 +5,20 @@
 /// A statement or connection failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct StoreError(#[from] sqlx::Error);
+pub struct StoreError(sqlx::Error);
+
+impl From<sqlx::Error> for StoreError {
+    /// Counts the statements PostgreSQL cancelled for `statement_timeout`
+    /// (SQLSTATE 57014) on their way up, the one place every store error passes.
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            if db.code().as_deref() == Some("57014") {
+                metrics::counter!(crate::metrics::STATEMENT_TIMEOUTS).increment(1);
+            }
+        }
+        StoreError(error)
+    }
+}
 
 impl StoreError {
     /// Whether the database could not be reached (see [`is_unavailable`]).

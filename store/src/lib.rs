@@ -12,6 +12,7 @@ mod error;
 pub mod follow;
 pub mod history;
 pub mod ingest_state;
+pub mod location_reads;
 pub mod locations;
 pub mod log;
 pub mod metrics;

@@ -1,10 +1,34 @@
 //! The figures the service's `/metrics` and `/readyz` report, read in one
-//! place: projection lag, projection failures by stage, live entities by kind.
-//! It does not format them (the api does).
+//! place: projection lag, projection failures by stage, live entities by kind,
+//! the freshness of each location; and the names of the figures the store records
+//! as it works (appends, projector batches, statement timeouts) through the
+//! `metrics` facade. It does not format them (the api does).
 
 use crate::projection::{failures, lag, Lag};
 use crate::StoreError;
 use sqlx::PgPool;
+use std::time::Duration;
+
+pub const APPEND_DURATION: &str = "almanac_append_duration_seconds";
+pub const APPEND_EVENTS: &str = "almanac_append_batch_events";
+pub const PROJECTOR_BATCH_DURATION: &str = "almanac_projector_batch_duration_seconds";
+pub const PROJECTOR_BATCH_EVENTS: &str = "almanac_projector_batch_events";
+pub const STATEMENT_TIMEOUTS: &str = "almanac_statement_timeouts_total";
+
+/// One append: its time, and the events it wrote (`None`: it failed).
+pub(crate) fn appended(took: Duration, events: Option<usize>) {
+    let outcome = if events.is_some() { "ok" } else { "failed" };
+    metrics::histogram!(APPEND_DURATION, "outcome" => outcome).record(took.as_secs_f64());
+    if let Some(events) = events {
+        metrics::histogram!(APPEND_EVENTS).record(events as f64);
+    }
+}
+
+/// One projector batch that folded `events`.
+pub(crate) fn projected(took: Duration, events: usize) {
+    metrics::histogram!(PROJECTOR_BATCH_DURATION).record(took.as_secs_f64());
+    metrics::histogram!(PROJECTOR_BATCH_EVENTS).record(events as f64);
+}
 
 pub struct Gauges {
     pub lag: Lag,
@@ -33,4 +57,18 @@ pub async fn projection_health(pool: &PgPool) -> Result<(Lag, i64), StoreError> 
     let lag = lag(pool).await?;
     let failed = failures::count_by_stage(pool).await?;
     Ok((lag, failed.iter().map(|(_, n)| n).sum::<i64>()))
+}
+
+/// How far the log's head is past `position` (a server's in-memory snapshot):
+/// events, and the age in seconds of the oldest event not in it (0 when caught up).
+pub async fn lag_after(pool: &PgPool, position: i64) -> Result<(i64, f64), StoreError> {
+    let (head, seconds): (i64, f64) = sqlx::query_as(
+        "SELECT coalesce((SELECT max(position) FROM events), 0), \
+                coalesce((SELECT extract(epoch FROM clock_timestamp() - recorded_at)::float8 \
+                          FROM events WHERE position > $1 ORDER BY position LIMIT 1), 0)",
+    )
+    .bind(position)
+    .fetch_one(pool)
+    .await?;
+    Ok(((head - position).max(0), seconds))
 }

@@ -26,6 +26,8 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub address: String,
+    /// Every line the server wrote to stderr so far.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -52,6 +54,17 @@ impl Server {
         Server::spawn(command)
     }
 
+    /// `start_with`, with `RUST_LOG` set to `filter`.
+    pub fn start_logging(data_dir: &Path, filter: &str) -> Server {
+        let mut command = almanac();
+        command
+            .env("RUST_LOG", filter)
+            .arg("--data-dir")
+            .arg(data_dir);
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        Server::spawn(command)
+    }
+
     fn spawn(mut command: Command) -> Server {
         let mut child = command
             .stderr(Stdio::piped())
@@ -60,6 +73,8 @@ impl Server {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
@@ -67,12 +82,17 @@ impl Server {
                         let _ = tx.send(address.to_string());
                     }
                 }
+                kept.lock().unwrap().push(line);
             }
         });
         let address = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("almanac serve did not start listening");
-        Server { child, address }
+        Server {
+            child,
+            address,
+            logs,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

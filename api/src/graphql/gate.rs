@@ -33,7 +33,7 @@ use almanac_store::follow::Followed;
 use almanac_store::EventLog;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextResolve, NextValidation, ResolveInfo,
+    NextRequest, NextResolve, NextSubscribe, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::registry::MetaType;
@@ -41,7 +41,10 @@ use async_graphql::{
     ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
     Variables,
 };
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use std::sync::{Arc, Mutex, OnceLock};
+use tracing::Instrument;
 
 /// How far a request got, for the HTTP status: set by the gate, read by the
 /// HTTP handler (which puts it in the request's data).
@@ -121,7 +124,10 @@ struct GateExtension {
     /// The server's parsed documents (shared by every request).
     parsed: Arc<ParsedCache>,
     /// (name, type) of each operation in the parsed document.
-    operations: Mutex<Vec<(Option<String>, OperationType)>>,
+    /// Shared with a subscription's stream, which names itself after parsing.
+    operations: Arc<Mutex<Vec<(Option<String>, OperationType)>>>,
+    /// The operation the request asked to run (`operationName`), for its figures.
+    requested: Mutex<Option<String>>,
     /// What the document costs beyond async-graphql's complexity count.
     cost: Mutex<DocumentCost>,
     /// Bytes of response built so far (queries and mutations only); also in the
@@ -217,7 +223,64 @@ impl Extension for GateExtension {
         }
         request.data.insert(self.response.clone());
         request.data.insert(super::closed::NotFound::default());
+        if let Ok(mut requested) = self.requested.lock() {
+            requested.clone_from(&request.operation_name);
+        }
         next.run(ctx, request).await
+    }
+
+    /// Times and counts a query or mutation (`crate::metrics::operations`), in a
+    /// span of its own.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let span = tracing::info_span!(
+            "graphql",
+            operation = tracing::field::Empty,
+            kind = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let response = next.run(ctx).instrument(span.clone()).await;
+        let (name, ty) = self.named_operation();
+        let code = first_code(&response.errors);
+        span.record("operation", name.as_deref().unwrap_or(""));
+        span.record("outcome", code.as_deref().unwrap_or("ok"));
+        if let Some(ty) = ty {
+            span.record("kind", format!("{ty}"));
+        }
+        crate::metrics::operations::record(
+            name.as_deref(),
+            ty,
+            code.as_deref(),
+            Some(started.elapsed()),
+        );
+        response
+    }
+
+    /// Counts a subscription once, by its first answer: an error when it was
+    /// refused, else its first event.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let requested = self.requested.lock().ok().and_then(|r| r.clone());
+        let operations = self.operations.clone();
+        let mut first = true;
+        next.run(ctx, stream)
+            .map(move |response| {
+                if std::mem::take(&mut first) {
+                    let name = name_of(requested.clone(), &operations);
+                    crate::metrics::operations::record(
+                        name.as_deref(),
+                        Some(OperationType::Subscription),
+                        first_code(&response.errors).as_deref(),
+                        None,
+                    );
+                }
+                response
+            })
+            .boxed()
     }
 
     async fn parse_query(
@@ -541,7 +604,40 @@ async fn await_followed_head(
     Some(head)
 }
 
+/// The operation's name: the one asked for, else the document's only operation's.
+fn name_of(
+    requested: Option<String>,
+    operations: &Mutex<Vec<(Option<String>, OperationType)>>,
+) -> Option<String> {
+    requested.or_else(|| {
+        let operations = operations.lock().ok()?;
+        match operations.as_slice() {
+            [(name, _)] => name.clone(),
+            _ => None,
+        }
+    })
+}
+
+/// The code of the first error, if any (every error leaving the gate has one,
+/// or gets `INTERNAL` from the HTTP layer).
+fn first_code(errors: &[ServerError]) -> Option<String> {
+    let error = errors.first()?;
+    Some(
+        match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(Value::String(code)) => code.clone(),
+            _ => ErrorCode::Internal.as_str().to_string(),
+        },
+    )
+}
+
 impl GateExtension {
+    /// The operation's name and type: the one asked for, or the document's only one.
+    fn named_operation(&self) -> (Option<String>, Option<OperationType>) {
+        let requested = self.requested.lock().ok().and_then(|r| r.clone());
+        let ty = self.operation_type(requested.as_deref());
+        (name_of(requested, &self.operations), ty)
+    }
+
     fn operation_type(&self, name: Option<&str>) -> Option<OperationType> {
         let operations = self.operations.lock().ok()?;
         match name {

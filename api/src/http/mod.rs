@@ -17,6 +17,7 @@ pub(crate) mod cors;
 mod etag;
 pub(crate) mod explorer;
 mod media;
+pub(crate) mod observe;
 mod persisted;
 mod ws;
 

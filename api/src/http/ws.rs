@@ -100,6 +100,7 @@ async fn serve(
     protocol: GraphQLProtocol,
     from_header: Option<Principal>,
 ) {
+    let _open = crate::metrics::recorder::Held::new(crate::metrics::recorder::WEBSOCKETS);
     let (mut sink, mut stream) = socket.split();
     let timeout = Duration::from_millis(service.auth.connection_init_timeout_ms);
     let waited = tokio::time::timeout(timeout, first_init(&mut stream, &mut sink)).await;

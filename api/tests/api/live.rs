@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
+pub(super) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(server: &TestServer) -> Socket {
+pub(super) async fn connect(server: &TestServer) -> Socket {
     let url = server.graphql_url().replacen("http://", "ws://", 1);
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
@@ -39,7 +39,7 @@ async fn send(socket: &mut Socket, value: Value) {
         .unwrap();
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+pub(super) async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
     let payload = json!({ "query": query, "variables": variables });
     send(
         socket,
@@ -48,7 +48,7 @@ async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value)
     .await;
 }
 
-async fn next_json(socket: &mut Socket) -> Value {
+pub(super) async fn next_json(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
             .await

@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::postgres::PgDatabaseError;
 use sqlx::PgConnection;
 use std::collections::HashMap;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// One event to append, before the log gives it a position and a version.
@@ -126,8 +127,27 @@ pub async fn append_in(
 
 /// [`append_in`], taking the heads of the streams in `known` as read (the
 /// caller read them under the append lock in this transaction) and reading only
-/// the others; `known` then holds the heads after this append.
+/// the others; `known` then holds the heads after this append. Timed and
+/// counted (`crate::metrics`).
 pub(crate) async fn append_known(
+    conn: &mut PgConnection,
+    batch: &[StreamAppend],
+    meta: &AppendMeta,
+    sealer: Option<&Sealer>,
+    known: &mut KnownHeads,
+) -> Result<AppendOutcome, AppendError> {
+    let started = std::time::Instant::now();
+    let outcome = append_planned(conn, batch, meta, sealer, known)
+        .instrument(tracing::debug_span!("append", streams = batch.len()))
+        .await;
+    crate::metrics::appended(
+        started.elapsed(),
+        outcome.as_ref().ok().map(|o| o.positions.len()),
+    );
+    outcome
+}
+
+async fn append_planned(
     conn: &mut PgConnection,
     batch: &[StreamAppend],
     meta: &AppendMeta,

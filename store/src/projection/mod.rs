@@ -26,6 +26,7 @@ use crate::log::FeedWaker;
 use sqlx::PgPool;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// The name of the catalog projector's checkpoint row.
 pub const CATALOG_PROJECTOR: &str = "catalog";
@@ -84,8 +85,14 @@ impl Projector {
 
     /// One batch, if the lock is free.
     pub async fn step(&self) -> Result<Step, ProjectionError> {
+        let started = std::time::Instant::now();
+        let span = tracing::debug_span!("projector.batch", events = tracing::field::Empty);
         let mut tx = self.pool.begin().await?;
-        let result = self.step_in(&mut tx).await;
+        let result = self.step_in(&mut tx).instrument(span.clone()).await;
+        if let Ok(Step::Applied { events, .. }) = &result {
+            span.record("events", *events);
+            crate::metrics::projected(started.elapsed(), *events);
+        }
         // Ended explicitly: a dropped transaction's rollback is only queued, and until it
         // runs its connection would keep holding the projector lock.
         match &result {

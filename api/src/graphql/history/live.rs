@@ -227,6 +227,8 @@ struct Consumer {
     finished: bool,
     /// The connection's subscription slot, given back when this ends.
     _slot: Option<OwnedSemaphorePermit>,
+    /// Counts this subscription among the live ones while it lasts.
+    _live: crate::metrics::recorder::Held,
 }
 
 fn too_slow_error(resume_from: i64) -> async_graphql::Error {
@@ -304,6 +306,7 @@ fn feed(
         last_delivered: cursor,
         finished: false,
         _slot: slot,
+        _live: crate::metrics::recorder::Held::new(crate::metrics::recorder::SUBSCRIPTIONS),
     };
     let stream = futures::stream::unfold(consumer, |mut c| async move {
         if c.finished {

@@ -1,9 +1,11 @@
-//! `/metrics` in Prometheus' text format: the log head, the projection's
-//! checkpoint and lag (events and seconds), the events it could not project,
-//! the catalog's size by kind, and this server's descriptor cache (bytes
-//! held, budget, hits, misses).
-//! Read from the database at scrape time, so every server of a shared database
-//! reports the same figures. With `auth.metrics_token_required` a scrape needs
+//! `/metrics` in Prometheus' text format. Read from the database at scrape
+//! time, so every server of a shared database reports the same figures: the log
+//! head, the projection's checkpoint and lag (events and seconds), the events it
+//! could not project, the catalog's size by kind, each location's freshness.
+//! Then this server's own: its in-memory catalog's position and lag, its
+//! database pools, its descriptor cache (bytes held, budget, hits, misses), its
+//! memory, and what it recorded as it worked (`recorder`: requests, operations,
+//! appends, projector batches, ...). With `auth.metrics_token_required` a scrape needs
 //! a bearer token with the `metrics` scope (401 without one, 403 without the
 //! scope); the figures are harmless but they do describe the catalog.
 
@@ -15,6 +17,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
+
+pub(crate) mod operations;
+mod own;
+pub(crate) mod recorder;
 
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(error) =
@@ -29,20 +35,37 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         }
         return response;
     }
-    match render(&state).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
+    let text = match render(&state).await {
+        Ok(text) => text,
         Err(err) => {
-            tracing::warn!(error = %err, "metrics unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+            // The process's own figures still answer: a dead database must show
+            // as `almanac_database_up 0`, not as a server that cannot be scraped.
+            tracing::warn!(error = %err, "the database's figures are unavailable");
+            let mut out = String::new();
+            write_database_up(&mut out, false);
+            if let Some(handle) = recorder::handle() {
+                out.push_str(&handle.render());
+            }
+            out
         }
-    }
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn write_database_up(out: &mut String, up: bool) {
+    write_gauge(
+        out,
+        "almanac_database_up",
+        "1 when this scrape could read the database's figures, else 0.",
+        &[(String::new(), if up { "1" } else { "0" }.to_string())],
+    );
 }
 
 async fn render(state: &AppState) -> Result<String, almanac_store::StoreError> {
@@ -52,11 +75,9 @@ async fn render(state: &AppState) -> Result<String, almanac_store::StoreError> {
         entities_by_kind: kinds,
     } = gauges(&state.database.pool).await?;
     let mut out = String::new();
+    write_database_up(&mut out, true);
     let mut gauge = |name: &str, help: &str, samples: &[(String, String)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_gauge(&mut out, name, help, samples)
     };
     let one = |value: String| vec![(String::new(), value)];
     gauge(
@@ -136,7 +157,19 @@ async fn render(state: &AppState) -> Result<String, almanac_store::StoreError> {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    own::render(state, &mut out).await?;
+    if let Some(handle) = recorder::handle() {
+        out.push_str(&handle.render());
+    }
     Ok(out)
+}
+
+/// `# HELP` and `# TYPE` of a gauge, then its samples (labels written whole).
+fn write_gauge(out: &mut String, name: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
 }
 
 /// Label values escape backslash, quote and newline.
