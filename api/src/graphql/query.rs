@@ -173,6 +173,8 @@ impl Query {
     #[graphql(
         complexity = "first.or(last).unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1"
     )]
+    // Relay's four paging arguments beside filter and order.
+    #[allow(clippy::too_many_arguments)]
     async fn entities(
         &self,
         ctx: &Context<'_>,
