@@ -23,7 +23,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug, SimpleObject)]
 pub struct PageInfo {
     pub has_next_page: bool,
-    /// True when the page was asked for `after` a cursor.
+    /// True when the page was asked for `after` a cursor; for `last`/`before`
+    /// (on `entities`), when rows lie before the page.
     pub has_previous_page: bool,
     pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
@@ -150,13 +151,47 @@ fn check_list_cursor(cursor: &ListCursor, order: &[OrderKey], signature: &str) -
     Ok(())
 }
 
+/// Which end a page of `entities` is cut from.
+pub enum Paging<'a> {
+    /// `first` after the cursor `after` (or from the start).
+    Forward(Option<i32>, Option<&'a str>),
+    /// `last` before the cursor `before` (or up to the end).
+    Backward(Option<i32>, Option<&'a str>),
+}
+
+impl<'a> Paging<'a> {
+    /// Relay's arguments: `first`/`after` or `last`/`before`, not both.
+    pub fn of(
+        first: Option<i32>,
+        after: Option<&'a str>,
+        last: Option<i32>,
+        before: Option<&'a str>,
+    ) -> Result<Self> {
+        match (
+            last.is_some() || before.is_some(),
+            first.is_some() || after.is_some(),
+        ) {
+            (true, true) => Err(ApiError::invalid(
+                "give first/after or last/before, not both",
+            )),
+            (true, false) => Ok(Paging::Backward(last, before)),
+            (false, _) => Ok(Paging::Forward(first, after)),
+        }
+    }
+}
+
 pub async fn list(
     ctx: &Context<'_>,
     filter: Option<&EntityFilter>,
     order_by: Option<&[EntityOrder]>,
-    first: Option<i32>,
-    after: Option<&str>,
+    paging: Paging<'_>,
 ) -> Result<EntityConnection> {
+    let (first, after) = match paging {
+        Paging::Forward(first, after) => (first, after),
+        Paging::Backward(last, before) => {
+            return list_backward(ctx, filter, order_by, last, before).await
+        }
+    };
     let limits = limits(ctx);
     let first = page_size(&limits, first)?;
     let filter = compile_in(ctx, filter).await?;
@@ -194,6 +229,75 @@ pub async fn list(
         edges,
         page.has_next,
         after.is_some(),
+        Counted::List(filter),
+    ))
+}
+
+/// `last` rows before the cursor `before` (or the last `last`). The read model pages
+/// forward only (its ties go by ref ascending in every order), so this lists the
+/// whole filtered order once and the rows after `before` once, from one snapshot:
+/// the rows before it are what the first has and the second does not. Linear in
+/// the rows the filter keeps, so meant for the short backward steps of a table.
+async fn list_backward(
+    ctx: &Context<'_>,
+    filter: Option<&EntityFilter>,
+    order_by: Option<&[EntityOrder]>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> Result<EntityConnection> {
+    let limits = limits(ctx);
+    let last = usize::try_from(page_size(&limits, last)?).unwrap_or(0);
+    let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
+    let order = order_keys(order_by)?;
+    let signature = order_signature(&order);
+    let before: Option<ListCursor> = before.map(decode_page_cursor).transpose()?;
+    if let Some(cursor) = &before {
+        check_list_cursor(cursor, &order, &signature)?;
+    }
+    let snapshot = Loaders::snapshot(ctx)?;
+    let mut rows = snapshot
+        .list_entities(&filter, &order, usize::MAX, None)
+        .rows;
+    let mut has_next = false;
+    if let Some(cursor) = &before {
+        let after = snapshot.list_entities(
+            &filter,
+            &order,
+            usize::MAX,
+            Some((cursor.sort_keys.as_slice(), cursor.entity_ref.as_str())),
+        );
+        let keep = rows.len().saturating_sub(after.rows.len());
+        rows.truncate(keep);
+        // The cursor's own row, when it is still there, is not before itself.
+        if rows
+            .last()
+            .is_some_and(|row| *row.entity.entity_ref == *cursor.entity_ref)
+        {
+            rows.pop();
+            has_next = true;
+        }
+        has_next = has_next || !after.rows.is_empty();
+    }
+    let has_previous = rows.len() > last;
+    let rows: Vec<_> = rows.split_off(rows.len().saturating_sub(last));
+    let held = rows.iter().map(|row| row.entity.clone()).collect();
+    let nodes = page_entities(ctx, &snapshot, held).await?;
+    let edges: Vec<EntityEdge> = rows
+        .into_iter()
+        .zip(nodes)
+        .map(|(row, node)| EntityEdge {
+            cursor: EdgeCursor::List(ListCursor::new(
+                signature.clone(),
+                row.sort_keys,
+                row.entity.entity_ref.to_string(),
+            )),
+            node,
+        })
+        .collect();
+    Ok(connection(
+        edges,
+        has_next,
+        has_previous,
         Counted::List(filter),
     ))
 }

@@ -35,8 +35,11 @@ use std::sync::Arc;
 /// Where an item sits in its list: sort keys (compared as text, in order), then
 /// the ref that breaks ties. Lists are given sorted ascending by it.
 pub trait Keyed {
-    fn key(&self) -> (Vec<String>, String);
+    fn key(&self) -> Key;
 }
+
+/// Sort keys, then the tie-breaking ref.
+pub type Key = (Vec<String>, String);
 
 /// A page of a list, with its cursors.
 #[derive(Clone, Debug, SimpleObject)]
@@ -123,7 +126,7 @@ pub fn paging(
     signature: &str,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<(usize, Option<(Vec<String>, String)>)> {
+) -> Result<(usize, Option<Key>)> {
     let limits = ctx.data::<GraphqlLimits>().cloned().unwrap_or_default();
     let first = usize::try_from(page_size(&limits, first)?).unwrap_or(0);
     let Some(after) = after else {
@@ -142,7 +145,7 @@ pub fn paging(
     Ok((first, Some((cursor.sort_keys, cursor.entity_ref))))
 }
 
-fn compare(a: &(Vec<String>, String), b: &(Vec<String>, String)) -> Ordering {
+fn compare(a: &Key, b: &Key) -> Ordering {
     a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1))
 }
 
@@ -223,7 +226,7 @@ impl<T> Window<T> {
 
 /// Entities are paged by ref.
 impl Keyed for Arc<Held> {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         (Vec::new(), self.entity_ref.to_string())
     }
 }
@@ -266,13 +269,13 @@ where
 }
 
 impl Keyed for Relation {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         (vec![self.relation_type.clone()], self.target_ref.clone())
     }
 }
 
 impl Keyed for Dependency {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         // Zero-padded: depths compare as text.
         (vec![format!("{:010}", self.depth)], self.entity_ref.clone())
     }
@@ -285,7 +288,7 @@ fn newest_first(time: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl Keyed for ProcessingError {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         (
             vec![
                 newest_first(self.recorded_at),
@@ -298,7 +301,7 @@ impl Keyed for ProcessingError {
 }
 
 impl Keyed for EntityConflict {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         (
             vec![newest_first(self.last_seen), self.entity_ref.clone()],
             self.new_source.clone(),
@@ -307,7 +310,7 @@ impl Keyed for EntityConflict {
 }
 
 impl Keyed for CatalogLocation {
-    fn key(&self) -> (Vec<String>, String) {
+    fn key(&self) -> Key {
         (
             vec![format!("{:020}", self.added_at.timestamp_micros().max(0))],
             self.location_id.clone(),

@@ -168,8 +168,14 @@ impl Query {
     }
 
     /// A page of entities. Default order: name, then ref. Cursors are opaque
-    /// and tied to the `orderBy` they came from.
-    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1")]
+    /// and tied to the `orderBy` they came from. `first`/`after` pages forward;
+    /// `last`/`before` backward (the `last` rows before the cursor `before`, or
+    /// at the end), not both at once.
+    #[graphql(
+        complexity = "first.or(last).unwrap_or(50).clamp(0, 100_000) as usize * child_complexity + 1"
+    )]
+    // Relay's four paging arguments beside filter and order.
+    #[allow(clippy::too_many_arguments)]
     async fn entities(
         &self,
         ctx: &Context<'_>,
@@ -177,15 +183,11 @@ impl Query {
         order_by: Option<Vec<EntityOrder>>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<EntityConnection> {
-        connection::list(
-            ctx,
-            filter.as_ref(),
-            order_by.as_deref(),
-            first,
-            after.as_deref(),
-        )
-        .await
+        let paging = connection::Paging::of(first, after.as_deref(), last, before.as_deref())?;
+        connection::list(ctx, filter.as_ref(), order_by.as_deref(), paging).await
     }
 
     /// Ranked search over name, title, description and tags: whole words,

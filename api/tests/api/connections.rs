@@ -392,3 +392,60 @@ async fn a_cursor_resumes_only_the_field_it_came_from() {
         .await;
     assert_eq!(first_code(&body), "INVALID_CURSOR", "{body:#}");
 }
+
+#[tokio::test]
+async fn entities_page_backward_with_last_and_before() {
+    let server = demo_server().await;
+    let forward = "query($first: Int, $after: String) { entities(filter: { kind: \"API\" }, \
+        orderBy: [{ field: NAME, direction: DESC }], first: $first, after: $after) { \
+        edges { cursor node { ref } } nodes { ref } totalCount \
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let (all, total) = walk_connection(&server, forward, &["entities"], "ref", 4).await;
+    assert_eq!(total as usize, all.len());
+    assert!(all.len() > 6, "{all:?}");
+    // From the end backward, three at a time: the same rows, page by page.
+    let backward = "query($last: Int, $before: String) { entities(filter: { kind: \"API\" }, \
+        orderBy: [{ field: NAME, direction: DESC }], last: $last, before: $before) { \
+        totalCount edges { cursor node { ref } } \
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let mut before: Option<String> = None;
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    loop {
+        let data = server
+            .data(backward, json!({ "last": 3, "before": before }))
+            .await;
+        let page = &data["entities"];
+        assert_eq!(page["totalCount"], json!(total));
+        let refs: Vec<String> = page["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["ref"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(page["pageInfo"]["hasNextPage"], json!(before.is_some()));
+        pages.push(refs);
+        if page["pageInfo"]["hasPreviousPage"] == json!(false) {
+            break;
+        }
+        assert!(pages.len() < 100);
+        before = Some(
+            page["pageInfo"]["startCursor"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let walked: Vec<String> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(
+        walked, all,
+        "backward pages, put back in order, are the forward walk"
+    );
+    let body = server
+        .call(
+            "{ entities(first: 2, last: 2) { totalCount } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(first_code(&body), "INVALID_ARGUMENT", "{body:#}");
+}
