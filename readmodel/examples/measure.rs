@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use almanac_domain::{diff, CatalogEvent, Entity as DomainEntity, RemovalReason};
 use almanac_readmodel::{
-    Direction, FacetField, Filter, LogEvent, OrderDirection, OrderField, OrderKey, OwnedScope,
-    Relations, Snapshot, TextQuery, WalkLimits,
+    Direction, FacetField, FieldPath, Filter, LogEvent, OrderDirection, OrderField, OrderKey,
+    OwnedScope, PathTest, Relations, Snapshot, TextQuery, WalkLimits,
 };
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
@@ -696,6 +696,48 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
     });
 
+    // Issue 15's filters: a page of production components of one system (relation index +
+    // a held field), the same by a path read from the descriptor text, a path count over
+    // the whole catalog, dangling relations, and facets over systems and a path.
+    let path = |text: &str, values: &[&str]| Filter::Path {
+        path: FieldPath::parse(text).unwrap_or_else(|_| unreachable!("a valid path")),
+        test: if values.is_empty() {
+            PathTest::Exists
+        } else {
+            PathTest::Equals(values.iter().map(|v| v.to_string()).collect())
+        },
+    };
+    let production_of_system = Filter::All(vec![
+        Filter::Kind(vec!["component".into()]),
+        Filter::System(vec!["system:default/system-1".into()]),
+        path("spec.lifecycle", &["production"]),
+    ]);
+    let production_components_of_system_page = time(50, |_| {
+        let page = s.list_entities(&production_of_system, &by_name, 50, None);
+        (page.rows.len(), s.count_entities(&production_of_system))
+    });
+    let part_of_system = Filter::All(vec![
+        Filter::Kind(vec!["component".into()]),
+        Filter::Relation {
+            relation: almanac_domain::RelationType::PartOf,
+            target: Some("system:default/system-1".into()),
+        },
+    ]);
+    let part_of_system_page = time(50, |_| {
+        let page = s.list_entities(&part_of_system, &by_name, 50, None);
+        (page.rows.len(), s.count_entities(&part_of_system))
+    });
+    let by_spec_path = path("spec.system", &["system-1"]);
+    let spec_path_count_whole_catalog = time(5, |_| s.count_entities(&by_spec_path));
+    let dangling_count_whole_catalog = time(5, |_| s.count_entities(&Filter::HasDanglingRelations));
+    let system_path = FieldPath::parse("spec.system")?;
+    let facets_system_and_path_whole_catalog = time(5, |_| {
+        (
+            s.facets(FacetField::System, &Filter::all(), 20),
+            s.path_facets(&system_path, &Filter::all(), 20),
+        )
+    });
+
     let report = json!({
         "entities": snapshot.len(),
         "events": initial.len(),
@@ -724,6 +766,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             "search_near_miss_first_20": search_typo,
             "search_prefix_first_20": search_prefix,
             "facets_kind_owner_tag_whole_catalog": facets,
+            "production_components_of_system_first_50_with_count": production_components_of_system_page,
+            "part_of_system_components_first_50_with_count": part_of_system_page,
+            "spec_path_equals_count_whole_catalog": spec_path_count_whole_catalog,
+            "dangling_relations_count_whole_catalog": dangling_count_whole_catalog,
+            "facets_system_and_spec_path_whole_catalog": facets_system_and_path_whole_catalog,
         },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
