@@ -5,9 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, CorsConfig, GraphqlLimits};
 use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
-use almanac_ingest::{
-    CatalogPolicy, Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy,
-};
+use almanac_ingest::{CatalogPolicy, Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::log::seal::Sealer;
 use almanac_store::projection::Projector;
