@@ -59,6 +59,15 @@ pub enum IngestError {
     Seal(#[from] almanac_store::log::seal::SealError),
 }
 
+/// What the `catalog:` configuration decides about reads: which kinds each location
+/// may register, and what becomes of what a location no longer holds. One value, so
+/// the refresh loop and the API's reads apply the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogPolicy {
+    pub rules: KindRules,
+    pub orphans: OrphanStrategy,
+}
+
 /// Reads sources and applies them: the one call `almanac ingest`, the
 /// refresh loop and the push API share.
 #[derive(Clone, Debug)]
@@ -109,6 +118,11 @@ impl Ingestor {
     pub fn with_orphans(mut self, orphans: almanac_domain::decide::OrphanStrategy) -> Self {
         self.reconciler.orphans = orphans;
         self
+    }
+
+    /// Reads under the catalog's rules and orphan strategy.
+    pub fn with_catalog(self, catalog: CatalogPolicy) -> Self {
+        self.with_rules(catalog.rules).with_orphans(catalog.orphans)
     }
 
     /// Reads under `rules` (`catalog.rules` and the locations' own rules).

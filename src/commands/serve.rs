@@ -5,7 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, CorsConfig, GraphqlLimits};
 use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
-use almanac_ingest::{Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy};
+use almanac_ingest::{CatalogPolicy, Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::log::seal::Sealer;
 use almanac_store::projection::Projector;
@@ -100,11 +100,15 @@ async fn serve(
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
+    // The refresh loop and the API's reads judge kinds and orphans alike.
+    let catalog = CatalogPolicy {
+        rules,
+        orphans: orphans.unwrap_or_default(),
+    };
     let ingestor = Ingestor::new(EventLog::new(pool).with_sealer(sealer.clone()))
         .with_reading(reading.clone())
         .with_limits(read_limits.clone())
-        .with_rules(rules)
-        .with_orphans(orphans.unwrap_or_default());
+        .with_catalog(catalog.clone());
     let refresher = tokio::spawn(run_refresh(ingestor, locations, interval, stopped));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -133,6 +137,7 @@ async fn serve(
         .with_limits(graphql)
         .with_reading(reading)
         .with_read_limits(read_limits)
+        .with_catalog(catalog)
         .with_cors(cors)
         .with_sealer(sealer)
         .with_read_pool(reads.clone());

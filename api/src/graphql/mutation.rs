@@ -40,9 +40,14 @@ fn writer(ctx: &Context<'_>) -> Result<String> {
 fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
     let reading = ctx.data::<ReadPolicy>().cloned().unwrap_or_default();
     let limits = ctx.data::<ReadLimits>().cloned().unwrap_or_default();
+    let catalog = ctx
+        .data::<almanac_ingest::CatalogPolicy>()
+        .cloned()
+        .unwrap_or_default();
     Ok(Ingestor::new(log(ctx)?.clone())
         .with_reading(reading)
-        .with_limits(limits))
+        .with_limits(limits)
+        .with_catalog(catalog))
 }
 
 /// The log writes append to, with the server's signing key.
