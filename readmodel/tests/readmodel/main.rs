@@ -5,3 +5,4 @@
 mod history;
 mod log;
 mod queries;
+mod walks;
