@@ -8,7 +8,7 @@ use super::flat::DependencyItems;
 use super::loaders::{Loaders, WalkKey};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_readmodel::{Direction, Walk};
+use almanac_readmodel::{Direction, Reached, Walk};
 use almanac_store::catalog::kind_of_ref;
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject, ID};
 use std::collections::HashSet;
@@ -46,6 +46,21 @@ pub struct Dependency {
 }
 
 impl Dependency {
+    /// The item for an entity `walk` reached.
+    pub fn reached(reached: &Reached, walk: &Arc<Walk>) -> Dependency {
+        Dependency {
+            entity_ref: reached.entity_ref.to_string(),
+            depth: Dependency::depth_of(reached),
+            via: reached.via.as_deref().map(str::to_string),
+            walk: walk.clone(),
+        }
+    }
+
+    /// Its `depth` field.
+    pub fn depth_of(reached: &Reached) -> i32 {
+        reached.depth as i32
+    }
+
     /// One shortest path, traced back through the walk.
     pub fn traced_path(&self) -> Vec<String> {
         self.walk
@@ -152,10 +167,8 @@ fn kind_filter(kinds: Option<Vec<String>>) -> Option<HashSet<String>> {
     kinds.map(|kinds| kinds.iter().map(|k| k.to_lowercase()).collect())
 }
 
-fn kept(kinds: &Option<HashSet<String>>, entity_ref: &str) -> bool {
-    kinds
-        .as_ref()
-        .is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
+pub(super) fn kept(kinds: Option<&HashSet<String>>, entity_ref: &str) -> bool {
+    kinds.is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
 }
 
 pub async fn dependencies(
@@ -169,19 +182,8 @@ pub async fn dependencies(
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
     let kinds = kind_filter(kinds);
     Ok(Dependencies {
-        items: DependencyItems(
-            walk.reached
-                .iter()
-                .filter(|r| kept(&kinds, &r.entity_ref))
-                .map(|r| Dependency {
-                    entity_ref: r.entity_ref.to_string(),
-                    depth: r.depth as i32,
-                    via: r.via.as_deref().map(str::to_string),
-                    walk: walk.clone(),
-                })
-                .collect(),
-        ),
         truncated: walk.truncated,
+        items: DependencyItems::new(walk, kinds),
     })
 }
 
@@ -208,7 +210,7 @@ pub async fn dependency_graph(
         .chain(
             walk.reached
                 .iter()
-                .filter(|r| kept(&kinds, &r.entity_ref))
+                .filter(|r| kept(kinds.as_ref(), &r.entity_ref))
                 .map(|r| node(&r.entity_ref, r.depth as i32)),
         )
         .collect();
