@@ -6,7 +6,8 @@
 //! (dangling edges are walked, as in SQL), but only live entities are returned where the
 //! store joins `entities`. Nothing here reads anything but the snapshot.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use crate::fast::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use almanac_domain::RelationType;
 use crate::entity::Entity;
 use crate::query::{Direction, OwnedScope, WalkLimits};
 use crate::rows::RowRef;
+use crate::set::Set;
 use crate::snapshot::Snapshot;
 
 /// A page of entities under a root, by ref, with the total over all pages.
@@ -38,10 +40,18 @@ pub const MAX_ANCESTRY: u32 = 64;
 
 impl Direction {
     /// (direct edge type, API hop out, API hop back).
-    fn edge_types(self) -> (&'static str, &'static str, &'static str) {
+    fn edge_types(self) -> (RelationType, RelationType, RelationType) {
         match self {
-            Direction::Outgoing => ("dependsOn", "consumesApi", "apiProvidedBy"),
-            Direction::Incoming => ("dependencyOf", "providesApi", "apiConsumedBy"),
+            Direction::Outgoing => (
+                RelationType::DependsOn,
+                RelationType::ConsumesApi,
+                RelationType::ApiProvidedBy,
+            ),
+            Direction::Incoming => (
+                RelationType::DependencyOf,
+                RelationType::ProvidesApi,
+                RelationType::ApiConsumedBy,
+            ),
         }
     }
 }
@@ -172,14 +182,47 @@ impl Snapshot {
         out
     }
 
-    /// Targets of `relation` edges leaving `source`, sorted, once each.
-    fn targets(&self, source: &str, relation: &str) -> Vec<&Arc<str>> {
-        let mut targets: Vec<&Arc<str>> = self
-            .relation_rows(source)
-            .filter(|r| r.relation.as_str() == relation)
-            .map(|r| r.target_ref)
-            .collect();
-        targets.dedup();
+    /// Targets of `relation` edges leaving `source`, sorted, once each: the targets of
+    /// [`Snapshot::relation_rows`] of that type. The walks' inner loop: rows are matched
+    /// by type as a byte and only the two sorted target lists (the source's own rows and
+    /// the index's) are merged, instead of merging whole rows by their spellings.
+    fn targets(&self, source: &str, relation: RelationType) -> Vec<&Arc<str>> {
+        let own = self
+            .state
+            .entities
+            .get(source)
+            .map_or(&[][..], |entity| &entity.declared[..]);
+        // Within one type, rows are sorted by target (then field): so are these.
+        let mut own = own
+            .iter()
+            .filter(|row| row.relation == relation)
+            .map(|row| &row.target_ref)
+            .peekable();
+        let mut others = self
+            .state
+            .edges
+            .get(source)
+            .into_iter()
+            .flat_map(|rows| rows.iter())
+            .filter(|row| row.relation == relation)
+            .map(|row| &row.target_ref)
+            .peekable();
+        let mut targets: Vec<&Arc<str>> = Vec::new();
+        loop {
+            let next = match (own.peek(), others.peek()) {
+                (Some(a), Some(b)) if b < a => others.next(),
+                (Some(_), _) => own.next(),
+                (None, _) => others.next(),
+            };
+            let Some(next) = next else { break };
+            // Several fields may declare the same edge: once each.
+            if targets
+                .last()
+                .is_none_or(|last| !Arc::ptr_eq(last, next) && last != &next)
+            {
+                targets.push(next);
+            }
+        }
         targets
     }
 
@@ -191,7 +234,7 @@ impl Snapshot {
             return seen;
         }
         while let Some(group) = queue.pop_front() {
-            for child in self.targets(&group, "parentOf") {
+            for child in self.targets(&group, RelationType::ParentOf) {
                 if seen.insert(child.clone()) {
                     queue.push_back(child.clone());
                 }
@@ -207,7 +250,11 @@ impl Snapshot {
             OwnedScope::Subgroups => self.group_tree(root, true),
             OwnedScope::Memberships => {
                 let mut owners = self.group_tree(root, false);
-                owners.extend(self.targets(root, "memberOf").into_iter().cloned());
+                owners.extend(
+                    self.targets(root, RelationType::MemberOf)
+                        .into_iter()
+                        .cloned(),
+                );
                 owners
             }
         }
@@ -215,6 +262,10 @@ impl Snapshot {
 
     /// Entities owned within `scope` of `root`, by ref: up to `first` after `after` (a
     /// ref), with the total.
+    ///
+    /// An entity has one owner, so the owners' sets are disjoint: the total is the sum
+    /// of their sizes, and the page is merged from the sets (each sorted, read from
+    /// `after` on) without gathering and sorting everything they hold.
     pub fn owned_entities(
         &self,
         root: &str,
@@ -222,15 +273,39 @@ impl Snapshot {
         first: usize,
         after: Option<&str>,
     ) -> RootedPage {
-        let mut refs: Vec<&Arc<str>> = Vec::new();
-        for owner in self.owners(root, scope) {
-            if let Some(owned) = self.state.owned.get(&owner) {
-                refs.extend(owned.iter());
+        let sets: Vec<&Set<Arc<str>>> = self
+            .owners(root, scope)
+            .iter()
+            .filter_map(|owner| self.state.owned.get(owner))
+            .collect();
+        let total = sets.iter().map(|set| set.len()).sum();
+        // Smallest head first: (head, which set).
+        let mut heads: Vec<_> = sets.iter().map(|set| set.iter_after(after)).collect();
+        let mut queue: BinaryHeap<Reverse<(&Arc<str>, usize)>> = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(at, rest)| Some(Reverse((rest.next()?, at))))
+            .collect();
+        let mut rows = Vec::new();
+        let mut has_next = false;
+        while let Some(Reverse((next, at))) = queue.pop() {
+            if rows.len() == first {
+                has_next = true;
+                break;
+            }
+            // The sets hold live entities only (a removal leaves its owner's set).
+            if let Some(entity) = self.entity(next) {
+                rows.push(entity.clone());
+            }
+            if let Some(following) = heads[at].next() {
+                queue.push(Reverse((following, at)));
             }
         }
-        refs.sort_unstable();
-        refs.dedup();
-        self.page(refs, first, after)
+        RootedPage {
+            rows,
+            total,
+            has_next,
+        }
     }
 
     /// The live users who are members of `root`, or (`transitive`) of it or any group
@@ -283,7 +358,7 @@ impl Snapshot {
         for depth in 1..=MAX_ANCESTRY {
             let mut next = Vec::new();
             for group in &frontier {
-                for parent in self.targets(group, "childOf") {
+                for parent in self.targets(group, RelationType::ChildOf) {
                     if !depth_of.contains_key(parent) {
                         depth_of.insert(parent.clone(), depth);
                         next.push(parent.clone());

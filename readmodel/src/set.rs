@@ -58,6 +58,25 @@ impl<T: Clone + Ord> Set<T> {
         }
     }
 
+    /// The items after `after` (every item when None), in order: a search, not a scan.
+    pub fn iter_after<'a, Q>(&'a self, after: Option<&Q>) -> After<'a, T>
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        match (self, after) {
+            (Set::Small(items), None) => After::Small(items.iter()),
+            (Set::Small(items), Some(after)) => {
+                let start = items.partition_point(|item| item.borrow() <= after);
+                After::Small(items[start..].iter())
+            }
+            (Set::Large(set), None) => After::Large(set.range::<_, T>(..)),
+            (Set::Large(set), Some(after)) => After::Large(
+                set.range::<_, Q>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            ),
+        }
+    }
+
     /// Applies removals then additions, copying a small set once and a large one's paths.
     pub fn apply<'a>(
         &mut self,
@@ -151,6 +170,23 @@ impl<'a, T: Clone + Ord> Iterator for Iter<'a, T> {
     }
 }
 
+/// In order from a point, whatever the form ([`Set::iter_after`]).
+pub(crate) enum After<'a, T: Clone + Ord> {
+    Small(std::slice::Iter<'a, T>),
+    Large(imbl::ordset::RangedIter<'a, T, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a, T: Clone + Ord> Iterator for After<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        match self {
+            After::Small(items) => items.next(),
+            After::Large(items) => items.next(),
+        }
+    }
+}
+
 impl<'a, T: Clone + Ord> IntoIterator for &'a Set<T> {
     type Item = &'a T;
     type IntoIter = Iter<'a, T>;
@@ -204,6 +240,17 @@ mod tests {
                 .into_iter()
                 .collect::<Vec<_>>()
         );
+        for set in [&small, &large, &evens] {
+            for after in [None, Some(0), Some(3), Some(9), Some(64), Some(500)] {
+                let expected: Vec<u32> = set
+                    .iter()
+                    .copied()
+                    .filter(|item| after.is_none_or(|after| *item > after))
+                    .collect();
+                let got: Vec<u32> = set.iter_after(after.as_ref()).copied().collect();
+                assert_eq!(got, expected, "after {after:?}");
+            }
+        }
         let mut same: Set<u32> = Set::default();
         same.apply([], 0..10);
         assert_eq!(same, set);

@@ -247,7 +247,7 @@ async fn list_backward(
 ) -> Result<EntityConnection> {
     let limits = limits(ctx);
     let last = usize::try_from(page_size(&limits, last)?).unwrap_or(0);
-    let filter = EntityFilter::compile(filter, limits.max_filter_conditions)?;
+    let filter = compile_in(ctx, filter).await?;
     let order = order_keys(order_by)?;
     let signature = order_signature(&order);
     let before: Option<ListCursor> = before.map(decode_page_cursor).transpose()?;

@@ -10,7 +10,7 @@ use super::loaders::{Loaders, WalkKey};
 use super::paged::{window, Connection};
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
-use almanac_readmodel::{Direction, Walk};
+use almanac_readmodel::{Direction, Reached, Walk};
 use almanac_store::catalog::kind_of_ref;
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject, ID};
 use std::collections::{BTreeSet, HashSet};
@@ -45,7 +45,7 @@ impl Dependencies {
         after: Option<String>,
     ) -> Result<Connection<Dependency>> {
         // The walk gives them by depth, then ref: the key's order.
-        let items = self.items.0.clone();
+        let items = self.items.dependencies();
         let window = window(ctx, "dependencies", items, first, after.as_deref())?;
         Ok(window.connection(Vec::new(), |d| d))
     }
@@ -70,6 +70,21 @@ pub struct Dependency {
 }
 
 impl Dependency {
+    /// The item for an entity `walk` reached.
+    pub fn reached(reached: &Reached, walk: &Arc<Walk>) -> Dependency {
+        Dependency {
+            entity_ref: reached.entity_ref.to_string(),
+            depth: Dependency::depth_of(reached),
+            via: reached.via.as_deref().map(str::to_string),
+            walk: walk.clone(),
+        }
+    }
+
+    /// Its `depth` field.
+    pub fn depth_of(reached: &Reached) -> i32 {
+        reached.depth as i32
+    }
+
     /// One shortest path, traced back through the walk.
     pub fn traced_path(&self) -> Vec<String> {
         self.walk
@@ -230,10 +245,8 @@ fn kind_filter(
     closed::kinds(&snapshot, "kind", kinds)
 }
 
-fn kept(kinds: &Option<BTreeSet<String>>, entity_ref: &str) -> bool {
-    kinds
-        .as_ref()
-        .is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
+pub(super) fn kept(kinds: Option<&BTreeSet<String>>, entity_ref: &str) -> bool {
+    kinds.is_none_or(|kinds| kinds.contains(kind_of_ref(entity_ref)))
 }
 
 pub async fn dependencies(
@@ -247,19 +260,8 @@ pub async fn dependencies(
     let kinds = kind_filter(data, ctx, kinds.as_deref())?;
     let walk = walk(data, ctx, depth, direction, via_apis).await?;
     Ok(Dependencies {
-        items: DependencyItems(
-            walk.reached
-                .iter()
-                .filter(|r| kept(&kinds, &r.entity_ref))
-                .map(|r| Dependency {
-                    entity_ref: r.entity_ref.to_string(),
-                    depth: r.depth as i32,
-                    via: r.via.as_deref().map(str::to_string),
-                    walk: walk.clone(),
-                })
-                .collect(),
-        ),
         truncated: walk.truncated,
+        items: DependencyItems::new(walk, kinds),
     })
 }
 
@@ -286,7 +288,7 @@ pub async fn dependency_graph(
         .chain(
             walk.reached
                 .iter()
-                .filter(|r| kept(&kinds, &r.entity_ref))
+                .filter(|r| kept(kinds.as_ref(), &r.entity_ref))
                 .map(|r| node(&r.entity_ref, r.depth as i32)),
         )
         .collect();

@@ -358,7 +358,11 @@ fn refs(values: &[String], at: &str, kind: &str) -> Result<Vec<String>> {
 /// `err` with the input field it came from in front of its message.
 fn in_field(err: ApiError, at: &str) -> ApiError {
     match err {
-        ApiError::Known { code, message } => ApiError::new(code, format!("{at}: {message}")),
+        ApiError::Known {
+            code,
+            message,
+            did_you_mean,
+        } => ApiError::new(code, format!("{at}: {message}")).with_did_you_mean(did_you_mean),
         internal => internal,
     }
 }

@@ -13,16 +13,19 @@
 //! lists' (`[Dependency!]!`, `[Entity!]!`): the SDL does not change. What it builds
 //! is charged to the response budget, as the gate charges ordinary fields.
 
-use super::dependencies::Dependency;
+use super::dependencies::{kept, Dependency};
 use super::entity::{Entity, EntityData};
 use super::ids::encode_id;
 use super::size;
+use almanac_readmodel::{Reached, Walk};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Directive, Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Fragments followed at most this deep (validation already refuses cycles).
 const MAX_NESTING: usize = 8;
@@ -141,11 +144,38 @@ fn charged(ctx: &ContextSelectionSet<'_>, list: Vec<Value>) -> ServerResult<Valu
     Ok(list)
 }
 
-/// The `items` of a dependency walk (`[Dependency!]!`).
+/// The `items` of a dependency walk (`[Dependency!]!`): the reached entities the
+/// kind filter keeps, read from the walk itself; [`Dependency`] objects are made
+/// only for the ordinary path.
 #[derive(Clone, Debug)]
-pub struct DependencyItems(pub Vec<Dependency>);
+pub struct DependencyItems {
+    walk: Arc<Walk>,
+    /// Lower-case kinds to keep; None for all.
+    kinds: Option<Arc<BTreeSet<String>>>,
+}
 
 impl DependencyItems {
+    pub fn new(walk: Arc<Walk>, kinds: Option<BTreeSet<String>>) -> Self {
+        DependencyItems {
+            walk,
+            kinds: kinds.map(Arc::new),
+        }
+    }
+
+    fn reached(&self) -> impl Iterator<Item = &Reached> {
+        self.walk
+            .reached
+            .iter()
+            .filter(|r| kept(self.kinds.as_deref(), &r.entity_ref))
+    }
+
+    /// The items as objects, for the ordinary path (and `itemsConnection`).
+    pub fn dependencies(&self) -> Vec<Dependency> {
+        self.reached()
+            .map(|r| Dependency::reached(r, &self.walk))
+            .collect()
+    }
+
     /// The items as values when every field asked is one of their own.
     fn plain(&self, ctx: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
         #[derive(Clone, Copy)]
@@ -172,22 +202,25 @@ impl DependencyItems {
                 Some((key(field), asked))
             })
             .collect::<Option<_>>()?;
-        let items = self.0.iter().map(|item| {
-            let object: IndexMap<Name, Value> = asked
-                .iter()
-                .map(|(key, asked)| {
-                    let value = match asked {
-                        Asked::TypeName => text("Dependency"),
-                        Asked::Ref => text(&item.entity_ref),
-                        Asked::Depth => Value::from(item.depth),
-                        Asked::Via => optional(item.via.as_deref()),
-                        Asked::Path => {
-                            Value::List(item.traced_path().into_iter().map(Value::String).collect())
-                        }
-                    };
-                    (key.clone(), value)
-                })
-                .collect();
+        // What `Dependency`'s resolvers answer, read from the same `Reached`.
+        let items = self.reached().map(|item| {
+            let mut object: IndexMap<Name, Value> = IndexMap::with_capacity(asked.len());
+            for (key, asked) in &asked {
+                let value = match asked {
+                    Asked::TypeName => text("Dependency"),
+                    Asked::Ref => text(&item.entity_ref),
+                    Asked::Depth => Value::from(Dependency::depth_of(item)),
+                    Asked::Via => optional(item.via.as_deref()),
+                    Asked::Path => Value::List(
+                        self.walk
+                            .path(&item.entity_ref)
+                            .iter()
+                            .map(|p| text(p))
+                            .collect(),
+                    ),
+                };
+                object.insert(key.clone(), value);
+            }
             Value::Object(object)
         });
         Some(items.collect())
@@ -214,7 +247,10 @@ impl OutputType for DependencyItems {
     ) -> ServerResult<Value> {
         match self.plain(ctx) {
             Some(items) => charged(ctx, items),
-            None => resolve_list(ctx, field, &self.0, Some(self.0.len())).await,
+            None => {
+                let items = self.dependencies();
+                resolve_list(ctx, field, &items, Some(items.len())).await
+            }
         }
     }
 }

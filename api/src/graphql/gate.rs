@@ -25,6 +25,7 @@ use super::descriptors::DescriptorCache;
 use super::loaders::Loaders;
 use super::parsed::ParsedCache;
 use super::size::{json_size, too_large, ResponseBudget};
+use super::walks::RecentWalks;
 use crate::error::{ApiError, ErrorCode, InternalError};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::Snapshot;
@@ -214,6 +215,7 @@ impl Extension for GateExtension {
                 catalog.with_budget(budget.clone()),
                 ctx.data_opt::<EventLog>().cloned(),
                 ctx.data_opt::<Arc<DescriptorCache>>().cloned(),
+                ctx.data_opt::<Arc<RecentWalks>>().cloned(),
                 limits.clone(),
             ));
             request.data.insert(budget);

@@ -7,13 +7,15 @@
 //! once per request: the processing errors of an entity (operational state, not in
 //! the log) and the whole row of an entity held elided ([`Loaders::full_record`], the
 //! one narrow path for large descriptors). A fresh set is made for each operation (by
-//! the gate): nothing cached outlives the request that filled it.
+//! the gate): nothing cached here outlives the request that filled it, except what
+//! the server's own caches hold (full descriptors, recent walks: `descriptors`, `walks`).
 
 pub use super::batches::{CatalogLoader, EntityKey, ErrorsKey};
 use super::descriptors::DescriptorCache;
 use super::entity::{Entity, EntityData};
 use super::gate::Pinned;
 use super::memo::Memo;
+use super::walks::RecentWalks;
 use crate::error::{ApiError, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{Direction, Entity as HeldEntity, Snapshot, Walk, WalkLimits};
@@ -49,6 +51,8 @@ struct Inner {
     log: Option<EventLog>,
     /// The server's cache of full descriptors (across requests, within its budget).
     descriptors: Option<Arc<DescriptorCache>>,
+    /// The server's recent walks (across requests).
+    recent_walks: Option<Arc<RecentWalks>>,
     limits: GraphqlLimits,
     full: Memo<String, Option<Arc<EntityRecord>>, Error>,
     errors: Memo<String, Option<Arc<Vec<ProcessingErrorRecord>>>, Error>,
@@ -79,6 +83,7 @@ impl Loaders {
         catalog: Catalog,
         log: Option<EventLog>,
         descriptors: Option<Arc<DescriptorCache>>,
+        recent_walks: Option<Arc<RecentWalks>>,
         limits: GraphqlLimits,
     ) -> Self {
         // No DataLoader cache: the memos hold every value, in flight included.
@@ -88,6 +93,7 @@ impl Loaders {
             batched: Arc::new(batched),
             log,
             descriptors,
+            recent_walks,
             limits,
             full: Memo::default(),
             errors: Memo::default(),
@@ -220,7 +226,8 @@ impl Loaders {
         Ok(found.unwrap_or_default())
     }
 
-    /// The dependency walk `key` describes over `snapshot`, once per request.
+    /// The dependency walk `key` describes over `snapshot`: once per request, and
+    /// from the server's recent walks when another request walked it already.
     pub fn walk(&self, snapshot: &Snapshot, key: WalkKey) -> Arc<Walk> {
         let memo_key = (snapshot.position(), key);
         // A poisoned map only means another field panicked; its entries are still sound.
@@ -231,13 +238,31 @@ impl Loaders {
         if let Some(walk) = cached {
             return walk;
         }
-        let key = &memo_key.1;
-        let limits = WalkLimits {
-            max_depth: key.depth,
-            max_nodes: self.0.limits.max_walk_nodes,
+        let shared = self
+            .0
+            .recent_walks
+            .as_ref()
+            .and_then(|recent| recent.get(&memo_key));
+        let walk = match shared {
+            Some(walk) => walk,
+            None => {
+                let key = &memo_key.1;
+                let limits = WalkLimits {
+                    max_depth: key.depth,
+                    max_nodes: self.0.limits.max_walk_nodes,
+                };
+                let walk = Arc::new(snapshot.walk_dependencies(
+                    &key.root,
+                    key.direction,
+                    key.via_apis,
+                    limits,
+                ));
+                if let Some(recent) = &self.0.recent_walks {
+                    recent.put(memo_key.clone(), walk.clone());
+                }
+                walk
+            }
         };
-        let walk =
-            Arc::new(snapshot.walk_dependencies(&key.root, key.direction, key.via_apis, limits));
         let mut walks = self.0.walks.lock().unwrap_or_else(|e| e.into_inner());
         walks.insert(memo_key, walk.clone());
         walk

@@ -29,6 +29,7 @@ mod query;
 mod results;
 mod rooted;
 mod size;
+pub mod walks;
 
 use crate::limits::GraphqlLimits;
 use almanac_store::catalog::Catalog;
@@ -81,6 +82,8 @@ pub fn build(
         .data(limits)
         .data(hub)
         .data(descriptors)
+        // One per server: walks shared across its requests.
+        .data(std::sync::Arc::new(walks::RecentWalks::default()))
         .finish()
 }
 

@@ -87,6 +87,7 @@ impl Rest {
                 self.catalog.with_budget(budget),
                 Some(self.log.clone()),
                 Some(self.descriptors.clone()),
+                None,
                 self.limits.clone(),
             ),
             limits: self.limits.clone(),

@@ -307,7 +307,8 @@ async fn a_skipped_location_still_leads_to_its_targets_and_their_errors() {
     // Nothing parsed; the nested Location's target reached through two skips, and the
     // missing target reported as before.
     let limits = ReadLimits::default();
-    let digests = Digests::load(&db.pool, &source.origin(), &limits)
+    let rules = almanac_domain::KindRules::builtin();
+    let digests = Digests::load(&db.pool, &source.origin(), &limits, &rules)
         .await
         .unwrap();
     let outcome = read_sources_with(
@@ -317,6 +318,7 @@ async fn a_skipped_location_still_leads_to_its_targets_and_their_errors() {
         ReadWith {
             digests: Some(&digests),
             progress: None,
+            rules: None,
         },
     )
     .await;

@@ -6,3 +6,4 @@ mod filters;
 mod history;
 mod log;
 mod queries;
+mod walks;
