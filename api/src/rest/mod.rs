@@ -93,6 +93,18 @@ impl Rest {
         })
     }
 
+    /// Waits (within `graphql.mutation_timeout_ms`) until the in-memory catalog holds
+    /// everything the log holds now: after a write, so the client's next read sees it, as
+    /// GraphQL's mutations do.
+    pub async fn settled(&self) -> RestResult<()> {
+        let head = self.log.head_position().await.map_err(ApiError::from)?;
+        if let Some(followed) = &self.followed {
+            let _ =
+                tokio::time::timeout(self.limits.mutation_timeout(), followed.reach(head)).await;
+        }
+        Ok(())
+    }
+
     /// An ingestor that reads as the server's `reading:` and `limits:` allow.
     pub fn ingestor(&self) -> Ingestor {
         Ingestor::new(self.log.clone())

@@ -156,7 +156,10 @@ pub async fn delete_by_uid(
         .map_err(|err| RestError::input(err.to_string()))?;
     let ingestor = almanac_ingest::Ingestor::new(rest.log.clone());
     match crate::operations::delete_entity(&ingestor, &rest.catalog, &principal, &parsed).await? {
-        Deleted::Removed(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Deleted::Removed(_) => {
+            rest.settled().await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         Deleted::NotFound(canonical) => Err(RestError::not_found(format!("No entity {canonical}"))),
         Deleted::Stale(detail) => Err(RestError::conflict(format!(
             "{detail}; nothing was deleted, try again"
