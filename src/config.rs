@@ -51,20 +51,105 @@ impl Settings {
     }
 }
 
-/// What the catalog reads, Backstage-style: `catalog.locations`.
+/// What the catalog reads, Backstage-style: `catalog.locations` (each with its own
+/// `rules`), `catalog.rules`, `catalog.orphanStrategy`; Backstage's other keys are
+/// accepted and reported as ignored ([`CatalogSettings::ignored_keys`]).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct CatalogSettings {
     pub locations: Vec<ConfiguredLocation>,
     /// Every registered location is read again this often (plus jitter).
     pub refresh_interval_seconds: u64,
+    /// Backstage's `catalog.rules`: which kinds may be registered, and where. Absent:
+    /// every built-in kind, nothing else.
+    pub rules: Option<Vec<almanac_domain::Rule>>,
+    /// Backstage's `catalog.orphanStrategy`: what happens to an entity its source no
+    /// longer holds (`delete`, Almanac's default, or `keep`, Backstage's).
+    #[serde(rename = "orphanStrategy")]
+    pub orphan_strategy: Option<OrphanStrategy>,
+    /// Every other key; only Backstage's ([`BACKSTAGE_CATALOG_KEYS`]) are accepted.
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, serde_yaml::Value>,
 }
+
+pub use almanac_domain::decide::OrphanStrategy;
+
+/// Keys of Backstage's `catalog` block that Almanac accepts and ignores (it processes
+/// on reads and refreshes, stitches nothing, and has no providers or import flow).
+pub const BACKSTAGE_CATALOG_KEYS: [&str; 9] = [
+    "processingInterval",
+    "stitchingStrategy",
+    "providers",
+    "import",
+    "readonly",
+    "processors",
+    "orphanProviderStrategy",
+    "useUrlReadersSearch",
+    "disableRelationsCompatibility",
+];
 
 impl Default for CatalogSettings {
     fn default() -> Self {
         Self {
             locations: Vec::new(),
             refresh_interval_seconds: 300,
+            rules: None,
+            orphan_strategy: None,
+            other: Default::default(),
+        }
+    }
+}
+
+impl CatalogSettings {
+    /// Backstage keys present and ignored, sorted (reported once at start).
+    pub fn ignored_keys(&self) -> Vec<&str> {
+        self.other.keys().map(String::as_str).collect()
+    }
+
+    /// The rules reads are judged by: `catalog.rules`, then each configured location's
+    /// own `rules`, applying to what is read from its target (a file target made
+    /// absolute as the location reads it).
+    pub fn kind_rules(&self) -> almanac_domain::KindRules {
+        let per_location = self
+            .locations
+            .iter()
+            .filter(|location| !location.rules.is_empty())
+            .map(|location| {
+                let target = match location.location_type.as_str() {
+                    "file" => almanac_ingest::read::absolute_path(&location.target),
+                    _ => location.target.clone(),
+                };
+                (
+                    location.location_type.clone(),
+                    target,
+                    location.rules.clone(),
+                )
+            });
+        almanac_domain::KindRules::configured(self.rules.clone(), per_location)
+    }
+
+    /// One log line naming the Backstage keys present and ignored.
+    pub fn report_ignored(&self) {
+        let ignored = self.ignored_keys();
+        if !ignored.is_empty() {
+            tracing::info!(
+                keys = %ignored.join(", "),
+                "catalog settings of Backstage that Almanac does not use are ignored"
+            );
+        }
+    }
+
+    /// Refuses a key that neither Almanac nor Backstage knows (a typo).
+    fn validate(&self) -> Result<(), String> {
+        match self
+            .other
+            .keys()
+            .find(|key| !BACKSTAGE_CATALOG_KEYS.contains(&key.as_str()))
+        {
+            Some(key) => Err(format!(
+                "catalog.{key} is not a setting of Almanac or of Backstage's catalog"
+            )),
+            None => Ok(()),
         }
     }
 }
@@ -188,6 +273,11 @@ impl Settings {
             .map_err(anyhow::Error::msg)
             .context("the reading section of the configuration is not valid")?;
         settings
+            .catalog
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("the catalog section of the configuration is not valid")?;
+        settings
             .cors
             .validate()
             .map_err(anyhow::Error::msg)
@@ -289,5 +379,62 @@ mod cors_tests {
             "the cors section of the configuration is not valid: cors.origin[0]: \
              \"http://localhost:3000/\" must be scheme://host[:port] with no path or trailing slash"
         );
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::reading_tests::load;
+    use super::OrphanStrategy;
+    use almanac_domain::Kind;
+
+    /// A Backstage app-config.yaml's catalog block, as a real app has it.
+    const APP_CONFIG: &str = "catalog:\n  processingInterval: { minutes: 30 }\n  \
+        orphanStrategy: delete\n  stitchingStrategy: { mode: deferred }\n  import:\n    \
+        entityFilename: catalog-info.yaml\n    pullRequestBranchName: backstage-integration\n  \
+        rules:\n    - allow: [Component, System, API, Resource, Location]\n  providers:\n    \
+        github:\n      org: { organization: example }\n  locations:\n    - type: file\n      \
+        target: /srv/catalog/org.yaml\n      rules:\n        - allow: [User, Group]\n    \
+        - type: url\n      target: https://git.example.com/catalog-info.yaml\n";
+
+    #[test]
+    fn a_backstage_app_config_catalog_block_loads() {
+        let settings = load(APP_CONFIG).expect("Backstage's catalog block");
+        let catalog = &settings.catalog;
+        assert_eq!(catalog.orphan_strategy, Some(OrphanStrategy::Delete));
+        assert_eq!(catalog.locations.len(), 2);
+        assert_eq!(catalog.locations[0].rules[0].allow, ["User", "Group"]);
+        assert_eq!(
+            catalog.ignored_keys(),
+            [
+                "import",
+                "processingInterval",
+                "providers",
+                "stitchingStrategy"
+            ]
+        );
+        let rules = catalog.kind_rules();
+        let group = almanac_domain::Entity::from_value(serde_json::json!({
+            "apiVersion": "backstage.io/v1alpha1", "kind": "Group",
+            "metadata": {"name": "admins"}, "spec": {"type": "team", "children": []}
+        }))
+        .expect("a group");
+        assert_eq!(group.kind(), &Kind::Group);
+        assert!(rules.check(&group, "file:/srv/catalog/org.yaml").is_ok());
+        assert!(rules
+            .check(&group, "url:https://git.example.com/catalog-info.yaml")
+            .is_err());
+    }
+
+    #[test]
+    fn a_key_neither_almanac_nor_backstage_knows_is_refused() {
+        let error = load("catalog:\n  refresh_interval_secnds: 5\n").expect_err("a typo");
+        assert!(
+            format!("{error:#}").contains("catalog.refresh_interval_secnds"),
+            "{error:#}"
+        );
+        let keep = load("catalog:\n  orphanStrategy: keep\n").expect("keep");
+        assert_eq!(keep.catalog.orphan_strategy, Some(OrphanStrategy::Keep));
+        assert!(load("catalog:\n  orphanStrategy: sometimes\n").is_err());
     }
 }

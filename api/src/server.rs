@@ -36,6 +36,9 @@ pub struct AppState {
     /// What one read of a push or a location may hold (`limits:`); by default
     /// [`ReadLimits::default`].
     pub read_limits: ReadLimits,
+    /// Which kinds reads through the API may register (`catalog.rules`) and what
+    /// becomes of what a location no longer holds (`catalog.orphanStrategy`).
+    pub catalog: almanac_ingest::CatalogPolicy,
     /// Counts the catalog's SQL statements (tests read it).
     pub statements: StatementCounter,
     /// The pool GraphQL reads use, apart from `database.pool` (the
@@ -69,6 +72,7 @@ impl AppState {
             limits: GraphqlLimits::default(),
             reading: ReadPolicy::default(),
             read_limits: ReadLimits::default(),
+            catalog: almanac_ingest::CatalogPolicy::default(),
             statements: StatementCounter::default(),
             read_pool: None,
             sealer: None,
@@ -134,6 +138,12 @@ impl AppState {
         self
     }
 
+    /// Reads through the API judge kinds and orphans as the configured catalog does.
+    pub fn with_catalog(mut self, catalog: almanac_ingest::CatalogPolicy) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
     pub fn with_read_limits(mut self, read_limits: ReadLimits) -> Self {
         self.read_limits = read_limits;
         self
@@ -162,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         descriptors: state.descriptors.clone(),
         reading: state.reading.clone(),
         read_limits: state.read_limits.clone(),
+        catalog_policy: state.catalog.clone(),
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let service = GraphqlService {
@@ -171,7 +182,7 @@ pub fn router(state: AppState) -> Router {
             reads,
             state.limits.clone(),
             state.reading.clone(),
-            state.read_limits.clone(),
+            (state.read_limits.clone(), state.catalog.clone()),
             hub,
             state.followed.clone(),
             state.descriptors.clone(),

@@ -19,7 +19,7 @@ use crate::diff::diff;
 use crate::entity::{managed_by_location, ref_of_raw, Entity};
 use crate::entity_ref::EntityRef;
 use crate::event::{entity_stream, CatalogEvent, RemovalReason};
-use crate::history::EntityState;
+use crate::history::{is_orphan, EntityState};
 use crate::validation::ValidationErrors;
 
 pub mod delete;
@@ -56,11 +56,25 @@ impl Candidate {
     }
 }
 
+/// Backstage's `catalog.orphanStrategy`: what becomes of an entity its source no longer
+/// holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrphanStrategy {
+    /// Removed (`EntityRemoved`, reason `gone_from_source`): Almanac's default.
+    #[default]
+    Delete,
+    /// Kept, marked `backstage.io/orphan: "true"` (`EntityOrphaned`): Backstage's default.
+    Keep,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecideOptions {
     /// Remove the source's entities that it no longer holds: true for file and URL sources;
     /// false for a push API that upserts.
     pub remove_missing: bool,
+    /// With `remove_missing`: remove such entities, or keep them as orphans.
+    pub orphans: OrphanStrategy,
 }
 
 /// An event to append to `stream`, which must be at `expected_version` (0 for a new
@@ -99,7 +113,7 @@ pub struct Decision {
     pub errors: Vec<SourceError>,
 }
 
-/// What the source says about one ref, after duplicates are dropped.
+/// What the source says about one ref (the last of its documents).
 enum Claim<'a> {
     Valid(&'a Entity),
     /// Invalid documents only shield their ref from removal.
@@ -119,8 +133,10 @@ pub fn decide(
     options: DecideOptions,
 ) -> Decision {
     let mut decision = Decision::default();
-    let mut claims: BTreeMap<String, (EntityRef, Claim<'_>)> = BTreeMap::new();
-    for candidate in candidates {
+    // Each ref's claim with the (1-based) document that made it.
+    let mut claims: BTreeMap<String, (EntityRef, Claim<'_>, usize)> = BTreeMap::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        let document = index + 1;
         let (entity_ref, claim) = match candidate {
             Candidate::Valid(entity) => (entity.entity_ref(), Claim::Valid(entity)),
             Candidate::Invalid {
@@ -145,19 +161,21 @@ pub fn decide(
             }
         };
         let key = entity_ref.canonical();
-        if claims.contains_key(&key) {
+        // Backstage keeps the last of a ref's documents in one file; so does Almanac,
+        // saying which document replaced which.
+        if let Some((_, _, earlier)) = claims.get(&key) {
             decision.errors.push(SourceError {
                 message: format!(
-                    "duplicate entity {entity_ref} in source {source}: the first one wins"
+                    "duplicate entity {entity_ref} in source {source}: document {document} \
+                     replaces document {earlier} (the last one wins, as in Backstage)"
                 ),
-                entity_ref: Some(entity_ref),
+                entity_ref: Some(entity_ref.clone()),
             });
-            continue;
         }
-        claims.insert(key, (entity_ref, claim));
+        claims.insert(key, (entity_ref, claim, document));
     }
 
-    for (key, (entity_ref, claim)) in claims.iter() {
+    for (key, (entity_ref, claim, _)) in claims.iter() {
         let Claim::Valid(entity) = claim else {
             continue;
         };
@@ -178,6 +196,16 @@ pub fn decide(
                 });
             }
             Some(live) if live == entity.descriptor() => decision.unchanged += 1,
+            // An orphan its source holds again, as it was: adopted, the mark taken away.
+            Some(live) if is_orphan(live) && unmarked(live) == *entity.descriptor() => {
+                decision.appends.push(PendingEvent {
+                    stream: entity_stream(entity_ref),
+                    expected_version: state.map_or(0, |s| s.version),
+                    event: CatalogEvent::EntityAdopted {
+                        location: source.to_string(),
+                    },
+                })
+            }
             Some(live) => decision.appends.push(PendingEvent {
                 stream: entity_stream(entity_ref),
                 expected_version: state.map_or(0, |s| s.version),
@@ -195,13 +223,19 @@ pub fn decide(
                 .as_ref()
                 .is_some_and(|live| managed_by_location(live) == Some(source));
             if claimed_here && !claims.contains_key(key) {
-                decision.appends.push(PendingEvent {
-                    stream: key.clone(),
-                    expected_version: state.version,
-                    event: CatalogEvent::EntityRemoved {
-                        reason: RemovalReason::GoneFromSource,
-                    },
-                });
+                let event = vanished(
+                    state,
+                    source,
+                    options.orphans,
+                    RemovalReason::GoneFromSource,
+                );
+                if let Some(event) = event {
+                    decision.appends.push(PendingEvent {
+                        stream: key.clone(),
+                        expected_version: state.version,
+                        event,
+                    });
+                }
             }
         }
     }
@@ -215,6 +249,37 @@ pub fn decide(
         .errors
         .sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
     decision
+}
+
+/// What becomes of a live entity its source no longer holds: removed for `reason`, or
+/// orphaned (once: `None` for an orphan already).
+pub fn vanished(
+    state: &EntityState,
+    source: &str,
+    orphans: OrphanStrategy,
+    reason: RemovalReason,
+) -> Option<CatalogEvent> {
+    let live = state.descriptor.as_ref()?;
+    match orphans {
+        OrphanStrategy::Delete => Some(CatalogEvent::EntityRemoved { reason }),
+        OrphanStrategy::Keep if is_orphan(live) => None,
+        OrphanStrategy::Keep => Some(CatalogEvent::EntityOrphaned {
+            location: source.to_string(),
+        }),
+    }
+}
+
+/// `descriptor` without the orphan mark (what adoption leaves).
+fn unmarked(descriptor: &Value) -> Value {
+    let mut descriptor = descriptor.clone();
+    if let Some(annotations) = descriptor
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(crate::entity::ORPHAN);
+    }
+    descriptor
 }
 
 /// The event that removes a live entity, e.g. for a user's delete; `None` when the stream

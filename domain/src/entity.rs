@@ -17,6 +17,9 @@ use crate::validation::{self, ValidationErrors};
 
 /// The location (`type:target`) an entity was last read from; ingest sets it.
 pub const MANAGED_BY_LOCATION: &str = "backstage.io/managed-by-location";
+/// Backstage's mark of an entity its source no longer holds, kept (`orphanStrategy:
+/// keep`): set by `EntityOrphaned`, removed by `EntityAdopted`.
+pub const ORPHAN: &str = "backstage.io/orphan";
 /// The location that first led ingest to the entity (e.g. the root Location file).
 pub const MANAGED_BY_ORIGIN_LOCATION: &str = "backstage.io/managed-by-origin-location";
 

@@ -95,13 +95,59 @@ pub fn evolve(state: Option<EntityState>, event: &CatalogEvent) -> Result<Entity
             Some(descriptor)
         }
         (CatalogEvent::EntityRemoved { .. }, Some(_)) => None,
-        // Orphaning and adoption mark the entity's standing, not its descriptor.
-        (CatalogEvent::EntityOrphaned { .. } | CatalogEvent::EntityAdopted { .. }, live) => live,
+        // Orphaning marks the entity as Backstage does (`backstage.io/orphan: "true"`),
+        // so every reader sees it and a re-read knows it is orphaned already; adoption
+        // takes the mark away.
+        (CatalogEvent::EntityOrphaned { .. }, Some(mut descriptor)) => {
+            mark_orphan(&mut descriptor, true);
+            Some(descriptor)
+        }
+        (CatalogEvent::EntityAdopted { .. }, Some(mut descriptor)) => {
+            mark_orphan(&mut descriptor, false);
+            Some(descriptor)
+        }
     };
     Ok(EntityState {
         version,
         descriptor,
     })
+}
+
+/// Sets (or removes) the orphan annotation; a descriptor without a metadata mapping is
+/// left as it is.
+fn mark_orphan(descriptor: &mut serde_json::Value, orphaned: bool) {
+    let Some(metadata) = descriptor
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    if orphaned {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(
+                crate::entity::ORPHAN.to_string(),
+                serde_json::Value::String("true".into()),
+            );
+        }
+    } else if let Some(annotations) = metadata
+        .get_mut("annotations")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        annotations.remove(crate::entity::ORPHAN);
+    }
+}
+
+/// True when `descriptor` carries the orphan mark.
+pub fn is_orphan(descriptor: &serde_json::Value) -> bool {
+    descriptor
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(crate::entity::ORPHAN))
+        .and_then(serde_json::Value::as_str)
+        == Some("true")
 }
 
 /// Folds a whole stream from its first event; `None` for an empty stream.

@@ -16,6 +16,7 @@ pub mod event;
 pub mod history;
 pub mod kind;
 pub mod relations;
+pub mod rules;
 pub mod summary;
 pub mod validation;
 
@@ -30,4 +31,5 @@ pub use event::{entity_stream, location_stream, CatalogEvent, EventDecodeError, 
 pub use history::{evolve, fold, EntityState, EventChanges, FoldError};
 pub use kind::Kind;
 pub use relations::{DeclaredRelation, RelationType};
+pub use rules::{KindRules, LocationCondition, Rule};
 pub use validation::{ValidationError, ValidationErrors};

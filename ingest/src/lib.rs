@@ -6,6 +6,7 @@
 //! pushes, deletes, locations), the store appends and projects; every decision
 //! reaches the log through one path (`write`). It never serves requests.
 
+pub mod analyze;
 mod digests;
 pub mod operations;
 pub mod progress;
@@ -17,6 +18,7 @@ mod state;
 mod write;
 
 pub use almanac_domain::decide::VersionMismatch;
+pub use analyze::{analyze_location, LocationAnalysis};
 pub use read::{
     read_sources, read_sources_with, Digests, ReadFailure, ReadFile, ReadLimits, ReadOutcome,
     ReadPolicy, ReadWith, Source, Unchanged,
@@ -24,6 +26,8 @@ pub use read::{
 pub use reconcile::{ReconcileOptions, Reconciler};
 pub use report::{ConflictReport, ErrorReport, IngestReport};
 
+pub use almanac_domain::decide::OrphanStrategy;
+pub use almanac_domain::KindRules;
 use almanac_store::projection::ProjectionError;
 use almanac_store::{EventLog, PgPool};
 use progress::Progress;
@@ -54,6 +58,15 @@ pub enum IngestError {
     Seal(#[from] almanac_store::log::seal::SealError),
 }
 
+/// What the `catalog:` configuration decides about reads: which kinds each location
+/// may register, and what becomes of what a location no longer holds. One value, so
+/// the refresh loop and the API's reads apply the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogPolicy {
+    pub rules: KindRules,
+    pub orphans: OrphanStrategy,
+}
+
 /// Reads sources and applies them: the one call `almanac ingest`, the
 /// refresh loop and the push API share.
 #[derive(Clone, Debug)]
@@ -68,6 +81,9 @@ pub struct Ingestor {
     /// What URL reads may reach (`reading:`); by default nothing. Passed in by the
     /// caller, never taken from a global.
     pub reading: ReadPolicy,
+    /// Which kinds each location may register (`catalog.rules`); by default every
+    /// built-in kind and nothing else. Passed in by the caller.
+    pub rules: KindRules,
     /// Counters a caller may watch (`almanac ingest` draws them).
     progress: Option<Arc<Progress>>,
 }
@@ -80,6 +96,7 @@ impl Ingestor {
             log,
             limits: ReadLimits::default(),
             reading: ReadPolicy::default(),
+            rules: KindRules::builtin(),
             progress: None,
         }
     }
@@ -96,6 +113,23 @@ impl Ingestor {
         self
     }
 
+    /// What becomes of an entity its source no longer holds (`catalog.orphanStrategy`).
+    pub fn with_orphans(mut self, orphans: almanac_domain::decide::OrphanStrategy) -> Self {
+        self.reconciler.orphans = orphans;
+        self
+    }
+
+    /// Reads under the catalog's rules and orphan strategy.
+    pub fn with_catalog(self, catalog: CatalogPolicy) -> Self {
+        self.with_rules(catalog.rules).with_orphans(catalog.orphans)
+    }
+
+    /// Reads under `rules` (`catalog.rules` and the locations' own rules).
+    pub fn with_rules(mut self, rules: KindRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
     pub fn pool(&self) -> &PgPool {
         self.log.pool()
     }
@@ -106,7 +140,11 @@ impl Ingestor {
 
     /// Reads sources with this ingestor's limits and policy, without reconciling them.
     pub async fn read(&self, sources: &[Source]) -> ReadOutcome {
-        read_sources(sources, &self.limits, &self.reading).await
+        let with = ReadWith {
+            rules: Some(&self.rules),
+            ..ReadWith::default()
+        };
+        read_sources_with(sources, &self.limits, &self.reading, with).await
     }
 
     pub fn with_limits(mut self, limits: ReadLimits) -> Self {
@@ -126,7 +164,9 @@ impl Ingestor {
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
         let digests = match source {
             Source::Text { .. } => None,
-            _ => Some(Digests::load(self.pool(), &source.origin(), &self.limits).await?),
+            _ => {
+                Some(Digests::load(self.pool(), &source.origin(), &self.limits, &self.rules).await?)
+            }
         };
         let outcome = read_sources_with(
             std::slice::from_ref(source),
@@ -135,6 +175,7 @@ impl Ingestor {
             ReadWith {
                 digests: digests.as_ref(),
                 progress: self.progress.as_deref(),
+                rules: Some(&self.rules),
             },
         )
         .await;

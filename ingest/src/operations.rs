@@ -24,12 +24,16 @@ pub fn location_id(location_type: &str, target: &str) -> String {
     .to_string()
 }
 
-/// What a location reads: `file` (a file, or a directory searched for
-/// catalog-info.yaml) or `url`.
+/// What a location reads: `file` (a file, a directory searched for
+/// catalog-info.yaml, or a glob such as `./catalog/**/*.yaml`, read as the directory
+/// before its first glob segment with the rest as its glob) or `url`.
 pub fn location_source(location_type: &str, target: &str) -> Result<Source, IngestError> {
     match location_type {
         "file" => {
             let path = PathBuf::from(target);
+            if let Some((root, glob)) = crate::read::split_glob(&path) {
+                return Ok(Source::Directory { root, glob });
+            }
             Ok(if path.is_dir() {
                 Source::directory(path)
             } else {

@@ -14,10 +14,11 @@ use crate::state::{self, StateMap};
 use crate::write::{self, stream_append};
 use crate::IngestError;
 use almanac_domain::decide::version_mismatches;
+use almanac_domain::decide::{vanished, OrphanStrategy};
 use almanac_domain::entity::managed_by_location;
 use almanac_domain::{
-    decide, evolve, removal, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState,
-    PendingEvent, RemovalReason,
+    decide, evolve, Candidate, CatalogEvent, DecideOptions, EntityRef, EntityState, PendingEvent,
+    RemovalReason,
 };
 use almanac_store::operational::{record_read, ErrorRow};
 use almanac_store::projection::{wait_for_position, ProjectionError, Projector, Step};
@@ -63,6 +64,8 @@ pub struct Reconciler {
     pub visibility_timeout: Duration,
     /// Counts sources decided and events appended, for a caller to show.
     pub(crate) progress: Option<Arc<Progress>>,
+    /// `catalog.orphanStrategy`: what becomes of an entity its source no longer holds.
+    pub orphans: OrphanStrategy,
 }
 
 impl Reconciler {
@@ -73,6 +76,7 @@ impl Reconciler {
             log,
             visibility_timeout: Duration::from_secs(30),
             progress: None,
+            orphans: OrphanStrategy::default(),
         }
     }
 
@@ -220,6 +224,7 @@ impl Reconciler {
                     // A document we cannot identify might be any of the source's
                     // entities: remove none of them on its account.
                     remove_missing: options.remove_missing && all_identified(&file.candidates),
+                    orphans: self.orphans,
                 },
             );
             report.unchanged += decision.unchanged;
@@ -290,9 +295,9 @@ impl Reconciler {
         if options.remove_missing && !complete_origins.is_empty() {
             // What is decided from here on is appended to exactly what was read.
             tx.lock_appends().await?;
-            let vanished =
+            let gone =
                 almanac_store::ingest_state::vanished(&mut tx, &complete_origins, &seen).await?;
-            for (entity_ref, version, descriptor, source) in vanished {
+            for (entity_ref, version, descriptor, source) in gone {
                 let state = EntityState {
                     version,
                     descriptor: Some(descriptor),
@@ -300,8 +305,14 @@ impl Reconciler {
                 let Some(parsed) = ref_from_canonical(&entity_ref) else {
                     continue;
                 };
-                if let Some(pending) = removal(&parsed, &state, RemovalReason::SourceDeleted) {
-                    report.removed += 1;
+                let event = vanished(&state, &source, self.orphans, RemovalReason::SourceDeleted);
+                if let Some(event) = event {
+                    let pending = PendingEvent {
+                        stream: almanac_domain::entity_stream(&parsed),
+                        expected_version: state.version,
+                        event,
+                    };
+                    count(&mut report, &pending.event);
                     appends.push(stream_append(pending, &source));
                 }
             }
@@ -340,7 +351,7 @@ fn chunks(files: &[ReadFile]) -> Vec<&[ReadFile]> {
     out
 }
 
-fn candidate_refs(candidates: &[Candidate]) -> Vec<String> {
+pub(crate) fn candidate_refs(candidates: &[Candidate]) -> Vec<String> {
     candidates
         .iter()
         .filter_map(|c| match c {
@@ -350,7 +361,7 @@ fn candidate_refs(candidates: &[Candidate]) -> Vec<String> {
         .collect()
 }
 
-fn all_identified(candidates: &[Candidate]) -> bool {
+pub(crate) fn all_identified(candidates: &[Candidate]) -> bool {
     candidates.iter().all(|c| {
         !matches!(
             c,
@@ -363,7 +374,7 @@ fn all_identified(candidates: &[Candidate]) -> bool {
 }
 
 /// Source key -> refs of the live entities it manages.
-fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
+pub(crate) fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
     let mut claimed: HashMap<String, Vec<String>> = HashMap::new();
     for (entity_ref, state) in map {
         if let Some(source) = state.descriptor.as_ref().and_then(managed_by_location) {
@@ -377,7 +388,7 @@ fn claims(map: &StateMap) -> HashMap<String, Vec<String>> {
 }
 
 /// Later sources of the same chunk must see what earlier ones decided.
-fn advance(map: &mut StateMap, pending: &PendingEvent) {
+pub(crate) fn advance(map: &mut StateMap, pending: &PendingEvent) {
     let before = map.get(&pending.stream).cloned().unwrap_or(EntityState {
         version: pending.expected_version,
         descriptor: None,
@@ -395,8 +406,12 @@ fn advance(map: &mut StateMap, pending: &PendingEvent) {
 fn count(report: &mut IngestReport, event: &CatalogEvent) {
     match event {
         CatalogEvent::EntityRegistered { .. } => report.registered += 1,
-        CatalogEvent::EntityUpdated { .. } => report.updated += 1,
+        // An adoption changes the descriptor (the orphan mark goes): an update.
+        CatalogEvent::EntityUpdated { .. } | CatalogEvent::EntityAdopted { .. } => {
+            report.updated += 1
+        }
         CatalogEvent::EntityRemoved { .. } => report.removed += 1,
+        CatalogEvent::EntityOrphaned { .. } => report.orphaned += 1,
         _ => {}
     }
 }

@@ -20,6 +20,10 @@ pub struct ConfiguredLocation {
     #[serde(rename = "type")]
     pub location_type: String,
     pub target: String,
+    /// Backstage's per-location rules: kinds allowed for what is read from this target
+    /// (besides `catalog.rules`). Applied through the ingestor's `KindRules`.
+    #[serde(default)]
+    pub rules: Vec<almanac_domain::Rule>,
 }
 
 /// Registering a configured location is recorded as `config`; the reads that

@@ -9,6 +9,8 @@ pub struct IngestReport {
     pub registered: usize,
     pub updated: usize,
     pub removed: usize,
+    /// Entities kept as orphans (`orphanStrategy: keep`).
+    pub orphaned: usize,
     pub unchanged: usize,
     pub conflicts: Vec<ConflictReport>,
     pub errors: Vec<ErrorReport>,
@@ -44,7 +46,7 @@ impl From<&Conflict> for ConflictReport {
 
 impl IngestReport {
     pub fn events(&self) -> usize {
-        self.registered + self.updated + self.removed
+        self.registered + self.updated + self.removed + self.orphaned
     }
 
     pub fn merge(&mut self, other: IngestReport) {
@@ -52,6 +54,7 @@ impl IngestReport {
         self.registered += other.registered;
         self.updated += other.updated;
         self.removed += other.removed;
+        self.orphaned += other.orphaned;
         self.unchanged += other.unchanged;
         self.conflicts.extend(other.conflicts);
         self.errors.extend(other.errors);

@@ -3,6 +3,7 @@
 
 mod ingest {
     mod changes;
+    mod compat;
     mod demo;
     mod digests;
     mod follow;

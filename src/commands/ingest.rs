@@ -51,7 +51,10 @@ pub async fn run(
     let ingestor =
         Ingestor::new(EventLog::new(connected.database.pool.clone()).with_sealer(sealer))
             .with_reading(settings.reading.clone())
-            .with_limits(settings.limits.read_limits());
+            .with_limits(settings.limits.read_limits())
+            .with_rules(settings.catalog.kind_rules())
+            .with_orphans(settings.catalog.orphan_strategy.unwrap_or_default());
+    settings.catalog.report_ignored();
     // Progress only for a person watching: not into a pipe or a log, not with --json.
     let shown = !args.json && std::io::stderr().is_terminal();
     let result = ingest_all(&connected, &ingestor, &args, shown).await;

@@ -5,7 +5,7 @@ use crate::config::{Settings, DEFAULT_LISTEN};
 use crate::database::Connected;
 use almanac_api::{AppState, AuthConfig, CorsConfig, GraphqlLimits};
 use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
-use almanac_ingest::{Ingestor, ReadLimits, ReadPolicy};
+use almanac_ingest::{CatalogPolicy, Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::log::seal::Sealer;
 use almanac_store::projection::Projector;
@@ -34,6 +34,7 @@ fn demo_location(data_dir: &std::path::Path) -> anyhow::Result<ConfiguredLocatio
     Ok(ConfiguredLocation {
         location_type: "file".into(),
         target: path.display().to_string(),
+        rules: Vec::new(),
     })
 }
 
@@ -53,6 +54,11 @@ pub async fn run(
         locations.push(demo_location(&settings.data_dir())?);
     }
     let interval = Duration::from_secs(settings.catalog.refresh_interval_seconds.max(1));
+    settings.catalog.report_ignored();
+    let catalog = (
+        settings.catalog.kind_rules(),
+        settings.catalog.orphan_strategy,
+    );
     let api_settings = (
         settings.auth.clone(),
         settings.graphql.clone(),
@@ -63,7 +69,7 @@ pub async fn run(
     let served = serve(
         &connected,
         &listen,
-        (locations, interval),
+        (locations, interval, catalog),
         sealer,
         api_settings,
     )
@@ -76,7 +82,11 @@ pub async fn run(
 async fn serve(
     connected: &Connected,
     listen: &str,
-    (locations, interval): (Vec<ConfiguredLocation>, Duration),
+    (locations, interval, (rules, orphans)): (
+        Vec<ConfiguredLocation>,
+        Duration,
+        (KindRules, Option<OrphanStrategy>),
+    ),
     sealer: Arc<Sealer>,
     (auth, graphql, reading, read_limits, cors): (
         AuthConfig,
@@ -90,9 +100,15 @@ async fn serve(
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
+    // The refresh loop and the API's reads judge kinds and orphans alike.
+    let catalog = CatalogPolicy {
+        rules,
+        orphans: orphans.unwrap_or_default(),
+    };
     let ingestor = Ingestor::new(EventLog::new(pool).with_sealer(sealer.clone()))
         .with_reading(reading.clone())
-        .with_limits(read_limits.clone());
+        .with_limits(read_limits.clone())
+        .with_catalog(catalog.clone());
     let refresher = tokio::spawn(run_refresh(ingestor, locations, interval, stopped));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -121,6 +137,7 @@ async fn serve(
         .with_limits(graphql)
         .with_reading(reading)
         .with_read_limits(read_limits)
+        .with_catalog(catalog)
         .with_cors(cors)
         .with_sealer(sealer)
         .with_read_pool(reads.clone());

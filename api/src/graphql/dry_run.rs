@@ -3,12 +3,15 @@
 //! (`push::check_documents`, `push::expected_versions`); the claim and version
 //! checks that `ingest` makes under the append lock are made here against the
 //! operation's in-memory snapshot, so a push right after may still meet a
-//! writer that came in between. It does not read locations (`analyzeLocation`
-//! would) and never touches the log.
+//! writer that came in between. `analyzeLocation` reads a location and asks
+//! `almanac_ingest::analyze_location` what the read would change, against the
+//! log's state (the same function a REST route may call). Neither touches the log.
 
 use super::push;
-use super::results::{ConflictSummary, DescriptorError, ExpectedVersion, VersionMismatch};
-use almanac_ingest::ReadOutcome;
+use super::results::{
+    count, ConflictSummary, DescriptorError, ExpectedVersion, IngestIssue, VersionMismatch,
+};
+use almanac_ingest::{ErrorReport, LocationAnalysis, ReadOutcome};
 use almanac_readmodel::Snapshot;
 use async_graphql::SimpleObject;
 use std::collections::HashMap;
@@ -83,5 +86,56 @@ pub fn validate(
         errors,
         conflicts,
         version_conflicts,
+    }
+}
+
+/// What reading a location would change now (Backstage's `analyze-location`);
+/// nothing was registered or written.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct LocationAnalysisResult {
+    /// Location keys the read reached, sorted.
+    pub files: Vec<String>,
+    /// Canonical refs a read would register.
+    pub register: Vec<String>,
+    /// Canonical refs a read would update (or adopt, an orphan back in its file).
+    pub update: Vec<String>,
+    /// Canonical refs a read would remove (or keep as orphans, with
+    /// `catalog.orphanStrategy: keep`).
+    pub remove: Vec<String>,
+    /// Entities the location holds as the catalog holds them.
+    pub unchanged: i32,
+    /// Documents a read would refuse, with why (invalid, a kind the rules refuse,
+    /// a duplicate).
+    pub rejected: Vec<IngestIssue>,
+    /// Entities another location manages.
+    pub conflicts: Vec<ConflictSummary>,
+    /// Locations that could not be read at all.
+    pub failures: Vec<IngestIssue>,
+}
+
+fn issue(report: ErrorReport) -> IngestIssue {
+    IngestIssue {
+        source: report.source,
+        entity_ref: report.entity_ref,
+        message: report.message,
+    }
+}
+
+impl From<LocationAnalysis> for LocationAnalysisResult {
+    fn from(analysis: LocationAnalysis) -> Self {
+        LocationAnalysisResult {
+            files: analysis.files,
+            register: analysis.register,
+            update: analysis.update,
+            remove: analysis.remove,
+            unchanged: count(analysis.unchanged),
+            rejected: analysis.rejected.into_iter().map(issue).collect(),
+            conflicts: analysis
+                .conflicts
+                .iter()
+                .map(ConflictSummary::from)
+                .collect(),
+            failures: analysis.failures.into_iter().map(issue).collect(),
+        }
     }
 }

@@ -60,7 +60,7 @@ pub fn build(
     reads: PgPool,
     limits: GraphqlLimits,
     reading: almanac_ingest::ReadPolicy,
-    read_limits: almanac_ingest::ReadLimits,
+    (read_limits, catalog_policy): (almanac_ingest::ReadLimits, almanac_ingest::CatalogPolicy),
     hub: WakeHub,
     followed: Option<Followed>,
     descriptors: std::sync::Arc<descriptors::DescriptorCache>,
@@ -72,6 +72,7 @@ pub fn build(
     builder
         .data(reading)
         .data(read_limits)
+        .data(catalog_policy)
         .data(catalog)
         .data(log)
         .data(ReadPool(reads))

@@ -40,9 +40,14 @@ fn writer(ctx: &Context<'_>) -> Result<String> {
 fn ingestor(ctx: &Context<'_>) -> Result<Ingestor> {
     let reading = ctx.data::<ReadPolicy>().cloned().unwrap_or_default();
     let limits = ctx.data::<ReadLimits>().cloned().unwrap_or_default();
+    let catalog = ctx
+        .data::<almanac_ingest::CatalogPolicy>()
+        .cloned()
+        .unwrap_or_default();
     Ok(Ingestor::new(log(ctx)?.clone())
         .with_reading(reading)
-        .with_limits(limits))
+        .with_limits(limits)
+        .with_catalog(catalog))
 }
 
 /// The log writes append to, with the server's signing key.
@@ -198,6 +203,34 @@ impl Mutation {
             &key,
             expected_versions.as_deref().unwrap_or_default(),
         ))
+    }
+
+    /// A dry run of `addLocation` (Backstage's `analyze-location`): what reading
+    /// the location would register, update and remove, and the documents it would
+    /// reject with why; nothing is registered or written. The same token rules as
+    /// `addLocation` (`admin`, and `file` only where the server allows file
+    /// locations); an unreadable type or target is an `INVALID_ARGUMENT` error.
+    async fn analyze_location(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "type")] location_type: String,
+        target: String,
+    ) -> Result<super::dry_run::LocationAnalysisResult> {
+        principal(ctx).admin("analyzeLocation")?;
+        let allow_files = ctx
+            .data::<GraphqlLimits>()
+            .is_ok_and(|l| l.allow_file_locations);
+        if location_type == "file" && !allow_files {
+            return Err(ApiError::invalid(
+                "file locations cannot be read through the API on this server \
+                 (configure them, or set graphql.allow_file_locations); use a url location",
+            ));
+        }
+        match almanac_ingest::analyze_location(&ingestor(ctx)?, &location_type, &target).await {
+            Ok(analysis) => Ok(analysis.into()),
+            Err(IngestError::Invalid(message)) => Err(ApiError::invalid(message)),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Removes an entity. The token must own the entity's `source` (its

@@ -36,10 +36,6 @@ impl RestError {
         Self::new(StatusCode::CONFLICT, "ConflictError", message)
     }
 
-    pub fn not_implemented(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, "NotImplementedError", message)
-    }
-
     pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
         RestError {
             status,

@@ -53,6 +53,8 @@ pub struct Rest {
     pub descriptors: Arc<DescriptorCache>,
     pub reading: ReadPolicy,
     pub read_limits: ReadLimits,
+    /// Which kinds each location may register (`catalog.rules`, ...).
+    pub catalog_policy: almanac_ingest::CatalogPolicy,
 }
 
 /// One read request's view: the snapshot pinned when it started and its loaders.
@@ -110,6 +112,7 @@ impl Rest {
         Ingestor::new(self.log.clone())
             .with_reading(self.reading.clone())
             .with_limits(self.read_limits.clone())
+            .with_catalog(self.catalog_policy.clone())
     }
 }
 

@@ -99,3 +99,102 @@ async fn validate_entities_reports_what_a_push_would_refuse_and_writes_nothing()
     assert_eq!(still["entity"]["spec"]["owner"], "team-a");
     assert_eq!(still["fresh"], json!(null));
 }
+
+const ANALYZE: &str = r#"
+mutation Analyze($type: String!, $target: String!) {
+  analyzeLocation(type: $type, target: $target) {
+    files register update remove unchanged
+    rejected { source entityRef message }
+    conflicts { entityRef existingSource newSource }
+    failures { source message }
+  }
+}"#;
+
+#[tokio::test]
+async fn analyze_location_says_what_a_read_would_change_and_writes_nothing() {
+    let limits = GraphqlLimits {
+        allow_file_locations: true,
+        ..GraphqlLimits::default()
+    };
+    let server = server(auth(true), limits, false).await;
+    let dir = std::env::temp_dir().join(format!("almanac-api-analyze-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("catalog-info.yaml");
+    let key = format!("file:{}", file.display());
+    let target = file.display().to_string();
+    std::fs::write(
+        &file,
+        format!(
+            "{}---\n{}",
+            component("kept", "team-a"),
+            component("edited", "team-a")
+        ),
+    )
+    .unwrap();
+    let added = server
+        .mutate_as(
+            super::support::ADMIN,
+            r#"mutation($t: String!) { addLocation(type: "file", target: $t) { __typename } }"#,
+            json!({ "t": target }),
+        )
+        .await;
+    assert_eq!(added["addLocation"]["__typename"], "LocationSuccess");
+    let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  \
+                 name: web\nspec: {}\n";
+    std::fs::write(
+        &file,
+        [
+            component("edited", "team-b"),
+            component("new", "team-a"),
+            route.to_string(),
+        ]
+        .join("---\n"),
+    )
+    .unwrap();
+    let head = server.db.log().head_position().await.unwrap();
+
+    let analyzed = server
+        .mutate_as(
+            super::support::ADMIN,
+            ANALYZE,
+            json!({ "type": "file", "target": target }),
+        )
+        .await;
+
+    assert_eq!(
+        analyzed["analyzeLocation"],
+        json!({
+            "files": [key],
+            "register": ["component:default/new"],
+            "update": ["component:default/edited"],
+            "remove": ["component:default/kept"],
+            "unchanged": 0,
+            "rejected": [{
+                "source": key,
+                "entityRef": "httproute:default/web",
+                "message": format!(
+                    "document 3: no processor recognized the entity HTTPRoute:default/web as \
+                     valid: kind HTTPRoute is not a Backstage kind (apiVersion \
+                     gateway.networking.k8s.io/v1 belongs to gateway.networking.k8s.io, not to \
+                     a catalog) and no catalog.rules entry allows it for location {key}")
+            }],
+            "conflicts": [],
+            "failures": []
+        })
+    );
+    assert_eq!(server.db.log().head_position().await.unwrap(), head);
+    let still = server
+        .data(r#"{ entity(ref: "component:kept") { ref } }"#, json!({}))
+        .await;
+    assert_eq!(still["entity"]["ref"], "component:default/kept");
+
+    // The same scope as addLocation: a writer without admin is refused.
+    let refused = server
+        .call(
+            ANALYZE,
+            json!({ "type": "file", "target": target }),
+            Some(super::support::WRITER),
+        )
+        .await;
+    assert_eq!(super::support::first_code(&refused), "FORBIDDEN");
+}

@@ -435,9 +435,18 @@ async fn writes_need_their_scopes_and_write_as_graphql_does() {
         Some(json!({ "location": { "type": "url", "target": "https://x.example/c.yaml" } })),
     )
     .await;
+    // Analysing reads as addLocation would: here no URL is allowed (reading.allow).
     assert_eq!(
         (status, body["error"]["name"].as_str()),
-        (501, Some("NotImplementedError"))
+        (400, Some("InputError")),
+        "{body:#}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reading.allow"),
+        "{body:#}"
     );
     assert_eq!(
         server.db.log().head_position().await.unwrap(),
@@ -472,6 +481,42 @@ async fn writes_need_their_scopes_and_write_as_graphql_does() {
         server.db.log().head_position().await.unwrap(),
         head,
         "a dry run writes nothing"
+    );
+    let analyze = json!({ "location": location.clone() });
+    let (status, analyzed) = send(
+        &server,
+        reqwest::Method::POST,
+        "/analyze-location",
+        token(ADMIN),
+        Some(analyze.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{analyzed:#}");
+    let found = &analyzed["existingEntityFiles"][0];
+    assert_eq!(
+        (
+            found["isRegistered"].as_bool(),
+            found["entity"]["metadata"]["name"].as_str()
+        ),
+        (Some(false), Some("rest-widget"))
+    );
+    assert_eq!(
+        found["location"],
+        json!({ "type": "file", "target": target })
+    );
+    let (status, _) = send(
+        &server,
+        reqwest::Method::POST,
+        "/analyze-location",
+        token(WRITER),
+        Some(analyze),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        server.db.log().head_position().await.unwrap(),
+        head,
+        "an analysis writes nothing"
     );
     let (status, body) = send(
         &server,

@@ -7,16 +7,18 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::entity::MANAGED_BY_LOCATION;
+use crate::entity::{MANAGED_BY_LOCATION, ORPHAN};
 use crate::history::{evolve, fold};
 
 const SOURCE: &str = "url:https://example.com/catalog-info.yaml";
 const OTHER: &str = "url:https://example.com/other.yaml";
 const UPSERT: DecideOptions = DecideOptions {
     remove_missing: false,
+    orphans: OrphanStrategy::Delete,
 };
 const SYNC: DecideOptions = DecideOptions {
     remove_missing: true,
+    orphans: OrphanStrategy::Delete,
 };
 
 fn component(name: &str, owner: &str, source: &str) -> Entity {
@@ -289,7 +291,7 @@ fn a_removed_entity_is_registered_again_on_the_same_stream() {
 }
 
 #[test]
-fn the_same_ref_twice_in_one_source_keeps_the_first() {
+fn the_same_ref_twice_in_one_source_keeps_the_last_as_backstage_does() {
     let log = Log::default();
     let second = Candidate::Valid(component("A", "other", SOURCE));
     let decision = decide(SOURCE, &[valid("a", "first"), second], &log.current(), SYNC);
@@ -297,11 +299,15 @@ fn the_same_ref_twice_in_one_source_keeps_the_first() {
     let CatalogEvent::EntityRegistered { descriptor } = &decision.appends[0].event else {
         panic!("not a registration");
     };
-    assert_eq!(descriptor["spec"]["owner"], json!("first"));
+    assert_eq!(descriptor["spec"]["owner"], json!("other"));
+    assert_eq!(descriptor["metadata"]["name"], json!("A"));
     assert_eq!(decision.errors.len(), 1);
-    assert!(decision.errors[0]
-        .message
-        .contains("duplicate entity Component:default/A"));
+    assert_eq!(
+        decision.errors[0].message,
+        "duplicate entity Component:default/A in source \
+         url:https://example.com/catalog-info.yaml: document 2 replaces document 1 \
+         (the last one wins, as in Backstage)"
+    );
 }
 
 #[test]
@@ -328,4 +334,68 @@ fn a_users_delete_removes_a_live_entity_only() {
         descriptor: None,
     };
     assert_eq!(removal(&r, &gone, RemovalReason::DeletedByUser), None);
+}
+
+const KEEP: DecideOptions = DecideOptions {
+    remove_missing: true,
+    orphans: OrphanStrategy::Keep,
+};
+
+#[test]
+fn with_orphan_strategy_keep_a_vanished_entity_is_orphaned_once_then_adopted() {
+    let mut log = Log::given(&[component("a", "t", SOURCE), component("b", "t", SOURCE)]);
+    let decision = decide(SOURCE, &[valid("a", "t")], &log.current(), KEEP);
+    assert_eq!(
+        streams(&decision),
+        [("component:default/b", "EntityOrphaned", 1)]
+    );
+    assert_eq!(
+        decision.appends[0].event,
+        CatalogEvent::EntityOrphaned {
+            location: SOURCE.into()
+        }
+    );
+    log.append(&decision);
+    let orphan = log.current()["component:default/b"].clone();
+    let descriptor = orphan.descriptor.unwrap();
+    assert_eq!(descriptor["metadata"]["annotations"][ORPHAN], json!("true"));
+    // Read again without it: already an orphan, nothing more.
+    let again = decide(SOURCE, &[valid("a", "t")], &log.current(), KEEP);
+    assert!(again.appends.is_empty(), "{:?}", again.appends);
+    // Back in the source as it was: adopted, the mark gone.
+    let back = decide(
+        SOURCE,
+        &[valid("a", "t"), valid("b", "t")],
+        &log.current(),
+        KEEP,
+    );
+    assert_eq!(
+        streams(&back),
+        [("component:default/b", "EntityAdopted", 2)]
+    );
+    log.append(&back);
+    let adopted = log.current()["component:default/b"].clone();
+    assert_eq!(
+        adopted.descriptor.as_ref(),
+        Some(component("b", "t", SOURCE).descriptor())
+    );
+}
+
+#[test]
+fn with_orphan_strategy_delete_a_vanished_entity_and_an_orphan_are_removed() {
+    let mut log = Log::given(&[component("a", "t", SOURCE), component("b", "t", SOURCE)]);
+    let kept = decide(SOURCE, &[valid("a", "t")], &log.current(), KEEP);
+    log.append(&kept);
+    // Switched to delete: the orphan goes, with the reason.
+    let decision = decide(SOURCE, &[valid("a", "t")], &log.current(), SYNC);
+    assert_eq!(
+        streams(&decision),
+        [("component:default/b", "EntityRemoved", 2)]
+    );
+    assert_eq!(
+        decision.appends[0].event,
+        CatalogEvent::EntityRemoved {
+            reason: RemovalReason::GoneFromSource
+        }
+    );
 }

@@ -85,14 +85,29 @@ fn a_patch_that_does_not_match_is_an_error() {
 }
 
 #[test]
-fn orphaning_keeps_the_descriptor_and_counts_a_version() {
-    let state = evolve(None, &registered(json!({"a": 1}))).unwrap();
+fn orphaning_marks_the_descriptor_adoption_unmarks_it() {
+    let state = evolve(None, &registered(json!({"metadata": {"name": "a"}}))).unwrap();
     let orphaned = CatalogEvent::EntityOrphaned {
         location: "url:x".into(),
     };
     let state = evolve(Some(state), &orphaned).unwrap();
     assert_eq!(state.version, 2);
-    assert_eq!(state.descriptor, Some(json!({"a": 1})));
+    assert_eq!(
+        state.descriptor,
+        Some(json!({"metadata": {"name": "a", "annotations": {"backstage.io/orphan": "true"}}}))
+    );
+    let adopted = CatalogEvent::EntityAdopted {
+        location: "url:x".into(),
+    };
+    let state = evolve(Some(state), &adopted).unwrap();
+    assert_eq!(
+        state.descriptor,
+        Some(json!({"metadata": {"name": "a", "annotations": {}}}))
+    );
+    // A descriptor without metadata is left as it is.
+    let bare = evolve(None, &registered(json!({"a": 1}))).unwrap();
+    let bare = evolve(Some(bare), &orphaned).unwrap();
+    assert_eq!(bare.descriptor, Some(json!({"a": 1})));
 }
 
 #[test]

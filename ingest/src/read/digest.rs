@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use almanac_domain::KindRules;
 use almanac_store::{PgPool, StoreError};
 use sha2::{Digest as _, Sha256};
 
@@ -24,7 +25,8 @@ use super::source::ReadLimits;
 
 /// Bump when what a digest stands for changes (what is hashed, or how a file is read
 /// into candidates without a release version change).
-pub const DIGEST_FORMAT: &str = "almanac source digest v1";
+// v2: the last of a ref's documents wins; kinds are judged by the rules.
+pub const DIGEST_FORMAT: &str = "almanac source digest v2";
 
 /// The digests recorded for one origin, and how to check them. Cloned per file read
 /// (into its blocking call): one shared allocation.
@@ -44,9 +46,10 @@ impl Digests {
         pool: &PgPool,
         origin: &str,
         limits: &ReadLimits,
+        rules: &KindRules,
     ) -> Result<Digests, StoreError> {
         Ok(Digests(Arc::new(Recorded {
-            settings: settings(limits),
+            settings: settings(limits, rules),
             recorded: almanac_store::source_digests::recorded(pool, origin).await?,
             pool: pool.clone(),
         })))
@@ -86,12 +89,13 @@ impl Digests {
 }
 
 /// What besides the bytes decides a file's candidates.
-fn settings(limits: &ReadLimits) -> [u8; 32] {
+fn settings(limits: &ReadLimits, rules: &KindRules) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(DIGEST_FORMAT.as_bytes());
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(limits.max_file_bytes.to_le_bytes());
     hasher.update((limits.max_documents as u64).to_le_bytes());
     hasher.update(limits.max_placeholder_bytes.to_le_bytes());
+    hasher.update(rules.fingerprint().as_bytes());
     hasher.finalize().into()
 }

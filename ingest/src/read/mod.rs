@@ -15,6 +15,7 @@ mod digest;
 mod directory;
 mod fetch;
 mod frontier;
+mod glob;
 mod lineage;
 mod location;
 mod outcome;
@@ -38,7 +39,7 @@ pub use outcome::{ReadFailure, ReadFile, ReadOutcome, Unchanged};
 pub use source::{ReadLimits, Source, DEFAULT_DIRECTORY_GLOB};
 
 use address::Address;
-use almanac_domain::Candidate;
+use almanac_domain::{Candidate, KindRules};
 use fetch::{FetchError, Fetcher};
 use frontier::{Frontier, Task};
 use location::Target;
@@ -81,6 +82,9 @@ pub struct ReadWith<'a> {
     pub digests: Option<&'a Digests>,
     /// Count files found and read.
     pub progress: Option<&'a Progress>,
+    /// Which kinds each location may register (`catalog.rules`); `None`: every
+    /// built-in kind and nothing else ([`KindRules::builtin`]).
+    pub rules: Option<&'a KindRules>,
 }
 
 /// [`read_sources`] with digests and progress ([`ReadWith`]).
@@ -90,7 +94,13 @@ pub async fn read_sources_with(
     policy: &ReadPolicy,
     with: ReadWith<'_>,
 ) -> ReadOutcome {
-    let ReadWith { digests, progress } = with;
+    let ReadWith {
+        digests,
+        progress,
+        rules,
+    } = with;
+    // One copy per call, shared by every file's blocking validation.
+    let rules = Arc::new(rules.cloned().unwrap_or_default());
     let policy = Arc::new(policy.clone());
     let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout, policy);
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
@@ -117,6 +127,7 @@ pub async fn read_sources_with(
                         limits,
                         digests,
                         may_skip,
+                        rules: &rules,
                     };
                     async move {
                         let done = read_one(task, reading).await;
@@ -139,6 +150,11 @@ pub async fn read_sources_with(
                         depth,
                         root,
                     } => {
+                        let targets = expand_globs(targets, &file, root.clone(), limits).await;
+                        let targets = targets.unwrap_or_else(|failures| {
+                            outcome.errors.extend(failures.1);
+                            failures.0
+                        });
                         for target in targets {
                             let child = frontier.child(target, &file, depth, root.clone());
                             match child {
@@ -187,6 +203,57 @@ pub async fn read_sources_with(
     outcome
 }
 
+/// The targets with every glob target replaced by the files it matches; the failures
+/// of globs that could not be expanded beside them.
+async fn expand_globs(
+    targets: Vec<Target>,
+    parent: &ReadFile,
+    root: Option<Arc<PathBuf>>,
+    limits: &ReadLimits,
+) -> Result<Vec<Target>, (Vec<Target>, Vec<ReadFailure>)> {
+    let mut out = Vec::with_capacity(targets.len());
+    let mut failures = Vec::new();
+    for target in targets {
+        let (one, within, max) = (target.clone(), root.clone(), limits.max_glob_matches);
+        let expanded = tokio::task::spawn_blocking(move || {
+            glob::expand(&one, within.as_deref().map(PathBuf::as_path), max)
+        })
+        .await
+        .unwrap_or_else(|_| Err("the glob walk stopped unexpectedly".to_string()));
+        match expanded {
+            Ok(None) => out.push(target),
+            Ok(Some(files)) => out.extend(files),
+            Err(message) => failures.push(ReadFailure {
+                key: target.key.clone(),
+                origin: parent.origin.clone(),
+                message: format!(
+                    "{message} (target of {} in {})",
+                    target.declared_by, parent.key
+                ),
+            }),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err((out, failures))
+    }
+}
+
+/// `Some((directory, glob))` when a file target holds a glob (`./catalog/**/*.yaml`):
+/// the directory before its first glob segment, and the rest.
+pub fn split_glob(path: &std::path::Path) -> Option<(PathBuf, String)> {
+    glob::split(path)
+}
+
+/// A file path as a read keys it: absolute (from the current directory) and cleaned of
+/// `.` and `..` (`file:<this>` is the location key of what is read from it).
+pub fn absolute_path(path: &str) -> String {
+    source::absolute(std::path::Path::new(path))
+        .display()
+        .to_string()
+}
+
 /// What every read of one call shares.
 #[derive(Clone, Copy)]
 struct Reading<'a> {
@@ -195,6 +262,7 @@ struct Reading<'a> {
     digests: Option<&'a Digests>,
     /// False on the second pass, for the files whose skip was not confirmed.
     may_skip: bool,
+    rules: &'a Arc<KindRules>,
 }
 
 /// A file's text read, hashed and parsed, in one blocking call when it is a file.
@@ -217,6 +285,7 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         limits,
         digests,
         may_skip,
+        rules,
     } = reading;
     let started = Instant::now();
     let failure = |message: String| {
@@ -240,7 +309,16 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
     let (key, origin) = (task.key.clone(), task.origin.clone());
     let prepare = {
         let limits = limits.clone();
-        move |text: String| prepare(text, &key, &origin, &limits, digests.as_ref(), may_skip)
+        let rules = Arc::clone(rules);
+        move |text: String| {
+            let file = FileContext {
+                key: &key,
+                origin: &origin,
+                limits: &limits,
+                rules: &rules,
+            };
+            prepare(text, file, digests.as_ref(), may_skip)
+        }
     };
     let prepared = match (&task.text, &task.address) {
         (Some(text), _) => {
@@ -280,7 +358,7 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
                 origin: &task.origin,
                 root: task.root.as_deref().map(PathBuf::as_path),
             };
-            match parse::candidates(parsed, from, fetcher, limits).await {
+            match parse::candidates(parsed, from, fetcher, limits, Arc::clone(rules)).await {
                 // What placeholders read is not in the digest: never skipped.
                 Ok(candidates) => (candidates, None),
                 Err(message) => return failure(message),
@@ -312,16 +390,28 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
 /// Why a file yielded nothing: its read failed, or a limit broken by the whole file.
 struct Fetched(FetchError);
 
+/// What one file's preparation needs besides its text.
+struct FileContext<'a> {
+    key: &'a str,
+    origin: &'a str,
+    limits: &'a ReadLimits,
+    rules: &'a KindRules,
+}
+
 /// Hashes, then (unless the digest matches the recorded one) parses and, when nothing
 /// is wanted from elsewhere, validates. Blocking: CPU only.
 fn prepare(
     text: String,
-    key: &str,
-    origin: &str,
-    limits: &ReadLimits,
+    file: FileContext<'_>,
     digests: Option<&Digests>,
     may_skip: bool,
 ) -> Result<Prepared, Fetched> {
+    let FileContext {
+        key,
+        origin,
+        limits,
+        rules,
+    } = file;
     let digest = digests.map(|d| d.of(key, origin, &text));
     if let (Some(digests), Some(digest)) = (digests, &digest) {
         if may_skip && digests.matches(key, digest) {
@@ -334,7 +424,7 @@ fn prepare(
         return Ok(Prepared::Parsed { parsed });
     }
     Ok(Prepared::Ready {
-        candidates: parse::validate_plain(parsed, key, origin),
+        candidates: parse::validate_plain(parsed, key, origin, rules),
         digest,
     })
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use almanac_domain::document::{parse_documents, DocumentError, DocumentLimits};
 use almanac_domain::entity::{ref_of_raw, MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 use almanac_domain::validation::{ValidationError, ValidationErrors};
-use almanac_domain::Candidate;
+use almanac_domain::{Candidate, KindRules};
 use serde_json::{Map, Value};
 
 use super::address::Address;
@@ -62,8 +62,13 @@ pub(crate) fn parse(text: &str, limits: &ReadLimits) -> Result<Parsed, String> {
 
 /// The candidates of a parsed file whose documents want no placeholder (blocking: CPU
 /// only, so the caller runs it in the same blocking call as the parse).
-pub(crate) fn validate_plain(parsed: Parsed, key: &str, origin: &str) -> Vec<Candidate> {
-    validate(parsed.documents, Resolved::none(), key, origin)
+pub(crate) fn validate_plain(
+    parsed: Parsed,
+    key: &str,
+    origin: &str,
+    rules: &KindRules,
+) -> Vec<Candidate> {
+    validate(parsed.documents, Resolved::none(), key, origin, rules)
 }
 
 /// The candidates of a parsed file: placeholders resolved first (reading their targets),
@@ -73,6 +78,7 @@ pub(crate) async fn candidates(
     from: Origin<'_>,
     fetcher: &Fetcher,
     limits: &ReadLimits,
+    rules: std::sync::Arc<KindRules>,
 ) -> Result<Vec<Candidate>, String> {
     let Parsed { documents, wanted } = parsed;
     let resolved = if wanted.is_empty() {
@@ -84,7 +90,7 @@ pub(crate) async fn candidates(
     };
     let key = from.key.to_string();
     let origin = from.origin.to_string();
-    tokio::task::spawn_blocking(move || validate(documents, resolved, &key, &origin))
+    tokio::task::spawn_blocking(move || validate(documents, resolved, &key, &origin, &rules))
         .await
         .map_err(|_| "validation stopped unexpectedly".to_string())
 }
@@ -94,10 +100,12 @@ fn validate(
     mut resolved: Resolved,
     key: &str,
     origin: &str,
+    rules: &KindRules,
 ) -> Vec<Candidate> {
     documents
         .into_iter()
-        .map(|document| match document {
+        .enumerate()
+        .map(|(index, document)| match document {
             Err(error) => Candidate::Invalid {
                 entity_ref: None,
                 errors: ValidationError::new("", error.to_string()).into(),
@@ -106,7 +114,7 @@ fn validate(
                 let errors = resolved.substitute(&mut document);
                 if errors.is_empty() {
                     annotate(&mut document, key, origin);
-                    Candidate::from_value(document)
+                    allowed(Candidate::from_value(document), index + 1, key, rules)
                 } else {
                     Candidate::Invalid {
                         entity_ref: ref_of_raw(&document),
@@ -116,6 +124,26 @@ fn validate(
             }
         })
         .collect()
+}
+
+/// A valid candidate whose kind the rules refuse at `key` becomes invalid, naming the
+/// document (1-based) and why. It keeps its ref, so a refused document, like a broken
+/// one, removes nothing the catalog holds under that ref.
+fn allowed(candidate: Candidate, document: usize, key: &str, rules: &KindRules) -> Candidate {
+    let Candidate::Valid(entity) = &candidate else {
+        return candidate;
+    };
+    match rules.check(entity, key) {
+        Ok(()) => candidate,
+        Err(error) => Candidate::Invalid {
+            entity_ref: Some(entity.entity_ref()),
+            errors: ValidationError::new(
+                error.field,
+                format!("document {document}: {}", error.message),
+            )
+            .into(),
+        },
+    }
 }
 
 /// Sets both managed-by annotations, overwriting any the author wrote: Almanac owns them.

@@ -79,6 +79,8 @@ pub struct ReadLimits {
     pub max_files: usize,
     /// Deepest chain of Location entities followed from a root (the root is depth 0).
     pub max_location_depth: usize,
+    /// Most files one glob Location target may match (`./plugins/**/catalog-info.yaml`).
+    pub max_glob_matches: usize,
     /// Most bytes the placeholders of one file may read and substitute in total
     /// (each placeholder target is also held to `max_file_bytes`).
     pub max_placeholder_bytes: u64,
@@ -92,6 +94,7 @@ impl Default for ReadLimits {
             url_timeout: Duration::from_secs(10),
             max_files: 200_000,
             max_location_depth: 16,
+            max_glob_matches: 10_000,
             max_placeholder_bytes: 20 * 1024 * 1024,
         }
     }

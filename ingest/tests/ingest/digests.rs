@@ -37,7 +37,10 @@ fn yaml_files(root: &Path) -> Source {
 
 /// What a read with the recorded digests would skip (keys), and what it would parse.
 async fn skips(pool: &PgPool, source: &Source, limits: &ReadLimits) -> (Vec<String>, Vec<String>) {
-    let digests = Digests::load(pool, &source.origin(), limits).await.unwrap();
+    let rules = almanac_domain::KindRules::builtin();
+    let digests = Digests::load(pool, &source.origin(), limits, &rules)
+        .await
+        .unwrap();
     let outcome: ReadOutcome = read_sources_with(
         std::slice::from_ref(source),
         limits,
@@ -45,6 +48,7 @@ async fn skips(pool: &PgPool, source: &Source, limits: &ReadLimits) -> (Vec<Stri
         ReadWith {
             digests: Some(&digests),
             progress: None,
+            rules: None,
         },
     )
     .await;

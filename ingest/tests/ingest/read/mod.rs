@@ -1,6 +1,7 @@
 //! Tests of `almanac_ingest::read`: real files in temporary directories, and a real HTTP
 //! server on 127.0.0.1:0 for URL sources.
 
+mod compat;
 mod demo;
 mod files;
 mod hostile;
