@@ -174,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         descriptors: state.descriptors.clone(),
         reading: state.reading.clone(),
         read_limits: state.read_limits.clone(),
+        catalog_policy: state.catalog.clone(),
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let service = GraphqlService {

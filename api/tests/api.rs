@@ -34,6 +34,7 @@ mod api {
     mod pushes;
     mod readers;
     mod reading;
+    mod rest;
     mod schema;
     pub mod support;
     mod transport;

@@ -7,7 +7,9 @@ use super::entity::{parse_fields, project, render};
 use super::query::{self, clip, integer, single, values, Asked, Cursor, Keyset};
 use super::{json_body, json_response, Reading, Rest, RestError, RestResult};
 use crate::graphql::filter::canonical_ref;
-use almanac_readmodel::{Entity as Held, FacetField, Filter, OrderDirection, OrderField, OrderKey};
+use almanac_readmodel::{
+    Entity as Held, FacetField, FieldPath, Filter, OrderDirection, OrderField, OrderKey,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -502,24 +504,25 @@ pub async fn facets(
         reading.limits.max_filter_conditions,
     )?;
     let mut out = serde_json::Map::new();
+    let limit = usize::try_from(reading.limits.max_page_size).unwrap_or(0);
     for name in asked {
-        let field = match name.to_lowercase().as_str() {
-            "kind" => FacetField::Kind,
-            "metadata.namespace" => FacetField::Namespace,
-            "spec.type" => FacetField::Type,
-            "spec.lifecycle" => FacetField::Lifecycle,
-            "spec.owner" => FacetField::Owner,
-            "metadata.tags" => FacetField::Tag,
-            other => {
-                return Err(RestError::input(format!(
-                    "facet `{}` is not supported; facets: kind, metadata.namespace, spec.type, \
-                     spec.lifecycle, spec.owner, metadata.tags",
-                    clip(other)
-                )))
+        // Fields held apart are counted per batch; any other path is a scan.
+        let held = match name.to_ascii_lowercase().as_str() {
+            "kind" => Some(FacetField::Kind),
+            "metadata.namespace" => Some(FacetField::Namespace),
+            "spec.type" => Some(FacetField::Type),
+            "spec.lifecycle" => Some(FacetField::Lifecycle),
+            "metadata.tags" => Some(FacetField::Tag),
+            _ => None,
+        };
+        let counts = match held {
+            Some(field) => reading.snapshot.facets(field, &filter, limit),
+            None => {
+                let path = FieldPath::parse(name)
+                    .map_err(|err| RestError::input(format!("facet {}: {err}", clip(name))))?;
+                reading.snapshot.path_facets(&path, &filter, limit)
             }
         };
-        let limit = usize::try_from(reading.limits.max_page_size).unwrap_or(0);
-        let counts = reading.snapshot.facets(field, &filter, limit);
         let items: Vec<Value> = counts
             .into_iter()
             .map(|f| json!({ "value": f.value, "count": f.count }))

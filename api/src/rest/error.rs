@@ -36,10 +36,6 @@ impl RestError {
         Self::new(StatusCode::CONFLICT, "ConflictError", message)
     }
 
-    pub fn not_implemented(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, "NotImplementedError", message)
-    }
-
     pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
         RestError {
             status,
@@ -114,7 +110,13 @@ pub async fn layer(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let status = response.status();
     let pending = response.extensions_mut().remove::<Pending>();
+    let answered = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     let (name, message) = match pending {
+        // A route's own JSON answer (validate-entity's `{errors}`) is left as it is.
+        None if answered => return response,
         Some(pending) => (pending.name, pending.message),
         None if status == StatusCode::NOT_FOUND => ("NotFoundError", format!("no route {url}")),
         None if status == StatusCode::METHOD_NOT_ALLOWED => (

@@ -172,7 +172,10 @@ pub async fn delete(
     let principal = rest.reader(&headers)?;
     let actor = principal.admin("removeLocation")?.to_string();
     match operations::remove_location(&rest.log, &id, &actor).await? {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(_) => {
+            rest.settled().await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         None => Err(RestError::not_found(format!(
             "Found no location with ID {}",
             clip(&id)

@@ -53,6 +53,8 @@ pub struct Rest {
     pub descriptors: Arc<DescriptorCache>,
     pub reading: ReadPolicy,
     pub read_limits: ReadLimits,
+    /// Which kinds each location may register (`catalog.rules`, ...).
+    pub catalog_policy: almanac_ingest::CatalogPolicy,
 }
 
 /// One read request's view: the snapshot pinned when it started and its loaders.
@@ -94,11 +96,24 @@ impl Rest {
         })
     }
 
+    /// Waits (within `graphql.mutation_timeout_ms`) until the in-memory catalog holds
+    /// everything the log holds now: after a write, so the client's next read sees it, as
+    /// GraphQL's mutations do.
+    pub async fn settled(&self) -> RestResult<()> {
+        let head = self.log.head_position().await.map_err(ApiError::from)?;
+        if let Some(followed) = &self.followed {
+            let _ =
+                tokio::time::timeout(self.limits.mutation_timeout(), followed.reach(head)).await;
+        }
+        Ok(())
+    }
+
     /// An ingestor that reads as the server's `reading:` and `limits:` allow.
     pub fn ingestor(&self) -> Ingestor {
         Ingestor::new(self.log.clone())
             .with_reading(self.reading.clone())
             .with_limits(self.read_limits.clone())
+            .with_catalog(self.catalog_policy.clone())
     }
 }
 

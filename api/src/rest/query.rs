@@ -9,7 +9,11 @@
 
 use super::error::{RestError, RestResult};
 use crate::graphql::filter::canonical_ref;
-use almanac_readmodel::{Filter, OrderDirection, OrderField, OrderKey, Snapshot, TextQuery};
+use almanac_domain::RelationType;
+use almanac_readmodel::{
+    check_values, FieldPath, Filter, OrderDirection, OrderField, OrderKey, PathTest, Snapshot,
+    TextQuery,
+};
 use almanac_store::follow::followed_uid;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -86,7 +90,9 @@ pub fn filter(filters: &[&str], snapshot: &Snapshot, max_conditions: usize) -> R
     Ok(compiled)
 }
 
-/// One `a=b,c=d,e` string: every key must hold (values of one key: any of them).
+/// One `a=b,c=d,e` string: every key must hold (values of one key: any of them). Keys
+/// compare case-insensitively, as Backstage's; a key that differs only in case joins the
+/// first spelling.
 fn filter_string(text: &str, snapshot: &Snapshot) -> RestResult<Option<Filter>> {
     // Keys in first-seen order, each with its values (None: "exists").
     let mut keys: Vec<(String, Option<Vec<String>>)> = Vec::new();
@@ -102,11 +108,10 @@ fn filter_string(text: &str, snapshot: &Snapshot) -> RestResult<Option<Filter>> 
                 clip(statement)
             )));
         }
-        let key = key.to_lowercase();
-        let at = match keys.iter().position(|(k, _)| *k == key) {
+        let at = match keys.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)) {
             Some(at) => at,
             None => {
-                keys.push((key, Some(Vec::new())));
+                keys.push((key.to_string(), Some(Vec::new())));
                 keys.len() - 1
             }
         };
@@ -134,67 +139,71 @@ fn filter_string(text: &str, snapshot: &Snapshot) -> RestResult<Option<Filter>> 
     }))
 }
 
-/// Matches every entity (an existence test on a field every entity has).
-fn always() -> Filter {
-    Filter::all()
+/// Matches nothing.
+fn never() -> Filter {
+    Filter::Any(Vec::new())
 }
 
-/// One key's condition: any of `values`, or (None) the field exists.
+/// One key's condition: any of `values`, or (None) the key exists. The fields the read
+/// model holds apart (kind, name, namespace, type, lifecycle, tags) use those; uids and
+/// relations their own tests; any other key is a path into the descriptor, compared
+/// case-insensitively as Backstage's search table does (`spec.owner=team-a` compares the
+/// text as written, as Backstage does).
 fn condition(key: &str, values: Option<Vec<String>>, snapshot: &Snapshot) -> RestResult<Filter> {
-    let exists = values.is_none();
-    let values = values.unwrap_or_default();
-    let filter = match key {
-        "kind" | "metadata.name" | "metadata.namespace" | "metadata.uid" | "apiversion"
-            if exists =>
-        {
-            always()
-        }
+    let lower = key.to_ascii_lowercase();
+    if let Some(values) = &values {
+        check_values(values)
+            .map_err(|err| RestError::input(format!("filter {}: {err}", clip(key))))?;
+    }
+    if let Some(relation) = lower.strip_prefix("relations.") {
+        // An unknown relation type relates nothing.
+        let Some(relation) = RelationType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(relation))
+        else {
+            return Ok(never());
+        };
+        return Ok(match values {
+            None => Filter::Relation {
+                relation,
+                target: None,
+            },
+            Some(values) => Filter::Any(
+                values
+                    .iter()
+                    // A value that is no ref names no entity: it matches nothing.
+                    .filter_map(|v| canonical_ref(v, None).ok())
+                    .map(|target| Filter::Relation {
+                        relation,
+                        target: Some(target),
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    let Some(values) = values else {
+        return Ok(match lower.as_str() {
+            "kind" | "metadata.name" | "metadata.namespace" | "metadata.uid" | "apiversion"
+            | "metadata" => Filter::all(),
+            _ => path(key, PathTest::Exists)?,
+        });
+    };
+    Ok(match lower.as_str() {
         "kind" => Filter::Kind(values),
         "metadata.name" => Filter::Name(values),
         "metadata.namespace" => Filter::Namespace(values),
-        "spec.type" if !exists => Filter::Type(values),
-        "spec.lifecycle" if !exists => Filter::Lifecycle(values),
-        "spec.owner" if !exists => Filter::Owner(
-            values
-                .iter()
-                .map(|v| canonical_ref(v, Some("group")).map_err(RestError::from))
-                .collect::<RestResult<_>>()?,
-        ),
-        "metadata.tags" if !exists => Filter::Tag(values),
+        "spec.type" => Filter::Type(values),
+        "spec.lifecycle" => Filter::Lifecycle(values),
+        "metadata.tags" => Filter::Tag(values),
         "metadata.uid" => Filter::Ref(refs_of_uids(snapshot, &values)),
-        _ => {
-            if let Some(annotation) = key.strip_prefix("metadata.annotations.") {
-                if exists {
-                    Filter::HasAnnotation(vec![annotation.to_string()])
-                } else {
-                    Filter::Annotation(pairs(annotation, values))
-                }
-            } else if let (Some(label), false) = (key.strip_prefix("metadata.labels."), exists) {
-                Filter::Label(pairs(label, values))
-            } else {
-                return unsupported(key, exists);
-            }
-        }
-    };
-    Ok(filter)
+        _ => path(key, PathTest::Equals(values))?,
+    })
 }
 
-fn pairs(key: &str, values: Vec<String>) -> Vec<(String, String)> {
-    values.into_iter().map(|v| (key.to_string(), v)).collect()
-}
-
-fn unsupported(key: &str, exists: bool) -> RestResult<Filter> {
-    let what = if exists {
-        "an existence filter on"
-    } else {
-        "filtering on"
-    };
-    Err(RestError::input(format!(
-        "{what} `{}` is not supported by this server; it filters on kind, metadata.name, \
-         metadata.namespace, metadata.uid, spec.type, spec.lifecycle, spec.owner, \
-         metadata.tags, metadata.labels.<key>=<value> and metadata.annotations.<key>",
-        clip(key)
-    )))
+fn path(key: &str, test: PathTest) -> RestResult<Filter> {
+    let path = FieldPath::parse(key)
+        .map_err(|err| RestError::input(format!("filter key {}: {err}", clip(key))))?;
+    Ok(Filter::Path { path, test })
 }
 
 /// The refs of the entities whose uid is one of `uids`: a scan (uids are derived from
@@ -405,7 +414,10 @@ mod tests {
                 Filter::Kind(vec!["group".into()]),
                 Filter::All(vec![
                     Filter::Kind(vec!["user".into()]),
-                    Filter::HasAnnotation(vec!["a".into()]),
+                    Filter::Path {
+                        path: FieldPath::parse("metadata.annotations.a").unwrap(),
+                        test: PathTest::Exists,
+                    },
                 ]),
             ])
         );

@@ -156,7 +156,10 @@ pub async fn delete_by_uid(
         .map_err(|err| RestError::input(err.to_string()))?;
     let ingestor = almanac_ingest::Ingestor::new(rest.log.clone());
     match crate::operations::delete_entity(&ingestor, &rest.catalog, &principal, &parsed).await? {
-        Deleted::Removed(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Deleted::Removed(_) => {
+            rest.settled().await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         Deleted::NotFound(canonical) => Err(RestError::not_found(format!("No entity {canonical}"))),
         Deleted::Stale(detail) => Err(RestError::conflict(format!(
             "{detail}; nothing was deleted, try again"
@@ -164,14 +167,72 @@ pub async fn delete_by_uid(
     }
 }
 
-/// `POST /analyze-location`: not served yet (see the README).
+/// `POST /analyze-location`: `{location: {type, target}}` → `{existingEntityFiles,
+/// generateEntities}`: what the location holds (each entity with its file and whether the
+/// catalog has it already), read as `addLocation` would read it, nothing written
+/// (`almanac_ingest::analyze`). Needs the `admin` scope, as `analyzeLocation`: it makes
+/// the server read.
 pub async fn analyze_location(
     State(rest): State<Rest>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> RestResult<Response> {
-    rest.reader(&headers)?;
-    Err(RestError::not_implemented(
-        "analyze-location is not available on this server yet: register the location with \
-         POST /locations?dryRun=true to see what it would read",
-    ))
+    let principal = rest.reader(&headers)?;
+    principal.admin("analyzeLocation")?;
+    let body = json_body(&headers, &body)?;
+    let location = body
+        .get("location")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            RestError::input("Malformed request: location ({type, target}) is required")
+        })?;
+    let text = |key: &str| {
+        location
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                RestError::input(format!(
+                    "Malformed request: location.{key} must be a string"
+                ))
+            })
+    };
+    let location_type = location
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("url")
+        .to_string();
+    let target = text("target")?;
+    if location_type == "file" && !rest.limits.allow_file_locations {
+        return Err(RestError::input(
+            "file locations cannot be read through the API on this server \
+             (graphql.allow_file_locations)",
+        ));
+    }
+    let ingestor = rest.ingestor();
+    let source = operations::location_source(&location_type, &target)?;
+    let outcome = ingestor.read(std::slice::from_ref(&source)).await;
+    if let Some(failure) = outcome.errors.first() {
+        return Err(RestError::input(format!(
+            "{}: {}",
+            failure.key, failure.message
+        )));
+    }
+    let analysis = almanac_ingest::analyze::analyze(&ingestor, &outcome).await?;
+    let mut files = Vec::new();
+    for file in &outcome.files {
+        let (file_type, file_target) = file.key.split_once(':').unwrap_or(("url", &file.key));
+        for candidate in &file.candidates {
+            if let almanac_domain::Candidate::Valid(entity) = candidate {
+                let entity_ref = entity.entity_ref().canonical();
+                files.push(json!({
+                    "location": { "type": file_type, "target": file_target },
+                    "isRegistered": !analysis.register.contains(&entity_ref),
+                    "entity": entity.descriptor(),
+                }));
+            }
+        }
+    }
+    let body = json!({ "existingEntityFiles": files, "generateEntities": [] });
+    super::json_response(StatusCode::OK, &body, rest.limits.max_response_bytes)
 }
