@@ -279,7 +279,7 @@ async fn wait_projected(db: &BenchDb) -> anyhow::Result<()> {
     }
 }
 
-/// `replayed E events up to position P: N entities, R relation rows`
+/// `replayed E events up to position P: N entities` (older servers added `, R relation rows`)
 async fn replay(almanac: &Almanac) -> anyhow::Result<Replay> {
     let finished = almanac.run("replay", &["replay"]).await?;
     if let Some(failure) = finished.failure {
@@ -297,7 +297,7 @@ async fn replay(almanac: &Almanac) -> anyhow::Result<Replay> {
     let events = number("replayed") as u64;
     let entities = words
         .iter()
-        .position(|w| *w == "entities,")
+        .position(|w| w.trim_end_matches(',') == "entities")
         .and_then(|i| words[i - 1].parse().ok())
         .unwrap_or(0);
     let relations = words

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn a_request_id_is_returned_and_in_every_log_line_of_its_request() {
     let dir = scratch_dir("request-ids");
-    let server = Server::start_logging(&dir, "info,almanac_api=debug");
+    let server = Server::start_env(&dir, &[("RUST_LOG", "info,almanac_api=debug")]);
     let client = reqwest::Client::new();
     let response = client
         .post(server.url("/graphql"))

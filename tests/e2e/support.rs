@@ -54,11 +54,11 @@ impl Server {
         Server::spawn(command)
     }
 
-    /// `start_with`, with `RUST_LOG` set to `filter`.
-    pub fn start_logging(data_dir: &Path, filter: &str) -> Server {
+    /// `start`, with these environment variables set (`RUST_LOG`, `OTEL_...`).
+    pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut command = almanac();
         command
-            .env("RUST_LOG", filter)
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir);
         command.args(["serve", "--listen", "127.0.0.1:0"]);

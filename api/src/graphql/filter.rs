@@ -136,7 +136,12 @@ pub async fn compile_in(ctx: &Context<'_>, filter: Option<&EntityFilter>) -> Res
         ),
         _ => None,
     };
-    EntityFilter::compile(filter, max_conditions, errored.as_deref())
+    let compiled = EntityFilter::compile(filter, max_conditions, errored.as_deref())?;
+    // Compiled first: the tree's size and nesting are bounded before it is walked.
+    if let Some(filter) = filter {
+        filter.check_kinds(&Loaders::snapshot(ctx)?, "filter")?;
+    }
+    Ok(compiled)
 }
 
 impl EntityFilter {
@@ -161,6 +166,21 @@ impl EntityFilter {
     }
 
     /// Whether this filter, or one nested in it, asks `hasProcessingErrors`.
+    /// Every `kind` in the tree is one the catalog knows, else `UNKNOWN_VALUE` with
+    /// a "did you mean" (a misspelt kind would otherwise match nothing, silently).
+    fn check_kinds(&self, snapshot: &almanac_readmodel::Snapshot, at: &str) -> Result<()> {
+        super::closed::kinds(snapshot, &format!("{at}.kind"), self.kind.as_deref())?;
+        for (name, list) in [("and", &self.and), ("or", &self.or)] {
+            for (i, inner) in list.iter().flatten().enumerate() {
+                inner.check_kinds(snapshot, &format!("{at}.{name}[{i}]"))?;
+            }
+        }
+        if let Some(inner) = self.not.as_deref() {
+            inner.check_kinds(snapshot, &format!("{at}.not"))?;
+        }
+        Ok(())
+    }
+
     fn asks_processing_errors(&self) -> bool {
         self.has_processing_errors.is_some()
             || [&self.and, &self.or]

@@ -56,6 +56,16 @@ async fn values_outside_a_closed_set_are_refused_with_a_suggestion() {
             "system",
             "kind",
         ),
+        (
+            r#"{ entities(filter: { kind: ["Compnent"] }, first: 5) { totalCount } }"#,
+            "component",
+            "filter.kind",
+        ),
+        (
+            r#"{ entities(filter: { or: [{ kind: ["api"] }, { not: { kind: ["Grop"] } }] }) { totalCount } }"#,
+            "group",
+            "filter.or[1].not.kind",
+        ),
     ];
     for (query, suggestion, what) in cases {
         let body = server.call(query, json!({}), None).await;
