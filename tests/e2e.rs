@@ -8,5 +8,6 @@ mod e2e {
     mod serve;
     mod supervise;
     pub mod support;
+    mod traces;
     mod unprivileged;
 }
