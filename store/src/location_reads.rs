@@ -31,11 +31,12 @@ pub async fn record(pool: &PgPool, origin: &str, failure: Option<&str>) -> Resul
 }
 
 /// A location's freshness figures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Freshness {
     pub origin: String,
     pub attempted_at: Option<DateTime<Utc>>,
     pub succeeded_at: Option<DateTime<Utc>>,
+    /// Reads that failed since the last success (0 for a location never read).
     pub failures_in_a_row: i32,
     /// Live entities read through it.
     pub entities: i64,
@@ -44,31 +45,14 @@ pub struct Freshness {
 /// The figures of the locations whose origins are `origins` (one per origin,
 /// in that order; a location never read has no times).
 pub async fn freshness(pool: &PgPool, origins: &[String]) -> Result<Vec<Freshness>, StoreError> {
-    let rows: Vec<(
-        String,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<i32>,
-        i64,
-    )> = sqlx::query_as(
-        "SELECT o.origin, r.attempted_at, r.succeeded_at, r.failures_in_a_row, \
-                    (SELECT count(*) FROM entities e WHERE e.origin = o.origin) \
-             FROM unnest($1::text[]) WITH ORDINALITY AS o(origin, n) \
-             LEFT JOIN location_reads r ON r.origin = o.origin ORDER BY o.n",
+    Ok(sqlx::query_as(
+        "SELECT o.origin, r.attempted_at, r.succeeded_at, \
+                coalesce(r.failures_in_a_row, 0) AS failures_in_a_row, \
+                (SELECT count(*) FROM entities e WHERE e.origin = o.origin) AS entities \
+         FROM unnest($1::text[]) WITH ORDINALITY AS o(origin, n) \
+         LEFT JOIN location_reads r ON r.origin = o.origin ORDER BY o.n",
     )
     .bind(origins)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(origin, attempted_at, succeeded_at, failures, entities)| Freshness {
-                origin,
-                attempted_at,
-                succeeded_at,
-                failures_in_a_row: failures.unwrap_or(0),
-                entities,
-            },
-        )
-        .collect())
+    .await?)
 }

@@ -120,13 +120,16 @@ impl ExtensionFactory for Gate {
     }
 }
 
+/// (name, type) of each operation of a parsed document.
+type Operations = Mutex<Vec<(Option<String>, OperationType)>>;
+
 #[derive(Default)]
 struct GateExtension {
     /// The server's parsed documents (shared by every request).
     parsed: Arc<ParsedCache>,
     /// (name, type) of each operation in the parsed document.
     /// Shared with a subscription's stream, which names itself after parsing.
-    operations: Arc<Mutex<Vec<(Option<String>, OperationType)>>>,
+    operations: Arc<Operations>,
     /// The operation the request asked to run (`operationName`), for its figures.
     requested: Mutex<Option<String>>,
     /// What the document costs beyond async-graphql's complexity count.
@@ -607,10 +610,7 @@ async fn await_followed_head(
 }
 
 /// The operation's name: the one asked for, else the document's only operation's.
-fn name_of(
-    requested: Option<String>,
-    operations: &Mutex<Vec<(Option<String>, OperationType)>>,
-) -> Option<String> {
+fn name_of(requested: Option<String>, operations: &Operations) -> Option<String> {
     requested.or_else(|| {
         let operations = operations.lock().ok()?;
         match operations.as_slice() {
