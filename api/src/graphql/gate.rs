@@ -162,6 +162,37 @@ fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
     error
 }
 
+/// An enum literal outside its type (`facets(field: SYTEM)`) is a value outside a
+/// closed set: `UNKNOWN_VALUE`, with the nearest values in `didYouMean` and the
+/// message. Other validation errors pass unchanged.
+fn unknown_enum_value(
+    mut error: ServerError,
+    registry: &async_graphql::registry::Registry,
+) -> ServerError {
+    const MARK: &str = "enumeration type \"";
+    let Some(start) = error.message.find(MARK) else {
+        return error;
+    };
+    let rest = &error.message[start + MARK.len()..];
+    let mut quoted = rest.split('"');
+    let (Some(type_name), _, Some(value)) = (quoted.next(), quoted.next(), quoted.next()) else {
+        return error;
+    };
+    let Some(MetaType::Enum { enum_values, .. }) = registry.types.get(type_name) else {
+        return error;
+    };
+    let suggestions = super::closed::nearest(value, enum_values.keys().map(|k| k.as_str()));
+    if let Some(best) = suggestions.first() {
+        error.message = format!("{}; did you mean {best}?", error.message);
+    }
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    extensions.set("code", ErrorCode::UnknownValue.as_str());
+    extensions.set("didYouMean", suggestions);
+    error
+}
+
 /// The first limit a document's [`DocumentCost`] breaks, as its refusal.
 fn over_limits(cost: &DocumentCost, limits: &GraphqlLimits) -> Option<ServerError> {
     let (code, message) = if let Some(name) = &cost.nul_in {
@@ -357,6 +388,7 @@ impl Extension for GateExtension {
         let outcome = match next.run(ctx).await {
             Err(errors) => Err(errors
                 .into_iter()
+                .map(|e| unknown_enum_value(e, &ctx.schema_env.registry))
                 .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
                 .collect()),
             Ok(result) if result.depth > limits.max_depth => Err(refuse(

@@ -82,6 +82,18 @@ async fn values_outside_a_closed_set_are_refused_with_a_suggestion() {
             "{message}"
         );
     }
+    // An enum value outside its type: the same code, the nearest values.
+    let body = server
+        .call("{ facets(field: SYTEM) { value } }", json!({}), None)
+        .await;
+    assert_eq!(first_code(&body), "UNKNOWN_VALUE", "{body:#}");
+    assert_eq!(
+        did_you_mean(&body).first().map(String::as_str),
+        Some("SYSTEM"),
+        "{body:#}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("did you mean SYSTEM?"), "{message}");
     // The right spellings answer (kinds case-insensitively).
     let data = server
         .data(
