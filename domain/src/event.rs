@@ -76,7 +76,8 @@ pub enum EventDecodeError {
 /// The schema version every event type is written with today.
 const CURRENT_SCHEMA_VERSION: i32 = 1;
 
-const EVENT_TYPES: [&str; 7] = [
+/// Every event type the log holds (what `HistoryEvent.type` says).
+pub const EVENT_TYPES: [&str; 7] = [
     "EntityRegistered",
     "EntityUpdated",
     "EntityRemoved",

@@ -31,16 +31,8 @@ pub const BUILT_IN_KINDS: [&str; 9] = [
     "user",
 ];
 
-/// The log's event types (`almanac_domain::event`'s; what `HistoryEvent.type` says).
-pub const EVENT_TYPES: [&str; 7] = [
-    "EntityRegistered",
-    "EntityUpdated",
-    "EntityRemoved",
-    "EntityOrphaned",
-    "EntityAdopted",
-    "LocationAdded",
-    "LocationRemoved",
-];
+/// The log's event types (what `HistoryEvent.type` says).
+use almanac_domain::event::EVENT_TYPES;
 
 /// Edit distance between two strings, by characters.
 fn distance(a: &str, b: &str) -> usize {
