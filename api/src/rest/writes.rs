@@ -125,7 +125,11 @@ pub async fn refresh(
         ))
     })?;
     match operations::refresh_location(&rest.ingestor(), &location.id, &actor).await? {
-        Some(_) => Ok(StatusCode::OK.into_response()),
+        Some(_) => {
+            // Answered once this server's catalog holds the read: the next GET sees it.
+            rest.settled().await?;
+            Ok(StatusCode::OK.into_response())
+        }
         None => Err(RestError::not_found(format!(
             "Found no location with ID {}",
             location.id
