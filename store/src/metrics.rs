@@ -1,8 +1,8 @@
 //! The figures the service's `/metrics` and `/readyz` report, read in one
 //! place: projection lag, projection failures by stage, live entities by kind,
 //! the freshness of each location; and the names of the figures the store records
-//! as it works (appends, projector batches, statement timeouts) through the
-//! `metrics` facade. It does not format them (the api does).
+//! as it works (appends, projector batches, statement timeouts, waits for a pooled
+//! connection) through the `metrics` facade. It does not format them (the api does).
 
 use crate::projection::{failures, lag, Lag};
 use crate::StoreError;
@@ -14,6 +14,10 @@ pub const APPEND_EVENTS: &str = "almanac_append_batch_events";
 pub const PROJECTOR_BATCH_DURATION: &str = "almanac_projector_batch_duration_seconds";
 pub const PROJECTOR_BATCH_EVENTS: &str = "almanac_projector_batch_events";
 pub const STATEMENT_TIMEOUTS: &str = "almanac_statement_timeouts_total";
+/// Acquires of a pooled connection in flight (sqlx counts no waiters itself).
+pub const POOL_WAITING: &str = "almanac_db_pool_waiting";
+/// Time from asking the pool for a connection to holding one.
+pub const POOL_ACQUIRE: &str = "almanac_db_pool_acquire_seconds";
 
 /// One append: its time, and the events it wrote (`None`: it failed).
 pub(crate) fn appended(took: Duration, events: Option<usize>) {
@@ -28,6 +32,36 @@ pub(crate) fn appended(took: Duration, events: Option<usize>) {
 pub(crate) fn projected(took: Duration, events: usize) {
     metrics::histogram!(PROJECTOR_BATCH_DURATION).record(took.as_secs_f64());
     metrics::histogram!(PROJECTOR_BATCH_EVENTS).record(events as f64);
+}
+
+/// One acquire from the pool named `pool` in flight: counted in [`POOL_WAITING`]
+/// until dropped, and its wait recorded in [`POOL_ACQUIRE`] once it holds a
+/// connection ([`Waiting::acquired`]). A wait abandoned (the request's deadline,
+/// the pool's own timeout) leaves the gauge on drop and records no time.
+pub(crate) struct Waiting {
+    pool: &'static str,
+    started: std::time::Instant,
+}
+
+impl Waiting {
+    pub(crate) fn start(pool: &'static str) -> Waiting {
+        metrics::gauge!(POOL_WAITING, "pool" => pool).increment(1.0);
+        Waiting {
+            pool,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn acquired(self) {
+        metrics::histogram!(POOL_ACQUIRE, "pool" => self.pool)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::gauge!(POOL_WAITING, "pool" => self.pool).decrement(1.0);
+    }
 }
 
 pub struct Gauges {

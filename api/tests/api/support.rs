@@ -95,7 +95,7 @@ pub async fn server(auth: AuthConfig, limits: GraphqlLimits, demo: bool) -> Test
 }
 
 /// `state` served on a fresh port with its follower, over `db`.
-async fn serve_state(db: TestDb, state: AppState) -> TestServer {
+pub async fn serve_state(db: TestDb, state: AppState) -> TestServer {
     // Dropped with the server: the follower's task ends with its last reader.
     let (state, _follower) = state.with_follower().await.unwrap();
     let (url, stop) = start(state.clone()).await;

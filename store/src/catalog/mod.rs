@@ -119,6 +119,8 @@ impl StatementCounter {
 #[derive(Clone, Debug)]
 pub struct Catalog {
     pool: PgPool,
+    /// The pool's name in the figures (`pool` label): `read` unless told.
+    pool_name: &'static str,
     statements: StatementCounter,
     budget: Option<Arc<ReadBudget>>,
 }
@@ -131,8 +133,18 @@ impl Catalog {
     pub fn with_counter(pool: PgPool, statements: StatementCounter) -> Self {
         Self {
             pool,
+            pool_name: "read",
             statements,
             budget: None,
+        }
+    }
+
+    /// Its waits for a connection are counted under `pool=name` (the server
+    /// names its pools `read` and `write`).
+    pub fn on_pool(self, name: &'static str) -> Self {
+        Self {
+            pool_name: name,
+            ..self
         }
     }
 
@@ -178,15 +190,26 @@ impl Catalog {
             None => "BEGIN READ ONLY".to_string(),
         };
         let transaction = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), self.pool.begin_with(begin))
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), self.begin(begin))
                 .await
                 .map_err(|_| CatalogError::DeadlinePassed)??,
-            None => self.pool.begin_with(begin).await?,
+            None => self.begin(begin).await?,
         };
         Ok(Reader {
             transaction,
             _permit: permit,
         })
+    }
+}
+
+impl Catalog {
+    /// A connection from the pool, its wait counted while it lasts (this is
+    /// where a request waits when the pool is exhausted), then `begin` on it.
+    async fn begin(&self, begin: String) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let waiting = crate::metrics::Waiting::start(self.pool_name);
+        let connection = self.pool.acquire().await?;
+        waiting.acquired();
+        Transaction::begin(connection, Some(begin.into())).await
     }
 }
 
