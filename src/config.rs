@@ -2,7 +2,7 @@
 //! variables, overridden by flags. Kept apart from the catalog YAML that ingest
 //! reads: this file configures Almanac, descriptors describe the catalog.
 
-use almanac_api::{AuthConfig, CorsConfig, GraphqlLimits};
+use almanac_api::{AuthConfig, CorsConfig, GraphqlLimits, RateLimitConfig};
 use almanac_ingest::refresh::ConfiguredLocation;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use anyhow::Context;
@@ -31,6 +31,11 @@ pub struct Settings {
     /// (Backstage's `backend.cors` shape: `origin`, `methods`, `credentials`,
     /// `maxAge`); by default none.
     pub cors: CorsConfig,
+    /// Requests per client (token subject, else peer address): a token bucket
+    /// of `requests_per_second` (default 100; 0 turns it off, as does
+    /// `ALMANAC_RATE_LIMIT_PER_SECOND=0`) and `burst` (default 200), for at most
+    /// `max_clients` clients at once (default 10,000).
+    pub rate_limit: RateLimitConfig,
 }
 
 /// `signing.key_path`: the Ed25519 key that signs checkpoints, created on first
@@ -264,6 +269,11 @@ impl Settings {
         if let Ok(path) = std::env::var("ALMANAC_SIGNING_KEY") {
             settings.signing.key_path = Some(PathBuf::from(path));
         }
+        if let Ok(rate) = std::env::var("ALMANAC_RATE_LIMIT_PER_SECOND") {
+            settings.rate_limit.requests_per_second = rate.trim().parse().with_context(|| {
+                format!("ALMANAC_RATE_LIMIT_PER_SECOND must be a number of requests per second (0: off), got {rate:?}")
+            })?;
+        }
         if let Some(dir) = data_dir_flag {
             settings.database.data_dir = Some(dir);
         }
@@ -282,6 +292,11 @@ impl Settings {
             .validate()
             .map_err(anyhow::Error::msg)
             .context("the cors section of the configuration is not valid")?;
+        settings
+            .rate_limit
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("the rate_limit section of the configuration is not valid")?;
         Ok(settings)
     }
 
@@ -378,6 +393,32 @@ mod cors_tests {
             format!("{error:#}"),
             "the cors section of the configuration is not valid: cors.origin[0]: \
              \"http://localhost:3000/\" must be scheme://host[:port] with no path or trailing slash"
+        );
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::reading_tests::load;
+
+    #[test]
+    fn the_rate_limit_is_on_by_default_and_a_bad_value_is_named() {
+        let default = load("listen: 127.0.0.1:7007\n").expect("valid");
+        assert_eq!(default.rate_limit.requests_per_second, 100.0);
+        assert_eq!(default.rate_limit.burst, 200);
+        assert_eq!(default.rate_limit.max_clients, 10_000);
+        let off = load("rate_limit:\n  requests_per_second: 0\n").expect("off");
+        assert!(off.rate_limit.is_off());
+        let set = load("rate_limit:\n  requests_per_second: 5\n  burst: 10\n").expect("set");
+        assert_eq!(
+            (set.rate_limit.requests_per_second, set.rate_limit.burst),
+            (5.0, 10)
+        );
+        let error = load("rate_limit:\n  requests_per_second: -1\n").expect_err("negative");
+        assert_eq!(
+            format!("{error:#}"),
+            "the rate_limit section of the configuration is not valid: \
+             rate_limit.requests_per_second must be 0 (off) or more, got -1"
         );
     }
 }

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     /// `graphql.max_subscriptions_per_connection`.
     SubscriptionLimitExceeded,
     PageSizeExceeded,
+    /// More requests from one client than `rate_limit` allows (HTTP 429, with
+    /// `Retry-After`).
+    RateLimited,
     Timeout,
     InvalidArgument,
     InvalidRef,
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::SubscriptionLimitExceeded => "SUBSCRIPTION_LIMIT_EXCEEDED",
             ErrorCode::PageSizeExceeded => "PAGE_SIZE_EXCEEDED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::InvalidRef => "INVALID_REF",

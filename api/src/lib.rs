@@ -22,7 +22,7 @@ mod server;
 
 pub use auth::{token_hash, AuthConfig, Scope, TokenConfig};
 pub use error::ErrorCode;
-pub use http::CorsConfig;
+pub use http::{CorsConfig, RateLimitConfig};
 pub use limits::GraphqlLimits;
 pub use server::{router, serve, AppState};
 

@@ -5,7 +5,7 @@ use crate::auth::AuthConfig;
 use crate::graphql;
 use crate::graphql::descriptors::DescriptorCache;
 use crate::graphql::WakeHub;
-use crate::http::{self, CorsConfig, GraphqlService};
+use crate::http::{self, CorsConfig, GraphqlService, RateLimitConfig};
 use crate::limits::GraphqlLimits;
 use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
@@ -61,6 +61,9 @@ pub struct AppState {
     pub descriptors: Arc<DescriptorCache>,
     /// Which browser origins may call the API (`cors:`); by default none.
     pub cors: CorsConfig,
+    /// Requests per client (`rate_limit:`); off here by default (`almanac serve`'s
+    /// configuration has it on: 100 per second, bursts of 200).
+    pub rate_limit: RateLimitConfig,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
                 GraphqlLimits::default().descriptor_cache_bytes,
             )),
             cors: CorsConfig::default(),
+            rate_limit: RateLimitConfig::off(),
         }
     }
 
@@ -133,6 +137,11 @@ impl AppState {
         self
     }
 
+    pub fn with_rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
     pub fn with_cors(mut self, cors: CorsConfig) -> Self {
         self.cors = cors;
         self
@@ -154,9 +163,19 @@ pub fn router(state: AppState) -> Router {
     // Figures recorded from here on reach /metrics.
     crate::metrics::recorder::handle();
     let cors = Arc::new(state.cors.clone());
+    let rate = http::rate::RateLimit {
+        limiter: (!state.rate_limit.is_off())
+            .then(|| Arc::new(http::rate::RateLimiter::new(state.rate_limit.clone()))),
+        auth: Arc::new(state.auth.clone()),
+    };
     let pool = state.database.pool.clone();
     let reads = state.read_pool.clone().unwrap_or_else(|| pool.clone());
-    let catalog = Catalog::with_counter(reads.clone(), state.statements.clone());
+    let pool_name = if state.read_pool.is_some() {
+        "read"
+    } else {
+        "write"
+    };
+    let catalog = Catalog::with_counter(reads.clone(), state.statements.clone()).on_pool(pool_name);
     let log = match &state.sealer {
         Some(sealer) => EventLog::new(pool).with_sealer(sealer.clone()),
         None => EventLog::new(pool),
@@ -211,6 +230,10 @@ pub fn router(state: AppState) -> Router {
         .merge(graphql)
         .merge(rest)
         .layer(axum::middleware::from_fn_with_state(
+            rate,
+            http::rate::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             cors,
             http::cors::layer,
         ))
@@ -223,7 +246,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer's address names an anonymous client for the rate limit.
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

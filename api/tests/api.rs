@@ -27,11 +27,14 @@ mod api {
     mod mutations;
     mod naming;
     mod operability;
+    mod ops_rules;
     mod ownership;
+    mod pool_waits;
     mod portal;
     mod position;
     mod projection_failures;
     mod pushes;
+    mod rate_limits;
     mod readers;
     mod reading;
     mod rest;

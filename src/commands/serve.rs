@@ -64,7 +64,7 @@ pub async fn run(
         settings.graphql.clone(),
         settings.reading.clone(),
         settings.limits.read_limits(),
-        settings.cors.clone(),
+        (settings.cors.clone(), settings.rate_limit.clone()),
     );
     let served = serve(
         &connected,
@@ -88,12 +88,12 @@ async fn serve(
         (KindRules, Option<OrphanStrategy>),
     ),
     sealer: Arc<Sealer>,
-    (auth, graphql, reading, read_limits, cors): (
+    (auth, graphql, reading, read_limits, (cors, rate_limit)): (
         AuthConfig,
         GraphqlLimits,
         ReadPolicy,
         ReadLimits,
-        CorsConfig,
+        (CorsConfig, almanac_api::RateLimitConfig),
     ),
 ) -> anyhow::Result<()> {
     connected.migrate().await?;
@@ -139,6 +139,7 @@ async fn serve(
         .with_read_limits(read_limits)
         .with_catalog(catalog)
         .with_cors(cors)
+        .with_rate_limit(rate_limit)
         .with_sealer(sealer)
         .with_read_pool(reads.clone());
     // The catalog in memory: folded from the log before the first request, then

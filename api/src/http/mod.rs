@@ -19,10 +19,12 @@ pub(crate) mod explorer;
 mod media;
 pub(crate) mod observe;
 mod persisted;
+pub(crate) mod rate;
 mod ws;
 
 pub use cors::CorsConfig;
 pub use persisted::PersistedQueries;
+pub use rate::RateLimitConfig;
 
 use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};

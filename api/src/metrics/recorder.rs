@@ -33,6 +33,7 @@ pub const GRAPHQL_DURATION: &str = "almanac_graphql_operation_duration_seconds";
 pub const REJECTED: &str = "almanac_requests_rejected_total";
 pub const WEBSOCKETS: &str = "almanac_websocket_connections";
 pub const SUBSCRIPTIONS: &str = "almanac_subscriptions_active";
+pub const CLIENT_REQUESTS: &str = "almanac_client_requests_total";
 
 /// (name, kind, help) of every figure recorded in the process, by any crate.
 pub const NAMES: &[(&str, Kind, &str)] = &[
@@ -66,6 +67,11 @@ pub const NAMES: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Requests refused by a limit before or while they ran, by limit.",
     ),
+    (
+        CLIENT_REQUESTS,
+        Kind::Counter,
+        "HTTP requests by client (a token's subject, `anonymous`, `unknown_token`) and status class (scrapes and probes not counted).",
+    ),
     (WEBSOCKETS, Kind::Gauge, "Open GraphQL WebSocket connections."),
     (SUBSCRIPTIONS, Kind::Gauge, "Live GraphQL subscriptions."),
     (
@@ -94,6 +100,16 @@ pub const NAMES: &[(&str, Kind, &str)] = &[
         "Statements PostgreSQL cancelled for running past statement_timeout.",
     ),
     (
+        almanac_store::metrics::POOL_WAITING,
+        Kind::Gauge,
+        "Requests waiting for a connection of this server's pool, by pool (GraphQL and REST reads of the catalog).",
+    ),
+    (
+        almanac_store::metrics::POOL_ACQUIRE,
+        Kind::Histogram,
+        "Time a catalog read waited for a pooled connection, by pool.",
+    ),
+    (
         almanac_ingest::metrics::LOCATION_READS,
         Kind::Counter,
         "Reads of registered locations, by outcome (ok, failed).",
@@ -117,7 +133,13 @@ pub const LIMITS: &[&str] = &[
     "timeout",
     "subscriptions",
     "page_size",
+    "rate",
 ];
+
+/// Gauges set to zero per label value below, not as one unlabelled series.
+const LABELLED_GAUGES: &[&str] = &[almanac_store::metrics::POOL_WAITING];
+/// The pools' names in the `pool` label (as `almanac_db_pool_connections`).
+const POOLS: &[&str] = &["read", "write"];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -151,7 +173,9 @@ fn install() -> Option<PrometheusHandle> {
             }
             Kind::Gauge => {
                 metrics::describe_gauge!(*name, *help);
-                metrics::gauge!(*name).set(0.0);
+                if !LABELLED_GAUGES.contains(name) {
+                    metrics::gauge!(*name).set(0.0);
+                }
             }
             Kind::Histogram => metrics::describe_histogram!(*name, *help),
         }
@@ -164,6 +188,9 @@ fn install() -> Option<PrometheusHandle> {
             .absolute(0);
     }
     metrics::counter!(almanac_store::metrics::STATEMENT_TIMEOUTS).absolute(0);
+    for pool in POOLS {
+        metrics::gauge!(almanac_store::metrics::POOL_WAITING, "pool" => *pool).set(0.0);
+    }
     Some(handle)
 }
 

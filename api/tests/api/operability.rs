@@ -19,7 +19,7 @@ struct Sample {
 }
 
 /// The samples and the declared families (`# TYPE name kind`) of a scrape.
-struct Scrape {
+pub(super) struct Scrape {
     samples: Vec<Sample>,
     families: BTreeMap<String, String>,
     text: String,
@@ -76,7 +76,7 @@ impl Scrape {
             .map(|s| s.value)
     }
 
-    fn expect(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(super) fn expect(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.value(name, labels)
             .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{}", self.text))
     }
@@ -97,7 +97,7 @@ impl Scrape {
     }
 }
 
-async fn scrape(server: &TestServer) -> Scrape {
+pub(super) async fn scrape(server: &TestServer) -> Scrape {
     let response = reqwest::get(format!("{}/metrics", server.url))
         .await
         .unwrap();
@@ -267,6 +267,30 @@ async fn metrics_count_a_scripted_workload() {
     let head = metrics.expect("almanac_log_head_position", &[]);
     assert_eq!(metrics.expect("almanac_readmodel_position", &[]), head);
     assert_eq!(metrics.expect("almanac_readmodel_lag_events", &[]), 0.0);
+    // The catalog's entities' bytes: every entity holds its struct and text.
+    let entities = metrics.expect("almanac_readmodel_entities", &[]);
+    let bytes = metrics.expect("almanac_readmodel_entity_bytes", &[]);
+    assert!(entities >= 176.0, "{entities}");
+    assert!(
+        bytes > entities * 300.0 && bytes < entities * 20_000.0,
+        "{bytes} bytes for {entities} entities"
+    );
+    // Reads of the catalog's rows (the push's answer) waited for the one pool.
+    assert!(
+        metrics.expect(
+            "almanac_db_pool_acquire_seconds_count",
+            &[("pool", "write")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        metrics.expect("almanac_db_pool_waiting", &[("pool", "write")]),
+        0.0
+    );
+    assert_eq!(
+        metrics.expect("almanac_requests_rejected_total", &[("limit", "rate")]),
+        0.0,
+        "the rate limit's series is there from the start"
+    );
     assert_eq!(
         metrics.expect("almanac_requests_rejected_total", &[("limit", "depth")]),
         0.0
@@ -387,4 +411,38 @@ async fn the_ops_files_name_only_metrics_the_server_exports() {
     );
     // The check itself can fail: a made-up name is caught.
     assert!(!metrics.exports("almanac_made_up_total"));
+}
+
+/// "Which client or location is the trouble" is on the dashboard: panels split
+/// by client, by operation name and by location.
+#[test]
+fn the_dashboard_names_the_client_operation_or_location_in_trouble() {
+    let panels = panel_exprs();
+    let split_by = |metric: &str, label: &str| {
+        panels.iter().any(|(_, expr)| {
+            expr.contains(metric)
+                && (expr.contains(&format!("by ({label}"))
+                    || expr.contains(&format!(", {label})"))
+                    || !expr.contains(" by ("))
+        })
+    };
+    for (metric, label) in [
+        ("almanac_client_requests_total", "client"),
+        ("almanac_graphql_operations_total", "operation"),
+        (
+            "almanac_graphql_operation_duration_seconds_bucket",
+            "operation",
+        ),
+        ("almanac_location_consecutive_failures", "location"),
+        (
+            "almanac_location_last_success_timestamp_seconds",
+            "location",
+        ),
+        ("almanac_db_pool_waiting", "pool"),
+    ] {
+        assert!(
+            split_by(metric, label),
+            "no panel shows {metric} by {label}"
+        );
+    }
 }
