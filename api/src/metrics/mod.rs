@@ -18,6 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 
+mod held;
 pub(crate) mod operations;
 mod own;
 pub(crate) mod recorder;

@@ -1,5 +1,6 @@
 //! The figures of this server and of the locations, read at scrape time: the
-//! in-memory catalog's position and how far the log is past it, the database
+//! in-memory catalog's position, how far the log is past it and an estimate of
+//! the bytes its entities hold, the database
 //! pools, each location's freshness, and the process's resident memory.
 
 use super::{escape, write_gauge};
@@ -36,6 +37,12 @@ pub(super) async fn render(state: &AppState, out: &mut String) -> Result<(), Sto
             "almanac_readmodel_entities",
             "Entities in this server's in-memory catalog.",
             &one(snapshot.len().to_string()),
+        );
+        write_gauge(
+            out,
+            "almanac_readmodel_entity_bytes",
+            "Estimated bytes this server's in-memory catalog's entities hold (structs, held descriptor text, names, tags, labels, relation rows; indexes not included).",
+            &one(super::held::entity_bytes(&snapshot).to_string()),
         );
     }
     pools(state, out);
