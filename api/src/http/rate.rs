@@ -337,7 +337,7 @@ mod tests {
         };
         assert!(bad
             .validate()
-            .unwrap_err()
+            .expect_err("a negative rate")
             .contains("rate_limit.requests_per_second"));
         let off = RateLimitConfig {
             requests_per_second: 0.0,
