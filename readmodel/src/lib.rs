@@ -14,6 +14,7 @@ pub mod filter;
 pub mod footprint;
 pub mod graph;
 pub mod list;
+mod names;
 mod path;
 pub mod query;
 mod rows;

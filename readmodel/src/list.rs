@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::entity::Entity;
 use crate::fast::HashMap;
 use crate::filter::Compiled;
+use crate::names::NameKey;
 use crate::path::{values_at, Found};
 use crate::query::{
     FacetField, FieldPath, Filter, OrderDirection, OrderField, OrderKey, TextQuery,
@@ -197,14 +198,16 @@ impl Snapshot {
             return None;
         }
         let refs: Box<dyn Iterator<Item = &Arc<str>> + '_> = match (key.field, after) {
-            (OrderField::Name, None) => Box::new(self.state.by_name.iter().map(|(_, r)| r)),
+            (OrderField::Name, None) => {
+                Box::new(self.state.by_name.iter().map(NameKey::entity_ref))
+            }
             (OrderField::Name, Some((values, after_ref))) => {
-                let at = (Arc::from(values.first()?.as_str()), Arc::from(after_ref));
+                let at = NameKey::at(values.first()?, after_ref);
                 Box::new(
                     self.state
                         .by_name
                         .range((Bound::Excluded(at), Bound::Unbounded))
-                        .map(|(_, r)| r),
+                        .map(NameKey::entity_ref),
                 )
             }
             (OrderField::Ref, None) if descending => Box::new(self.state.by_ref.iter().rev()),

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::entity::Entity;
 use crate::fast::{HashMap, HashSet, PMap};
+use crate::names::NameKey;
 use crate::query::{words, TextQuery};
 
 /// `pg_trgm`'s default `word_similarity_threshold`: a near miss at or above it matches.
@@ -278,7 +279,7 @@ impl SearchIndex {
     pub(crate) fn matching<'a>(
         &'a self,
         entities: &'a PMap<Arc<str>, Arc<Entity>>,
-        by_name: &'a imbl::OrdSet<(Arc<str>, Arc<str>)>,
+        by_name: &'a imbl::OrdSet<NameKey>,
         query: &'a TextQuery,
     ) -> Matching<'a> {
         let mut similarity = Similarity::new(query);
@@ -365,12 +366,13 @@ impl SearchIndex {
         }
         // Names the text prefixes (exact: equals), from the ordered name index.
         let mut named: HashMap<&str, bool> = HashMap::default();
-        let from = (Arc::from(query.lower.as_str()), Arc::from(""));
-        for (name, key) in by_name.range((Bound::Included(from), Bound::Unbounded)) {
+        let from = NameKey::at(&query.lower, "");
+        for key in by_name.range((Bound::Included(from), Bound::Unbounded)) {
+            let name = key.name();
             if !name.starts_with(query.lower.as_str()) {
                 break;
             }
-            named.insert(&**key, **name == *query.lower);
+            named.insert(&**key.entity_ref(), name == query.lower);
         }
         Matching {
             query,

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::entity::{elide, elide_changes, relation_rows, Birth, Entity, ELIDE_BYTES};
 use crate::fast::{HashSet, PMap};
 use crate::list::{facet_values, FACET_FIELDS};
+use crate::names::NameKey;
 use crate::query::FacetField;
 use crate::rows::HeldRow;
 use crate::search::SearchIndex;
@@ -74,7 +75,7 @@ pub(crate) struct State {
     pub search: SearchIndex,
     /// Live entities in `lower(name)`, then ref, order: the API's default page order,
     /// walked from the cursor instead of sorting the catalog.
-    pub by_name: imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    pub by_name: imbl::OrdSet<NameKey>,
     /// Live refs in order, for pages ordered by ref.
     pub by_ref: imbl::OrdSet<Arc<str>>,
     /// Facet counts over the whole catalog: field -> value -> live entities holding it.
@@ -471,7 +472,7 @@ fn reindex(state: &mut State, before: &BTreeMap<Arc<str>, Option<Arc<Entity>>>) 
 struct Others<'a> {
     edges: &'a mut PMap<Arc<str>, Set<HeldRow>>,
     owned: &'a mut PMap<Arc<str>, Set<Arc<str>>>,
-    by_name: &'a mut imbl::OrdSet<(Arc<str>, Arc<str>)>,
+    by_name: &'a mut imbl::OrdSet<NameKey>,
     by_ref: &'a mut imbl::OrdSet<Arc<str>>,
     facets: &'a mut PMap<FacetField, PMap<Arc<str>, i64>>,
 }
@@ -517,12 +518,12 @@ impl Others<'_> {
             }
             if let Some(old) = old {
                 self.by_name
-                    .remove(&(Arc::from(old.key_name()), key.clone()));
+                    .remove(&NameKey::new(key.clone(), old.key_name()));
                 self.by_ref.remove(key);
             }
             if let Some(new) = new {
                 self.by_name
-                    .insert((Arc::from(new.key_name()), key.clone()));
+                    .insert(NameKey::new(key.clone(), new.key_name()));
                 self.by_ref.insert(key.clone());
             }
             count_facets(self.facets, old.as_deref(), -1);

@@ -516,3 +516,54 @@ fn paths_and_value_lists_are_bounded_with_the_limit_named() {
     );
     assert!(check_values(&["production".into()]).is_ok());
 }
+
+/// The usual `apiVersion` is left out of an entity's held text and put back whole: the
+/// descriptor reads as written, path filters find it, and another version stays in the
+/// text as it was.
+#[test]
+fn the_usual_api_version_is_left_out_of_the_held_text_and_read_back() {
+    let mut log = crate::log::Log::default();
+    let usual = log.put(json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": { "name": "usual" },
+        "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+    }));
+    let beta = log.put(json!({
+        "apiVersion": "backstage.io/v1beta1", "kind": "Component",
+        "metadata": { "name": "beta" },
+        "spec": { "type": "service", "lifecycle": "production", "owner": "team" },
+    }));
+    let snapshot = Snapshot::from_log(&log.events).snapshot;
+    let usual = snapshot.entity(&usual).unwrap();
+    let beta = snapshot.entity(&beta).unwrap();
+    assert!(!usual.descriptor_json.contains("apiVersion"));
+    assert!(beta
+        .descriptor_json
+        .contains("\"apiVersion\":\"backstage.io/v1beta1\""));
+    assert_eq!(
+        usual.descriptor()["apiVersion"],
+        json!("backstage.io/v1alpha1")
+    );
+    assert_eq!(
+        beta.descriptor()["apiVersion"],
+        json!("backstage.io/v1beta1")
+    );
+    assert_eq!(
+        names(
+            &snapshot,
+            &path("apiVersion", equals(&["backstage.io/v1alpha1"]))
+        ),
+        vec!["usual"]
+    );
+    assert_eq!(
+        names(
+            &snapshot,
+            &path("apiVersion", equals(&["backstage.io/v1beta1"]))
+        ),
+        vec!["beta"]
+    );
+    assert_eq!(
+        names(&snapshot, &path("apiVersion", PathTest::Exists)),
+        vec!["beta", "usual"]
+    );
+}

@@ -513,3 +513,58 @@ fn an_api_held_elided_keeps_every_summary_field_and_is_found_by_search() {
     );
     assert_eq!(found.total, 1);
 }
+
+/// Annotation and label keys and values are held once per build, shared by every entity
+/// carrying them (ingest gives each entity the same two annotation keys, and the entities
+/// of one file the same location): the texts read back are the descriptor's, and equal
+/// texts are one allocation.
+#[test]
+fn annotations_and_labels_read_back_as_written_and_equal_texts_are_shared() {
+    let annotated = |name: &str, file: &str| {
+        let mut d = component(name, "team", json!({}));
+        d["metadata"]["annotations"] = json!({
+            "backstage.io/managed-by-location": format!("file:/srv/{file}.yaml"),
+            "backstage.io/managed-by-origin-location": "file:/srv/catalog-info.yaml",
+        });
+        d["metadata"]["labels"] = json!({ "tier": "1", "Team": name });
+        d
+    };
+    let mut log = Log::default();
+    let a = log.put(annotated("a", "one"));
+    let b = log.put(annotated("b", "one"));
+    let c = log.put(annotated("c", "two"));
+    let snapshot = Snapshot::from_log(&log.events).snapshot;
+    let held = |r: &str| snapshot.entity(r).expect("live").clone();
+    let (a, b, c) = (held(&a), held(&b), held(&c));
+    for (entity, file) in [(&a, "one"), (&b, "one"), (&c, "two")] {
+        let location = format!("file:/srv/{file}.yaml");
+        assert_eq!(
+            entity.annotations.iter().collect::<Vec<_>>(),
+            vec![
+                ("backstage.io/managed-by-location", location.as_str()),
+                (
+                    "backstage.io/managed-by-origin-location",
+                    "file:/srv/catalog-info.yaml"
+                ),
+            ]
+        );
+        assert_eq!(entity.source(), Some(location.as_str()));
+        assert_eq!(entity.labels.get("tier"), Some("1"));
+        assert_eq!(entity.labels.get("Team"), Some(&*entity.name));
+        assert_eq!(
+            entity.descriptor()["metadata"]["labels"]["tier"],
+            json!("1")
+        );
+    }
+    let texts = |e: &almanac_readmodel::Entity| -> Vec<*const u8> {
+        e.annotations
+            .iter()
+            .flat_map(|(k, v)| [k.as_ptr(), v.as_ptr()])
+            .collect()
+    };
+    // Same keys, same location and origin: one text each.
+    assert_eq!(texts(&a), texts(&b));
+    let (ta, tc) = (texts(&a), texts(&c));
+    assert_eq!((ta[0], ta[2], ta[3]), (tc[0], tc[2], tc[3]));
+    assert_ne!(ta[1], tc[1]);
+}
