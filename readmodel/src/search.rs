@@ -294,7 +294,7 @@ impl SearchIndex {
         // One-word queries' near misses are decided by the word's similarity; longer
         // ones are candidates only, checked against the whole text.
         let verified = query.terms.len() <= 1;
-        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut candidates: Vec<Candidate<'a>> = Vec::new();
         if let [term] = &query.terms[..] {
             // One word: the words holding it include those it prefixes. Each word's
             // (prefixes, near miss); one word alone gives distinct entities.
@@ -306,18 +306,15 @@ impl SearchIndex {
                 words.entry(word).or_default().1 = true;
             }
             if let [(word, (all_terms, near))] = words.iter().collect::<Vec<_>>()[..] {
-                candidates.extend(
-                    self.words
-                        .get(*word)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|id| self.key(*id))
-                        .map(|key| Candidate {
-                            key: key.clone(),
-                            all_terms: *all_terms,
-                            near: *near,
-                        }),
-                );
+                // By id: a posting names a live entity (an id is given back only
+                // once its last word is gone), and its ref is read only if needed.
+                candidates.extend(self.words.get(*word).into_iter().flatten().map(|id| {
+                    Candidate {
+                        holder: Holder::Id(*id),
+                        all_terms: *all_terms,
+                        near: *near,
+                    }
+                }));
             } else {
                 let mut found: HashMap<u32, (bool, bool)> = HashMap::default();
                 for (word, (prefixes, near)) in words {
@@ -327,57 +324,63 @@ impl SearchIndex {
                         flags.1 |= near;
                     }
                 }
-                candidates.extend(found.into_iter().filter_map(|(id, (all_terms, near))| {
-                    Some(Candidate {
-                        key: self.key(id)?.clone(),
-                        all_terms,
-                        near,
-                    })
+                candidates.extend(found.into_iter().map(|(id, (all_terms, near))| Candidate {
+                    holder: Holder::Id(id),
+                    all_terms,
+                    near,
                 }));
             }
         } else {
             // ref -> (every word prefixes a word, holds a near miss already verified)
-            let mut found: HashMap<Arc<str>, (bool, bool)> = HashMap::default();
+            let mut found: HashMap<&'a Arc<str>, (bool, bool)> = HashMap::default();
             match self.substring_candidates(query) {
                 Some(ids) => found.extend(
                     ids.into_iter()
                         .filter_map(|id| self.key(id))
-                        .map(|r| (r.clone(), (false, false))),
+                        .map(|r| (r, (false, false))),
                 ),
-                None => found.extend(entities.keys().map(|r| (r.clone(), (false, false)))),
+                None => found.extend(entities.keys().map(|r| (r, (false, false)))),
             }
             for key in self.prefixed(query).into_iter().flatten() {
                 if let Some(key) = self.key(key) {
-                    found.entry(key.clone()).or_default().0 = true;
+                    found.entry(key).or_default().0 = true;
                 }
             }
             for word in &near {
                 for id in self.words.get(*word).into_iter().flatten() {
                     if let Some(key) = self.key(*id) {
-                        found.entry(key.clone()).or_default().1 |= verified;
+                        found.entry(key).or_default().1 |= verified;
                     }
                 }
             }
             candidates.extend(found.into_iter().map(|(key, (all_terms, near))| Candidate {
-                key,
+                holder: Holder::Ref(key),
                 all_terms,
                 near,
             }));
         }
         // Names the text prefixes (exact: equals), from the ordered name index.
+        // Kept by id too: a candidate found by id is told apart without reading its ref.
         let mut named: HashMap<&str, bool> = HashMap::default();
+        let mut named_ids: HashMap<u32, bool> = HashMap::default();
         let from = NameKey::at(&query.lower, "");
         for key in by_name.range((Bound::Included(from), Bound::Unbounded)) {
             let name = key.name();
             if !name.starts_with(query.lower.as_str()) {
                 break;
             }
-            named.insert(&**key.entity_ref(), name == query.lower);
+            let exact = name == query.lower;
+            named.insert(&**key.entity_ref(), exact);
+            if let Some(id) = self.ids.get(&**key.entity_ref()) {
+                named_ids.insert(*id, exact);
+            }
         }
         Matching {
+            index: self,
             query,
             entities,
             named,
+            named_ids,
             similarity,
             candidates,
             ws_bound,
@@ -483,9 +486,18 @@ impl SearchIndex {
     }
 }
 
+/// How a candidate was found: by its id in the index (its ref read only when needed: at
+/// 100,000 entities a common word has thousands of holders, and reading each ref is a
+/// cache miss), or by its ref.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    Id(u32),
+    Ref(&'a Arc<str>),
+}
+
 /// An entity the index found for a query, with what the index told about it.
-pub(crate) struct Candidate {
-    key: Arc<str>,
+pub(crate) struct Candidate<'a> {
+    holder: Holder<'a>,
     /// Every query word prefixes one of its words.
     all_terms: bool,
     /// It holds a word whose similarity to a one-word query reaches the threshold.
@@ -496,12 +508,15 @@ pub(crate) struct Candidate {
 /// is computed only where the match or the page needs it, and an entity is looked up
 /// only where its text, filter or score is.
 pub(crate) struct Matching<'a> {
+    index: &'a SearchIndex,
     query: &'a TextQuery,
     entities: &'a PMap<Arc<str>, Arc<Entity>>,
     /// Refs whose name the text prefixes -> whether it equals it.
     named: HashMap<&'a str, bool>,
+    /// The same, by id (those the index holds).
+    named_ids: HashMap<u32, bool>,
     similarity: Similarity,
-    candidates: Vec<Candidate>,
+    candidates: Vec<Candidate<'a>>,
     /// No candidate's word similarity is above it.
     ws_bound: f64,
 }
@@ -538,7 +553,7 @@ impl Eq for Ranked {}
 
 /// A match waiting to be scored, with its entity and word similarity when deciding
 /// needed them.
-type Member = (Candidate, Option<Arc<Entity>>, Option<f64>);
+type Member<'a> = (Candidate<'a>, Option<Arc<Entity>>, Option<f64>);
 
 /// A page of ranked matches: the rows, whether more follow, how many match in all.
 pub(crate) type Top = (Vec<(Arc<Entity>, f64)>, bool, usize);
@@ -546,18 +561,27 @@ pub(crate) type Top = (Vec<(Arc<Entity>, f64)>, bool, usize);
 /// A filter over matches, or none (every match kept, no entity looked up for it).
 pub(crate) type Keep<'k> = Option<&'k dyn Fn(&Entity) -> bool>;
 
-impl Matching<'_> {
+impl<'a> Matching<'a> {
+    /// The candidate's ref (`None` only for an id the index no longer gives: never for a
+    /// posting).
+    fn key(&self, candidate: &Candidate<'a>) -> Option<&'a Arc<str>> {
+        match candidate.holder {
+            Holder::Id(id) => self.index.key(id),
+            Holder::Ref(key) => Some(key),
+        }
+    }
+
     /// Whether the candidate matches (a substring of the search text, every query word
     /// prefixing a word, or word similarity at or above the threshold) and `keep` keeps
     /// it: `Some((entity if looked up, ws if computed))`.
     fn decide(
         &mut self,
-        candidate: &Candidate,
+        candidate: &Candidate<'a>,
         keep: Keep<'_>,
     ) -> Option<(Option<Arc<Entity>>, Option<f64>)> {
         let mut entity = None;
         if let Some(keep) = keep {
-            let found = self.entities.get(&candidate.key)?;
+            let found = self.entities.get(self.key(candidate)?)?;
             if !keep(found) {
                 return None;
             }
@@ -568,7 +592,7 @@ impl Matching<'_> {
         }
         let found = match entity {
             Some(found) => found,
-            None => self.entities.get(&candidate.key)?.clone(),
+            None => self.entities.get(self.key(candidate)?)?.clone(),
         };
         let text = &found.keys.search_text;
         if text.contains(&self.query.lower) {
@@ -579,8 +603,12 @@ impl Matching<'_> {
     }
 
     /// (name equals the text, name starts with it).
-    fn named(&self, key: &str) -> (bool, bool) {
-        match self.named.get(key) {
+    fn named(&self, candidate: &Candidate<'a>) -> (bool, bool) {
+        let found = match candidate.holder {
+            Holder::Id(id) => self.named_ids.get(&id),
+            Holder::Ref(key) => self.named.get(&**key),
+        };
+        match found {
             Some(exact) => (*exact, true),
             None => (false, false),
         }
@@ -595,7 +623,8 @@ impl Matching<'_> {
             let Some((entity, ws)) = self.decide(&candidate, None) else {
                 continue;
             };
-            let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned()) else {
+            let Some(entity) = entity.or_else(|| self.entities.get(self.key(&candidate)?).cloned())
+            else {
                 continue;
             };
             let ws = ws.unwrap_or_else(|| self.similarity.of_text(&entity.keys.search_text));
@@ -611,7 +640,8 @@ impl Matching<'_> {
         let mut out = Vec::new();
         for candidate in candidates {
             if let Some((entity, _)) = self.decide(&candidate, keep) {
-                if let Some(entity) = entity.or_else(|| self.entities.get(&candidate.key).cloned())
+                if let Some(entity) =
+                    entity.or_else(|| self.entities.get(self.key(&candidate)?).cloned())
                 {
                     out.push(entity);
                 }
@@ -640,13 +670,13 @@ impl Matching<'_> {
         let candidates = std::mem::take(&mut self.candidates);
         let mut total = 0;
         // (best score possible, members)
-        let mut groups: Vec<(f64, Vec<Member>)> = Vec::new();
+        let mut groups: Vec<(f64, Vec<Member<'a>>)> = Vec::new();
         for candidate in candidates {
             let Some((entity, ws)) = self.decide(&candidate, keep) else {
                 continue;
             };
             total += 1;
-            let (exact, prefix) = self.named(&candidate.key);
+            let (exact, prefix) = self.named(&candidate);
             let best = score_of(self.ws_bound, exact, prefix, candidate.all_terms);
             match groups.iter_mut().find(|(b, _)| *b == best) {
                 Some((_, members)) => members.push((candidate, entity, ws)),
@@ -656,11 +686,16 @@ impl Matching<'_> {
         groups.sort_by(|a, b| b.0.total_cmp(&a.0));
         let keep_rows = first + 1; // one more tells whether more follow
         let mut page: BinaryHeap<Ranked> = BinaryHeap::with_capacity(keep_rows + 1);
-        let by_ref = |a: &Member, b: &Member| a.0.key.cmp(&b.0.key);
-        for (best, mut members) in groups {
+        let by_ref = |a: &(&Arc<str>, Member), b: &(&Arc<str>, Member)| a.0.cmp(b.0);
+        for (best, group) in groups {
             if page.len() == keep_rows && page.peek().is_some_and(|worst| best < worst.score) {
                 break; // every later group scores below the page
             }
+            // Refs are read only for the groups that may reach the page.
+            let mut members: Vec<(&Arc<str>, Member)> = group
+                .into_iter()
+                .filter_map(|member| Some((self.key(&member.0)?, member)))
+                .collect();
             let (mut start, mut chunk) = (0, keep_rows);
             'group: while start < members.len() {
                 // The group's next refs in order, without sorting the whole group.
@@ -669,19 +704,17 @@ impl Matching<'_> {
                     members[start..].select_nth_unstable_by(end - start - 1, by_ref);
                 }
                 members[start..end].sort_by(by_ref);
-                for (candidate, entity, ws) in &members[start..end] {
+                for (key, (candidate, entity, ws)) in &members[start..end] {
                     if let Some(worst) = page.peek().filter(|_| page.len() == keep_rows) {
                         let below = best < worst.score
-                            || (best == worst.score && candidate.key > worst.entity.entity_ref);
+                            || (best == worst.score && **key > worst.entity.entity_ref);
                         if below {
                             // It and the rest of the group (same bound, larger refs)
                             // rank after the page.
                             break 'group;
                         }
                     }
-                    let Some(entity) = entity
-                        .clone()
-                        .or_else(|| self.entities.get(&candidate.key).cloned())
+                    let Some(entity) = entity.clone().or_else(|| self.entities.get(*key).cloned())
                     else {
                         continue;
                     };
