@@ -30,6 +30,15 @@ pub(crate) trait ColumnValue {
     }
     /// The value as one field of a `COPY ... (FORMAT csv)` row (nothing for NULL).
     fn csv(&self, out: &mut String);
+    /// The SQL expression of the column's text as a row fingerprint reads it (NULL stays
+    /// NULL); equal texts mean equal values (see `projection::fingerprint`).
+    fn text_sql(column: &str) -> String {
+        format!("{column}::text")
+    }
+    /// What [`ColumnValue::text_sql`] gives for this value; false (nothing written) for NULL.
+    /// Where it cannot match the server's text, rows differ and are rewritten: never the
+    /// other way round.
+    fn text(&self, out: &mut String) -> bool;
 }
 
 /// `text` quoted for CSV: inside double quotes, a quote doubled. A quoted empty string is
@@ -54,6 +63,13 @@ impl ColumnValue for String {
     fn csv(&self, out: &mut String) {
         csv_quoted(out, self);
     }
+    fn text_sql(column: &str) -> String {
+        column.to_string()
+    }
+    fn text(&self, out: &mut String) -> bool {
+        out.push_str(self);
+        true
+    }
 }
 
 impl ColumnValue for Option<String> {
@@ -67,6 +83,15 @@ impl ColumnValue for Option<String> {
             csv_quoted(out, text);
         }
     }
+    fn text_sql(column: &str) -> String {
+        column.to_string()
+    }
+    fn text(&self, out: &mut String) -> bool {
+        if let Some(text) = self {
+            out.push_str(text);
+        }
+        self.is_some()
+    }
 }
 
 impl ColumnValue for Uuid {
@@ -77,6 +102,10 @@ impl ColumnValue for Uuid {
     }
     fn csv(&self, out: &mut String) {
         out.push_str(&self.hyphenated().to_string());
+    }
+    fn text(&self, out: &mut String) -> bool {
+        self.csv(out);
+        true
     }
 }
 
@@ -89,6 +118,10 @@ impl ColumnValue for i64 {
     fn csv(&self, out: &mut String) {
         out.push_str(&self.to_string());
     }
+    fn text(&self, out: &mut String) -> bool {
+        self.csv(out);
+        true
+    }
 }
 
 impl ColumnValue for Value {
@@ -99,6 +132,10 @@ impl ColumnValue for Value {
     }
     fn csv(&self, out: &mut String) {
         csv_quoted(out, &self.to_string());
+    }
+    fn text(&self, out: &mut String) -> bool {
+        crate::projection::fingerprint::jsonb_text(self, out);
+        true
     }
 }
 
@@ -111,6 +148,15 @@ impl ColumnValue for DateTime<Utc> {
     fn csv(&self, out: &mut String) {
         // Every digit the value has (PostgreSQL keeps microseconds), in UTC.
         out.push_str(&self.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    }
+    /// Microseconds always, in UTC, whatever the session's time zone and date style.
+    fn text_sql(column: &str) -> String {
+        format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+    }
+    fn text(&self, out: &mut String) -> bool {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", self.format("%Y-%m-%d %H:%M:%S%.6f"));
+        true
     }
 }
 
@@ -143,6 +189,21 @@ impl ColumnValue for Vec<String> {
         }
         literal.push('}');
         csv_quoted(out, &literal);
+    }
+    /// As JSON (`["a","b"]`): `array_out`'s quoting rules are not worth repeating here.
+    fn text_sql(column: &str) -> String {
+        format!("array_to_json({column})::text")
+    }
+    fn text(&self, out: &mut String) -> bool {
+        out.push('[');
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            crate::projection::fingerprint::json_string(item, out);
+        }
+        out.push(']');
+        true
     }
 }
 
@@ -238,6 +299,33 @@ macro_rules! entity_columns {
                 $( separate(out); ColumnValue::csv(&self.$f3, out); )*
                 $( separate(out); ColumnValue::csv(&self.$f4, out); )*
                 out.push('\n');
+            }
+
+            /// Every column's text in [`EntityRow::COLUMNS`] order, as the server gives
+            /// [`EntityRow::text_sql`] to `quote_nullable`, joined by commas (`scratch` is
+            /// working space): what `projection::fingerprint` hashes.
+            pub(crate) fn quoted_texts(&self, scratch: &mut String, out: &mut String) {
+                use crate::projection::fingerprint::quote_nullable;
+                let mut first = true;
+                let mut separate = |out: &mut String| {
+                    if !std::mem::replace(&mut first, false) {
+                        out.push(',');
+                    }
+                };
+                $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f1, scratch).then_some(scratch.as_str()), out); )*
+                $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f2, scratch).then_some(scratch.as_str()), out); )*
+                $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f3, scratch).then_some(scratch.as_str()), out); )*
+                $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f4, scratch).then_some(scratch.as_str()), out); )*
+            }
+
+            /// The SQL expressions of every column's text, in [`EntityRow::COLUMNS`] order.
+            pub(crate) fn text_sql() -> Vec<String> {
+                vec![
+                    $( <$t1 as ColumnValue>::text_sql($c1), )*
+                    $( <$t2 as ColumnValue>::text_sql($c2), )*
+                    $( <$t3 as ColumnValue>::text_sql($c3), )*
+                    $( <$t4 as ColumnValue>::text_sql($c4), )*
+                ]
             }
         }
 

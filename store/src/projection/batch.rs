@@ -445,6 +445,15 @@ pub(super) async fn copy_entities(
     tables: &Tables,
     rows: impl Iterator<Item = LoggedEntity>,
 ) -> Result<(), ProjectionError> {
+    copy_rows(conn, tables, rows.map(EntityRow::derive)).await
+}
+
+/// Rows already derived into `tables.entities` with one `COPY`.
+pub(super) async fn copy_rows(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    rows: impl Iterator<Item = EntityRow>,
+) -> Result<(), ProjectionError> {
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Ok(());
@@ -454,8 +463,8 @@ pub(super) async fn copy_entities(
         .await?;
     let mut chunk = String::with_capacity(COPY_CHUNK + 64 * 1024);
     let mut sent = Ok(());
-    for logged in rows {
-        EntityRow::derive(logged).write_csv(&mut chunk);
+    for row in rows {
+        row.write_csv(&mut chunk);
         if chunk.len() >= COPY_CHUNK {
             if let Err(err) = copy.send(chunk.as_bytes()).await {
                 sent = Err(err);

@@ -7,10 +7,12 @@
 //! fails whole, and `replay` projects again batch by batch, which stores each entity's last
 //! state that can be stored and records why (see `batch`).
 
-use super::batch::{copy_entities, decode_taken, fold_into, is_location_event, Working};
+use super::batch::{copy_entities, copy_rows, decode_taken, fold_into, is_location_event, Working};
 use super::failures::{self, Failure, Stage};
+use super::fingerprint::{self, Fingerprint};
 use super::tables::{Tables, LOCATION_COLUMNS};
 use super::ProjectionError;
+use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::log::StoredEvent;
 use almanac_domain::CatalogEvent;
 use chrono::{DateTime, Utc};
@@ -159,6 +161,94 @@ impl Folded {
         failures::record(conn, tables, &failed).await?;
         Ok(())
     }
+
+    /// For a swap: only the entities whose rows differ from `live` (the live rows'
+    /// fingerprints by ref, [`fingerprint::of_table`]) into `tables` (empty), the locations
+    /// and failures whole. A refusal of the database fails the whole load.
+    pub(super) async fn load_differing(
+        self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+        live: HashMap<String, Fingerprint>,
+    ) -> Result<Differing, ProjectionError> {
+        let Folded {
+            entities,
+            locations,
+            failures: failed,
+            ..
+        } = self;
+        let task = tokio::task::spawn_blocking(move || differing(entities, live));
+        let (changed, differing) = match task.await {
+            Ok(found) => found,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        };
+        copy_rows(conn, tables, changed.into_iter()).await?;
+        insert_locations(conn, tables, locations).await?;
+        failures::record(conn, tables, &failed).await?;
+        Ok(differing)
+    }
+}
+
+/// What a swap learnt comparing the rebuild with the live rows.
+pub(super) struct Differing {
+    /// Rows the log projects to.
+    pub(super) entities: i64,
+    /// Live rows to delete: those that differ from the rebuild (loaded into the rebuild
+    /// table, to be inserted again) and those the log does not hold.
+    pub(super) stale: Vec<String>,
+    /// Rebuilt rows loaded because the live table lacks them or holds them otherwise.
+    pub(super) changed: usize,
+}
+
+/// The rebuilt rows that differ from `live`, and the live refs to delete. Rows are derived
+/// and hashed on two threads (the derivation and the hash are most of a replay's own work).
+fn differing(
+    entities: HashMap<String, Working>,
+    mut live: HashMap<String, Fingerprint>,
+) -> (Vec<EntityRow>, Differing) {
+    let mut first: Vec<LoggedEntity> = entities.into_values().filter_map(|w| w.row).collect();
+    let second = first.split_off(first.len() / 2);
+    let hashed = |logged: Vec<LoggedEntity>| -> Vec<(EntityRow, Fingerprint)> {
+        let (mut scratch, mut text) = (String::new(), String::new());
+        logged
+            .into_iter()
+            .map(|logged| {
+                let row = EntityRow::derive(logged);
+                let hash = fingerprint::of_row(&row, &mut scratch, &mut text);
+                (row, hash)
+            })
+            .collect()
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| hashed(second));
+        let first = hashed(first);
+        match other.join() {
+            Ok(second) => (first, second),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let entities = i64::try_from(first.len() + second.len()).unwrap_or(i64::MAX);
+    let (mut changed, mut stale) = (Vec::new(), Vec::new());
+    for (row, hash) in first.into_iter().chain(second) {
+        match live.remove(&row.entity_ref) {
+            Some(held) if held == hash => {}
+            Some(_) => {
+                stale.push(row.entity_ref.clone());
+                changed.push(row);
+            }
+            None => changed.push(row),
+        }
+    }
+    stale.extend(live.into_keys());
+    let count = changed.len();
+    (
+        changed,
+        Differing {
+            entities,
+            stale,
+            changed: count,
+        },
+    )
 }
 
 async fn insert_locations(

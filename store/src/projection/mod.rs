@@ -12,6 +12,7 @@
 
 mod batch;
 pub mod failures;
+pub(crate) mod fingerprint;
 mod fold;
 mod replay;
 pub mod rows;

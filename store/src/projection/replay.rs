@@ -21,12 +21,15 @@
 
 use super::batch::{execute, project_batch};
 use super::failures::is_data_error;
+use super::fingerprint::{self, Fingerprint};
 use super::fold::{fold_log, Folded};
 use super::tables::{columns_of, Tables};
 use super::{write_checkpoint, ProjectionError, PROJECTOR_LOCK_KEY};
 use crate::entity_row::EntityRow;
 use sqlx::{Acquire, PgConnection, PgPool};
+use std::collections::HashMap;
 use std::time::Instant;
+use tokio::task::JoinHandle;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplayMode {
@@ -83,19 +86,39 @@ pub async fn replay(
     // compiling them (JIT) costs more than running them.
     execute(&mut tx, "SET LOCAL work_mem = '256MB'").await?;
     execute(&mut tx, "SET LOCAL jit = off").await?;
+    // A swap's live rows cannot change once it holds the projector lock: their
+    // fingerprints are read on another connection while this one reads the log.
+    let live = (mode == ReplayMode::Swap).then(|| LiveRows::read(pool));
     phases.done("begin");
     let mut report = ReplayReport {
         up_to,
         ..ReplayReport::default()
     };
-    let folded = fold_log(&mut tx, up_to, |events| progress(events, up_to)).await?;
+    let folded = match fold_log(&mut tx, up_to, |events| progress(events, up_to)).await {
+        Ok(folded) => folded,
+        Err(err) => {
+            if let Some(live) = &live {
+                live.0.abort();
+            }
+            return Err(err);
+        }
+    };
     report.events = folded.events;
     phases.done("fold");
+    let live = match live {
+        Some(live) => Some(live.fingerprints().await?),
+        None => None,
+    };
+    phases.done("live fingerprints");
     // Everything from here to the swap's writes is undone together when the database
     // refuses a row, the rebuild tables included.
     execute(&mut tx, "SAVEPOINT replay_load").await?;
-    match load_and_apply(&mut tx, folded, mode).await {
-        Ok(()) => execute(&mut tx, "RELEASE SAVEPOINT replay_load").await?,
+    let mut counted = None;
+    match load_and_apply(&mut tx, folded, live).await {
+        Ok(entities) => {
+            counted = entities;
+            execute(&mut tx, "RELEASE SAVEPOINT replay_load").await?
+        }
         Err(ProjectionError::Database(err)) if is_data_error(&err) => {
             execute(&mut tx, "ROLLBACK TO SAVEPOINT replay_load").await?;
             tracing::warn!(error = %err, "the database refused the folded projections; replaying batch by batch");
@@ -113,9 +136,15 @@ pub async fn replay(
         Err(err) => return Err(err),
     }
     phases.done("load");
-    (report.entities,) = sqlx::query_as("SELECT count(*) FROM rebuild_entities")
-        .fetch_one(&mut *tx)
-        .await?;
+    report.entities = match counted {
+        Some(entities) => entities,
+        None => {
+            let (entities,) = sqlx::query_as("SELECT count(*) FROM rebuild_entities")
+                .fetch_one(&mut *tx)
+                .await?;
+            entities
+        }
+    };
     match mode {
         ReplayMode::Verify => {
             report.differences = differences(&mut tx).await?;
@@ -159,23 +188,66 @@ impl Phases {
     }
 }
 
-/// The folded log into the rebuild tables, and for a swap the differences into the
-/// live ones. A refusal of the database fails it whole (the caller rolls it back).
+/// The live rows' fingerprints being read on a connection of their own.
+struct LiveRows(JoinHandle<Result<HashMap<String, Fingerprint>, sqlx::Error>>);
+
+impl LiveRows {
+    fn read(pool: &PgPool) -> LiveRows {
+        let pool = pool.clone();
+        LiveRows(tokio::spawn(async move {
+            fingerprint::of_table(&pool, Tables::LIVE.entities).await
+        }))
+    }
+
+    async fn fingerprints(self) -> Result<HashMap<String, Fingerprint>, sqlx::Error> {
+        match self.0.await {
+            Ok(read) => read,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+}
+
+/// The folded log into the rebuild tables, and for a swap (`live` given: the live rows'
+/// fingerprints) only the rows that differ, then written into the live tables; returns
+/// the entities the log holds when it counted them. A refusal of the database fails it
+/// whole (the caller rolls it back).
 async fn load_and_apply(
     conn: &mut PgConnection,
     folded: Folded,
-    mode: ReplayMode,
-) -> Result<(), ProjectionError> {
-    match mode {
-        ReplayMode::Verify => {
+    live: Option<HashMap<String, Fingerprint>>,
+) -> Result<Option<i64>, ProjectionError> {
+    match live {
+        None => {
             create_rebuild_tables(conn, Indexes::Live).await?;
-            folded.load(conn, &Tables::REBUILD).await
-        }
-        ReplayMode::Swap => {
-            create_rebuild_tables(conn, Indexes::None).await?;
             folded.load(conn, &Tables::REBUILD).await?;
-            apply_differences(conn).await?;
-            Ok(())
+            Ok(None)
+        }
+        Some(live) => {
+            create_rebuild_tables(conn, Indexes::None).await?;
+            let differing = folded.load_differing(conn, &Tables::REBUILD, live).await?;
+            tracing::debug!(
+                changed = differing.changed,
+                stale = differing.stale.len(),
+                "replay: entity rows that differ from the log"
+            );
+            let (live, rebuilt) = (Tables::LIVE.entities, Tables::REBUILD.entities);
+            let key = EntityRow::COLUMNS[0];
+            if !differing.stale.is_empty() {
+                sqlx::query(&format!("DELETE FROM {live} WHERE {key} = ANY($1)"))
+                    .bind(&differing.stale)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if differing.changed > 0 {
+                let all = EntityRow::COLUMNS.join(", ");
+                execute(
+                    conn,
+                    &format!("INSERT INTO {live} ({all}) SELECT {all} FROM {rebuilt}"),
+                )
+                .await?;
+            }
+            replace_small_tables(conn).await?;
+            Ok(Some(differing.entities))
         }
     }
 }
@@ -250,6 +322,11 @@ async fn apply_differences(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         )
         .await?;
     }
+    replace_small_tables(conn).await
+}
+
+/// `locations` and `projection_failures` replaced whole by their rebuilds.
+async fn replace_small_tables(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for (live, rebuilt) in Tables::REBUILD.pairs() {
         if live == Tables::LIVE.entities {
             continue;

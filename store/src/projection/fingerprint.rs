@@ -1,0 +1,168 @@
+//! Row fingerprints: which live `entities` rows already equal a replay's rebuild, found
+//! without sending the rebuild to the server. The server hashes each live row's text
+//! (every column as text, `quote_nullable`d, joined by commas, SHA-256), the replay hashes
+//! the same text of each rebuilt row; only rows whose hashes differ are loaded and written.
+//!
+//! Equal hashes mean equal rows: each column's text determines its value (a `jsonb`'s text
+//! is its canonical form, a timestamp's is written to the microsecond in UTC, a `text[]`'s
+//! as JSON), and the quoting keeps column boundaries and NULLs apart. Where the text here
+//! cannot match the server's (a number `jsonb` prints otherwise than serde_json, say), the
+//! row counts as different and is rewritten: slower, never wrong. It does not compare rows
+//! for `replay --verify` (that compares with `EXCEPT`, on the server), and it hashes nothing
+//! of `locations` or `projection_failures` (small: replaced whole).
+
+use crate::entity_row::EntityRow;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// A row's SHA-256.
+pub(super) type Fingerprint = [u8; 32];
+
+/// The fingerprint of every row of `table`, by ref, read on a connection of its own.
+pub(super) async fn of_table(
+    pool: &PgPool,
+    table: &str,
+) -> Result<HashMap<String, Fingerprint>, sqlx::Error> {
+    let texts: Vec<String> = EntityRow::text_sql()
+        .iter()
+        .map(|text| format!("quote_nullable({text})"))
+        .collect();
+    let key = EntityRow::COLUMNS[0];
+    // Outside a transaction (it reads the table once: one snapshot either way), so the
+    // session is never left idle in one. One pass over the table: compiling it (JIT) costs
+    // more than running it.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET jit = off").execute(&mut *conn).await?;
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&format!(
+        "SELECT {key}, sha256(convert_to(concat_ws(',', {}), 'UTF8')) FROM {table}",
+        texts.join(", ")
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("RESET jit").execute(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, hash)| Some((key, hash.try_into().ok()?)))
+        .collect())
+}
+
+/// What [`of_table`] reads for `row` (`scratch` and `text` are working space).
+pub(super) fn of_row(row: &EntityRow, scratch: &mut String, text: &mut String) -> Fingerprint {
+    text.clear();
+    row.quoted_texts(scratch, text);
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// PostgreSQL's `quote_nullable`: `NULL`, or the text between single quotes with quotes and
+/// backslashes doubled, after an `E` when it holds a backslash.
+pub(crate) fn quote_nullable(text: Option<&str>, out: &mut String) {
+    let Some(text) = text else {
+        out.push_str("NULL");
+        return;
+    };
+    if text.contains('\\') {
+        out.push('E');
+    }
+    out.push('\'');
+    for c in text.chars() {
+        if c == '\'' || c == '\\' {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+}
+
+/// A string as PostgreSQL's `escape_json` writes it (`jsonb` and `json` output alike).
+pub(crate) fn json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A value as `jsonb`'s text output writes it: `{"k": v, "kk": w}` with keys shorter first
+/// then by bytes (how `jsonb` stores them), `[a, b]`, numbers as serde_json prints them.
+pub(crate) fn jsonb_text(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => {
+            let _ = write!(out, "{number}");
+        }
+        Value::String(text) => json_string(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                jsonb_text(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            // serde_json's map is sorted by bytes already: a stable sort by length gives
+            // jsonb's order.
+            let mut members: Vec<(&String, &Value)> = members.iter().collect();
+            members.sort_by_key(|(key, _)| key.len());
+            out.push('{');
+            for (i, (key, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_string(key, out);
+                out.push_str(": ");
+                jsonb_text(member, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jsonb_text_orders_keys_shorter_first_and_spaces_as_postgresql() {
+        let mut out = String::new();
+        jsonb_text(
+            &json!({"bb": [1, "x\"\\\n\u{1}"], "a": {}, "c": [], "aaa": null, "b": 1.5}),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            r#"{"a": {}, "b": 1.5, "c": [], "bb": [1, "x\"\\\n\u0001"], "aaa": null}"#
+        );
+    }
+
+    #[test]
+    fn quote_nullable_doubles_quotes_and_marks_backslashes() {
+        let mut out = String::new();
+        quote_nullable(Some("it's"), &mut out);
+        out.push(',');
+        quote_nullable(Some(r"a\b"), &mut out);
+        out.push(',');
+        quote_nullable(None, &mut out);
+        assert_eq!(out, r"'it''s',E'a\\b',NULL");
+    }
+}
