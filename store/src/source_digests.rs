@@ -40,8 +40,10 @@ pub struct SourceDigest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recorded {
     pub digest: Vec<u8>,
-    /// [`SourceDigest::targets`].
-    pub targets: Option<Value>,
+    /// [`SourceDigest::targets`] as JSON text: a reader parses it only for a source
+    /// whose digest matched (building a value for every row cost more than the rest
+    /// of loading them).
+    pub targets: Option<String>,
 }
 
 /// The digest (and targets) recorded for every source read through `origin` (one
@@ -50,11 +52,12 @@ pub async fn recorded(
     pool: &PgPool,
     origin: &str,
 ) -> Result<HashMap<String, Recorded>, StoreError> {
-    let rows: Vec<(String, Vec<u8>, Option<Value>)> =
-        sqlx::query_as("SELECT source, digest, targets FROM source_digests WHERE origin = $1")
-            .bind(origin)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<(String, Vec<u8>, Option<String>)> = sqlx::query_as(
+        "SELECT source, digest, targets::text FROM source_digests WHERE origin = $1",
+    )
+    .bind(origin)
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(source, digest, targets)| (source, Recorded { digest, targets }))

@@ -79,7 +79,7 @@ impl Digests {
         let recorded = self.0.recorded.get(key).filter(|r| r.digest == digest)?;
         match &recorded.targets {
             None => Some(Vec::new()),
-            Some(targets) => serde_json::from_value(targets.clone()).ok(),
+            Some(targets) => serde_json::from_str(targets).ok(),
         }
     }
 

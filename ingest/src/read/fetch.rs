@@ -276,9 +276,21 @@ pub(crate) fn read_file(
     root: Option<&Path>,
     max_bytes: u64,
 ) -> Result<String, FetchError> {
-    let path = match root {
-        Some(root) => super::root::inside(path, root)?,
-        None => path.to_path_buf(),
+    read_file_resolved(path, root, max_bytes, None)
+}
+
+/// [`read_file`], resolving through the directories `resolved` already knows (a read's
+/// many files in few directories).
+pub(crate) fn read_file_resolved(
+    path: &Path,
+    root: Option<&Path>,
+    max_bytes: u64,
+    resolved: Option<&super::root::Resolved>,
+) -> Result<String, FetchError> {
+    let path = match (root, resolved) {
+        (Some(root), Some(resolved)) => super::root::inside_resolved(path, root, resolved)?,
+        (Some(root), None) => super::root::inside(path, root)?,
+        (None, _) => path.to_path_buf(),
     };
     let io_error = |error: std::io::Error| match error.kind() {
         ErrorKind::NotFound => FetchError::NotFound("no such file".to_string()),

@@ -107,6 +107,8 @@ pub async fn read_sources_with(
     let policy = Arc::new(policy.clone());
     let fetcher = Fetcher::new(limits.max_file_bytes, limits.url_timeout, policy);
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
+    // The directories resolved by this read's file checks, shared by its reads.
+    let resolved = Arc::new(root::Resolved::default());
     let mut outcome = ReadOutcome::default();
     let mut frontier = Frontier::new(limits);
     let mut level = Vec::new();
@@ -131,6 +133,7 @@ pub async fn read_sources_with(
                         digests,
                         may_skip,
                         rules: &rules,
+                        resolved: &resolved,
                     };
                     async move {
                         let done = read_one(task, reading).await;
@@ -283,6 +286,7 @@ struct Reading<'a> {
     /// False on the second pass, for the files whose skip was not confirmed.
     may_skip: bool,
     rules: &'a Arc<KindRules>,
+    resolved: &'a Arc<root::Resolved>,
 }
 
 /// A file's text read, hashed and parsed, in one blocking call when it is a file.
@@ -305,6 +309,7 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         digests,
         may_skip,
         rules,
+        resolved,
     } = reading;
     let started = Instant::now();
     let failure = |message: String| {
@@ -347,8 +352,10 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         (None, Address::File(path)) => {
             let (path, within) = (path.clone(), within.map(PathBuf::from));
             let max_bytes = limits.max_file_bytes;
+            let resolved = Arc::clone(resolved);
             tokio::task::spawn_blocking(move || {
-                fetch::read_file(&path, within.as_deref(), max_bytes).map(prepare)
+                fetch::read_file_resolved(&path, within.as_deref(), max_bytes, Some(&resolved))
+                    .map(prepare)
             })
             .await
             .map(|read| read.unwrap_or_else(|error| Err(Fetched(error))))

@@ -7,9 +7,15 @@
 //! agree); it does not read. A path that does not exist is "no such file" only when its
 //! deepest existing ancestor is inside the root, so missing files outside the root cannot
 //! be probed either.
+//!
+//! `Resolved` keeps, for one read, the directories already resolved: a file in one of
+//! them is resolved with one `lstat` of its own name (a symbolic link, or anything
+//! unusual, goes the whole way as before), not a `readlink` per component of its path.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use super::fetch::FetchError;
 
@@ -17,6 +23,60 @@ use super::fetch::FetchError;
 /// when it cannot be resolved, so that reads under it fail as missing).
 pub(crate) fn of_directory(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Directories resolved during one read (directory as named -> resolved), so that the
+/// files of one directory cost one resolution of it. Shared by the read's blocking calls.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved(Mutex<HashMap<PathBuf, PathBuf>>);
+
+impl Resolved {
+    /// `path` resolved through its directory's resolution, when its last component is a
+    /// plain name that is not a symbolic link; `None` for anything else (the caller
+    /// resolves the whole path).
+    fn through_directory(&self, path: &Path) -> Option<PathBuf> {
+        let plain = path.is_absolute()
+            && path
+                .components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
+            return None;
+        };
+        if !plain {
+            return None;
+        }
+        let known = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|map| map.get(directory).cloned());
+        let real_directory = match known {
+            Some(real) => real,
+            None => {
+                let real = std::fs::canonicalize(directory).ok()?;
+                if let Ok(mut map) = self.0.lock() {
+                    map.insert(directory.to_path_buf(), real.clone());
+                }
+                real
+            }
+        };
+        let candidate = real_directory.join(name);
+        let metadata = std::fs::symlink_metadata(&candidate).ok()?;
+        (!metadata.file_type().is_symlink()).then_some(candidate)
+    }
+}
+
+/// [`inside`], resolving `path` through its directory's resolution kept in `resolved`
+/// when it can; what is outside, missing or a link is judged by [`inside`] itself.
+pub(crate) fn inside_resolved(
+    path: &Path,
+    root: &Path,
+    resolved: &Resolved,
+) -> Result<PathBuf, FetchError> {
+    match resolved.through_directory(path) {
+        Some(real) if real.starts_with(root) => Ok(real),
+        _ => inside(path, root),
+    }
 }
 
 /// The resolved path of `path` if it lies under `root` (itself resolved). Blocking IO:

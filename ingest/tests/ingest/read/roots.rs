@@ -131,3 +131,50 @@ async fn a_directory_source_is_held_to_its_root_and_its_root_may_be_a_link() {
         outcome.errors[0]
     );
 }
+
+/// Files of one directory are resolved through that directory's resolution (kept for
+/// the read): a link among plain files of a directory already resolved is still
+/// followed and refused when it leads outside, and a directory that is a link to the
+/// outside is refused for every file in it.
+#[tokio::test]
+async fn a_link_beside_plain_files_of_a_resolved_directory_is_still_refused() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = layout(tmp.path());
+    write(&root, "inside/second.yaml", &component("second"));
+    symlink(
+        tmp.path().join("outside/secret.yaml"),
+        root.join("inside/link-out.yaml"),
+    )
+    .expect("symlink");
+    write(tmp.path(), "outside/other.yaml", &component("other"));
+    let spec = "  targets:\n    - ./inside/catalog-info.yaml\n    - ./inside/second.yaml\n    \
+                - ./inside/link-out.yaml\n    - ./dir-out/secret.yaml\n    \
+                - ./dir-out/other.yaml\n";
+    let path = write(&root, "catalog-info.yaml", &location("root", spec));
+
+    let outcome = read_file(&path).await;
+
+    assert_eq!(
+        keys(&outcome),
+        [
+            file_key(&path),
+            file_key(&root.join("inside/catalog-info.yaml")),
+            file_key(&root.join("inside/second.yaml")),
+        ]
+    );
+    let failed: Vec<&str> = outcome.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        failed,
+        [
+            file_key(&root.join("dir-out/other.yaml")),
+            file_key(&root.join("dir-out/secret.yaml")),
+            file_key(&root.join("inside/link-out.yaml")),
+        ],
+        "{:?}",
+        outcome.errors
+    );
+    for error in &outcome.errors {
+        assert!(refused(&error.message, &root), "{error}");
+    }
+    assert!(!format!("{outcome:?}").contains(SECRET));
+}
