@@ -24,6 +24,14 @@ use tokio::task::JoinHandle;
 /// Most events one read of the log fetches.
 pub const PAGE: i64 = 1000;
 
+/// Most pages folded into one published snapshot while catching up a backlog (a large
+/// ingest appends faster than pages are read). Each build starts from the published
+/// snapshot, whose maps and posting sets it shares, so its first change to a shared
+/// node copies that node and the next publication frees the old one: folding ten pages
+/// into one build copies (and frees) each touched node once instead of ten times. A
+/// reader waiting for a position inside a backlog waits for the whole run.
+pub const PAGES_PER_SNAPSHOT: i64 = 10;
+
 /// Reads the log after the last position folded and publishes each new snapshot.
 pub struct Follower {
     log: EventLog,
@@ -138,24 +146,39 @@ impl Follower {
         &self.current
     }
 
-    /// Reads and folds every event after the cursor, publishing after each page.
-    /// Returns the position of the last event read.
+    /// Reads and folds every event after the cursor, publishing after each run of
+    /// pages (at most [`PAGES_PER_SNAPSHOT`], and at the head). Returns the position
+    /// of the last event read. A failed read publishes nothing of its run: the cursor
+    /// stays at the published snapshot, so the next call reads the run again.
     pub async fn catch_up(&mut self) -> Result<i64, StoreError> {
+        let publish_every = self.page * PAGES_PER_SNAPSHOT;
         loop {
-            let stored = self.log.read_feed(self.cursor, self.page).await?;
-            let Some(last) = stored.last() else {
+            let mut build = None;
+            let (mut cursor, mut folded, mut full) = (self.cursor, 0, true);
+            while full && folded < publish_every {
+                let stored = self.log.read_feed(cursor, self.page).await?;
+                let Some(last) = stored.last() else {
+                    full = false;
+                    break;
+                };
+                cursor = last.position;
+                full = stored.len() as i64 >= self.page;
+                folded += stored.len() as i64;
+                build
+                    .get_or_insert_with(|| {
+                        self.current.clone().build().relations(Relations::Logged)
+                    })
+                    .fold(&into_log_events(stored));
+            }
+            let Some(build) = build else {
                 return Ok(self.cursor);
             };
-            let last = last.position;
-            let full = stored.len() as i64 >= self.page;
-            let mut build = self.current.clone().build().relations(Relations::Logged);
-            build.fold(&into_log_events(stored));
             let advanced = build.finish();
             for skipped in &advanced.skipped {
                 report_skipped(skipped);
             }
             self.current = advanced.snapshot;
-            self.cursor = last;
+            self.cursor = cursor;
             // Readers still pinned to the old snapshot keep it; a send fails only when
             // no reader is left, which does not stop the follower.
             self.sender.send_replace(self.current.clone());

@@ -94,3 +94,33 @@ async fn the_check_of_replay_verify_finds_the_followed_catalog_equal_to_the_log(
         }
     );
 }
+
+#[tokio::test]
+async fn a_backlog_followed_in_runs_of_pages_equals_the_whole_log_folded() {
+    let db = test_db().await;
+    let log = EventLog::new(db.pool.clone());
+    // Started on an empty log; pages of 7 events, so the demo's backlog is folded in
+    // several runs of `PAGES_PER_SNAPSHOT` pages, each published as one snapshot.
+    let (follower, followed) = Follower::start_paged(log.clone(), 7).await.unwrap();
+    assert_eq!(followed.pin().position(), 0);
+    let demo = demo_copy();
+    ingest(
+        &db.pool,
+        Source::File(demo.path().join("catalog-info.yaml")),
+    )
+    .await;
+    let head = head(&db.pool).await;
+    assert!(head > 7 * almanac_store::follow::PAGES_PER_SNAPSHOT * 2);
+
+    let (wake, wakes) = watch::channel(0u64);
+    let running = tokio::spawn(follower.run(wakes));
+    wake.send(1).unwrap();
+    let reached = followed.reach(head).await.unwrap();
+    assert_eq!(reached.position(), head);
+    assert_eq!(reached.len(), 175);
+    let whole = fold_whole_log(&log).await.unwrap();
+    assert_eq!(differing_refs(&reached, &whole), Vec::<String>::new());
+    assert!(reached == whole);
+    drop(wake);
+    running.await.unwrap();
+}

@@ -31,22 +31,25 @@ pub async fn project_batch(
     up_to: Option<i64>,
     limit: i64,
 ) -> Result<Option<(usize, i64)>, ProjectionError> {
-    let events = events_page(conn, after, up_to, limit).await?;
-    let Some(last) = events.last().map(|e| e.position) else {
+    let mut events = events_page(conn, after, up_to, limit).await?;
+    let (Some(last), count) = (events.last().map(|e| e.position), events.len()) else {
         return Ok(None);
     };
     execute(conn, "SAVEPOINT projection_batch").await?;
-    match project_in_bulk(conn, tables, after, &events).await {
+    match project_in_bulk(conn, tables, after, &mut events).await {
         Ok(()) => execute(conn, "RELEASE SAVEPOINT projection_batch").await?,
         Err(ProjectionError::Database(err)) if is_data_error(&err) => {
             execute(conn, "ROLLBACK TO SAVEPOINT projection_batch").await?;
             tracing::warn!(after, last, error = %err, "the database refused a projection batch; projecting it one entity at a time");
+            // The bulk path took the payloads; the same events again (up to `last`:
+            // position order is commit order, so this page is exactly the first).
+            let events = events_page(conn, after, Some(last), limit).await?;
             project_one_at_a_time(conn, tables, after, &events).await?;
             execute(conn, "RELEASE SAVEPOINT projection_batch").await?;
         }
         Err(err) => return Err(err),
     }
-    Ok(Some((events.len(), last)))
+    Ok(Some((count, last)))
 }
 
 /// The next `limit` events after `after` (up to `up_to` when given), in
@@ -137,33 +140,35 @@ fn streams_of(decoded: &[Decoded<'_>]) -> Vec<String> {
     streams
 }
 
-/// The whole batch in bulk statements.
+/// The whole batch in bulk statements. The payloads are moved out of `events` (decoded
+/// once, never copied: a registration's descriptor goes from the page into its row).
 async fn project_in_bulk(
     conn: &mut PgConnection,
     tables: &Tables,
     after: i64,
-    events: &[StoredEvent],
+    events: &mut [StoredEvent],
 ) -> Result<(), ProjectionError> {
-    let (decoded, mut failed) = decode(events);
+    let (decoded, mut failed) = decode_taken(events);
     let refs: Vec<String> = decoded
         .iter()
         .filter(|(_, e)| e.is_entity_event())
         .map(|(s, _)| s.stream.clone())
         .collect();
     let mut working = load(conn, tables, &refs, after).await?;
+    let streams = streams_of(&decoded);
 
-    for (stored, event) in &decoded {
-        if is_location_event(event) {
-            project_location(conn, tables, stored, event).await?;
+    for (stored, event) in decoded {
+        if is_location_event(&event) {
+            project_location(conn, tables, stored, &event).await?;
         } else {
             let entry = working.entry(stored.stream.clone()).or_insert(Working::NEW);
-            if let Err(err) = fold_into(entry, stored, event) {
+            if let Err(err) = fold_owned(entry, stored, event) {
                 failed.push(Failure::new(Stage::Fold, stored, &err.to_string()));
             }
         }
     }
     write(conn, tables, working).await?;
-    failures::clear_write_failures(conn, tables, &streams_of(&decoded)).await?;
+    failures::clear_write_failures(conn, tables, &streams).await?;
     failures::record(conn, tables, &failed).await?;
     Ok(())
 }
@@ -282,6 +287,23 @@ async fn project_location(
     Ok(())
 }
 
+/// [`fold_into`] taking the event: the registration of an entity not live moves its
+/// descriptor into the row (what `evolve` gives, without the copy); any other event
+/// folds as `fold_into` does.
+fn fold_owned(
+    entry: &mut Working,
+    stored: &StoredEvent,
+    event: CatalogEvent,
+) -> Result<(), FoldError> {
+    match event {
+        CatalogEvent::EntityRegistered { descriptor } if entry.row.is_none() => {
+            set_row(entry, stored, descriptor);
+            Ok(())
+        }
+        other => fold_into(entry, stored, &other),
+    }
+}
+
 /// Applies one event to the entity. An event that does not fold leaves the state as it
 /// was (the caller records why), as every run does, so replays agree.
 pub(super) fn fold_into(
@@ -297,29 +319,32 @@ pub(super) fn fold_into(
         EntityState {
             descriptor: Some(descriptor),
             ..
-        } => {
-            let (uid, created_at) = match &entry.row {
-                Some(row) => (row.uid, row.created_at),
-                None => (
-                    entity_uid(&stored.stream, stored.position),
-                    stored.recorded_at,
-                ),
-            };
-            entry.row = Some(LoggedEntity {
-                entity_ref: stored.stream.clone(),
-                uid,
-                descriptor,
-                version: stored.version,
-                last_position: stored.position,
-                created_at,
-                updated_at: stored.recorded_at,
-            });
-        }
+        } => set_row(entry, stored, descriptor),
         EntityState {
             descriptor: None, ..
         } => entry.row = None,
     }
     Ok(())
+}
+
+/// The entity's row after `stored`, holding `descriptor`.
+fn set_row(entry: &mut Working, stored: &StoredEvent, descriptor: Value) {
+    let (uid, created_at) = match &entry.row {
+        Some(row) => (row.uid, row.created_at),
+        None => (
+            entity_uid(&stored.stream, stored.position),
+            stored.recorded_at,
+        ),
+    };
+    entry.row = Some(LoggedEntity {
+        entity_ref: stored.stream.clone(),
+        uid,
+        descriptor,
+        version: stored.version,
+        last_position: stored.position,
+        created_at,
+        updated_at: stored.recorded_at,
+    });
 }
 
 /// The entities' states before the batch: their projected rows, except for an entity
