@@ -17,12 +17,42 @@ use crate::error::{ApiError, ErrorCode, Result};
 use crate::limits::GraphqlLimits;
 use almanac_readmodel::{OwnedScope, RootedPage};
 use almanac_store::catalog::kind_of_ref;
-use async_graphql::{Context, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
+use std::sync::Arc;
 
-#[derive(Clone, Debug, SimpleObject)]
+/// An edge's cursor, encoded only when asked for: a page's hundred cursors (JSON, then
+/// base64) are mostly not, and `pageInfo` encodes its two itself.
+#[derive(Clone, Debug)]
+struct RootedCursor {
+    signature: &'static str,
+    entity_ref: Arc<str>,
+}
+
+impl RootedCursor {
+    fn encode(&self) -> String {
+        encode_cursor(&ListCursor::new(
+            self.signature.to_string(),
+            Vec::new(),
+            self.entity_ref.to_string(),
+        ))
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct OwnedEntityEdge {
-    pub cursor: String,
-    pub node: Entity,
+    cursor: RootedCursor,
+    node: Entity,
+}
+
+#[Object]
+impl OwnedEntityEdge {
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
+    }
+
+    async fn node(&self) -> &Entity {
+        &self.node
+    }
 }
 
 /// A page of what a group or user owns, by ref.
@@ -36,10 +66,21 @@ pub struct OwnedEntityConnection {
     pub total_count: i32,
 }
 
-#[derive(Clone, Debug, SimpleObject)]
+#[derive(Clone, Debug)]
 pub struct MemberEdge {
-    pub cursor: String,
-    pub node: User,
+    cursor: RootedCursor,
+    node: User,
+}
+
+#[Object]
+impl MemberEdge {
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
+    }
+
+    async fn node(&self) -> &User {
+        &self.node
+    }
 }
 
 /// A page of a group's members, by ref.
@@ -100,26 +141,23 @@ async fn rows(
     ctx: &Context<'_>,
     snapshot: &almanac_readmodel::Snapshot,
     page: RootedPage,
-    signature: &str,
+    signature: &'static str,
     resumed: bool,
-) -> Result<(Vec<(String, EntityData)>, PageInfo, i32)> {
-    let cursors: Vec<String> = page
+) -> Result<(Vec<(RootedCursor, EntityData)>, PageInfo, i32)> {
+    let cursors: Vec<RootedCursor> = page
         .rows
         .iter()
-        .map(|e| {
-            encode_cursor(&ListCursor::new(
-                signature.to_string(),
-                Vec::new(),
-                e.entity_ref.to_string(),
-            ))
+        .map(|e| RootedCursor {
+            signature,
+            entity_ref: e.entity_ref.clone(),
         })
         .collect();
     let data = Loaders::of(ctx)?.all(snapshot, page.rows).await?;
     let info = PageInfo {
         has_next_page: page.has_next,
         has_previous_page: resumed,
-        start_cursor: cursors.first().cloned(),
-        end_cursor: cursors.last().cloned(),
+        start_cursor: cursors.first().map(RootedCursor::encode),
+        end_cursor: cursors.last().map(RootedCursor::encode),
     };
     let total = i32::try_from(page.total).unwrap_or(i32::MAX);
     Ok((cursors.into_iter().zip(data).collect(), info, total))

@@ -452,10 +452,16 @@ pub(crate) fn bounded_json(value: &impl serde::Serialize, limit: usize) -> Resul
         }
     }
     let mut out = Capped {
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(limit.min(16 * 1024)),
         limit,
     };
-    match serde_json::to_writer(&mut out, value) {
+    // serde_json writes a response in many small pieces (a quote, a key, a colon):
+    // buffered, the cap is checked per 8 KB instead of per piece.
+    let mut buffered = std::io::BufWriter::with_capacity(8 * 1024, &mut out);
+    let written = serde_json::to_writer(&mut buffered, value)
+        .and_then(|()| std::io::Write::flush(&mut buffered).map_err(serde_json::Error::io));
+    drop(buffered);
+    match written {
         Ok(()) => {
             String::from_utf8(out.bytes).map_err(|e| Bounded::Failed(serde::ser::Error::custom(e)))
         }
