@@ -11,10 +11,11 @@
 //! resolved from them against its address (what parsing it would give: the same bytes
 //! under the same settings) and read as usual, so a Location is skipped too.
 //!
-//! A match while reading is only a candidate for a skip: after the read, one statement
-//! (`store::source_digests::still_valid`) confirms that each recorded digest is still
-//! the one on record and that every stream its decision depended on is still at the
-//! recorded version; the rest are read and parsed after all. It records nothing (the
+//! A match while reading is only a candidate for a skip: after the file is read, one
+//! statement per batch of candidates (`store::source_digests::still_valid`, batches
+//! checked while the read goes on) confirms that each recorded digest is still the one
+//! on record and that every stream its decision depended on is still at the recorded
+//! version; the rest are read and parsed after all. It records nothing (the
 //! reconciler does, in each chunk's transaction) and decides nothing.
 
 use std::collections::HashMap;

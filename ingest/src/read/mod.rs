@@ -24,6 +24,7 @@ mod placeholder;
 mod root;
 mod source;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -117,6 +118,9 @@ pub async fn read_sources_with(
     }
     let mut may_skip = digests.is_some();
     let mut maybe_unchanged: Vec<(Task, Vec<u8>)> = Vec::new();
+    // Candidates for a skip are checked in batches while the read goes on (PostgreSQL
+    // on one core, the reading on the others), not all at once after it.
+    let mut checks = Checks::default();
     loop {
         while !level.is_empty() {
             // The second pass reads again what was counted already.
@@ -124,7 +128,8 @@ pub async fn read_sources_with(
             if let Some(progress) = counting {
                 progress.found(level.len());
             }
-            let mut results: Vec<(usize, Done)> = stream::iter(level.into_iter().enumerate())
+            let level_len = level.len();
+            let mut reads = stream::iter(level.into_iter().enumerate())
                 .map(|(index, task)| {
                     let fetcher = &fetcher;
                     let reading = Reading {
@@ -143,9 +148,14 @@ pub async fn read_sources_with(
                         (index, done)
                     }
                 })
-                .buffer_unordered(parallel)
-                .collect()
-                .await;
+                .buffer_unordered(parallel);
+            let mut results: Vec<(usize, Done)> = Vec::with_capacity(level_len);
+            while let Some((index, done)) = reads.next().await {
+                if let (Some(digests), Done::Unchanged { task, digest, .. }) = (digests, &done) {
+                    checks.add(digests, task.key.clone(), digest.clone());
+                }
+                results.push((index, done));
+            }
             results.sort_by_key(|(index, _)| *index);
             let mut next = Vec::new();
             for (_, done) in results {
@@ -198,12 +208,9 @@ pub async fn read_sources_with(
         let Some(digests) = digests.filter(|_| !maybe_unchanged.is_empty()) else {
             break;
         };
-        // One statement for every candidate: is its decision still what holds?
-        let claimed: Vec<(String, Vec<u8>)> = maybe_unchanged
-            .iter()
-            .map(|(task, digest)| (task.key.clone(), digest.clone()))
-            .collect();
-        let valid = digests.still_valid(&claimed).await;
+        // Is each candidate's decision still what holds? (The last batch, then every
+        // batch's answer.)
+        let valid = checks.finish(digests).await;
         for (task, _) in maybe_unchanged.drain(..) {
             match valid.get(&task.key) {
                 Some(entities) => outcome.unchanged.push(Unchanged {
@@ -224,6 +231,53 @@ pub async fn read_sources_with(
         .sort_by(|a, b| (&a.key, &a.message).cmp(&(&b.key, &b.message)));
     outcome.errors.dedup();
     outcome
+}
+
+/// Candidates for a skip per check: large enough that a statement's own cost is
+/// small beside it, small enough that the checks run while files are still read.
+const CHECK_BATCH: usize = 4096;
+
+/// The digest checks of one read: the candidates not yet sent, and the checks running.
+#[derive(Default)]
+struct Checks {
+    batch: Vec<(String, Vec<u8>)>,
+    running: Vec<tokio::task::JoinHandle<HashMap<String, i32>>>,
+}
+
+impl Checks {
+    /// A file read whose digest matched: checked with the next full batch.
+    fn add(&mut self, digests: &Digests, key: String, digest: Vec<u8>) {
+        self.batch.push((key, digest));
+        if self.batch.len() >= CHECK_BATCH {
+            self.send(digests);
+        }
+    }
+
+    fn send(&mut self, digests: &Digests) {
+        let batch = std::mem::take(&mut self.batch);
+        let digests = digests.clone();
+        self.running.push(tokio::spawn(
+            async move { digests.still_valid(&batch).await },
+        ));
+    }
+
+    /// Every candidate whose decision still holds, with its number of candidates. A
+    /// check that failed confirms nothing (its files are read in full).
+    async fn finish(&mut self, digests: &Digests) -> HashMap<String, i32> {
+        if !self.batch.is_empty() {
+            self.send(digests);
+        }
+        let mut valid = HashMap::new();
+        for check in self.running.drain(..) {
+            match check.await {
+                Ok(confirmed) => valid.extend(confirmed),
+                Err(error) => {
+                    tracing::warn!(%error, "a source digest check stopped; reading its sources in full")
+                }
+            }
+        }
+        valid
+    }
 }
 
 /// The targets with every glob target replaced by the files it matches; the failures
