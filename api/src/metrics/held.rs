@@ -4,7 +4,7 @@
 //! description, tags, labels, annotations and links, and its declared relation
 //! rows. It deliberately leaves out the indexes (search words
 //! and trigrams, the relation and owner indexes, the orders, the facet counts),
-//! and each entity's lower-cased keys and search text, which hold about as much again (`readmodel`'s `measure` example, `memory`
+//! which hold about as much again (`readmodel`'s `measure` example, `memory`
 //! mode, attributes every part with a counting allocator), and what snapshots
 //! share with each other: the figure follows the catalog's growth, it is not
 //! the process's memory (`almanac_process_resident_memory_bytes` is).

@@ -8,10 +8,14 @@
 //! before today's limits) is the log projected again batch by batch, as the live
 //! projector does, which stores each entity's last state that can be stored.
 //!
-//! `Swap` writes only the live rows that differ from the rebuild (found in one full
-//! join, every column compared by PostgreSQL's own equality, the one `Verify`'s
-//! `EXCEPT` uses; deleted, and inserted again as rebuilt): after it, the live tables
-//! equal the rebuild row for row. Rewriting every row
+//! `Swap` writes only the live rows that differ from the rebuild (deleted, and
+//! inserted again as rebuilt): after it, the live tables equal the rebuild row for
+//! row. The differing `entities` rows are found by fingerprint (`fingerprint`: the
+//! server hashes each live row's text while the log is folded, the rebuild hashes
+//! its rows the same way), so only they are copied; a row whose text could differ
+//! from the server's only counts as different and is rewritten. The other tables,
+//! and a swap without fingerprints, are compared in one full join by PostgreSQL's
+//! own equality, the one `Verify`'s `EXCEPT` uses. Rewriting every row
 //! cost most of a replay (every entity inserted twice, into the rebuild and into the
 //! live table, each with its index entries, next to as many dead rows). The rebuild
 //! tables of a swap carry no index (nothing reads them by key): the live tables'
