@@ -294,6 +294,14 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
     assert_replay_clean(&db).await;
 }
 
+/// Every live entity row's ref and row version (`xmin`): a rewritten row gets a new one.
+async fn row_versions(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT ref, xmin::text FROM entities ORDER BY ref")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 /// A swap writes only the live rows that differ from the log: a tampered row is
 /// rewritten, a row the log does not hold is deleted, a missing one inserted, and every
 /// row that already equals the rebuild is left as it was (same row version, `xmin`).
@@ -305,15 +313,7 @@ async fn a_swap_rewrites_only_the_rows_that_differ_from_the_log() {
     let projector = Projector::new(db.pool.clone());
     projector.catch_up().await.unwrap();
     let before = live_state(&db.pool).await;
-    let versions = |pool: PgPool| async move {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT ref, xmin::text FROM entities ORDER BY ref")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        rows
-    };
-    let untouched = versions(db.pool.clone()).await;
+    let untouched = row_versions(&db.pool).await;
     let (tampered, removed): (String, String) =
         sqlx::query_as("SELECT min(ref), max(ref) FROM entities")
             .fetch_one(&db.pool)
@@ -346,7 +346,7 @@ async fn a_swap_rewrites_only_the_rows_that_differ_from_the_log() {
     assert_eq!(swapped.up_to, log.head_position().await.unwrap());
     assert_eq!(live_state(&db.pool).await, before);
     assert_replay_clean(&db).await;
-    let after = versions(db.pool.clone()).await;
+    let after = row_versions(&db.pool).await;
     assert_eq!(after.len(), untouched.len());
     for ((entity_ref, was), (same_ref, now)) in untouched.iter().zip(&after) {
         assert_eq!(entity_ref, same_ref);
@@ -415,19 +415,11 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     let projector = Projector::new(db.pool.clone());
     projector.catch_up().await.unwrap();
     let before = live_state(&db.pool).await;
-    let versions_of = |pool: PgPool| async move {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT ref, xmin::text FROM entities ORDER BY ref")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        rows
-    };
 
     // The projector's rows equal the log: a swap rewrites none of them.
-    let projected = versions_of(db.pool.clone()).await;
+    let projected = row_versions(&db.pool).await;
     replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
-    assert_eq!(versions_of(db.pool.clone()).await, projected);
+    assert_eq!(row_versions(&db.pool).await, projected);
     assert_eq!(live_state(&db.pool).await, before);
 
     let tampering = [
@@ -449,11 +441,11 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
         .unwrap();
     }
     assert_ne!(live_state(&db.pool).await, before);
-    let tampered = versions_of(db.pool.clone()).await;
+    let tampered = row_versions(&db.pool).await;
     let swapped = replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
     assert_eq!(swapped.entities, names.len() as i64);
     assert_eq!(live_state(&db.pool).await, before);
-    for ((entity_ref, was), (_, now)) in tampered.iter().zip(&versions_of(db.pool.clone()).await) {
+    for ((entity_ref, was), (_, now)) in tampered.iter().zip(&row_versions(&db.pool).await) {
         assert_ne!(
             was, now,
             "{entity_ref} differed in one column and was rewritten"
