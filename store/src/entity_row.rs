@@ -9,6 +9,7 @@
 //! It does not create the table (the migrations do), and it holds no statement but the upsert:
 //! the projector decides when to write, the catalog what to read.
 
+use crate::projection::fingerprint::escaped;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgArguments;
@@ -45,12 +46,7 @@ pub(crate) trait ColumnValue {
 /// `''`, never NULL.
 fn csv_quoted(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
+    escaped(text, out, |b| b == b'"', |_, out| out.push_str("\"\""));
     out.push('"');
 }
 
@@ -154,8 +150,21 @@ impl ColumnValue for DateTime<Utc> {
         format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
     }
     fn text(&self, out: &mut String) -> bool {
+        // As `format("%Y-%m-%d %H:%M:%S%.6f")`, without parsing the format for every row.
+        use chrono::{Datelike, Timelike};
         use std::fmt::Write;
-        let _ = write!(out, "{}", self.format("%Y-%m-%d %H:%M:%S%.6f"));
+        let nanos = self.nanosecond();
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+            self.year(),
+            self.month(),
+            self.day(),
+            self.hour(),
+            self.minute(),
+            self.second() + nanos / 1_000_000_000,
+            nanos % 1_000_000_000 / 1_000
+        );
         true
     }
 }
@@ -179,12 +188,15 @@ impl ColumnValue for Vec<String> {
                 literal.push(',');
             }
             literal.push('"');
-            for c in item.chars() {
-                if c == '"' || c == '\\' {
-                    literal.push('\\');
-                }
-                literal.push(c);
-            }
+            escaped(
+                item,
+                &mut literal,
+                |b| b == b'"' || b == b'\\',
+                |b, out| {
+                    out.push('\\');
+                    out.push(b as char);
+                },
+            );
             literal.push('"');
         }
         literal.push('}');
@@ -459,5 +471,34 @@ mod tests {
         assert!(LoggedEntity::COLUMNS
             .iter()
             .all(|c| EntityRow::COLUMNS.contains(c)));
+    }
+
+    #[test]
+    fn texts_and_csv_fields_are_written_as_the_server_reads_them() {
+        use chrono::TimeZone;
+        let mut out = String::new();
+        for (instant, text) in [
+            (Utc.timestamp_opt(0, 0), "1970-01-01 00:00:00.000000"),
+            (
+                Utc.timestamp_opt(1_764_633_600, 123_456_789),
+                "2025-12-02 00:00:00.123456",
+            ),
+            (
+                Utc.timestamp_opt(253_402_300_799, 999_999_000),
+                "9999-12-31 23:59:59.999999",
+            ),
+        ] {
+            let instant = instant.single().expect("a valid instant");
+            out.clear();
+            assert!(ColumnValue::text(&instant, &mut out));
+            assert_eq!(out, text);
+            assert_eq!(out, instant.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        }
+        out.clear();
+        ColumnValue::csv(&"say \"hi\", \u{e9}t\u{e9}".to_string(), &mut out);
+        assert_eq!(out, "\"say \"\"hi\"\", \u{e9}t\u{e9}\"");
+        out.clear();
+        ColumnValue::csv(&vec![r#"a"b\c"#.to_string(), String::new()], &mut out);
+        assert_eq!(out, r#""{""a\""b\\c"",""""}""#);
     }
 }

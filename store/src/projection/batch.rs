@@ -290,7 +290,7 @@ async fn project_location(
 /// [`fold_into`] taking the event: the registration of an entity not live moves its
 /// descriptor into the row (what `evolve` gives, without the copy); any other event
 /// folds as `fold_into` does.
-fn fold_owned(
+pub(super) fn fold_owned(
     entry: &mut Working,
     stored: &StoredEvent,
     event: CatalogEvent,

@@ -56,6 +56,27 @@ pub(super) fn of_row(row: &EntityRow, scratch: &mut String, text: &mut String) -
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// Writes `text` with each byte `special` picks replaced by what `escape` writes, and the
+/// runs between them copied whole (a character at a time was most of a replay's hashing).
+/// Only ASCII bytes may be special, so every run is whole characters.
+pub(crate) fn escaped(
+    text: &str,
+    out: &mut String,
+    special: impl Fn(u8) -> bool,
+    escape: impl Fn(u8, &mut String),
+) {
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        if special(byte) {
+            debug_assert!(byte.is_ascii());
+            out.push_str(&text[start..i]);
+            escape(byte, out);
+            start = i + 1;
+        }
+    }
+    out.push_str(&text[start..]);
+}
+
 /// PostgreSQL's `quote_nullable`: `NULL`, or the text between single quotes with quotes and
 /// backslashes doubled, after an `E` when it holds a backslash.
 pub(crate) fn quote_nullable(text: Option<&str>, out: &mut String) {
@@ -67,33 +88,38 @@ pub(crate) fn quote_nullable(text: Option<&str>, out: &mut String) {
         out.push('E');
     }
     out.push('\'');
-    for c in text.chars() {
-        if c == '\'' || c == '\\' {
-            out.push(c);
-        }
-        out.push(c);
-    }
+    escaped(
+        text,
+        out,
+        |b| b == b'\'' || b == b'\\',
+        |b, out| {
+            out.push(b as char);
+            out.push(b as char);
+        },
+    );
     out.push('\'');
 }
 
 /// A string as PostgreSQL's `escape_json` writes it (`jsonb` and `json` output alike).
 pub(crate) fn json_string(text: &str, out: &mut String) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    escaped(
+        text,
+        out,
+        |b| b < 0x20 || b == b'"' || b == b'\\',
+        |b, out| match b {
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b => {
+                let _ = write!(out, "\\u{:04x}", b);
             }
-            c => out.push(c),
-        }
-    }
+        },
+    );
     out.push('"');
 }
 

@@ -7,7 +7,9 @@
 //! fails whole, and `replay` projects again batch by batch, which stores each entity's last
 //! state that can be stored and records why (see `batch`).
 
-use super::batch::{copy_entities, copy_rows, decode_taken, fold_into, is_location_event, Working};
+use super::batch::{
+    copy_entities, copy_rows, decode_taken, fold_owned, is_location_event, Working,
+};
 use super::failures::{self, Failure, Stage};
 use super::fingerprint::{self, Fingerprint};
 use super::tables::{Tables, LOCATION_COLUMNS};
@@ -98,9 +100,9 @@ impl Folded {
         self.events += events.len() as u64;
         let (decoded, failed) = decode_taken(&mut events);
         self.failures.extend(failed);
-        for (stored, event) in &decoded {
-            if is_location_event(event) {
-                self.locate(stored, event);
+        for (stored, event) in decoded {
+            if is_location_event(&event) {
+                self.locate(stored, &event);
                 continue;
             }
             let entry = match self.entities.get_mut(&stored.stream) {
@@ -110,7 +112,7 @@ impl Folded {
                     .entry(stored.stream.clone())
                     .or_insert(Working::NEW),
             };
-            if let Err(err) = fold_into(entry, stored, event) {
+            if let Err(err) = fold_owned(entry, stored, event) {
                 self.failures
                     .push(Failure::new(Stage::Fold, stored, &err.to_string()));
             }
@@ -200,46 +202,51 @@ pub(super) struct Differing {
     pub(super) changed: usize,
 }
 
-/// The rebuilt rows that differ from `live`, and the live refs to delete. Rows are derived
-/// and hashed on two threads (the derivation and the hash are most of a replay's own work).
+/// The rebuilt rows that differ from `live`, and the live refs to delete. Rows are derived,
+/// hashed and compared on two threads, each dropping the rows it found equal (the
+/// derivation, the hash and those drops are most of a replay's own work).
 fn differing(
     entities: HashMap<String, Working>,
-    mut live: HashMap<String, Fingerprint>,
+    live: HashMap<String, Fingerprint>,
 ) -> (Vec<EntityRow>, Differing) {
+    // Live rows the log does not hold (or holds removed), looked up before the rows go.
+    let gone: Vec<String> = live
+        .keys()
+        .filter(|key| entities.get(*key).is_none_or(|w| w.row.is_none()))
+        .cloned()
+        .collect();
     let mut first: Vec<LoggedEntity> = entities.into_values().filter_map(|w| w.row).collect();
+    let entities = i64::try_from(first.len()).unwrap_or(i64::MAX);
     let second = first.split_off(first.len() / 2);
-    let hashed = |logged: Vec<LoggedEntity>| -> Vec<(EntityRow, Fingerprint)> {
+    // (rows to load, live refs of those that differ)
+    let compared = |logged: Vec<LoggedEntity>| -> (Vec<EntityRow>, Vec<String>) {
         let (mut scratch, mut text) = (String::new(), String::new());
-        logged
-            .into_iter()
-            .map(|logged| {
-                let row = EntityRow::derive(logged);
-                let hash = fingerprint::of_row(&row, &mut scratch, &mut text);
-                (row, hash)
-            })
-            .collect()
+        let (mut changed, mut stale) = (Vec::new(), Vec::new());
+        for logged in logged {
+            let row = EntityRow::derive(logged);
+            let hash = fingerprint::of_row(&row, &mut scratch, &mut text);
+            match live.get(&row.entity_ref) {
+                Some(held) if *held == hash => {}
+                Some(_) => {
+                    stale.push(row.entity_ref.clone());
+                    changed.push(row);
+                }
+                None => changed.push(row),
+            }
+        }
+        (changed, stale)
     };
-    let (first, second) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| hashed(second));
-        let first = hashed(first);
+    let ((mut changed, mut stale), (more, more_stale)) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| compared(second));
+        let first = compared(first);
         match other.join() {
             Ok(second) => (first, second),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     });
-    let entities = i64::try_from(first.len() + second.len()).unwrap_or(i64::MAX);
-    let (mut changed, mut stale) = (Vec::new(), Vec::new());
-    for (row, hash) in first.into_iter().chain(second) {
-        match live.remove(&row.entity_ref) {
-            Some(held) if held == hash => {}
-            Some(_) => {
-                stale.push(row.entity_ref.clone());
-                changed.push(row);
-            }
-            None => changed.push(row),
-        }
-    }
-    stale.extend(live.into_keys());
+    changed.extend(more);
+    stale.extend(more_stale);
+    stale.extend(gone);
     let count = changed.len();
     (
         changed,
