@@ -224,7 +224,9 @@ impl DependencyItems {
 
     /// The items as the JSON text [`Self::values`] would serialise to.
     fn text(&self, asked: &[(Name, Asked)]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.walk.reached.len() * 48 + 2);
+        // Room for a ref and the keys per item: the text is not copied as it grows.
+        let per_item: usize = 64 + asked.iter().map(|(key, _)| key.len() + 4).sum::<usize>();
+        let mut out = Vec::with_capacity(self.walk.reached.len() * per_item + 2);
         out.push(b'[');
         for (i, item) in self.reached().enumerate() {
             if i > 0 {
