@@ -16,6 +16,7 @@
 use super::dependencies::{kept, Dependency};
 use super::entity::{Entity, EntityData};
 use super::ids::encode_id;
+use super::raw::{self, RawJson};
 use super::size;
 use almanac_readmodel::{Reached, Walk};
 use async_graphql::indexmap::IndexMap;
@@ -176,18 +177,9 @@ impl DependencyItems {
             .collect()
     }
 
-    /// The items as values when every field asked is one of their own.
-    fn plain(&self, ctx: &ContextSelectionSet<'_>) -> Option<Vec<Value>> {
-        #[derive(Clone, Copy)]
-        enum Asked {
-            TypeName,
-            Ref,
-            Depth,
-            Via,
-            Path,
-        }
-        let fields = fields_of(ctx, &ctx.item.node, "Dependency")?;
-        let asked: Vec<(Name, Asked)> = fields
+    /// What is asked of each item, when every field asked is one of its own.
+    fn plan(ctx: &ContextSelectionSet<'_>) -> Option<Vec<(Name, Asked)>> {
+        fields_of(ctx, &ctx.item.node, "Dependency")?
             .into_iter()
             .map(|field| {
                 let asked = match field.node.name.node.as_str() {
@@ -201,11 +193,15 @@ impl DependencyItems {
                 };
                 Some((key(field), asked))
             })
-            .collect::<Option<_>>()?;
-        // What `Dependency`'s resolvers answer, read from the same `Reached`.
+            .collect()
+    }
+
+    /// The items as values: what `Dependency`'s resolvers answer, read from the
+    /// same `Reached`.
+    fn values(&self, asked: &[(Name, Asked)]) -> Vec<Value> {
         let items = self.reached().map(|item| {
             let mut object: IndexMap<Name, Value> = IndexMap::with_capacity(asked.len());
-            for (key, asked) in &asked {
+            for (key, asked) in asked {
                 let value = match asked {
                     Asked::TypeName => text("Dependency"),
                     Asked::Ref => text(&item.entity_ref),
@@ -223,8 +219,61 @@ impl DependencyItems {
             }
             Value::Object(object)
         });
-        Some(items.collect())
+        items.collect()
     }
+
+    /// The items as the JSON text [`Self::values`] would serialise to.
+    fn text(&self, asked: &[(Name, Asked)]) -> Vec<u8> {
+        // Room for a ref and the keys per item: the text is not copied as it grows.
+        let per_item: usize = 64 + asked.iter().map(|(key, _)| key.len() + 4).sum::<usize>();
+        let mut out = Vec::with_capacity(self.walk.reached.len() * per_item + 2);
+        out.push(b'[');
+        for (i, item) in self.reached().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            for (j, (key, asked)) in asked.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                raw::write_str(&mut out, key);
+                out.push(b':');
+                match asked {
+                    Asked::TypeName => raw::write_str(&mut out, "Dependency"),
+                    Asked::Ref => raw::write_str(&mut out, &item.entity_ref),
+                    Asked::Depth => raw::write_int(&mut out, Dependency::depth_of(item).into()),
+                    Asked::Via => match item.via.as_deref() {
+                        Some(via) => raw::write_str(&mut out, via),
+                        None => out.extend_from_slice(b"null"),
+                    },
+                    Asked::Path => {
+                        out.push(b'[');
+                        for (k, step) in self.walk.path(&item.entity_ref).iter().enumerate() {
+                            if k > 0 {
+                                out.push(b',');
+                            }
+                            raw::write_str(&mut out, step);
+                        }
+                        out.push(b']');
+                    }
+                }
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+        out
+    }
+}
+
+/// A field the plain path answers for a walk's item.
+#[derive(Clone, Copy)]
+enum Asked {
+    TypeName,
+    Ref,
+    Depth,
+    Via,
+    Path,
 }
 
 impl OutputType for DependencyItems {
@@ -245,8 +294,15 @@ impl OutputType for DependencyItems {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match self.plain(ctx) {
-            Some(items) => charged(ctx, items),
+        match Self::plan(ctx) {
+            Some(asked) => match RawJson::offered(ctx) {
+                Some(raw) => {
+                    let text = self.text(&asked);
+                    size::charge_bytes(ctx, text.len())?;
+                    Ok(raw.splice(text))
+                }
+                None => charged(ctx, self.values(&asked)),
+            },
             None => {
                 let items = self.dependencies();
                 resolve_list(ctx, field, &items, Some(items.len())).await
@@ -333,6 +389,74 @@ impl<'a> Plans<'a> {
 /// fields of their owners), by the field.
 type OwnerPlans<'a> = Vec<(&'a Positioned<Field>, Plans<'a>)>;
 
+/// A plain field's value, read as its resolver reads it.
+enum Leaf<'d> {
+    Text(&'d str),
+    Owned(String),
+    Null,
+}
+
+impl<'d> Leaf<'d> {
+    /// `asked` of `data` (an entity of GraphQL type `type_name`); None for `owner`.
+    fn of(asked: &EntityField<'_>, type_name: &'static str, data: &'d EntityData) -> Option<Self> {
+        let maybe = |value: Option<&'d str>| value.map_or(Leaf::Null, Leaf::Text);
+        Some(match asked {
+            EntityField::TypeName => Leaf::Text(type_name),
+            EntityField::Id => Leaf::Owned(encode_id(type_name, data.entity_ref())),
+            EntityField::Ref => Leaf::Text(data.entity_ref()),
+            EntityField::Kind => Leaf::Text(data.kind()),
+            EntityField::Namespace => Leaf::Text(data.namespace()),
+            EntityField::Name => Leaf::Text(data.name()),
+            EntityField::Title => maybe(data.title()),
+            EntityField::Description => maybe(data.description()),
+            EntityField::Owner(_) => return None,
+        })
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Leaf::Text(value) => text(value),
+            Leaf::Owned(value) => Value::String(value),
+            Leaf::Null => Value::Null,
+        }
+    }
+
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Leaf::Text(value) => raw::write_str(out, value),
+            Leaf::Owned(value) => raw::write_str(out, &value),
+            Leaf::Null => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// The owner asked by `field` of `data`, with the plans for its fields (kept in
+/// `owners`, one per `owner` field); Some(None) when it has none, None to take
+/// the ordinary path (an owner's own `owner`, or a hop that fails).
+async fn owner_of<'a, 'o>(
+    ctx: &ContextSelectionSet<'a>,
+    owners: &'o mut OwnerPlans<'a>,
+    data: &EntityData,
+    field: &'a Positioned<Field>,
+    nested: bool,
+) -> Option<Option<(Entity, &'o mut Plans<'a>)>> {
+    if nested {
+        return None;
+    }
+    let owner = data.owner(&ctx.with_field(field)).await.ok()?;
+    let Some(owner) = owner else {
+        return Some(None);
+    };
+    let at = match owners.iter().position(|(f, _)| std::ptr::eq(*f, field)) {
+        Some(at) => at,
+        None => {
+            owners.push((field, Plans::new(&field.node.selection_set.node)));
+            owners.len() - 1
+        }
+    };
+    Some(Some((owner, &mut owners[at].1)))
+}
+
 /// One entity as the plan for its type asks; None to take the ordinary path.
 /// `owners` plans the owners' fields (one level: an owner's own `owner` takes the
 /// ordinary path).
@@ -351,40 +475,53 @@ async fn entity_value<'a>(
         let (key, asked) = &plans.plans[index].fields[i];
         let key = key.clone();
         let value = match asked {
-            EntityField::TypeName => text(type_name),
-            EntityField::Id => Value::String(encode_id(type_name, data.entity_ref())),
-            EntityField::Ref => text(data.entity_ref()),
-            EntityField::Kind => text(data.kind()),
-            EntityField::Namespace => text(data.namespace()),
-            EntityField::Name => text(data.name()),
-            EntityField::Title => optional(data.title()),
-            EntityField::Description => optional(data.description()),
-            EntityField::Owner(field) => {
-                if nested {
-                    return None;
+            EntityField::Owner(field) => match owner_of(ctx, owners, data, field, nested).await? {
+                None => Value::Null,
+                Some((owner, plans)) => {
+                    let mut none = Vec::new();
+                    Box::pin(entity_value(ctx, plans, &mut none, &owner, true)).await?
                 }
-                let field: &'a Positioned<Field> = field;
-                let owner = data.owner(&ctx.with_field(field)).await.ok()?;
-                match owner {
-                    None => Value::Null,
-                    Some(owner) => {
-                        let at = match owners.iter().position(|(f, _)| std::ptr::eq(*f, field)) {
-                            Some(at) => at,
-                            None => {
-                                owners.push((field, Plans::new(&field.node.selection_set.node)));
-                                owners.len() - 1
-                            }
-                        };
-                        let plans = &mut owners[at].1;
-                        let mut none = Vec::new();
-                        Box::pin(entity_value(ctx, plans, &mut none, &owner, true)).await?
-                    }
-                }
-            }
+            },
+            asked => Leaf::of(asked, type_name, data)?.value(),
         };
         object.insert(key, value);
     }
     Some(Value::Object(object))
+}
+
+/// One entity as [`entity_value`] gives it, written as JSON text to `out`.
+async fn entity_text<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    plans: &mut Plans<'a>,
+    owners: &mut OwnerPlans<'a>,
+    entity: &Entity,
+    nested: bool,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let type_name = entity.type_name();
+    let data: &EntityData = entity.data();
+    let index = plans.index(ctx, type_name)?;
+    out.push(b'{');
+    for i in 0..plans.plans[index].fields.len() {
+        let (key, asked) = &plans.plans[index].fields[i];
+        if i > 0 {
+            out.push(b',');
+        }
+        raw::write_str(out, key);
+        out.push(b':');
+        match asked {
+            EntityField::Owner(field) => match owner_of(ctx, owners, data, field, nested).await? {
+                None => out.extend_from_slice(b"null"),
+                Some((owner, plans)) => {
+                    let mut none = Vec::new();
+                    Box::pin(entity_text(ctx, plans, &mut none, &owner, true, out)).await?
+                }
+            },
+            asked => Leaf::of(asked, type_name, data)?.write(out),
+        }
+    }
+    out.push(b'}');
+    Some(())
 }
 
 impl EntityNodes {
@@ -396,6 +533,22 @@ impl EntityNodes {
             values.push(entity_value(ctx, &mut plans, &mut owners, entity, false).await?);
         }
         Some(values)
+    }
+
+    /// The nodes as the JSON text [`Self::plain`]'s values would serialise to.
+    async fn text(&self, ctx: &ContextSelectionSet<'_>) -> Option<Vec<u8>> {
+        let mut plans = Plans::new(&ctx.item.node);
+        let mut owners = Vec::new();
+        let mut out = Vec::with_capacity(self.0.len() * 96 + 2);
+        out.push(b'[');
+        for (i, entity) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            entity_text(ctx, &mut plans, &mut owners, entity, false, &mut out).await?;
+        }
+        out.push(b']');
+        Some(out)
     }
 }
 
@@ -417,9 +570,14 @@ impl OutputType for EntityNodes {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match self.plain(ctx).await {
-            Some(nodes) => charged(ctx, nodes),
-            None => resolve_list(ctx, field, &self.0, Some(self.0.len())).await,
+        if let Some(raw) = RawJson::offered(ctx) {
+            if let Some(text) = self.text(ctx).await {
+                size::charge_bytes(ctx, text.len())?;
+                return Ok(raw.splice(text));
+            }
+        } else if let Some(nodes) = self.plain(ctx).await {
+            return charged(ctx, nodes);
         }
+        resolve_list(ctx, field, &self.0, Some(self.0.len())).await
     }
 }

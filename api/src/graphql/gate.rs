@@ -544,6 +544,8 @@ impl Extension for GateExtension {
             // Only an object or a list may be an object type's (whose fields charge
             // their own): the schema is asked for those alone, not for every scalar.
             let bytes = match value {
+                // A list written as text (`raw`) was charged by its resolver.
+                Some(Value::Binary(_)) if !is_leaf(ctx, return_type) => key,
                 Some(value @ (Value::Object(_) | Value::List(_))) => {
                     if is_leaf(ctx, return_type) {
                         key + json_size(value)

@@ -26,6 +26,7 @@ mod paged;
 mod parsed;
 mod push;
 mod query;
+pub(crate) mod raw;
 mod results;
 mod rooted;
 mod size;

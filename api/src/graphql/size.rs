@@ -33,6 +33,14 @@ pub fn charge<T>(ctx: &ContextBase<'_, T>, value: &Value) -> ServerResult<()> {
     }
 }
 
+/// Charges `bytes` of JSON text written whole by a resolver (`raw`).
+pub fn charge_bytes<T>(ctx: &ContextBase<'_, T>, bytes: usize) -> ServerResult<()> {
+    match ctx.data_opt::<Arc<ResponseBudget>>() {
+        Some(budget) if !budget.charge(bytes) => Err(too_large(budget.limit())),
+        _ => Ok(()),
+    }
+}
+
 /// About how many bytes `value` takes as JSON.
 pub fn json_size(value: &Value) -> usize {
     match value {

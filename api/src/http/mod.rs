@@ -29,6 +29,7 @@ pub use rate::RateLimitConfig;
 use crate::auth::{authorization_header, AuthConfig, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::gate::{MinPosition, Phase, PhaseCell, ViaGet, ViaHttp};
+use crate::graphql::raw::{self, RawJson};
 use crate::graphql::AlmanacSchema;
 use crate::limits::GraphqlLimits;
 use axum::body::Bytes;
@@ -341,9 +342,11 @@ async fn execute(
     asked: Option<etag::Asked>,
 ) -> Response {
     let phase = Arc::new(PhaseCell::default());
+    // Long lists may be written as JSON text, spliced in below (`raw`).
+    let raw = Arc::new(RawJson::default());
     let mut response = service
         .schema
-        .execute(request.data(phase.clone()).data(ViaHttp))
+        .execute(request.data(phase.clone()).data(ViaHttp).data(raw.clone()))
         .await;
     let status = match phase.get() {
         Phase::Executed => StatusCode::OK,
@@ -364,16 +367,21 @@ async fn execute(
     let body = if status != StatusCode::OK {
         // The request never ran, or was a request error (an argument that does
         // not coerce): the spec wants errors and no `data`.
-        bounded_json(&json!({ "errors": response.errors }), limit)
+        bounded_json(&json!({ "errors": response.errors }), limit).map(String::into_bytes)
     } else if let Some(error) = response
         .errors
         .iter()
         .find(|e| has_code(e, ErrorCode::ResponseTooLarge))
     {
         // Part of the data was dropped: send only why, not a partial answer.
-        bounded_json(&json!({ "errors": [error] }), limit)
+        bounded_json(&json!({ "errors": [error] }), limit).map(String::into_bytes)
     } else {
-        bounded_json(&response, limit)
+        // UTF-8 already: written from `str`s only.
+        match raw::write_response(&response, &raw, limit) {
+            Ok(text) => Ok(text),
+            Err(raw::WriteError::TooLarge) => Err(Bounded::TooLarge),
+            Err(raw::WriteError::Failed(err)) => Err(Bounded::Failed(err)),
+        }
     };
     let body = match body {
         Ok(body) => body,
@@ -382,10 +390,13 @@ async fn execute(
             format!("the response would be larger than {limit} bytes; ask for fewer fields or a smaller page"),
         )
         .into_server_error()] })
-        .to_string(),
+        .to_string()
+        .into_bytes(),
         Err(Bounded::Failed(err)) => {
             tracing::error!(error = %err, "cannot serialise a GraphQL response");
-            json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE }] }).to_string()
+            json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE }] })
+                .to_string()
+                .into_bytes()
         }
     };
     let mut http = (status, body).into_response();
