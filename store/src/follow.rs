@@ -213,7 +213,7 @@ impl Follower {
             let page = joined(next.await)?;
             let Some(last) = page.last else { break };
             let ahead = page.full.then(|| self.read_ahead(last));
-            build.fold(&page.events);
+            build.fold_owned(page.events);
             self.cursor = last;
             match ahead {
                 Some(ahead) => next = ahead,
@@ -261,7 +261,7 @@ impl Follower {
                     .get_or_insert_with(|| {
                         self.current.clone().build().relations(Relations::Logged)
                     })
-                    .fold(&into_log_events(stored));
+                    .fold_owned(into_log_events(stored));
                 let awaited = self.waiting.lowest().is_some_and(|wanted| wanted <= cursor);
                 if awaited || started.elapsed() >= self.hold {
                     break;
