@@ -194,10 +194,20 @@ impl CatalogEvent {
         };
         let event = match event_type {
             "EntityRegistered" => {
-                let p: payload::Registered = serde_json::from_value(payload).map_err(invalid)?;
-                CatalogEvent::EntityRegistered {
-                    descriptor: p.descriptor,
-                }
+                let descriptor = match payload {
+                    // Moved out of the payload: what `payload::Registered` gives, without
+                    // serde building the whole descriptor again key by key (a fifth of
+                    // the server's decode of the log, measured).
+                    Value::Object(mut map) if map.contains_key("descriptor") => {
+                        map.remove("descriptor").unwrap_or_default()
+                    }
+                    other => {
+                        let p: payload::Registered =
+                            serde_json::from_value(other).map_err(invalid)?;
+                        p.descriptor
+                    }
+                };
+                CatalogEvent::EntityRegistered { descriptor }
             }
             "EntityUpdated" => {
                 let p: payload::Updated = serde_json::from_value(payload).map_err(invalid)?;

@@ -11,6 +11,7 @@
 //! second, scoped thread. This module does no IO: reading the log, publishing snapshots
 //! and waking on NOTIFY are the server's.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -225,6 +226,18 @@ impl Build {
     /// Folds `events`, in position order; those at or below the position reached are
     /// passed over.
     pub fn fold(&mut self, events: &[LogEvent]) {
+        self.fold_each(events.iter().map(Cow::Borrowed));
+    }
+
+    /// As [`Build::fold`], taking the events: the registration of an entity not live
+    /// moves its descriptor into the entity instead of copying it (`evolve` copies from
+    /// a borrowed event), and the page is not dropped beside the copies. For pages
+    /// decoded for this build alone (the follower's).
+    pub fn fold_owned(&mut self, events: Vec<LogEvent>) {
+        self.fold_each(events.into_iter().map(Cow::Owned));
+    }
+
+    fn fold_each<'a>(&mut self, events: impl Iterator<Item = Cow<'a, LogEvent>>) {
         let Build {
             state,
             before,
@@ -233,7 +246,7 @@ impl Build {
             relations,
             ..
         } = self;
-        for stored in events {
+        for mut stored in events {
             if stored.position <= state.position {
                 continue;
             }
@@ -246,7 +259,17 @@ impl Build {
                 None => (intern(interned, &stored.stream), None),
             };
             before.entry(key.clone()).or_insert_with(|| current.clone());
-            match fold_one(interned, &key, current.as_deref(), stored, *relations) {
+            let registered = match (&current, &mut stored) {
+                (None, Cow::Owned(event)) => take_registered(&mut event.event),
+                _ => None,
+            };
+            let folded = match registered {
+                Some(descriptor) => Ok(Some(entity_of(
+                    interned, &key, None, &stored, descriptor, *relations,
+                ))),
+                None => fold_one(interned, &key, current.as_deref(), &stored, *relations),
+            };
+            match folded {
                 Ok(Some(entity)) => {
                     state.entities.insert(key, Arc::new(entity));
                 }
@@ -341,6 +364,32 @@ fn fold_one(
     let Some(descriptor) = next.descriptor else {
         return Ok(None);
     };
+    Ok(Some(entity_of(
+        interned, key, current, stored, descriptor, relations,
+    )))
+}
+
+/// The descriptor of a registration whose leaves need no eliding, taken out of the
+/// event (left `null`): what `evolve` gives for the registration of an entity not
+/// live, without the copy. `None` for any other event.
+fn take_registered(event: &mut CatalogEvent) -> Option<Value> {
+    match event {
+        CatalogEvent::EntityRegistered { descriptor } if !long_leaf(descriptor) => {
+            Some(std::mem::take(descriptor))
+        }
+        _ => None,
+    }
+}
+
+/// The entity holding `descriptor` after `stored` (its fold's result).
+fn entity_of(
+    interned: &mut HashSet<Arc<str>>,
+    key: &Arc<str>,
+    current: Option<&Entity>,
+    stored: &LogEvent,
+    descriptor: Value,
+    relations: Relations,
+) -> Entity {
     let birth = current.map(Entity::birth).unwrap_or(Birth {
         registered_position: stored.position,
         created_at: stored.recorded_at,
@@ -354,14 +403,14 @@ fn fold_one(
         }
     };
     let declared = relation_rows(key, &descriptor, relations, &mut intern);
-    Ok(Some(Entity::derive(
+    Entity::derive(
         key.clone(),
         descriptor,
         declared,
         stored,
         birth,
         &mut intern,
-    )))
+    )
 }
 
 /// Some string leaf of `value` is longer than [`ELIDE_BYTES`]: eliding it may change it

@@ -18,19 +18,24 @@ use crate::projection::rows::entity_uid;
 use crate::{EventLog, StoreError, StoredEvent};
 use almanac_domain::CatalogEvent;
 use almanac_readmodel::{LogEvent, Relations, Skipped, Snapshot};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Most events one read of the log fetches.
 pub const PAGE: i64 = 1000;
 
-/// Most pages folded into one published snapshot while catching up a backlog (a large
+/// Longest a backlog is folded before what is folded so far is published (a large
 /// ingest appends faster than pages are read). Each build starts from the published
 /// snapshot, whose maps and posting sets it shares, so its first change to a shared
-/// node copies that node and the next publication frees the old one: folding ten pages
-/// into one build copies (and frees) each touched node once instead of ten times. A
-/// reader waiting for a position inside a backlog waits for the whole run.
-pub const PAGES_PER_SNAPSHOT: i64 = 10;
+/// node copies that node and the next publication frees the old one: the fewer
+/// publications while behind, the fewer copies. So while pages come back full the
+/// follower keeps folding into one build, and publishes when it reaches the head, when
+/// this long has passed (a reader without a minimum position sees a snapshot at most
+/// about this old), or at once when a reader waits for a position the build has passed.
+pub const HOLD: Duration = Duration::from_millis(750);
 
 /// Reads the log after the last position folded and publishes each new snapshot.
 pub struct Follower {
@@ -40,6 +45,11 @@ pub struct Follower {
     cursor: i64,
     current: Snapshot,
     sender: watch::Sender<Snapshot>,
+    waiting: Arc<Waiting>,
+    /// See [`HOLD`].
+    hold: Duration,
+    /// Snapshots published since the start (the first, at start, included).
+    published: u64,
 }
 
 impl std::fmt::Debug for Follower {
@@ -53,13 +63,63 @@ impl std::fmt::Debug for Follower {
 
 /// A reader's handle on the followed catalog. Cheap to clone.
 #[derive(Clone)]
-pub struct Followed(watch::Receiver<Snapshot>);
+pub struct Followed {
+    receiver: watch::Receiver<Snapshot>,
+    waiting: Arc<Waiting>,
+}
+
+/// The positions readers are waiting for (position -> how many), so that the follower,
+/// while it holds publication to fold a backlog, publishes as soon as its build passes
+/// the lowest one.
+#[derive(Debug, Default)]
+struct Waiting(Mutex<BTreeMap<i64, usize>>);
+
+impl Waiting {
+    fn positions(&self) -> MutexGuard<'_, BTreeMap<i64, usize>> {
+        // A panic while holding it cannot leave the counts half-changed.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The lowest position a reader waits for.
+    fn lowest(&self) -> Option<i64> {
+        self.positions().keys().next().copied()
+    }
+
+    /// Counts a reader waiting for `position` until the guard is dropped (the wait
+    /// ended, or was given up: a timeout drops the future).
+    fn add(self: &Arc<Self>, position: i64) -> WaitingFor {
+        *self.positions().entry(position).or_default() += 1;
+        WaitingFor {
+            waiting: self.clone(),
+            position,
+        }
+    }
+}
+
+struct WaitingFor {
+    waiting: Arc<Waiting>,
+    position: i64,
+}
+
+impl Drop for WaitingFor {
+    fn drop(&mut self) {
+        let mut positions = self.waiting.positions();
+        if let Some(count) = positions.get_mut(&self.position) {
+            *count -= 1;
+            if *count == 0 {
+                positions.remove(&self.position);
+            }
+        }
+    }
+}
 
 impl std::fmt::Debug for Followed {
     /// The position only: the derived form would print the whole catalog.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Followed")
-            .field("position", &self.0.borrow().position())
+            .field("position", &self.receiver.borrow().position())
             .finish()
     }
 }
@@ -67,18 +127,28 @@ impl std::fmt::Debug for Followed {
 impl Followed {
     /// The newest published snapshot; keep it for the whole request.
     pub fn pin(&self) -> Snapshot {
-        self.0.borrow().clone()
+        self.receiver.borrow().clone()
     }
 
     /// Waits until a snapshot at or past `position` is published and returns it;
-    /// `None` when the follower stopped first.
+    /// `None` when the follower stopped first. While it waits the follower publishes
+    /// as soon as it has folded `position`, even in the middle of a backlog.
     pub async fn reach(&self, position: i64) -> Option<Snapshot> {
-        let mut receiver = self.0.clone();
+        let mut receiver = self.receiver.clone();
+        if receiver.borrow().position() >= position {
+            return Some(receiver.borrow().clone());
+        }
+        let _waiting = self.waiting.add(position);
         let reached = receiver
             .wait_for(|snapshot| snapshot.position() >= position)
             .await
             .ok()?;
         Some(reached.clone())
+    }
+
+    /// Whether some reader is waiting for a position not yet published.
+    pub fn is_awaited(&self) -> bool {
+        self.waiting.lowest().is_some()
     }
 }
 
@@ -93,17 +163,41 @@ impl Follower {
     /// cross page boundaries).
     pub async fn start_paged(log: EventLog, page: i64) -> Result<(Follower, Followed), StoreError> {
         let (sender, receiver) = watch::channel(Snapshot::empty());
+        let waiting = Arc::new(Waiting::default());
         let mut follower = Follower {
             log,
             page: page.max(1),
             cursor: 0,
             current: Snapshot::empty(),
             sender,
+            waiting: waiting.clone(),
+            hold: HOLD,
+            published: 0,
         };
         follower.build().await?;
-        // Appended while building: folded and published page by page, as from now on.
+        // Appended while building: folded and published as from now on.
         follower.catch_up().await?;
-        Ok((follower, Followed(receiver)))
+        let followed = Followed { receiver, waiting };
+        Ok((follower, followed))
+    }
+
+    /// Holds publication while folding a backlog at most `hold` (default [`HOLD`]).
+    pub fn holding(mut self, hold: Duration) -> Follower {
+        self.hold = hold;
+        self
+    }
+
+    /// How many snapshots this follower has published (the one at start included).
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    fn publish(&mut self, snapshot: Snapshot) {
+        self.current = snapshot;
+        self.published += 1;
+        // Readers still pinned to the old snapshot keep it; a send fails only when
+        // no reader is left, which does not stop the follower.
+        self.sender.send_replace(self.current.clone());
     }
 
     /// The start: every page folded into one unpublished build, indexed and published
@@ -119,7 +213,7 @@ impl Follower {
             let page = joined(next.await)?;
             let Some(last) = page.last else { break };
             let ahead = page.full.then(|| self.read_ahead(last));
-            build.fold(&page.events);
+            build.fold_owned(page.events);
             self.cursor = last;
             match ahead {
                 Some(ahead) => next = ahead,
@@ -130,8 +224,7 @@ impl Follower {
         for skipped in &built.skipped {
             report_skipped(skipped);
         }
-        self.current = built.snapshot;
-        self.sender.send_replace(self.current.clone());
+        self.publish(built.snapshot);
         Ok(())
     }
 
@@ -147,15 +240,16 @@ impl Follower {
     }
 
     /// Reads and folds every event after the cursor, publishing after each run of
-    /// pages (at most [`PAGES_PER_SNAPSHOT`], and at the head). Returns the position
-    /// of the last event read. A failed read publishes nothing of its run: the cursor
-    /// stays at the published snapshot, so the next call reads the run again.
+    /// pages: a run ends at the head, after [`HOLD`], or as soon as it has folded a
+    /// position a reader waits for. Returns the position of the last event read. A
+    /// failed read publishes nothing of its run: the cursor stays at the published
+    /// snapshot, so the next call reads the run again.
     pub async fn catch_up(&mut self) -> Result<i64, StoreError> {
-        let publish_every = self.page * PAGES_PER_SNAPSHOT;
         loop {
+            let started = Instant::now();
             let mut build = None;
-            let (mut cursor, mut folded, mut full) = (self.cursor, 0, true);
-            while full && folded < publish_every {
+            let (mut cursor, mut full) = (self.cursor, true);
+            while full {
                 let stored = self.log.read_feed(cursor, self.page).await?;
                 let Some(last) = stored.last() else {
                     full = false;
@@ -163,12 +257,15 @@ impl Follower {
                 };
                 cursor = last.position;
                 full = stored.len() as i64 >= self.page;
-                folded += stored.len() as i64;
                 build
                     .get_or_insert_with(|| {
                         self.current.clone().build().relations(Relations::Logged)
                     })
-                    .fold(&into_log_events(stored));
+                    .fold_owned(into_log_events(stored));
+                let awaited = self.waiting.lowest().is_some_and(|wanted| wanted <= cursor);
+                if awaited || started.elapsed() >= self.hold {
+                    break;
+                }
             }
             let Some(build) = build else {
                 return Ok(self.cursor);
@@ -177,11 +274,8 @@ impl Follower {
             for skipped in &advanced.skipped {
                 report_skipped(skipped);
             }
-            self.current = advanced.snapshot;
             self.cursor = cursor;
-            // Readers still pinned to the old snapshot keep it; a send fails only when
-            // no reader is left, which does not stop the follower.
-            self.sender.send_replace(self.current.clone());
+            self.publish(advanced.snapshot);
             if !full {
                 return Ok(self.cursor);
             }

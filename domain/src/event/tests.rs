@@ -126,3 +126,32 @@ fn a_location_stream_never_parses_as_the_same_entity_stream() {
         }
     }
 }
+
+#[test]
+fn a_registration_decodes_its_descriptor_whatever_else_the_payload_holds() {
+    let descriptor = json!({"kind": "Component", "metadata": {"name": "a", "tags": ["x"]}});
+    let decoded = CatalogEvent::decode(
+        "EntityRegistered",
+        1,
+        json!({"descriptor": descriptor.clone(), "added_later": 1}),
+    )
+    .unwrap();
+    assert_eq!(
+        decoded,
+        CatalogEvent::EntityRegistered {
+            descriptor: descriptor.clone()
+        }
+    );
+    // The positional form serde accepts for a struct, as before.
+    assert_eq!(
+        CatalogEvent::decode("EntityRegistered", 1, json!([descriptor.clone()])).unwrap(),
+        CatalogEvent::EntityRegistered { descriptor }
+    );
+    for payload in [json!({"descriptr": {}}), json!("text"), json!(null)] {
+        let err = CatalogEvent::decode("EntityRegistered", 1, payload).unwrap_err();
+        assert!(
+            matches!(err, EventDecodeError::InvalidPayload { .. }),
+            "{err}"
+        );
+    }
+}

@@ -4,10 +4,11 @@
 use super::support::{demo_copy, head, ingest};
 use almanac_ingest::Source;
 use almanac_store::follow::{
-    check_followed, differing_refs, fold_whole_log, FollowCheck, Follower,
+    check_followed, differing_refs, fold_log_up_to, fold_whole_log, FollowCheck, Follower,
 };
 use almanac_store::testing::test_db;
 use almanac_store::EventLog;
+use std::time::Duration;
 use tokio::sync::watch;
 
 const CHECKOUT: &str = "component:default/checkout-service";
@@ -96,13 +97,14 @@ async fn the_check_of_replay_verify_finds_the_followed_catalog_equal_to_the_log(
 }
 
 #[tokio::test]
-async fn a_backlog_followed_in_runs_of_pages_equals_the_whole_log_folded() {
+async fn a_backlog_is_folded_into_one_published_snapshot_that_equals_the_whole_log_folded() {
     let db = test_db().await;
     let log = EventLog::new(db.pool.clone());
-    // Started on an empty log; pages of 7 events, so the demo's backlog is folded in
-    // several runs of `PAGES_PER_SNAPSHOT` pages, each published as one snapshot.
+    // Started on an empty log, in pages of 7 events, with publication held long
+    // enough that the demo's whole backlog (dozens of pages) is one run.
     let (follower, followed) = Follower::start_paged(log.clone(), 7).await.unwrap();
-    assert_eq!(followed.pin().position(), 0);
+    let mut follower = follower.holding(Duration::from_secs(600));
+    assert_eq!((followed.pin().position(), follower.published()), (0, 1));
     let demo = demo_copy();
     ingest(
         &db.pool,
@@ -110,17 +112,52 @@ async fn a_backlog_followed_in_runs_of_pages_equals_the_whole_log_folded() {
     )
     .await;
     let head = head(&db.pool).await;
-    assert!(head > 7 * almanac_store::follow::PAGES_PER_SNAPSHOT * 2);
+    assert!(head > 7 * 20);
 
-    let (wake, wakes) = watch::channel(0u64);
-    let running = tokio::spawn(follower.run(wakes));
-    wake.send(1).unwrap();
-    let reached = followed.reach(head).await.unwrap();
-    assert_eq!(reached.position(), head);
-    assert_eq!(reached.len(), 175);
+    assert_eq!(follower.catch_up().await.unwrap(), head);
+    // One snapshot for the backlog, not one per page or per ten pages.
+    assert_eq!(follower.published(), 2);
+    let reached = followed.pin();
+    assert_eq!((reached.position(), reached.len()), (head, 175));
     let whole = fold_whole_log(&log).await.unwrap();
     assert_eq!(differing_refs(&reached, &whole), Vec::<String>::new());
     assert!(reached == whole);
-    drop(wake);
-    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reader_waiting_for_a_position_inside_a_backlog_is_answered_before_the_head() {
+    let db = test_db().await;
+    let log = EventLog::new(db.pool.clone());
+    let (follower, followed) = Follower::start_paged(log.clone(), 7).await.unwrap();
+    let mut follower = follower.holding(Duration::from_secs(600));
+    let demo = demo_copy();
+    ingest(
+        &db.pool,
+        Source::File(demo.path().join("catalog-info.yaml")),
+    )
+    .await;
+    let head = head(&db.pool).await;
+    let wanted = 30;
+    assert!(head > wanted + 7 * 5);
+
+    // The reader waits (as a request with Almanac-Min-Position does) before the
+    // follower reads the backlog.
+    let waiter = {
+        let followed = followed.clone();
+        tokio::spawn(async move { followed.reach(wanted).await })
+    };
+    while !followed.is_awaited() {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(follower.catch_up().await.unwrap(), head);
+    let answered = waiter.await.unwrap().unwrap();
+    // Published from the page that passed the wanted position, not held to the head:
+    // a prefix of the log, folded.
+    assert!(answered.position() >= wanted);
+    assert!(answered.position() < wanted + 7);
+    assert_eq!(follower.published(), 3);
+    let prefix = fold_log_up_to(&log, answered.position()).await.unwrap();
+    assert!(answered == prefix);
+    assert!(!followed.is_awaited());
+    assert_eq!(followed.pin().position(), head);
 }

@@ -338,6 +338,49 @@ fn trusting_the_log_folds_what_validating_folds() {
     }
 }
 
+/// The follower folds pages it decoded for the build alone, taking them (a
+/// registration's descriptor moved, not copied): the same snapshot and skipped events
+/// as folding borrowed pages, with registrations of live entities and a descriptor
+/// with a long leaf (held elided) among them.
+#[test]
+fn folding_owned_pages_equals_folding_borrowed_ones() {
+    let mut events = random_log(29, 1_200).events;
+    let next = events.last().map_or(1, |event| event.position + 1);
+    let register = |position: i64, version: i64| LogEvent {
+        position,
+        stream: "component:default/long-leaf".into(),
+        version,
+        recorded_at: chrono::DateTime::UNIX_EPOCH,
+        event: CatalogEvent::EntityRegistered {
+            descriptor: json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": { "name": "long-leaf" },
+                "spec": { "type": "service", "lifecycle": "production", "owner": "team-a",
+                          "definition": "x".repeat(almanac_readmodel::ELIDE_BYTES + 1) },
+            }),
+        },
+    };
+    // Registered, then registered again while live (skipped).
+    events.extend([register(next, 1), register(next + 1, 2)]);
+    for relations in [Relations::Validated, Relations::Logged] {
+        let mut borrowed = Snapshot::empty().build().relations(relations);
+        let mut owned = Snapshot::empty().build().relations(relations);
+        for page in events.chunks(50) {
+            borrowed.fold(page);
+            owned.fold_owned(page.to_vec());
+        }
+        let (borrowed, owned) = (borrowed.finish(), owned.finish());
+        assert!(owned.skipped.iter().any(|s| s.position == next + 1));
+        assert_eq!(owned.skipped, borrowed.skipped);
+        assert!(owned.snapshot == borrowed.snapshot, "{relations:?}");
+        let long = owned
+            .snapshot
+            .entity("component:default/long-leaf")
+            .unwrap();
+        assert!(long.elided);
+    }
+}
+
 /// Where a stored descriptor no longer validates, the two folds part only when the
 /// failed rule is not about references: a bad reference declares nothing either way,
 /// another failure declares the relations only when trusting the log (what
