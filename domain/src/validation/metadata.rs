@@ -104,10 +104,11 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
         return;
     }
     for (key, member) in map {
-        let member_field = field_key(field, key);
+        // The path is built only for an entry that has an error (most have none).
+        let member_field = || field_key(field, key);
         if !syntax::is_label_key(key) {
             errors.push(ValidationError::new(
-                member_field.clone(),
+                member_field(),
                 format!(
                     "{field} key {key:?} is not valid: {}",
                     syntax::LABEL_KEY_RULE
@@ -115,8 +116,11 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
             ));
         }
         if is_labels {
+            if member.as_str().is_some_and(syntax::is_label_value) {
+                continue;
+            }
             check_text(
-                &member_field,
+                &member_field(),
                 member,
                 syntax::is_label_value,
                 syntax::LABEL_VALUE_RULE,
@@ -125,12 +129,12 @@ fn check_map(field: &str, value: &Value, is_labels: bool, errors: &mut Vec<Valid
         } else {
             match member.as_str() {
                 None => errors.push(ValidationError::wrong_type(
-                    &member_field,
+                    &member_field(),
                     "a string",
                     member,
                 )),
                 Some(text) if text.len() > annotation_limit(key) => errors.push(
-                    ValidationError::too_long(&member_field, text.len(), annotation_limit(key)),
+                    ValidationError::too_long(&member_field(), text.len(), annotation_limit(key)),
                 ),
                 Some(_) => {}
             }

@@ -129,8 +129,15 @@ pub async fn read_sources_with(
                 progress.found(level.len());
             }
             let level_len = level.len();
-            let mut reads = stream::iter(level.into_iter().enumerate())
-                .map(|(index, task)| {
+            let mut batches: Vec<Vec<(usize, Task)>> = Vec::new();
+            for (index, task) in level.into_iter().enumerate() {
+                match batches.last_mut() {
+                    Some(batch) if batch.len() < FILES_PER_CALL => batch.push((index, task)),
+                    _ => batches.push(vec![(index, task)]),
+                }
+            }
+            let mut reads = stream::iter(batches)
+                .map(|batch| {
                     let fetcher = &fetcher;
                     let reading = Reading {
                         fetcher,
@@ -141,20 +148,25 @@ pub async fn read_sources_with(
                         resolved: &resolved,
                     };
                     async move {
-                        let done = read_one(task, reading).await;
+                        let done = read_batch(batch, reading).await;
                         if let Some(progress) = counting {
-                            progress.read();
+                            for _ in &done {
+                                progress.read();
+                            }
                         }
-                        (index, done)
+                        done
                     }
                 })
                 .buffer_unordered(parallel);
             let mut results: Vec<(usize, Done)> = Vec::with_capacity(level_len);
-            while let Some((index, done)) = reads.next().await {
-                if let (Some(digests), Done::Unchanged { task, digest, .. }) = (digests, &done) {
-                    checks.add(digests, task.key.clone(), digest.clone());
+            while let Some(batch) = reads.next().await {
+                for (index, done) in batch {
+                    if let (Some(digests), Done::Unchanged { task, digest, .. }) = (digests, &done)
+                    {
+                        checks.add(digests, task.key.clone(), digest.clone());
+                    }
+                    results.push((index, done));
                 }
-                results.push((index, done));
             }
             results.sort_by_key(|(index, _)| *index);
             let mut next = Vec::new();
@@ -356,6 +368,107 @@ enum Prepared {
     },
 }
 
+/// Files read (and hashed, parsed, validated) per blocking call: one hand-off to the
+/// blocking pool and back per file was a fifth of reading the bench's catalog (thread
+/// wake-ups), while a call of this many small files still spreads over every core.
+const FILES_PER_CALL: usize = 32;
+
+/// Reads a batch of one level's tasks: the plain files among them in one blocking
+/// call, then each one's rest (placeholders, targets) as [`read_one`] would.
+async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usize, Done)> {
+    let jobs: Vec<Option<FileJob>> = batch
+        .iter()
+        .map(|(_, task)| FileJob::of(task, &reading))
+        .collect();
+    let files: Vec<FileJob> = jobs.iter().flatten().cloned().collect();
+    let mut prepared = match files.len() {
+        0 => Vec::new(),
+        _ => tokio::task::spawn_blocking(move || {
+            files.into_iter().map(FileJob::run).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| ())
+        .unwrap_or_default(),
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(batch.len());
+    for ((index, task), job) in batch.into_iter().zip(jobs) {
+        let done = match job {
+            // A batch whose blocking call stopped yields nothing: each file fails.
+            Some(_) => match prepared.next() {
+                Some(one) => finish_one(task, Ok(one), reading).await,
+                None => finish_one(task, Err(()), reading).await,
+            },
+            None => read_one(task, reading).await,
+        };
+        out.push((index, done));
+    }
+    out
+}
+
+/// One plain file's read and preparation, owned, for a blocking call.
+#[derive(Clone)]
+struct FileJob {
+    path: PathBuf,
+    within: Option<PathBuf>,
+    key: String,
+    origin: String,
+    limits: ReadLimits,
+    rules: Arc<KindRules>,
+    digests: Option<Digests>,
+    may_skip: bool,
+    resolved: Arc<root::Resolved>,
+}
+
+impl FileJob {
+    /// The job for `task` when it is a file to read (not pushed text, not a URL).
+    fn of(task: &Task, reading: &Reading<'_>) -> Option<FileJob> {
+        let Address::File(path) = &task.address else {
+            return None;
+        };
+        if task.text.is_some() {
+            return None;
+        }
+        Some(FileJob {
+            path: path.clone(),
+            within: within(task).map(PathBuf::from),
+            key: task.key.clone(),
+            origin: task.origin.clone(),
+            limits: reading.limits.clone(),
+            rules: Arc::clone(reading.rules),
+            digests: reading.digests.cloned(),
+            may_skip: reading.may_skip,
+            resolved: Arc::clone(reading.resolved),
+        })
+    }
+
+    /// Blocking: the file read, hashed, parsed and validated.
+    fn run(self) -> Result<Prepared, Fetched> {
+        let text = fetch::read_file_resolved(
+            &self.path,
+            self.within.as_deref(),
+            self.limits.max_file_bytes,
+            Some(&self.resolved),
+        )
+        .map_err(Fetched)?;
+        let file = FileContext {
+            key: &self.key,
+            origin: &self.origin,
+            limits: &self.limits,
+            rules: &self.rules,
+        };
+        prepare(text, file, self.digests.as_ref(), self.may_skip)
+    }
+}
+
+/// A root the caller named is read as is; what it leads to stays inside its root.
+fn within(task: &Task) -> Option<&std::path::Path> {
+    match task.depth {
+        0 => None,
+        _ => task.root.as_deref().map(PathBuf::as_path),
+    }
+}
+
 async fn read_one(task: Task, reading: Reading<'_>) -> Done {
     let Reading {
         fetcher,
@@ -365,23 +478,7 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
         rules,
         resolved,
     } = reading;
-    let started = Instant::now();
-    let failure = |message: String| {
-        let message = match &task.via {
-            Some(via) => format!("{message} (target of {via})"),
-            None => message,
-        };
-        Done::Failed(ReadFailure {
-            key: task.key.clone(),
-            origin: task.origin.clone(),
-            message,
-        })
-    };
-    // A root the caller named is read as is; what it leads to stays inside its root.
-    let within = match task.depth {
-        0 => None,
-        _ => task.root.as_deref().map(PathBuf::as_path),
-    };
+    let within = within(&task);
     // Pushed text is never skipped: a push decides against expected versions too.
     let digests = digests.filter(|_| task.text.is_none()).cloned();
     let (key, origin) = (task.key.clone(), task.origin.clone());
@@ -418,6 +515,35 @@ async fn read_one(task: Task, reading: Reading<'_>) -> Done {
             Ok(text) => tokio::task::spawn_blocking(move || prepare(text)).await,
             Err(error) => Ok(Err(Fetched(error))),
         },
+    };
+    finish_one(task, prepared.map_err(|_| ()), reading).await
+}
+
+/// A task's prepared text to what it yields: its candidates (placeholders resolved
+/// first, when it wants any) and targets, a skip candidate, or a failure. `Err(())`:
+/// the blocking call stopped.
+async fn finish_one(
+    task: Task,
+    prepared: Result<Result<Prepared, Fetched>, ()>,
+    reading: Reading<'_>,
+) -> Done {
+    let Reading {
+        fetcher,
+        limits,
+        rules,
+        ..
+    } = reading;
+    let started = Instant::now();
+    let failure = |message: String| {
+        let message = match &task.via {
+            Some(via) => format!("{message} (target of {via})"),
+            None => message,
+        };
+        Done::Failed(ReadFailure {
+            key: task.key.clone(),
+            origin: task.origin.clone(),
+            message,
+        })
     };
     let prepared = match prepared {
         Ok(Ok(prepared)) => prepared,

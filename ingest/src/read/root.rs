@@ -10,7 +10,8 @@
 //!
 //! `Resolved` keeps, for one read, the directories already resolved: a file in one of
 //! them is resolved with one `lstat` of its own name (a symbolic link, or anything
-//! unusual, goes the whole way as before), not a `readlink` per component of its path.
+//! unusual, goes the whole way as before), not a `readlink` per component of its path;
+//! a directory below one resolved is resolved through it the same way.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -27,6 +28,10 @@ pub(crate) fn of_directory(dir: &Path) -> PathBuf {
 
 /// Directories resolved during one read (directory as named -> resolved), so that the
 /// files of one directory cost one resolution of it. Shared by the read's blocking calls.
+/// How many parents up a directory's resolution may go through the map before it
+/// resolves the rest with one `canonicalize`.
+const DIRECTORY_HOPS: usize = 4;
+
 #[derive(Debug, Default)]
 pub(crate) struct Resolved(Mutex<HashMap<PathBuf, PathBuf>>);
 
@@ -45,24 +50,44 @@ impl Resolved {
         if !plain {
             return None;
         }
+        let candidate = self.directory(directory, DIRECTORY_HOPS)?.join(name);
+        let metadata = std::fs::symlink_metadata(&candidate).ok()?;
+        (!metadata.file_type().is_symlink()).then_some(candidate)
+    }
+
+    /// The resolution of `directory` (absolute, plain components): from the map, or
+    /// through its parent's resolution when its last component is a directory that is
+    /// not a symbolic link (one `lstat`, where `canonicalize` costs a `readlink` per
+    /// component: a catalog with a directory per file paid that per file), or by
+    /// `canonicalize` itself. `hops` bounds the walk up through parents not yet known.
+    fn directory(&self, directory: &Path, hops: usize) -> Option<PathBuf> {
         let known = self
             .0
             .lock()
             .ok()
             .and_then(|map| map.get(directory).cloned());
-        let real_directory = match known {
-            Some(real) => real,
-            None => {
-                let real = std::fs::canonicalize(directory).ok()?;
-                if let Ok(mut map) = self.0.lock() {
-                    map.insert(directory.to_path_buf(), real.clone());
-                }
-                real
-            }
+        if let Some(real) = known {
+            return Some(real);
+        }
+        let through_parent = || {
+            let (parent, name) = (directory.parent()?, directory.file_name()?);
+            let real_parent = match hops {
+                0 => std::fs::canonicalize(parent).ok()?,
+                _ => self.directory(parent, hops - 1)?,
+            };
+            let candidate = real_parent.join(name);
+            let metadata = std::fs::symlink_metadata(&candidate).ok()?;
+            let plain = metadata.is_dir() && !metadata.file_type().is_symlink();
+            plain.then_some(candidate)
         };
-        let candidate = real_directory.join(name);
-        let metadata = std::fs::symlink_metadata(&candidate).ok()?;
-        (!metadata.file_type().is_symlink()).then_some(candidate)
+        let real = match through_parent() {
+            Some(real) => real,
+            None => std::fs::canonicalize(directory).ok()?,
+        };
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(directory.to_path_buf(), real.clone());
+        }
+        Some(real)
     }
 }
 

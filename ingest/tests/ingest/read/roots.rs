@@ -178,3 +178,51 @@ async fn a_link_beside_plain_files_of_a_resolved_directory_is_still_refused() {
     }
     assert!(!format!("{outcome:?}").contains(SECRET));
 }
+
+#[tokio::test]
+async fn directories_resolved_through_their_parents_still_refuse_a_linked_directory() {
+    // Directories below one already resolved are resolved through it (one lstat each):
+    // a plain one is read, a link to the outside is refused, a link inside is read.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = layout(tmp.path());
+    write(&root, "inside/deeper/third.yaml", &component("third"));
+    write(
+        &root,
+        "inside/deeper/down/fourth.yaml",
+        &component("fourth"),
+    );
+    symlink(tmp.path().join("outside"), root.join("inside/deeper/out")).expect("symlink");
+    symlink(root.join("inside/deeper"), root.join("inside/again")).expect("symlink");
+    let spec =
+        "  targets:\n    - ./inside/catalog-info.yaml\n    - ./inside/deeper/third.yaml\n    \
+                - ./inside/deeper/down/fourth.yaml\n    - ./inside/deeper/out/secret.yaml\n    \
+                - ./inside/again/down/fourth.yaml\n";
+    let path = write(&root, "catalog-info.yaml", &location("root", spec));
+
+    let outcome = read_file(&path).await;
+
+    let mut read = keys(&outcome);
+    read.sort();
+    let mut expected = [
+        file_key(&path),
+        file_key(&root.join("inside/catalog-info.yaml")),
+        file_key(&root.join("inside/deeper/third.yaml")),
+        file_key(&root.join("inside/deeper/down/fourth.yaml")),
+        file_key(&root.join("inside/again/down/fourth.yaml")),
+    ];
+    expected.sort();
+    assert_eq!(read, expected);
+    let failed: Vec<&str> = outcome.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        failed,
+        [file_key(&root.join("inside/deeper/out/secret.yaml"))],
+        "{:?}",
+        outcome.errors
+    );
+    assert!(
+        refused(&outcome.errors[0].message, &root),
+        "{:?}",
+        outcome.errors
+    );
+    assert!(!format!("{outcome:?}").contains(SECRET));
+}
