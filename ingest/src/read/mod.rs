@@ -25,6 +25,7 @@ mod root;
 mod source;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -383,8 +384,12 @@ async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usi
     let files: Vec<FileJob> = jobs.iter().flatten().cloned().collect();
     let mut prepared = match files.len() {
         0 => Vec::new(),
+        // Each file on its own: a panic in one file's parse fails that file only.
         _ => tokio::task::spawn_blocking(move || {
-            files.into_iter().map(FileJob::run).collect::<Vec<_>>()
+            files
+                .into_iter()
+                .map(|job| std::panic::catch_unwind(AssertUnwindSafe(|| job.run())).map_err(|_| ()))
+                .collect::<Vec<_>>()
         })
         .await
         .map_err(|_| ())
@@ -396,7 +401,7 @@ async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usi
         let done = match job {
             // A batch whose blocking call stopped yields nothing: each file fails.
             Some(_) => match prepared.next() {
-                Some(one) => finish_one(task, Ok(one), reading).await,
+                Some(one) => finish_one(task, one, reading).await,
                 None => finish_one(task, Err(()), reading).await,
             },
             None => read_one(task, reading).await,
