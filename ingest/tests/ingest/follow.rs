@@ -4,9 +4,9 @@
 use super::support::{demo_copy, head, ingest};
 use almanac_ingest::Source;
 use almanac_store::follow::{
-    check_followed, differing_refs, fold_log_up_to, fold_whole_log, FollowCheck, Follower,
+    check_followed, differing_refs, fold_log_up_to, fold_whole_log, FollowCheck, Followed, Follower,
 };
-use almanac_store::testing::test_db;
+use almanac_store::testing::{test_db, TestDb};
 use almanac_store::EventLog;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -96,14 +96,14 @@ async fn the_check_of_replay_verify_finds_the_followed_catalog_equal_to_the_log(
     );
 }
 
-#[tokio::test]
-async fn a_backlog_is_folded_into_one_published_snapshot_that_equals_the_whole_log_folded() {
+/// A follower started on an empty log, in pages of 7 events, with publication held long
+/// enough that the demo's whole backlog (dozens of pages) is one run; then the demo
+/// ingested, so the follower is behind by all of it (the log's head, returned last).
+async fn behind_by_the_demo() -> (TestDb, EventLog, Follower, Followed, i64) {
     let db = test_db().await;
     let log = EventLog::new(db.pool.clone());
-    // Started on an empty log, in pages of 7 events, with publication held long
-    // enough that the demo's whole backlog (dozens of pages) is one run.
     let (follower, followed) = Follower::start_paged(log.clone(), 7).await.unwrap();
-    let mut follower = follower.holding(Duration::from_secs(600));
+    let follower = follower.holding(Duration::from_secs(600));
     assert_eq!((followed.pin().position(), follower.published()), (0, 1));
     let demo = demo_copy();
     ingest(
@@ -112,6 +112,12 @@ async fn a_backlog_is_folded_into_one_published_snapshot_that_equals_the_whole_l
     )
     .await;
     let head = head(&db.pool).await;
+    (db, log, follower, followed, head)
+}
+
+#[tokio::test]
+async fn a_backlog_is_folded_into_one_published_snapshot_that_equals_the_whole_log_folded() {
+    let (_db, log, mut follower, followed, head) = behind_by_the_demo().await;
     assert!(head > 7 * 20);
 
     assert_eq!(follower.catch_up().await.unwrap(), head);
@@ -126,17 +132,7 @@ async fn a_backlog_is_folded_into_one_published_snapshot_that_equals_the_whole_l
 
 #[tokio::test]
 async fn a_reader_waiting_for_a_position_inside_a_backlog_is_answered_before_the_head() {
-    let db = test_db().await;
-    let log = EventLog::new(db.pool.clone());
-    let (follower, followed) = Follower::start_paged(log.clone(), 7).await.unwrap();
-    let mut follower = follower.holding(Duration::from_secs(600));
-    let demo = demo_copy();
-    ingest(
-        &db.pool,
-        Source::File(demo.path().join("catalog-info.yaml")),
-    )
-    .await;
-    let head = head(&db.pool).await;
+    let (_db, log, mut follower, followed, head) = behind_by_the_demo().await;
     let wanted = 30;
     assert!(head > wanted + 7 * 5);
 
