@@ -147,11 +147,12 @@ async fn a_reader_waiting_for_a_position_inside_a_backlog_is_answered_before_the
     }
     assert_eq!(follower.catch_up().await.unwrap(), head);
     let answered = waiter.await.unwrap().unwrap();
-    // Published from the page that passed the wanted position, not held to the head:
-    // a prefix of the log, folded.
-    assert!(answered.position() >= wanted);
-    assert!(answered.position() < wanted + 7);
+    // One snapshot was published from the page that passed the wanted position, not held
+    // to the head: three in all (at start, for the reader, at the head; publication is
+    // held for ten minutes otherwise). Which of the last two the reader took depends on
+    // when its task ran: either is at or past the position and a prefix of the log, folded.
     assert_eq!(follower.published(), 3);
+    assert!(answered.position() >= wanted);
     let prefix = fold_log_up_to(&log, answered.position()).await.unwrap();
     assert!(answered == prefix);
     assert!(!followed.is_awaited());
