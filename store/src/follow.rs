@@ -87,6 +87,17 @@ impl Waiting {
         self.positions().keys().next().copied()
     }
 
+    /// The lowest position a reader waits for that is past `published`: a reader whose
+    /// position is published already has its snapshot, whether or not its task has run.
+    fn lowest_past(&self, published: i64) -> Option<i64> {
+        let positions = self.positions();
+        let past = published.saturating_add(1);
+        positions
+            .range(past..)
+            .next()
+            .map(|(position, _)| *position)
+    }
+
     /// Counts a reader waiting for `position` until the guard is dropped (the wait
     /// ended, or was given up: a timeout drops the future).
     fn add(self: &Arc<Self>, position: i64) -> WaitingFor {
@@ -262,7 +273,10 @@ impl Follower {
                         self.current.clone().build().relations(Relations::Logged)
                     })
                     .fold_owned(into_log_events(stored));
-                let awaited = self.waiting.lowest().is_some_and(|wanted| wanted <= cursor);
+                let awaited = self
+                    .waiting
+                    .lowest_past(self.cursor)
+                    .is_some_and(|wanted| wanted <= cursor);
                 if awaited || started.elapsed() >= self.hold {
                     break;
                 }
