@@ -87,6 +87,11 @@ impl Reconciler {
         options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
+        // Asked before anything of this run is appended (see `finish`).
+        let held_before = options.remove_missing
+            && !options.origins.is_empty()
+            && almanac_store::ingest_state::origins_hold_entities(&self.pool, &options.origins)
+                .await?;
         // Sources whose last decision still holds: read and hashed, not decided again.
         let mut report = IngestReport {
             sources_read: outcome.unchanged.len(),
@@ -124,7 +129,7 @@ impl Reconciler {
                 }
             }
         }
-        report.merge(self.finish(outcome, options).await?);
+        report.merge(self.finish(outcome, options, held_before).await?);
         Ok(report)
     }
 
@@ -267,11 +272,16 @@ impl Reconciler {
     /// Records the sources that failed, and removes the entities of files that
     /// vanished from a fully read origin (a deleted file under a directory, a
     /// target dropped from a Location). An origin with any failure removes
-    /// nothing: what could not be read is not known to be gone.
+    /// nothing: what could not be read is not known to be gone. `held_before`: whether
+    /// the origins held any entity before the run appended; if not (a first read), the
+    /// run's own appends are all from sources it read, and nothing can have vanished.
+    /// An entity another writer adds meanwhile from a file this run did not see is that
+    /// writer's, not removed on the strength of an older walk.
     async fn finish(
         &self,
         outcome: &ReadOutcome,
         options: &ReconcileOptions,
+        held_before: bool,
     ) -> Result<IngestReport, IngestError> {
         let mut report = IngestReport::default();
         // From the roots given, not from the files read: a root that now holds
@@ -292,7 +302,7 @@ impl Reconciler {
 
         let mut tx = self.log.begin().await?;
         let mut appends = Vec::new();
-        if options.remove_missing && !complete_origins.is_empty() {
+        if options.remove_missing && held_before && !complete_origins.is_empty() {
             // What is decided from here on is appended to exactly what was read.
             tx.lock_appends().await?;
             let gone =
