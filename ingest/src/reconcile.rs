@@ -256,12 +256,8 @@ impl Reconciler {
                 conflicts.iter().map(ConflictReport::from).collect(),
             ));
         }
-        let reads: Vec<(String, String, Option<String>)> = files
-            .iter()
-            .map(|f| (f.key.clone(), f.origin.clone(), None))
-            .collect();
         report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
-        record_read(&mut tx, &reads, &errors, &conflicts).await?;
+        record_read(&mut tx, &keys, &errors, &conflicts).await?;
         digests.write(&mut tx).await?;
         tx.commit().await?;
         report.errors = errors.into_iter().map(error_report).collect();
@@ -329,13 +325,9 @@ impl Reconciler {
         }
         report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
         if !outcome.errors.is_empty() {
-            let reads: Vec<(String, String, Option<String>)> = outcome
-                .errors
-                .iter()
-                .map(|f| (f.key.clone(), f.origin.clone(), Some(f.message.clone())))
-                .collect();
+            let failed: Vec<String> = outcome.errors.iter().map(|f| f.key.clone()).collect();
             let errors: Vec<ErrorRow> = outcome.errors.iter().map(failure_row).collect();
-            record_read(&mut tx, &reads, &errors, &[]).await?;
+            record_read(&mut tx, &failed, &errors, &[]).await?;
             report.errors = errors.into_iter().map(error_report).collect();
         }
         tx.commit().await?;
