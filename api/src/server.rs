@@ -11,6 +11,7 @@ use almanac_ingest::{ReadLimits, ReadPolicy};
 use almanac_store::catalog::{Catalog, StatementCounter};
 use almanac_store::follow::{Followed, Follower};
 use almanac_store::log::seal::Sealer;
+use almanac_store::projection::tap::PageTap;
 use almanac_store::Database;
 use almanac_store::{EventLog, PgPool, StoreError};
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,9 @@ pub struct AppState {
     /// it: `almanac serve` always sets it. `None` only for a state not yet
     /// finished: operations pin no snapshot and such reads fail (`INTERNAL`).
     pub followed: Option<Followed>,
+    /// Where the follower leaves the pages it reads for the projector of the same
+    /// process ([`almanac_store::projection::tap`]); `None`: it keeps none.
+    pub page_tap: Option<Arc<PageTap>>,
     /// Full descriptors of entities held elided, fetched on demand and kept
     /// within `limits.descriptor_cache_bytes` across requests.
     pub descriptors: Arc<DescriptorCache>,
@@ -81,6 +85,7 @@ impl AppState {
             sealer: None,
             wakes: None,
             followed: None,
+            page_tap: None,
             descriptors: Arc::new(DescriptorCache::new(
                 GraphqlLimits::default().descriptor_cache_bytes,
             )),
@@ -102,11 +107,21 @@ impl AppState {
             .wakes
             .clone()
             .unwrap_or_else(|| WakeHub::new(reads.clone(), self.limits.subscription_poll()));
-        let (follower, followed) = Follower::start(EventLog::new(reads)).await?;
+        let (mut follower, followed) = Follower::start(EventLog::new(reads)).await?;
+        if let Some(tap) = &self.page_tap {
+            follower = follower.with_tap(tap.clone());
+        }
         let task = tokio::spawn(follower.run(hub.subscribe().await));
         self.wakes = Some(hub);
         self.followed = Some(followed);
         Ok((self, task))
+    }
+
+    /// Shares the pages the follower reads with a projector (set before
+    /// [`AppState::with_follower`]).
+    pub fn with_page_tap(mut self, tap: Arc<PageTap>) -> Self {
+        self.page_tap = Some(tap);
+        self
     }
 
     pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {

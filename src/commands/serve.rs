@@ -8,6 +8,7 @@ use almanac_ingest::refresh::{run_refresh, ConfiguredLocation};
 use almanac_ingest::{CatalogPolicy, Ingestor, KindRules, OrphanStrategy, ReadLimits, ReadPolicy};
 use almanac_store::embedded::{DatabaseHealth, DatabaseState};
 use almanac_store::log::seal::Sealer;
+use almanac_store::projection::tap::PageTap;
 use almanac_store::projection::Projector;
 use almanac_store::EventLog;
 use anyhow::Context;
@@ -99,7 +100,13 @@ async fn serve(
     connected.migrate().await?;
     let pool = connected.database.pool.clone();
     let (stop, stopped) = watch::channel(false);
-    let projector = tokio::spawn(Projector::new(pool.clone()).run(stopped.clone()));
+    // The follower's pages feed the projector: one read of the log for both.
+    let tap = Arc::new(PageTap::default());
+    let projector = tokio::spawn(
+        Projector::new(pool.clone())
+            .with_tap(tap.clone())
+            .run(stopped.clone()),
+    );
     // The refresh loop and the API's reads judge kinds and orphans alike.
     let catalog = CatalogPolicy {
         rules,
@@ -141,7 +148,8 @@ async fn serve(
         .with_cors(cors)
         .with_rate_limit(rate_limit)
         .with_sealer(sealer)
-        .with_read_pool(reads.clone());
+        .with_read_pool(reads.clone())
+        .with_page_tap(tap);
     // The catalog in memory: folded from the log before the first request, then
     // followed on the same wake-ups as subscriptions.
     let (state, follower) = state

@@ -15,6 +15,7 @@
 use crate::catalog::EntityRecord;
 use crate::entity_row::{EntityRow, LoggedEntity};
 use crate::projection::rows::entity_uid;
+use crate::projection::tap::PageTap;
 use crate::{EventLog, StoreError, StoredEvent};
 use almanac_domain::CatalogEvent;
 use almanac_readmodel::{LogEvent, Relations, Skipped, Snapshot};
@@ -50,6 +51,8 @@ pub struct Follower {
     hold: Duration,
     /// Snapshots published since the start (the first, at start, included).
     published: u64,
+    /// Where the pages it reads after the start are left for this process's projector.
+    tap: Option<Arc<PageTap>>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -184,12 +187,20 @@ impl Follower {
             waiting: waiting.clone(),
             hold: HOLD,
             published: 0,
+            tap: None,
         };
         follower.build().await?;
         // Appended while building: folded and published as from now on.
         follower.catch_up().await?;
         let followed = Followed { receiver, waiting };
         Ok((follower, followed))
+    }
+
+    /// Leaves a copy of every page read from now on in `tap`, for the projector of the
+    /// same process ([`crate::projection::tap`]).
+    pub fn with_tap(mut self, tap: Arc<PageTap>) -> Follower {
+        self.tap = Some(tap);
+        self
     }
 
     /// Holds publication while folding a backlog at most `hold` (default [`HOLD`]).
@@ -266,6 +277,9 @@ impl Follower {
                     full = false;
                     break;
                 };
+                if let Some(tap) = &self.tap {
+                    tap.offer(cursor, &stored);
+                }
                 cursor = last.position;
                 full = stored.len() as i64 >= self.page;
                 build

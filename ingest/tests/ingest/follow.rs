@@ -6,8 +6,11 @@ use almanac_ingest::Source;
 use almanac_store::follow::{
     check_followed, differing_refs, fold_log_up_to, fold_whole_log, FollowCheck, Followed, Follower,
 };
+use almanac_store::projection::tap::PageTap;
+use almanac_store::projection::{checkpoint, replay, Projector, ReplayMode};
 use almanac_store::testing::{test_db, TestDb};
 use almanac_store::EventLog;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -157,4 +160,62 @@ async fn a_reader_waiting_for_a_position_inside_a_backlog_is_answered_before_the
     assert!(answered == prefix);
     assert!(!followed.is_awaited());
     assert_eq!(followed.pin().position(), head);
+}
+
+/// The demo's ingest projected its events already: the projection starts again from
+/// nothing, as on a server that has not projected them yet.
+async fn forget_the_projection(db: &TestDb) {
+    for table in [
+        "entities",
+        "locations",
+        "projection_failures",
+        "projection_checkpoints",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// Projects with batches of 10 from a follower's pages of 7 kept in a tap of `kept`
+/// pages; returns how many batches the tap served.
+async fn project_through_a_tap(kept: usize) -> (TestDb, u64) {
+    let (db, _log, follower, _followed, head) = behind_by_the_demo().await;
+    forget_the_projection(&db).await;
+    let tap = Arc::new(PageTap::keeping(kept));
+    let mut follower = follower.with_tap(tap.clone());
+    assert_eq!(follower.catch_up().await.unwrap(), head);
+    let projector = Projector::new(db.pool.clone())
+        .with_batch_size(10)
+        .with_tap(tap.clone());
+    projector.catch_up().await.unwrap();
+    assert_eq!(checkpoint(&db.pool).await.unwrap(), head);
+    let verified = replay(&db.pool, ReplayMode::Verify, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(verified.differences, Vec::<String>::new());
+    assert_eq!((verified.up_to, verified.entities), (head, 175));
+    (db, tap.served())
+}
+
+/// In `serve` the projector takes its batches from the pages the follower read (one
+/// read of the log for both): every batch came from the tap, and the projection equals
+/// a replay of the log.
+#[tokio::test]
+async fn a_projector_fed_by_the_followers_pages_writes_what_a_replay_writes() {
+    let (db, served) = project_through_a_tap(1_000).await;
+    let (events,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(served as i64, (events + 9) / 10);
+}
+
+/// A tap that kept only the last two pages misses the earlier batches: those are read
+/// from the log, the rest taken from the tap, and the projection is the same.
+#[tokio::test]
+async fn a_projector_whose_tap_misses_reads_the_log_itself() {
+    let (_db, served) = project_through_a_tap(2).await;
+    assert!((1..=2).contains(&served), "served {served}");
 }

@@ -31,7 +31,19 @@ pub async fn project_batch(
     up_to: Option<i64>,
     limit: i64,
 ) -> Result<Option<(usize, i64)>, ProjectionError> {
-    let mut events = events_page(conn, after, up_to, limit).await?;
+    let events = events_page(conn, after, up_to, limit).await?;
+    project_page(conn, tables, after, events, limit).await
+}
+
+/// [`project_batch`] of events already read: every event of the log after `after` up to
+/// the last one given, in position order (a page of the feed).
+pub async fn project_page(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    after: i64,
+    mut events: Vec<StoredEvent>,
+    limit: i64,
+) -> Result<Option<(usize, i64)>, ProjectionError> {
     let (Some(last), count) = (events.last().map(|e| e.position), events.len()) else {
         return Ok(None);
     };

@@ -17,6 +17,7 @@ mod fold;
 mod replay;
 pub mod rows;
 mod tables;
+pub mod tap;
 mod wait;
 
 pub use replay::{replay, ReplayMode, ReplayReport};
@@ -25,7 +26,9 @@ pub use wait::{checkpoint, lag, wait_for_position, Lag, PROJECTED_CHANNEL};
 
 use crate::log::FeedWaker;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
+use tap::PageTap;
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -68,7 +71,12 @@ pub struct Projector {
     pool: PgPool,
     batch_size: i64,
     poll: Duration,
+    /// Pages the follower of the same process read (see [`tap`]).
+    tap: Option<Arc<PageTap>>,
 }
+
+/// Longest the projector waits for the follower's page before reading it itself.
+const TAP_WAIT: Duration = Duration::from_millis(100);
 
 impl Projector {
     pub fn new(pool: PgPool) -> Self {
@@ -76,7 +84,14 @@ impl Projector {
             pool,
             batch_size: 2_000,
             poll: Duration::from_secs(1),
+            tap: None,
         }
+    }
+
+    /// Takes batches from `tap` when its pages cover them (see [`tap`]).
+    pub fn with_tap(mut self, tap: Arc<PageTap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     pub fn with_batch_size(mut self, batch_size: i64) -> Self {
@@ -115,9 +130,17 @@ impl Projector {
             return Ok(Step::Busy);
         }
         let current = read_checkpoint(tx).await?;
-        let Some((events, last)) =
-            batch::project_batch(tx, &Tables::LIVE, current, None, self.batch_size).await?
-        else {
+        let tapped = self
+            .tap
+            .as_ref()
+            .and_then(|tap| tap.take(current, self.batch_size as usize));
+        let projected = match tapped {
+            Some(events) => {
+                batch::project_page(tx, &Tables::LIVE, current, events, self.batch_size).await?
+            }
+            None => batch::project_batch(tx, &Tables::LIVE, current, None, self.batch_size).await?,
+        };
+        let Some((events, last)) = projected else {
             return Ok(Step::Idle {
                 checkpoint: current,
             });
@@ -144,13 +167,27 @@ impl Projector {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut waker = FeedWaker::new(self.pool.clone(), self.poll).await;
         tracing::info!("projector running");
+        let mut checkpoint = None;
         while !*shutdown.borrow() {
+            // The follower reads the same events at about the same time: its page,
+            // when it comes soon, saves reading them again.
+            if let (Some(tap), Some(at)) = (&self.tap, checkpoint) {
+                tap.wait_covering(at, TAP_WAIT).await;
+            }
             let idle = match self.step().await {
-                Ok(Step::Applied { events, checkpoint }) => {
-                    tracing::debug!(events, checkpoint, "projected");
+                Ok(Step::Applied {
+                    events,
+                    checkpoint: at,
+                }) => {
+                    tracing::debug!(events, checkpoint = at, "projected");
+                    checkpoint = Some(at);
                     false
                 }
-                Ok(Step::Idle { .. } | Step::Busy) => true,
+                Ok(Step::Idle { checkpoint: at }) => {
+                    checkpoint = Some(at);
+                    true
+                }
+                Ok(Step::Busy) => true,
                 Err(err) => {
                     tracing::error!(error = %err, "projection batch failed; retrying");
                     true
