@@ -18,8 +18,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Pages kept by default: a few follower pages (1,000 events each) past the projector.
-pub const KEPT: usize = 4;
+/// Pages kept by default: a few follower pages (1,000 events each, a few MB) past the
+/// projector.
+pub const KEPT: usize = 8;
 
 /// See the module documentation. Shared (`Arc`) by one follower and one projector.
 #[derive(Debug)]
@@ -124,14 +125,21 @@ impl PageTap {
         Some(taken)
     }
 
-    /// Waits at most `wait` until a page holds the event after `after` (at once if one
-    /// does); true if one does.
+    /// Waits at most `wait` until a page holds the event after `after`; true if one
+    /// does. Returns at once when one does, and when the pages kept are all past `after`
+    /// (the caller is behind them for good: waiting would only delay its own read).
     pub async fn wait_covering(&self, after: i64, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let offered = self.offered.notified();
-            if self.pages().iter().any(|p| p.covers(after)) {
-                return true;
+            {
+                let pages = self.pages();
+                if pages.iter().any(|p| p.covers(after)) {
+                    return true;
+                }
+                if pages.front().is_some_and(|p| p.after > after) {
+                    return false;
+                }
             }
             if tokio::time::timeout_at(deadline, offered).await.is_err() {
                 return false;
@@ -220,14 +228,21 @@ mod tests {
     async fn a_wait_ends_when_a_page_covering_it_is_offered() {
         let tap = std::sync::Arc::new(PageTap::default());
         assert!(!tap.wait_covering(0, Duration::from_millis(5)).await);
+        // Behind every page kept: no wait at all, whatever the wait allowed.
+        tap.offer(10, &page(&[11]));
+        let behind = tap.wait_covering(5, Duration::from_secs(60));
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(1), behind).await,
+            Ok(false)
+        );
         let offering = {
             let tap = tap.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                tap.offer(0, &page(&[1]));
+                tap.offer(11, &page(&[12]));
             })
         };
-        assert!(tap.wait_covering(0, Duration::from_secs(30)).await);
+        assert!(tap.wait_covering(11, Duration::from_secs(30)).await);
         offering.await.unwrap();
     }
 }
