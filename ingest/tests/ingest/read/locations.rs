@@ -136,3 +136,22 @@ async fn unsupported_or_forbidden_targets_are_failures() {
         .1
         .starts_with("unsupported location type github-discovery"));
 }
+
+#[tokio::test]
+async fn files_come_out_in_read_order_a_locations_targets_as_it_names_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let spec = "  targets:\n    - ./z.yaml\n    - ./a.yaml\n";
+    let parent = write(root, "catalog-info.yaml", &location("root", spec));
+    let z = write(root, "z.yaml", &component("zed"));
+    let a = write(root, "a.yaml", &component("ay"));
+
+    let outcome = read_file(&parent).await;
+
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(
+        keys(&outcome),
+        [file_key(&parent), file_key(&z), file_key(&a)]
+    );
+    assert_eq!(names(outcome.file(&file_key(&a)).expect("a.yaml")), ["ay"]);
+}
