@@ -88,6 +88,7 @@ impl Reconciler {
         options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
+        let held_before = self.held_before(options).await?;
         if let Some(progress) = &self.progress {
             progress.enter(Phase::Deciding);
             progress.to_decide(outcome.files.len());
@@ -103,8 +104,17 @@ impl Reconciler {
             report.merge(self.decide_chunk(chunk, options).await?);
         }
         let read: Vec<&str> = outcome.files.iter().map(|f| f.key.as_str()).collect();
-        report.merge(self.finish(outcome, &read, options).await?);
+        report.merge(self.finish(outcome, &read, options, held_before).await?);
         Ok(report)
+    }
+
+    /// Whether the run's origins held any entity before it appended (see `finish`):
+    /// asked after `sync_projection`, before the first chunk.
+    async fn held_before(&self, options: &ReconcileOptions) -> Result<bool, IngestError> {
+        Ok(options.remove_missing
+            && !options.origins.is_empty()
+            && almanac_store::ingest_state::origins_hold_entities(&self.pool, &options.origins)
+                .await?)
     }
 
     /// Takes the files of a read as it sends them (`ReadWith::sink`) and decides and
@@ -118,7 +128,11 @@ impl Reconciler {
         options: &ReconcileOptions,
     ) -> Result<Streamed, IngestError> {
         self.sync_projection().await?;
-        let mut streamed = Streamed::default();
+        let mut streamed = Streamed {
+            // Asked before anything of this run is appended (see `finish`).
+            held_before: self.held_before(options).await?,
+            ..Streamed::default()
+        };
         let mut size = 0;
         while let Some(file) = files.recv().await {
             if let Some(progress) = &self.progress {
@@ -152,13 +166,14 @@ impl Reconciler {
             mut report,
             keys,
             rest,
+            held_before,
         } = streamed;
         if !rest.is_empty() {
             report.merge(self.decide_chunk(&rest, options).await?);
         }
         drop(rest);
         let read: Vec<&str> = keys.iter().map(String::as_str).collect();
-        report.merge(self.finish(outcome, &read, options).await?);
+        report.merge(self.finish(outcome, &read, options, held_before).await?);
         Ok(report)
     }
 
@@ -311,12 +326,8 @@ impl Reconciler {
                 conflicts.iter().map(ConflictReport::from).collect(),
             ));
         }
-        let reads: Vec<(String, String, Option<String>)> = files
-            .iter()
-            .map(|f| (f.key.clone(), f.origin.clone(), None))
-            .collect();
         report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
-        record_read(&mut tx, &reads, &errors, &conflicts).await?;
+        record_read(&mut tx, &keys, &errors, &conflicts).await?;
         digests.write(&mut tx).await?;
         tx.commit().await?;
         report.errors = errors.into_iter().map(error_report).collect();
@@ -329,11 +340,17 @@ impl Reconciler {
     /// origin (a deleted file under a directory, a target dropped from a Location).
     /// An origin with any failure removes nothing: what could not be read is not
     /// known to be gone. `read`: the keys of the files read and decided.
+    /// `held_before`: whether the origins held any entity before the run appended; if
+    /// not (a first read), the run's own appends are all from sources it read, and
+    /// nothing can have vanished. An entity another writer adds meanwhile from a file
+    /// this run did not see is that writer's, not removed on the strength of an older
+    /// walk.
     async fn finish(
         &self,
         outcome: &ReadOutcome,
         read: &[&str],
         options: &ReconcileOptions,
+        held_before: bool,
     ) -> Result<IngestReport, IngestError> {
         // Sources whose last decision still holds: read and hashed, not decided again.
         let mut report = IngestReport {
@@ -362,7 +379,7 @@ impl Reconciler {
 
         let mut tx = self.log.begin().await?;
         let mut appends = Vec::new();
-        if options.remove_missing && !complete_origins.is_empty() {
+        if options.remove_missing && held_before && !complete_origins.is_empty() {
             // What is decided from here on is appended to exactly what was read.
             tx.lock_appends().await?;
             let gone =
@@ -389,13 +406,9 @@ impl Reconciler {
         }
         report.last_position = write::append(&mut tx, &appends, &meta(options)).await?;
         if !outcome.errors.is_empty() {
-            let reads: Vec<(String, String, Option<String>)> = outcome
-                .errors
-                .iter()
-                .map(|f| (f.key.clone(), f.origin.clone(), Some(f.message.clone())))
-                .collect();
+            let failed: Vec<String> = outcome.errors.iter().map(|f| f.key.clone()).collect();
             let errors: Vec<ErrorRow> = outcome.errors.iter().map(failure_row).collect();
-            record_read(&mut tx, &reads, &errors, &[]).await?;
+            record_read(&mut tx, &failed, &errors, &[]).await?;
             report.errors = errors.into_iter().map(error_report).collect();
         }
         tx.commit().await?;
@@ -412,6 +425,8 @@ pub(crate) struct Streamed {
     keys: Vec<String>,
     /// The files of the last chunk, not yet decided.
     rest: Vec<ReadFile>,
+    /// Whether the origins held any entity before the first chunk (`finish`).
+    held_before: bool,
 }
 
 /// A file's share of a chunk: its entities (a file of none still costs its state).

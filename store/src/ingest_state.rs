@@ -126,6 +126,23 @@ async fn settle(
     Ok(heads)
 }
 
+/// Whether any live entity was read through one of `origins` (one index probe).
+/// Asked before a run appends, with the projection at the log's head: an origin that
+/// held nothing then can lose nothing to the run's own appends (every one of them is
+/// from a source the run read), so its [`vanished`] query, a pass over every entity
+/// of the catalog after the last append, can be left out.
+pub async fn origins_hold_entities(
+    pool: &sqlx::PgPool,
+    origins: &[String],
+) -> Result<bool, StoreError> {
+    let (held,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM entities WHERE origin = ANY($1))")
+            .bind(origins)
+            .fetch_one(pool)
+            .await?;
+    Ok(held)
+}
+
 /// A live entity read through an origin: (ref, version, descriptor, source;
 /// empty when it has none).
 pub type OriginEntity = (String, i64, Value, String);

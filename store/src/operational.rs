@@ -1,8 +1,7 @@
 //! Operational state written with each read, in the same transaction as its
-//! events: when each source was last read, what it could not accept, and which
-//! entities two sources claim. Not history: the next read replaces it.
-//! The one writer of `source_reads`, `processing_errors` and `conflicts`; the
-//! catalog's `operational` module reads them.
+//! events: what each source could not accept, and which entities two sources claim.
+//! Not history: the next read replaces it. The one writer of `processing_errors` and
+//! `conflicts`; the catalog's `operational` module reads them.
 
 use crate::{StoreError, Tx};
 use almanac_domain::Conflict;
@@ -13,32 +12,18 @@ pub struct ErrorRow {
     pub message: String,
 }
 
-/// `read` holds (source, origin, failure) for every source read or failed. A conflict
+/// `sources` are every source read or failed: their errors and conflicts are replaced
+/// (a failure's text is one of `errors`). A conflict
 /// is recorded by canonical ref, an existing claim without a source as `''`.
 pub async fn record_read(
     tx: &mut Tx,
-    read: &[(String, String, Option<String>)],
+    sources: &[String],
     errors: &[ErrorRow],
     conflicts: &[Conflict],
 ) -> Result<(), StoreError> {
     let conn = tx.conn();
-    let sources: Vec<&str> = read.iter().map(|(s, _, _)| s.as_str()).collect();
-    let origins: Vec<&str> = read.iter().map(|(_, o, _)| o.as_str()).collect();
-    let failures: Vec<Option<&str>> = read.iter().map(|(_, _, f)| f.as_deref()).collect();
-    sqlx::query(
-        "INSERT INTO source_reads (source, origin, read_at, failure) \
-         SELECT s, o, now(), f FROM unnest($1::text[], $2::text[], $3::text[]) AS x(s, o, f) \
-         ON CONFLICT (source) DO UPDATE SET origin = EXCLUDED.origin, read_at = EXCLUDED.read_at, \
-           failure = EXCLUDED.failure",
-    )
-    .bind(&sources)
-    .bind(&origins)
-    .bind(&failures)
-    .execute(&mut *conn)
-    .await?;
-
     sqlx::query("DELETE FROM processing_errors WHERE source = ANY($1)")
-        .bind(&sources)
+        .bind(sources)
         .execute(&mut *conn)
         .await?;
     if !errors.is_empty() {
@@ -70,7 +55,7 @@ pub async fn record_read(
         "DELETE FROM conflicts WHERE new_source = ANY($1) AND (entity_ref, new_source) NOT IN \
          (SELECT * FROM unnest($2::text[], $3::text[]))",
     )
-    .bind(&sources)
+    .bind(sources)
     .bind(&refs)
     .bind(&new_sources)
     .execute(&mut *conn)

@@ -5,6 +5,7 @@
 mod store {
     mod append_only;
     mod concurrency;
+    mod digests;
     mod embedded;
     mod entity_row;
     mod hash_chain;

@@ -149,12 +149,7 @@ async fn project_in_bulk(
     events: &mut [StoredEvent],
 ) -> Result<(), ProjectionError> {
     let (decoded, mut failed) = decode_taken(events);
-    let refs: Vec<String> = decoded
-        .iter()
-        .filter(|(_, e)| e.is_entity_event())
-        .map(|(s, _)| s.stream.clone())
-        .collect();
-    let mut working = load(conn, tables, &refs, after).await?;
+    let mut working = load(conn, tables, &stored_before(&decoded), after).await?;
     let streams = streams_of(&decoded);
 
     for (stored, event) in decoded {
@@ -171,6 +166,19 @@ async fn project_in_bulk(
     failures::clear_write_failures(conn, tables, &streams).await?;
     failures::record(conn, tables, &failed).await?;
     Ok(())
+}
+
+/// The entity streams of the batch that may have a row (or a recorded failure) already:
+/// all but those whose first event here is their first ever (version 1), which a cold
+/// ingest's batches are made of; those start as [`Working::NEW`] without a look-up.
+fn stored_before(decoded: &[Decoded<'_>]) -> Vec<String> {
+    let mut first_seen = std::collections::HashSet::new();
+    decoded
+        .iter()
+        .filter(|(_, e)| e.is_entity_event())
+        .filter(|(s, _)| first_seen.insert(s.stream.as_str()) && s.version > 1)
+        .map(|(s, _)| s.stream.clone())
+        .collect()
 }
 
 /// The batch again, each location event and each entity under a savepoint of its own.
