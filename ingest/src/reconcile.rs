@@ -124,7 +124,7 @@ impl Reconciler {
     /// read that was abandoned appends no more than its full chunks.
     pub(crate) async fn reconcile_stream(
         &self,
-        mut files: mpsc::Receiver<ReadFile>,
+        mut files: mpsc::Receiver<Vec<ReadFile>>,
         options: &ReconcileOptions,
     ) -> Result<Streamed, IngestError> {
         self.sync_projection().await?;
@@ -134,20 +134,22 @@ impl Reconciler {
             ..Streamed::default()
         };
         let mut size = 0;
-        while let Some(file) = files.recv().await {
+        while let Some(read) = files.recv().await {
             if let Some(progress) = &self.progress {
-                progress.to_decide(1);
+                progress.to_decide(read.len());
             }
-            streamed.keys.push(file.key.clone());
-            size += weight(&file);
-            streamed.rest.push(file);
-            if size >= CHUNK_ENTITIES {
-                // Decided, appended and freed before the next files are taken.
-                let chunk = std::mem::take(&mut streamed.rest);
-                streamed
-                    .report
-                    .merge(self.decide_chunk(&chunk, options).await?);
-                size = 0;
+            for file in read {
+                streamed.keys.push(file.key.clone());
+                size += weight(&file);
+                streamed.rest.push(file);
+                if size >= CHUNK_ENTITIES {
+                    // Decided, appended and freed before the next files are taken.
+                    let chunk = std::mem::take(&mut streamed.rest);
+                    streamed
+                        .report
+                        .merge(self.decide_chunk(&chunk, options).await?);
+                    size = 0;
+                }
             }
         }
         Ok(streamed)

@@ -18,10 +18,11 @@ use crate::{IngestError, IngestReport, Ingestor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Files the read may be ahead of the chunk being appended: about two of the bench's
-/// chunks (2,000 entities in ~1,000 files). A bound so that a read faster than the
-/// appends waits for them (and leaves them the CPU) instead of holding every file.
-const FILES_AHEAD: usize = 2_048;
+/// Messages (each the files of one blocking call, at most 32) the read may be ahead of
+/// the chunk being appended: up to 2,048 files, about two of the bench's chunks (2,000
+/// entities in ~1,000 files). A bound so that a read faster than the appends waits for
+/// them (and leaves them the CPU) instead of holding every file.
+const CALLS_AHEAD: usize = 64;
 
 /// Reads `source` and reconciles it with `options`, chunk by chunk as it is read.
 pub(crate) async fn ingest(
@@ -31,7 +32,7 @@ pub(crate) async fn ingest(
     progress: Option<&Progress>,
     options: ReconcileOptions,
 ) -> Result<IngestReport, IngestError> {
-    let (sink, files) = mpsc::channel(FILES_AHEAD);
+    let (sink, files) = mpsc::channel(CALLS_AHEAD);
     let reconciler = ingestor.reconciler().clone();
     let chunking = {
         let options = options.clone();

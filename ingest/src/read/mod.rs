@@ -96,12 +96,13 @@ pub struct ReadWith<'a> {
     /// Which kinds each location may register (`catalog.rules`); `None`: every
     /// built-in kind and nothing else ([`KindRules::builtin`]).
     pub rules: Option<&'a KindRules>,
-    /// Where each file read goes as its turn comes (in read order), instead of into
-    /// [`ReadOutcome::files`]: so a caller may decide and append the first files while
-    /// later ones are still read (`Ingestor::ingest`). Bounded: a caller slower than the
-    /// read holds it back rather than let the files pile up. When the receiver is gone
-    /// the read stops and returns what it has.
-    pub sink: Option<&'a mpsc::Sender<ReadFile>>,
+    /// Where the files read go as their turn comes (in read order, the files of one
+    /// blocking call per message: one wake-up of the receiver per file cost more than
+    /// the send), instead of into [`ReadOutcome::files`]: so a caller may decide and
+    /// append the first files while later ones are still read (`Ingestor::ingest`).
+    /// Bounded: a caller slower than the read holds it back rather than let the files
+    /// pile up. When the receiver is gone the read stops and returns what it has.
+    pub sink: Option<&'a mpsc::Sender<Vec<ReadFile>>>,
 }
 
 /// [`read_sources`] with digests and progress ([`ReadWith`]).
@@ -175,6 +176,7 @@ pub async fn read_sources_with(
                 .buffered(parallel);
             let mut next = Vec::new();
             while let Some(batch) = reads.next().await {
+                let mut read = Vec::with_capacity(batch.len());
                 for done in batch {
                     match done {
                         Done::Read {
@@ -197,15 +199,7 @@ pub async fn read_sources_with(
                                     Err(failure) => outcome.errors.push(failure),
                                 }
                             }
-                            match sink {
-                                Some(sink) => {
-                                    if sink.send(file).await.is_err() {
-                                        // Nobody takes files any more: the caller has stopped.
-                                        return outcome;
-                                    }
-                                }
-                                None => outcome.files.push(file),
-                            }
+                            read.push(file);
                         }
                         Done::Unchanged {
                             task,
@@ -230,6 +224,16 @@ pub async fn read_sources_with(
                         Done::Failed(failure) => outcome.errors.push(failure),
                         Done::Skipped => {}
                     }
+                }
+                match sink {
+                    Some(_) if read.is_empty() => {}
+                    Some(sink) => {
+                        if sink.send(read).await.is_err() {
+                            // Nobody takes files any more: the caller has stopped.
+                            return outcome;
+                        }
+                    }
+                    None => outcome.files.append(&mut read),
                 }
             }
             level = next;
