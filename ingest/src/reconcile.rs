@@ -4,7 +4,8 @@
 //! from the state read to the commit, so what was decided is what is appended
 //! to. Pushes (`all_or_nothing`) are one chunk, refused whole on a conflict
 //! with another source or a missed expected version; reads record such
-//! conflicts and apply the rest.
+//! conflicts and apply the rest. Files are decided in read order, from a whole
+//! outcome (`reconcile`) or as a read sends them (`reconcile_stream`, `stream.rs`).
 
 use crate::digests::DigestRows;
 use crate::progress::{Phase, Progress};
