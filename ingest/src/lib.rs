@@ -16,6 +16,7 @@ mod reconcile;
 pub mod refresh;
 mod report;
 mod state;
+mod stream;
 mod write;
 
 pub use almanac_domain::decide::VersionMismatch;
@@ -57,6 +58,10 @@ pub enum IngestError {
     /// The append could not be signed (no key): nothing was written.
     #[error(transparent)]
     Seal(#[from] almanac_store::log::seal::SealError),
+    /// The task deciding a read's chunks was stopped before the read ended (the
+    /// runtime shutting down): the chunks it appended stand, the rest was not decided.
+    #[error("the ingest was stopped before it finished")]
+    Stopped,
 }
 
 /// What the `catalog:` configuration decides about reads: which kinds each location
@@ -162,6 +167,8 @@ impl Ingestor {
     ///
     /// A file whose bytes and whose last decision are unchanged since it was last
     /// decided is read and hashed, not parsed or decided again (`read::digest`).
+    /// Files are decided in read order, a chunk at a time while the read goes on
+    /// (`stream.rs`): of two files naming one new ref, the one read first keeps it.
     pub async fn ingest(&self, source: &Source) -> Result<IngestReport, IngestError> {
         let digests = match source {
             Source::Text { .. } => None,
@@ -169,17 +176,6 @@ impl Ingestor {
                 Some(Digests::load(self.pool(), &source.origin(), &self.limits, &self.rules).await?)
             }
         };
-        let outcome = read_sources_with(
-            std::slice::from_ref(source),
-            &self.limits,
-            &self.reading,
-            ReadWith {
-                digests: digests.as_ref(),
-                progress: self.progress.as_deref(),
-                rules: Some(&self.rules),
-            },
-        )
-        .await;
         let options = ReconcileOptions {
             actor: format!("ingest:{}", source.origin()),
             remove_missing: !matches!(source, Source::Text { .. }),
@@ -189,7 +185,15 @@ impl Ingestor {
             all_or_nothing: false,
             expected_versions: Default::default(),
         };
-        self.reconciler.reconcile(&outcome, &options).await
+        // Chunks are decided and appended while later files are still read.
+        stream::ingest(
+            self,
+            source,
+            digests.as_ref(),
+            self.progress.as_deref(),
+            options,
+        )
+        .await
     }
 
     /// Reconciles already-read sources with the caller's options (pushes).

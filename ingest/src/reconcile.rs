@@ -4,7 +4,8 @@
 //! from the state read to the commit, so what was decided is what is appended
 //! to. Pushes (`all_or_nothing`) are one chunk, refused whole on a conflict
 //! with another source or a missed expected version; reads record such
-//! conflicts and apply the rest.
+//! conflicts and apply the rest. Files are decided in read order, from a whole
+//! outcome (`reconcile`) or as a read sends them (`reconcile_stream`, `stream.rs`).
 
 use crate::digests::DigestRows;
 use crate::progress::{Phase, Progress};
@@ -26,6 +27,7 @@ use almanac_store::{AppendError, AppendMeta, EventLog, PgPool};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// How many entities one transaction reconciles at most.
@@ -80,28 +82,17 @@ impl Reconciler {
         }
     }
 
-    /// Reconciles everything read, in chunks, then removes what vanished.
+    /// Reconciles everything read, in chunks (in read order), then removes what vanished.
     pub async fn reconcile(
         &self,
         outcome: &ReadOutcome,
         options: &ReconcileOptions,
     ) -> Result<IngestReport, IngestError> {
         self.sync_projection().await?;
-        // Asked before anything of this run is appended (see `finish`).
-        let held_before = options.remove_missing
-            && !options.origins.is_empty()
-            && almanac_store::ingest_state::origins_hold_entities(&self.pool, &options.origins)
-                .await?;
-        // Sources whose last decision still holds: read and hashed, not decided again.
-        let mut report = IngestReport {
-            sources_read: outcome.unchanged.len(),
-            unchanged: outcome.unchanged.iter().map(|u| u.entities).sum(),
-            ..IngestReport::default()
-        };
+        let held_before = self.held_before(options).await?;
         if let Some(progress) = &self.progress {
             progress.enter(Phase::Deciding);
-            progress.to_decide(outcome.files.len() + outcome.unchanged.len());
-            progress.decided(outcome.unchanged.len(), 0);
+            progress.to_decide(outcome.files.len());
         }
         // All or nothing needs one transaction, whatever the size.
         let chunks = if options.all_or_nothing {
@@ -109,28 +100,110 @@ impl Reconciler {
         } else {
             chunks(&outcome.files)
         };
+        let mut report = IngestReport::default();
         for chunk in chunks {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match self.reconcile_chunk(chunk, options).await {
-                    Ok(done) => {
-                        if let Some(progress) = &self.progress {
-                            progress.decided(chunk.len(), done.events());
-                        }
-                        report.merge(done);
-                        break;
-                    }
-                    Err(IngestError::Conflict(detail)) if attempt < ATTEMPTS => {
-                        tracing::info!(%detail, attempt, "another writer moved a stream; deciding again");
-                        self.sync_projection().await?;
-                    }
-                    Err(err) => return Err(err),
+            report.merge(self.decide_chunk(chunk, options).await?);
+        }
+        let read: Vec<&str> = outcome.files.iter().map(|f| f.key.as_str()).collect();
+        report.merge(self.finish(outcome, &read, options, held_before).await?);
+        Ok(report)
+    }
+
+    /// Whether the run's origins held any entity before it appended (see `finish`):
+    /// asked after `sync_projection`, before the first chunk.
+    async fn held_before(&self, options: &ReconcileOptions) -> Result<bool, IngestError> {
+        Ok(options.remove_missing
+            && !options.origins.is_empty()
+            && almanac_store::ingest_state::origins_hold_entities(&self.pool, &options.origins)
+                .await?)
+    }
+
+    /// Takes the files of a read as it sends them (`ReadWith::sink`) and decides and
+    /// appends each chunk of about `CHUNK_ENTITIES` as soon as it is full, while the
+    /// read goes on. Returns when the read has ended (the sender is gone), with the
+    /// last, partial chunk undecided: [`Reconciler::reconcile_rest`] decides it, so a
+    /// read that was abandoned appends no more than its full chunks.
+    pub(crate) async fn reconcile_stream(
+        &self,
+        mut files: mpsc::Receiver<Vec<ReadFile>>,
+        options: &ReconcileOptions,
+    ) -> Result<Streamed, IngestError> {
+        self.sync_projection().await?;
+        let mut streamed = Streamed {
+            // Asked before anything of this run is appended (see `finish`).
+            held_before: self.held_before(options).await?,
+            ..Streamed::default()
+        };
+        let mut size = 0;
+        while let Some(read) = files.recv().await {
+            if let Some(progress) = &self.progress {
+                progress.to_decide(read.len());
+            }
+            for file in read {
+                streamed.keys.push(file.key.clone());
+                size += weight(&file);
+                streamed.rest.push(file);
+                if size >= CHUNK_ENTITIES {
+                    // Decided, appended and freed before the next files are taken.
+                    let chunk = std::mem::take(&mut streamed.rest);
+                    streamed
+                        .report
+                        .merge(self.decide_chunk(&chunk, options).await?);
+                    size = 0;
                 }
             }
         }
-        report.merge(self.finish(outcome, options, held_before).await?);
+        Ok(streamed)
+    }
+
+    /// After a streamed read has ended: its last chunk, then what only the whole read
+    /// tells (skips confirmed, failures, what vanished), as [`Reconciler::reconcile`]
+    /// ends.
+    pub(crate) async fn reconcile_rest(
+        &self,
+        streamed: Streamed,
+        outcome: &ReadOutcome,
+        options: &ReconcileOptions,
+    ) -> Result<IngestReport, IngestError> {
+        let Streamed {
+            mut report,
+            keys,
+            rest,
+            held_before,
+        } = streamed;
+        if !rest.is_empty() {
+            report.merge(self.decide_chunk(&rest, options).await?);
+        }
+        drop(rest);
+        let read: Vec<&str> = keys.iter().map(String::as_str).collect();
+        report.merge(self.finish(outcome, &read, options, held_before).await?);
         Ok(report)
+    }
+
+    /// One chunk decided and appended in its transaction, decided again from fresh
+    /// state when another writer moved one of its streams meanwhile.
+    async fn decide_chunk(
+        &self,
+        chunk: &[ReadFile],
+        options: &ReconcileOptions,
+    ) -> Result<IngestReport, IngestError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.reconcile_chunk(chunk, options).await {
+                Ok(done) => {
+                    if let Some(progress) = &self.progress {
+                        progress.decided(chunk.len(), done.events());
+                    }
+                    return Ok(done);
+                }
+                Err(IngestError::Conflict(detail)) if attempt < ATTEMPTS => {
+                    tracing::info!(%detail, attempt, "another writer moved a stream; deciding again");
+                    self.sync_projection().await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Brings the projection up to the log's head: this process projects if no
@@ -265,21 +338,33 @@ impl Reconciler {
         Ok(report)
     }
 
-    /// Records the sources that failed, and removes the entities of files that
-    /// vanished from a fully read origin (a deleted file under a directory, a
-    /// target dropped from a Location). An origin with any failure removes
-    /// nothing: what could not be read is not known to be gone. `held_before`: whether
-    /// the origins held any entity before the run appended; if not (a first read), the
-    /// run's own appends are all from sources it read, and nothing can have vanished.
-    /// An entity another writer adds meanwhile from a file this run did not see is that
-    /// writer's, not removed on the strength of an older walk.
+    /// Counts the sources whose last decision still holds, records the sources that
+    /// failed, and removes the entities of files that vanished from a fully read
+    /// origin (a deleted file under a directory, a target dropped from a Location).
+    /// An origin with any failure removes nothing: what could not be read is not
+    /// known to be gone. `read`: the keys of the files read and decided.
+    /// `held_before`: whether the origins held any entity before the run appended; if
+    /// not (a first read), the run's own appends are all from sources it read, and
+    /// nothing can have vanished. An entity another writer adds meanwhile from a file
+    /// this run did not see is that writer's, not removed on the strength of an older
+    /// walk.
     async fn finish(
         &self,
         outcome: &ReadOutcome,
+        read: &[&str],
         options: &ReconcileOptions,
         held_before: bool,
     ) -> Result<IngestReport, IngestError> {
-        let mut report = IngestReport::default();
+        // Sources whose last decision still holds: read and hashed, not decided again.
+        let mut report = IngestReport {
+            sources_read: outcome.unchanged.len(),
+            unchanged: outcome.unchanged.iter().map(|u| u.entities).sum(),
+            ..IngestReport::default()
+        };
+        if let Some(progress) = &self.progress {
+            progress.to_decide(outcome.unchanged.len());
+            progress.decided(outcome.unchanged.len(), 0);
+        }
         // From the roots given, not from the files read: a root that now holds
         // no file at all (an emptied directory) must still lose its entities.
         let complete_origins: Vec<&str> = options
@@ -288,10 +373,9 @@ impl Reconciler {
             .map(String::as_str)
             .filter(|o| outcome.is_complete(o))
             .collect();
-        let seen: Vec<&str> = outcome
-            .files
+        let seen: Vec<&str> = read
             .iter()
-            .map(|f| f.key.as_str())
+            .copied()
             .chain(outcome.unchanged.iter().map(|u| u.key.as_str()))
             .chain(outcome.errors.iter().map(|f| f.key.as_str()))
             .collect();
@@ -335,12 +419,30 @@ impl Reconciler {
     }
 }
 
+/// What the chunks of a streamed read decided while it went on
+/// ([`Reconciler::reconcile_stream`]).
+#[derive(Debug, Default)]
+pub(crate) struct Streamed {
+    report: IngestReport,
+    /// Every file taken, decided or not: what the read found (vanished sources).
+    keys: Vec<String>,
+    /// The files of the last chunk, not yet decided.
+    rest: Vec<ReadFile>,
+    /// Whether the origins held any entity before the first chunk (`finish`).
+    held_before: bool,
+}
+
+/// A file's share of a chunk: its entities (a file of none still costs its state).
+fn weight(file: &ReadFile) -> usize {
+    file.candidates.len().max(1)
+}
+
 /// Files grouped so that one transaction holds about `CHUNK_ENTITIES` entities.
 fn chunks(files: &[ReadFile]) -> Vec<&[ReadFile]> {
     let mut out = Vec::new();
     let (mut start, mut size) = (0, 0);
     for (i, file) in files.iter().enumerate() {
-        size += file.candidates.len().max(1);
+        size += weight(file);
         if size >= CHUNK_ENTITIES {
             out.push(&files[start..=i]);
             start = i + 1;

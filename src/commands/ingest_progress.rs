@@ -1,5 +1,5 @@
-//! `almanac ingest`'s progress on a terminal: files read (of found), then sources
-//! decided with the events appended, then the wait until queries see them, each with
+//! `almanac ingest`'s progress on a terminal: files read (of found) with the events
+//! appended meanwhile, then sources decided with the events appended, then the wait until queries see them, each with
 //! its rate and the time left, drawn from the ingest's counters
 //! (`almanac_ingest::progress`) ten times a second.
 //!
@@ -49,6 +49,13 @@ fn show(bar: &ProgressBar, figures: &Figures) {
         Phase::Reading => {
             bar.set_length(figures.files_found);
             bar.set_position(figures.files_read);
+            // Chunks are appended while later files are still read.
+            if figures.events_appended > 0 {
+                bar.set_message(format!(
+                    "files read, {} events appended",
+                    figures.events_appended
+                ));
+            }
         }
         Phase::Deciding => {
             bar.set_prefix("deciding");

@@ -4,10 +4,15 @@
 //! `read_sources` reads level by level (the roots, then the targets of their Location
 //! entities, and so on), each level concurrently (bounded); a file is read, hashed, parsed
 //! and validated in one call on the blocking pool, so reads use every core. With the
-//! recorded digests (`digest.rs`) a file whose last decision still holds is not parsed. A key is read at most once per call, which ends cycles; the first root (in the
-//! order given) to reach a key, at the shallowest depth, claims it, so the outcome is the
-//! same on every run. It does not reconcile with the catalog, write events, or schedule
-//! re-reads: the caller does, using the read/failed distinction of [`ReadOutcome`].
+//! recorded digests (`digest.rs`) a file whose last decision still holds is not parsed. A
+//! key is read at most once per call, which ends cycles; the first root (in the order
+//! given) to reach a key, at the shallowest depth, claims it, so the outcome is the same
+//! on every run. Files come out in read order (level by level; a level in the order its
+//! tasks were found: a directory's sorted walk, a Location's targets as named; last, the
+//! files whose skip was not confirmed), into the outcome or, as their turn comes, into a
+//! sink ([`ReadWith::sink`]). It does not reconcile with the catalog, write events, or
+//! schedule re-reads: the caller does, using the read/failed distinction of
+//! [`ReadOutcome`].
 
 mod address;
 mod allow;
@@ -31,6 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
+use tokio::sync::mpsc;
 
 pub use allow::{redact, AllowRule, HostCredentials, ReadPolicy, Refusal};
 pub use digest::{Digests, DIGEST_FORMAT};
@@ -90,6 +96,13 @@ pub struct ReadWith<'a> {
     /// Which kinds each location may register (`catalog.rules`); `None`: every
     /// built-in kind and nothing else ([`KindRules::builtin`]).
     pub rules: Option<&'a KindRules>,
+    /// Where the files read go as their turn comes (in read order, the files of one
+    /// blocking call per message: one wake-up of the receiver per file cost more than
+    /// the send), instead of into [`ReadOutcome::files`]: so a caller may decide and
+    /// append the first files while later ones are still read (`Ingestor::ingest`).
+    /// Bounded: a caller slower than the read holds it back rather than let the files
+    /// pile up. When the receiver is gone the read stops and returns what it has.
+    pub sink: Option<&'a mpsc::Sender<Vec<ReadFile>>>,
 }
 
 /// [`read_sources`] with digests and progress ([`ReadWith`]).
@@ -103,6 +116,7 @@ pub async fn read_sources_with(
         digests,
         progress,
         rules,
+        sink,
     } = with;
     // One copy per call, shared by every file's blocking validation.
     let rules = Arc::new(rules.cloned().unwrap_or_default());
@@ -129,14 +143,15 @@ pub async fn read_sources_with(
             if let Some(progress) = counting {
                 progress.found(level.len());
             }
-            let level_len = level.len();
-            let mut batches: Vec<Vec<(usize, Task)>> = Vec::new();
-            for (index, task) in level.into_iter().enumerate() {
+            let mut batches: Vec<Vec<Task>> = Vec::new();
+            for task in level {
                 match batches.last_mut() {
-                    Some(batch) if batch.len() < FILES_PER_CALL => batch.push((index, task)),
-                    _ => batches.push(vec![(index, task)]),
+                    Some(batch) if batch.len() < FILES_PER_CALL => batch.push(task),
+                    _ => batches.push(vec![task]),
                 }
             }
+            // In order (`buffered`): each file goes on, to the sink or the outcome, as
+            // its turn comes, so the order files are decided in is the read order.
             let mut reads = stream::iter(batches)
                 .map(|batch| {
                     let fetcher = &fetcher;
@@ -158,62 +173,67 @@ pub async fn read_sources_with(
                         done
                     }
                 })
-                .buffer_unordered(parallel);
-            let mut results: Vec<(usize, Done)> = Vec::with_capacity(level_len);
-            while let Some(batch) = reads.next().await {
-                for (index, done) in batch {
-                    if let (Some(digests), Done::Unchanged { task, digest, .. }) = (digests, &done)
-                    {
-                        checks.add(digests, task.key.clone(), digest.clone());
-                    }
-                    results.push((index, done));
-                }
-            }
-            results.sort_by_key(|(index, _)| *index);
+                .buffered(parallel);
             let mut next = Vec::new();
-            for (_, done) in results {
-                match done {
-                    Done::Read {
-                        file,
-                        targets,
-                        depth,
-                        root,
-                    } => {
-                        let targets = expand_globs(targets, &file, root.clone(), limits).await;
-                        let targets = targets.unwrap_or_else(|failures| {
-                            outcome.errors.extend(failures.1);
-                            failures.0
-                        });
-                        for target in targets {
-                            let parent = (file.key.as_str(), file.origin.as_str());
-                            let child = frontier.child(target, parent, depth, root.clone());
-                            match child {
-                                Ok(Some(task)) => next.push(task),
-                                Ok(None) => {}
-                                Err(failure) => outcome.errors.push(failure),
+            while let Some(batch) = reads.next().await {
+                let mut read = Vec::with_capacity(batch.len());
+                for done in batch {
+                    match done {
+                        Done::Read {
+                            file,
+                            targets,
+                            depth,
+                            root,
+                        } => {
+                            let targets = expand_globs(targets, &file, root.clone(), limits).await;
+                            let targets = targets.unwrap_or_else(|failures| {
+                                outcome.errors.extend(failures.1);
+                                failures.0
+                            });
+                            for target in targets {
+                                let parent = (file.key.as_str(), file.origin.as_str());
+                                let child = frontier.child(target, parent, depth, root.clone());
+                                match child {
+                                    Ok(Some(task)) => next.push(task),
+                                    Ok(None) => {}
+                                    Err(failure) => outcome.errors.push(failure),
+                                }
                             }
+                            read.push(file);
                         }
-                        outcome.files.push(file);
-                    }
-                    Done::Unchanged {
-                        task,
-                        digest,
-                        targets,
-                    } => {
-                        for target in targets {
-                            let parent = (task.key.as_str(), task.origin.as_str());
-                            let child =
-                                frontier.child(target, parent, task.depth, task.root.clone());
-                            match child {
-                                Ok(Some(child)) => next.push(child),
-                                Ok(None) => {}
-                                Err(failure) => outcome.errors.push(failure),
+                        Done::Unchanged {
+                            task,
+                            digest,
+                            targets,
+                        } => {
+                            if let Some(digests) = digests {
+                                checks.add(digests, task.key.clone(), digest.clone());
                             }
+                            for target in targets {
+                                let parent = (task.key.as_str(), task.origin.as_str());
+                                let child =
+                                    frontier.child(target, parent, task.depth, task.root.clone());
+                                match child {
+                                    Ok(Some(child)) => next.push(child),
+                                    Ok(None) => {}
+                                    Err(failure) => outcome.errors.push(failure),
+                                }
+                            }
+                            maybe_unchanged.push((task, digest))
                         }
-                        maybe_unchanged.push((task, digest))
+                        Done::Failed(failure) => outcome.errors.push(failure),
+                        Done::Skipped => {}
                     }
-                    Done::Failed(failure) => outcome.errors.push(failure),
-                    Done::Skipped => {}
+                }
+                match sink {
+                    Some(_) if read.is_empty() => {}
+                    Some(sink) => {
+                        if sink.send(read).await.is_err() {
+                            // Nobody takes files any more: the caller has stopped.
+                            return outcome;
+                        }
+                    }
+                    None => outcome.files.append(&mut read),
                 }
             }
             level = next;
@@ -237,7 +257,6 @@ pub async fn read_sources_with(
         }
         may_skip = false;
     }
-    outcome.files.sort_by(|a, b| a.key.cmp(&b.key));
     outcome.unchanged.sort_by(|a, b| a.key.cmp(&b.key));
     outcome
         .errors
@@ -376,10 +395,10 @@ const FILES_PER_CALL: usize = 32;
 
 /// Reads a batch of one level's tasks: the plain files among them in one blocking
 /// call, then each one's rest (placeholders, targets) as [`read_one`] would.
-async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usize, Done)> {
+async fn read_batch(batch: Vec<Task>, reading: Reading<'_>) -> Vec<Done> {
     let jobs: Vec<Option<FileJob>> = batch
         .iter()
-        .map(|(_, task)| FileJob::of(task, &reading))
+        .map(|task| FileJob::of(task, &reading))
         .collect();
     let files: Vec<FileJob> = jobs.iter().flatten().cloned().collect();
     let mut prepared = match files.len() {
@@ -397,7 +416,7 @@ async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usi
     }
     .into_iter();
     let mut out = Vec::with_capacity(batch.len());
-    for ((index, task), job) in batch.into_iter().zip(jobs) {
+    for (task, job) in batch.into_iter().zip(jobs) {
         let done = match job {
             // A batch whose blocking call stopped yields nothing: each file fails.
             Some(_) => match prepared.next() {
@@ -406,7 +425,7 @@ async fn read_batch(batch: Vec<(usize, Task)>, reading: Reading<'_>) -> Vec<(usi
             },
             None => read_one(task, reading).await,
         };
-        out.push((index, done));
+        out.push(done);
     }
     out
 }

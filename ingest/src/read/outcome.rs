@@ -13,7 +13,9 @@ use almanac_domain::Candidate;
 
 #[derive(Debug, Default)]
 pub struct ReadOutcome {
-    /// Sorted by key; one per file, URL or pushed text read.
+    /// In read order (what a reconcile decides first wins a ref two files name); one per
+    /// file, URL or pushed text read. Empty when the read was given a sink
+    /// (`ReadWith::sink`): the files went there instead.
     pub files: Vec<ReadFile>,
     /// Sorted by key.
     pub errors: Vec<ReadFailure>,
@@ -80,10 +82,7 @@ impl ReadOutcome {
 
     /// The file read under `key`, if any.
     pub fn file(&self, key: &str) -> Option<&ReadFile> {
-        self.files
-            .binary_search_by(|file| file.key.as_str().cmp(key))
-            .ok()
-            .and_then(|index| self.files.get(index))
+        self.files.iter().find(|file| file.key == key)
     }
 
     /// The failure recorded under `key`, if any.

@@ -2,9 +2,12 @@
 //! and source; re-reading an unchanged source appends nothing.
 
 use super::support::{demo_copy, events_after, file_key, head, ingest};
-use almanac_ingest::Source;
-use almanac_store::testing::test_db;
+use almanac_ingest::progress::Progress;
+use almanac_ingest::{Ingestor, Source};
+use almanac_store::testing::{test_db, test_sealer};
+use almanac_store::EventLog;
 use serde_json::json;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn edits_removals_and_unchanged_rereads_become_exactly_their_events() {
@@ -210,6 +213,99 @@ async fn two_sources_claiming_one_entity_the_first_keeps_it_and_the_conflict_is_
         (lifecycle.as_str(), source),
         ("production", file_key(&first))
     );
+}
+
+/// Two sources of one read naming one new ref: the one read first keeps it, whatever
+/// their keys (a Location's targets are read in the order it names them), because
+/// chunks are decided and appended as the files arrive.
+#[tokio::test]
+async fn of_two_targets_naming_one_new_ref_the_one_named_first_keeps_it() {
+    let db = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |lifecycle: &str| {
+        format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: shared\nspec:\n  type: service\n  lifecycle: {lifecycle}\n  owner: team-a\n"
+    )
+    };
+    let (z, a) = (dir.path().join("z.yaml"), dir.path().join("a.yaml"));
+    std::fs::write(&z, doc("production")).unwrap();
+    std::fs::write(&a, doc("experimental")).unwrap();
+    let root = dir.path().join("catalog-info.yaml");
+    std::fs::write(
+        &root,
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets:\n    - ./z.yaml\n    - ./a.yaml\n",
+    )
+    .unwrap();
+    let report = ingest(&db.pool, Source::File(root)).await;
+    assert_eq!(
+        report.registered, 2,
+        "the Location and the shared component"
+    );
+    assert_eq!(report.conflicts.len(), 1);
+    assert_eq!(report.conflicts[0].entity_ref, "component:default/shared");
+    assert_eq!(report.conflicts[0].existing_source, file_key(&z));
+    assert_eq!(report.conflicts[0].new_source, file_key(&a));
+    let (lifecycle, source): (String, String) = sqlx::query_as(
+        "SELECT lifecycle, source FROM entities WHERE ref = 'component:default/shared'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((lifecycle.as_str(), source), ("production", file_key(&z)));
+}
+
+/// The same across chunks: the first target and the last one are decided in two
+/// transactions (a file of 1,999 entities between them fills the first chunk), and
+/// the first still keeps the ref; the progress counters add up to the report.
+#[tokio::test]
+async fn across_chunks_the_target_read_first_keeps_a_ref_and_progress_counts_every_source() {
+    let db = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |name: &str| {
+        format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+    };
+    let (z, many, a) = (
+        dir.path().join("z.yaml"),
+        dir.path().join("many.yaml"),
+        dir.path().join("a.yaml"),
+    );
+    std::fs::write(&z, doc("shared")).unwrap();
+    let docs: Vec<String> = (0..1_999).map(|i| doc(&format!("c-{i:04}"))).collect();
+    std::fs::write(&many, docs.join("---\n")).unwrap();
+    std::fs::write(&a, format!("{}---\n{}", doc("shared"), doc("only-a"))).unwrap();
+    let root = dir.path().join("catalog-info.yaml");
+    std::fs::write(
+        &root,
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets:\n    - ./z.yaml\n    - ./many.yaml\n    - ./a.yaml\n",
+    )
+    .unwrap();
+    let progress = Arc::new(Progress::default());
+    let ingestor = Ingestor::new(EventLog::new(db.pool.clone()).with_sealer(test_sealer()))
+        .with_progress(progress.clone());
+    let report = ingestor.ingest(&Source::File(root)).await.unwrap();
+    assert_eq!((report.sources_read, report.registered), (4, 2_002));
+    assert_eq!(report.conflicts.len(), 1);
+    assert_eq!(report.conflicts[0].existing_source, file_key(&z));
+    assert_eq!(report.conflicts[0].new_source, file_key(&a));
+    let figures = progress.figures();
+    assert_eq!(
+        (
+            figures.files_read,
+            figures.sources_to_decide,
+            figures.sources_decided,
+            figures.events_appended
+        ),
+        (4, 4, 4, 2_002)
+    );
+    // Two chunks, two transactions: the root's, z's and many's events in the first,
+    // only-a's in the second.
+    let (transactions,): (i64,) = sqlx::query_as("SELECT count(DISTINCT xmin::text) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(transactions, 2);
 }
 
 #[tokio::test]

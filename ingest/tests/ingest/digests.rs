@@ -49,6 +49,7 @@ async fn skips(pool: &PgPool, source: &Source, limits: &ReadLimits) -> (Vec<Stri
             digests: Some(&digests),
             progress: None,
             rules: None,
+            sink: None,
         },
     )
     .await;
@@ -319,6 +320,7 @@ async fn a_skipped_location_still_leads_to_its_targets_and_their_errors() {
             digests: Some(&digests),
             progress: None,
             rules: None,
+            sink: None,
         },
     )
     .await;

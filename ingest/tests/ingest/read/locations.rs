@@ -136,3 +136,61 @@ async fn unsupported_or_forbidden_targets_are_failures() {
         .1
         .starts_with("unsupported location type github-discovery"));
 }
+
+#[tokio::test]
+async fn files_come_out_in_read_order_a_locations_targets_as_it_names_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let spec = "  targets:\n    - ./z.yaml\n    - ./a.yaml\n";
+    let parent = write(root, "catalog-info.yaml", &location("root", spec));
+    let z = write(root, "z.yaml", &component("zed"));
+    let a = write(root, "a.yaml", &component("ay"));
+
+    let outcome = read_file(&parent).await;
+
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(
+        keys(&outcome),
+        [file_key(&parent), file_key(&z), file_key(&a)]
+    );
+    assert_eq!(names(outcome.file(&file_key(&a)).expect("a.yaml")), ["ay"]);
+}
+
+/// With a sink, the files go there in read order and not into the outcome; a sink
+/// nobody takes from any more ends the read instead of holding it.
+#[tokio::test]
+async fn a_sink_takes_the_files_in_read_order_and_a_closed_one_ends_the_read() {
+    use almanac_ingest::read::{read_sources_with, ReadWith};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let spec = "  targets:\n    - ./z.yaml\n    - ./a.yaml\n";
+    let parent = write(root, "catalog-info.yaml", &location("root", spec));
+    let z = write(root, "z.yaml", &component("zed"));
+    let a = write(root, "a.yaml", &component("ay"));
+    let sources = [Source::File(parent.clone())];
+    let (limits, policy) = (ReadLimits::default(), ReadPolicy::default());
+
+    let (sink, mut files) = tokio::sync::mpsc::channel(8);
+    let with = ReadWith {
+        sink: Some(&sink),
+        ..ReadWith::default()
+    };
+    let outcome = read_sources_with(&sources, &limits, &policy, with).await;
+    drop(sink);
+    assert!(outcome.files.is_empty());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let mut sent = Vec::new();
+    while let Some(read) = files.recv().await {
+        sent.extend(read.into_iter().map(|file| file.key));
+    }
+    assert_eq!(sent, [file_key(&parent), file_key(&z), file_key(&a)]);
+
+    let (sink, files) = tokio::sync::mpsc::channel(8);
+    drop(files);
+    let with = ReadWith {
+        sink: Some(&sink),
+        ..ReadWith::default()
+    };
+    let outcome = read_sources_with(&sources, &limits, &policy, with).await;
+    assert!(outcome.files.is_empty() && outcome.errors.is_empty());
+}

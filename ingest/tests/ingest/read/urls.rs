@@ -27,7 +27,8 @@ async fn a_url_source_is_read_with_its_locations() {
     let origin = format!("url:{url}");
     let team = format!("url:{base}/repo/team/catalog-info.yaml");
     let other = format!("url:{base}/other.yaml");
-    assert_eq!(keys(&outcome), [other, origin.clone(), team.clone()]);
+    // In read order: the root, then its targets as it names them.
+    assert_eq!(keys(&outcome), [origin.clone(), team.clone(), other]);
     let svc = valid(outcome.file(&team).expect("team file"))[0];
     assert_eq!(svc.name(), "remote-svc");
     assert_eq!(
