@@ -137,14 +137,21 @@ async fn unsupported_or_forbidden_targets_are_failures() {
         .starts_with("unsupported location type github-discovery"));
 }
 
-#[tokio::test]
-async fn files_come_out_in_read_order_a_locations_targets_as_it_names_them() {
+/// A Location naming `./z.yaml` then `./a.yaml`, one component each: the Location's
+/// path, then z's, then a's.
+fn z_then_a() -> (tempfile::TempDir, [std::path::PathBuf; 3]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     let spec = "  targets:\n    - ./z.yaml\n    - ./a.yaml\n";
     let parent = write(root, "catalog-info.yaml", &location("root", spec));
     let z = write(root, "z.yaml", &component("zed"));
     let a = write(root, "a.yaml", &component("ay"));
+    (dir, [parent, z, a])
+}
+
+#[tokio::test]
+async fn files_come_out_in_read_order_a_locations_targets_as_it_names_them() {
+    let (_dir, [parent, z, a]) = z_then_a();
 
     let outcome = read_file(&parent).await;
 
@@ -161,12 +168,7 @@ async fn files_come_out_in_read_order_a_locations_targets_as_it_names_them() {
 #[tokio::test]
 async fn a_sink_takes_the_files_in_read_order_and_a_closed_one_ends_the_read() {
     use almanac_ingest::read::{read_sources_with, ReadWith};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path();
-    let spec = "  targets:\n    - ./z.yaml\n    - ./a.yaml\n";
-    let parent = write(root, "catalog-info.yaml", &location("root", spec));
-    let z = write(root, "z.yaml", &component("zed"));
-    let a = write(root, "a.yaml", &component("ay"));
+    let (_dir, [parent, z, a]) = z_then_a();
     let sources = [Source::File(parent.clone())];
     let (limits, policy) = (ReadLimits::default(), ReadPolicy::default());
 
