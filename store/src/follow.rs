@@ -267,6 +267,9 @@ impl Follower {
     /// failed read publishes nothing of its run: the cursor stays at the published
     /// snapshot, so the next call reads the run again.
     pub async fn catch_up(&mut self) -> Result<i64, StoreError> {
+        // The projector waits for our pages while we read (see `PageTap::reading`).
+        let tap = self.tap.clone();
+        let _reading = tap.as_deref().map(|tap| tap.reading(self.cursor));
         loop {
             let started = Instant::now();
             let mut build = None;

@@ -108,6 +108,17 @@ pub fn test_sealer() -> Arc<Sealer> {
 }
 
 impl TestDb {
+    /// Makes this database refuse to store an entity whose `spec.type` is longer than a
+    /// btree index row can hold (about 2,700 bytes), as a real database refusal for the
+    /// projector's per-entity fallback to meet: an index on `spec_type`, which the
+    /// catalog itself does not keep (migration 0015).
+    pub async fn refuse_long_spec_types(&self) {
+        sqlx::query("CREATE INDEX test_refuse_long_spec_types ON entities (spec_type)")
+            .execute(&self.owner)
+            .await
+            .expect("create the refusing index");
+    }
+
     /// The log on the server's pool, appending with [`test_sealer`]'s key.
     pub fn log(&self) -> EventLog {
         EventLog::new(self.pool.clone()).with_sealer(test_sealer())

@@ -21,6 +21,7 @@ fn component(spec_type: &str) -> Value {
 #[tokio::test]
 async fn a_projection_failure_shows_in_errors_metrics_and_readiness() {
     let server = server(auth(true), GraphqlLimits::default(), false).await;
+    server.db.refuse_long_spec_types().await;
     let good = component("service");
     // Past validation, as a descriptor stored before the limits: 10,000 characters that
     // no index row can hold.

@@ -41,6 +41,7 @@ fn push(name: &str, document: &serde_json::Value) -> Source {
 #[tokio::test]
 async fn poison_descriptors_are_refused_and_ordinary_pushes_keep_landing() {
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     let words: Vec<String> = (0..150_000).map(|i| format!("word{i}")).collect();
     let tags: Vec<String> = (0..200_000).map(|i| format!("t{i}")).collect();
     let cases: Vec<(&str, serde_json::Value, &str)> = vec![
@@ -130,6 +131,7 @@ async fn an_entity_stored_before_the_limits_is_fixed_by_its_next_push() {
     use almanac_store::projection::Projector;
     use almanac_store::{AppendMeta, NewEvent, StreamAppend};
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     let mut legacy = component("legacy");
     legacy["metadata"]["namespace"] = json!("default");
     legacy["metadata"]["annotations"] = json!({

@@ -96,6 +96,7 @@ async fn assert_replay_clean(db: &TestDb) {
 #[tokio::test]
 async fn an_unprojectable_event_is_recorded_and_every_other_event_is_projected() {
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     append(
         &db,
         &stream("poison"),
@@ -178,6 +179,7 @@ async fn an_unprojectable_event_is_recorded_and_every_other_event_is_projected()
 async fn a_poisoned_entity_keeps_its_last_good_version_and_recovers_whatever_the_batches() {
     for batch_size in [1, 100] {
         let db = test_db().await;
+        db.refuse_long_spec_types().await;
         let projector = Projector::new(db.pool.clone()).with_batch_size(batch_size);
         let s = stream("svc");
         let good = component("svc", "service");
@@ -232,6 +234,7 @@ async fn a_poisoned_entity_keeps_its_last_good_version_and_recovers_whatever_the
 #[tokio::test]
 async fn events_that_do_not_decode_or_fold_are_recorded_not_skipped_silently() {
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     append_raw(&db, &stream("future"), 0, "EntityTeleported", json!({})).await;
     let update = CatalogEvent::EntityUpdated {
         changes: diff(&component("ghost", "a"), &component("ghost", "b")),
@@ -273,6 +276,7 @@ async fn events_that_do_not_decode_or_fold_are_recorded_not_skipped_silently() {
 #[tokio::test]
 async fn an_entity_with_a_long_description_projects() {
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     let words: Vec<String> = (0..150_000).map(|i| format!("word{i}")).collect();
     let mut long = component("long", "service");
     long["metadata"]["description"] = json!(words.join(" "));
@@ -290,6 +294,7 @@ async fn an_entity_with_a_long_description_projects() {
 #[tokio::test]
 async fn an_entity_with_very_many_tags_projects() {
     let db = test_db().await;
+    db.refuse_long_spec_types().await;
     let mut tagged = component("tagged", "service");
     // 1.3 MB of distinct tags: more lexemes than a tsvector held.
     let tags: Vec<String> = (0..60_000)
