@@ -230,6 +230,30 @@ pub fn fields() -> impl Iterator<Item = &'static str> + Clone {
     RULES.iter().map(|rule| rule.field)
 }
 
+/// Declarations up to this many are checked for a repeat by a scan: most entities
+/// declare a handful, and a set cost a hash and a copy of every target (a tenth of
+/// the projector's fold in a cold ingest). Past it, a set: a spec may list thousands.
+const SCAN_UP_TO: usize = 16;
+
+/// Whether `relations` does not yet hold `relation` to `target`; `seen` mirrors
+/// `relations` once they are more than [`SCAN_UP_TO`].
+fn is_new(
+    relations: &[DeclaredRelation],
+    seen: &mut HashSet<(RelationType, EntityRef)>,
+    relation: RelationType,
+    target: &EntityRef,
+) -> bool {
+    if relations.len() <= SCAN_UP_TO {
+        return !relations
+            .iter()
+            .any(|r| r.relation == relation && r.target == *target);
+    }
+    if seen.is_empty() {
+        seen.extend(relations.iter().map(|r| (r.relation, r.target.clone())));
+    }
+    seen.insert((relation, target.clone()))
+}
+
 /// The relations a spec declares, and the errors of references that do not parse.
 ///
 /// Default namespace: the declaring entity's own. An explicit kind wins over the field's
@@ -272,7 +296,7 @@ pub(crate) fn declared(
                         ),
                     )),
                     None => {
-                        if seen.insert((rule.relation, target.clone())) {
+                        if is_new(&relations, &mut seen, rule.relation, &target) {
                             relations.push(DeclaredRelation {
                                 source: source.clone(),
                                 relation: rule.relation,

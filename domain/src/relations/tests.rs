@@ -288,6 +288,30 @@ fn a_repeated_target_is_declared_once() {
     );
 }
 
+/// Past the few a scan checks, repeats are still kept once, in the order first declared.
+#[test]
+fn repeated_targets_among_many_are_declared_once_in_first_order() {
+    let names: Vec<String> = (0..40).map(|n| format!("api-{n}")).collect();
+    // Each name twice, the second spelled with its kind: 80 declarations, 40 targets.
+    let listed: Vec<String> = names
+        .iter()
+        .flat_map(|name| [name.clone(), format!("api:{name}")])
+        .chain(names.iter().rev().cloned())
+        .collect();
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .map(|name| ("providesApi".to_string(), format!("API:ns1/{name}")))
+        .collect();
+    assert_eq!(
+        declared_from(
+            "Component",
+            json!({ "providesApis": listed }),
+            "spec.providesApis"
+        ),
+        expected
+    );
+}
+
 #[test]
 fn relation_types_spell_parse_and_invert() {
     for relation in RelationType::ALL {
