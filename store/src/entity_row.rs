@@ -36,6 +36,11 @@ pub(crate) trait ColumnValue {
     fn text_sql(column: &str) -> String {
         format!("{column}::text")
     }
+    /// The SQL expression the server compares the column by (`EXCEPT`, `IS DISTINCT FROM`):
+    /// the column itself, for a type with an equality operator.
+    fn compared_sql(column: &str) -> String {
+        column.to_string()
+    }
     /// What [`ColumnValue::text_sql`] gives for this value; false (nothing written) for NULL.
     /// Where it cannot match the server's text, rows differ and are rewritten: never the
     /// other way round.
@@ -120,17 +125,32 @@ impl ColumnValue for i64 {
     }
 }
 
+/// A `json` column (`descriptor`, `labels`, `annotations`: migration 0016). Both ways of
+/// writing it store serde_json's compact text as it is: a CSV field, or a `text` element
+/// cast to `json` in the upsert (a `jsonb` element would store `jsonb`'s output text,
+/// `{"a": 1}`, so the same value would read back as another text by each path). The
+/// column's text is then exactly [`ColumnValue::text`]'s, whatever wrote the row.
 impl ColumnValue for Value {
-    type Bound = Value;
-    const ARRAY: &'static str = "jsonb[]";
-    fn bound(&self) -> Value {
-        self.clone()
+    type Bound = String;
+    const ARRAY: &'static str = "text[]";
+    fn bound(&self) -> String {
+        self.to_string()
+    }
+    fn select(unnested: &str) -> String {
+        format!("{unnested}::json")
     }
     fn csv(&self, out: &mut String) {
         csv_quoted(out, &self.to_string());
     }
+    /// `json` has no equality operator; as `jsonb` two texts of one value compare equal
+    /// (rows converted by migration 0016 hold `jsonb`'s text, the projector's serde_json's).
+    fn compared_sql(column: &str) -> String {
+        format!("{column}::jsonb")
+    }
     fn text(&self, out: &mut String) -> bool {
-        crate::projection::fingerprint::jsonb_text(self, out);
+        use std::fmt::Write;
+        // `Value`'s `Display` is serde_json's compact text: what `csv` and `bound` write.
+        let _ = write!(out, "{self}");
         true
     }
 }
@@ -328,6 +348,17 @@ macro_rules! entity_columns {
                 $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f2, scratch).then_some(scratch.as_str()), out); )*
                 $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f3, scratch).then_some(scratch.as_str()), out); )*
                 $( separate(out); scratch.clear(); quote_nullable(ColumnValue::text(&self.$f4, scratch).then_some(scratch.as_str()), out); )*
+            }
+
+            /// The SQL expressions the server compares every column by, in
+            /// [`EntityRow::COLUMNS`] order, each column named `{qualifier}{column}`.
+            pub(crate) fn compared_sql(qualifier: &str) -> Vec<String> {
+                vec![
+                    $( <$t1 as ColumnValue>::compared_sql(&format!("{qualifier}{}", $c1)), )*
+                    $( <$t2 as ColumnValue>::compared_sql(&format!("{qualifier}{}", $c2)), )*
+                    $( <$t3 as ColumnValue>::compared_sql(&format!("{qualifier}{}", $c3)), )*
+                    $( <$t4 as ColumnValue>::compared_sql(&format!("{qualifier}{}", $c4)), )*
+                ]
             }
 
             /// The SQL expressions of every column's text, in [`EntityRow::COLUMNS`] order.

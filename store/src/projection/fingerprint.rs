@@ -3,16 +3,16 @@
 //! (every column as text, `quote_nullable`d, joined by commas, SHA-256), the replay hashes
 //! the same text of each rebuilt row; only rows whose hashes differ are loaded and written.
 //!
-//! Equal hashes mean equal rows: each column's text determines its value (a `jsonb`'s text
-//! is its canonical form, a timestamp's is written to the microsecond in UTC, a `text[]`'s
-//! as JSON), and the quoting keeps column boundaries and NULLs apart. Where the text here
-//! cannot match the server's (a number `jsonb` prints otherwise than serde_json, say), the
+//! Equal hashes mean equal rows: each column's text determines its value (a `json`'s text
+//! is what the projector wrote, serde_json's compact text by every write path, a
+//! timestamp's is written to the microsecond in UTC, a `text[]`'s as JSON), and the quoting
+//! keeps column boundaries and NULLs apart. Where the text here cannot match the server's
+//! (a `json` value converted from `jsonb` by migration 0016 keeps `jsonb`'s text, say), the
 //! row counts as different and is rewritten: slower, never wrong. It does not compare rows
 //! for `replay --verify` (that compares with `EXCEPT`, on the server), and it hashes nothing
 //! of `locations` or `projection_failures` (small: replaced whole).
 
 use crate::entity_row::EntityRow;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -123,63 +123,9 @@ pub(crate) fn json_string(text: &str, out: &mut String) {
     out.push('"');
 }
 
-/// A value as `jsonb`'s text output writes it: `{"k": v, "kk": w}` with keys shorter first
-/// then by bytes (how `jsonb` stores them), `[a, b]`, numbers as serde_json prints them.
-pub(crate) fn jsonb_text(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => {
-            let _ = write!(out, "{number}");
-        }
-        Value::String(text) => json_string(text, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                jsonb_text(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            // serde_json's map is sorted by bytes already: a stable sort by length gives
-            // jsonb's order.
-            let mut members: Vec<(&String, &Value)> = members.iter().collect();
-            members.sort_by_key(|(key, _)| key.len());
-            out.push('{');
-            for (i, (key, member)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                json_string(key, out);
-                out.push_str(": ");
-                jsonb_text(member, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn jsonb_text_orders_keys_shorter_first_and_spaces_as_postgresql() {
-        let mut out = String::new();
-        jsonb_text(
-            &json!({"bb": [1, "x\"\\\n\u{1}"], "a": {}, "c": [], "aaa": null, "b": 1.5}),
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            r#"{"a": {}, "b": 1.5, "c": [], "bb": [1, "x\"\\\n\u0001"], "aaa": null}"#
-        );
-    }
 
     #[test]
     fn quote_nullable_doubles_quotes_and_marks_backslashes() {

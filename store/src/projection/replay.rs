@@ -15,7 +15,8 @@
 //! its rows the same way), so only they are copied; a row whose text could differ
 //! from the server's only counts as different and is rewritten. The other tables,
 //! and a swap without fingerprints, are compared in one full join by PostgreSQL's
-//! own equality, the one `Verify`'s `EXCEPT` uses. Rewriting every row
+//! own equality, the one `Verify`'s `EXCEPT` uses (`json` columns compared as `jsonb`:
+//! `json` has none). Rewriting every row
 //! cost most of a replay (every entity inserted twice, into the rebuild and into the
 //! live table, each with its index entries, next to as many dead rows). The rebuild
 //! tables of a swap carry no index (nothing reads them by key): the live tables'
@@ -27,7 +28,7 @@ use super::batch::{execute, project_batch};
 use super::failures::is_data_error;
 use super::fingerprint::{self, Fingerprint};
 use super::fold::{fold_log, Folded};
-use super::tables::{columns_of, Tables};
+use super::tables::{columns_of, compared_columns_of, Tables};
 use super::{write_checkpoint, ProjectionError, PROJECTOR_LOCK_KEY};
 use crate::entity_row::EntityRow;
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -286,18 +287,14 @@ async fn create_rebuild_tables(
 
 /// Makes the live tables equal to the rebuild: in `entities` only the rows that differ
 /// (found in one pass, a full join on `ref` comparing every column with
-/// `IS DISTINCT FROM`) are deleted and their rebuilt rows inserted; the small
+/// `IS DISTINCT FROM`, `json` ones as `jsonb`) are deleted and their rebuilt rows inserted; the small
 /// `locations` and `projection_failures` are replaced whole.
 async fn apply_differences(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     let (live, rebuilt) = (Tables::LIVE.entities, Tables::REBUILD.entities);
     let columns = EntityRow::COLUMNS;
-    let (key, rest) = (columns[0], &columns[1..]);
-    let of = |table: &str| {
-        rest.iter()
-            .map(|c| format!("{table}.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let key = columns[0];
+    // Every column but the key, as the server compares it (`json` as `jsonb`).
+    let of = |table: &str| EntityRow::compared_sql(&format!("{table}."))[1..].join(", ");
     let changed = sqlx::query(&format!(
         "CREATE TEMP TABLE rebuild_changes ON COMMIT DROP AS \
          SELECT l.{key} AS live_key, r.{key} AS rebuilt_key \
@@ -350,7 +347,7 @@ async fn replace_small_tables(conn: &mut PgConnection) -> Result<(), sqlx::Error
 async fn differences(conn: &mut PgConnection) -> Result<Vec<String>, sqlx::Error> {
     let mut found = Vec::new();
     for (live, rebuilt) in Tables::REBUILD.pairs() {
-        let columns = columns_of(live);
+        let columns = compared_columns_of(live);
         for (label, left, right) in [
             ("only in live", live, rebuilt),
             ("only in rebuild", rebuilt, live),

@@ -44,3 +44,20 @@ pub fn columns_of(live_table: &str) -> String {
         _ => LOCATION_COLUMNS.to_string(),
     }
 }
+
+/// [`columns_of`] as the server compares them (`replay --verify`'s `EXCEPT`), each under its
+/// column's name: `entities`' `json` columns as `jsonb`, which has an equality operator.
+pub fn compared_columns_of(live_table: &str) -> String {
+    match live_table {
+        "entities" => EntityRow::compared_sql("")
+            .into_iter()
+            .zip(EntityRow::COLUMNS)
+            .map(|(compared, column)| match compared == *column {
+                true => compared,
+                false => format!("{compared} AS {column}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => columns_of(other),
+    }
+}

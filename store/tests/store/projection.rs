@@ -428,7 +428,10 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
         ("plain", "title = ''"),
         ("age", "created_at = created_at + interval '1 microsecond'"),
         ("tags", "tags = tags || 'x'::text"),
-        ("labels", "labels = labels || '{\"bb\": \"its\"}'"),
+        (
+            "labels",
+            "labels = (labels::jsonb || '{\"bb\": \"its\"}')::json",
+        ),
         ("uid", "uid = gen_random_uuid()"),
         ("version", "version = version + 1"),
     ];
