@@ -482,6 +482,17 @@ mod tests {
         assert!(sql.contains(&format!("${}::", columns.len())));
         assert!(!sql.contains(&format!("${}::", columns.len() + 1)));
         assert!(sql.contains("ARRAY(SELECT jsonb_array_elements_text(x.tags))"));
+        // The `json` columns travel as serde_json's text, stored as it is.
+        for column in ["descriptor", "labels", "annotations"] {
+            assert!(sql.contains(&format!(" x.{column}::json,")), "{column}");
+            let position = EntityRow::COLUMNS.iter().position(|c| *c == column);
+            let parameter = position.map(|i| format!("${}::text[]", i + 1));
+            assert!(sql.contains(&parameter.unwrap_or_default()), "{column}");
+        }
+        let compared = EntityRow::compared_sql("l.");
+        assert_eq!(compared[0], "l.ref");
+        assert!(compared.contains(&"l.descriptor::jsonb".to_string()));
+        assert!(compared.contains(&"l.labels::jsonb".to_string()));
         for column in &columns[1..] {
             assert!(
                 sql.contains(&format!("{column} = EXCLUDED.{column}")),

@@ -457,6 +457,166 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     assert_replay_clean(&db).await;
 }
 
+/// A component whose labels' keys sort otherwise by bytes (serde_json) than shorter first
+/// (`jsonb`), so the two texts of its JSON columns differ.
+fn labelled(name: &str, tier: &str) -> Value {
+    json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {
+            "name": name, "namespace": "default",
+            "labels": {"zz": "2", "a": "1", "bbb": tier},
+            "annotations": {"k": "v", "backstage.io/x": "y"},
+        },
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"},
+    })
+}
+
+/// `(ref, descriptor, labels, annotations)` of every live entity, as the columns' text.
+async fn json_texts(pool: &PgPool) -> Vec<(String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT ref, descriptor::text, labels::text, annotations::text FROM entities ORDER BY ref",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The JSON columns are `json` (migration 0016), stored as the projector writes them: its
+/// two write paths, `COPY` for a new row and the bulk upsert for a row it holds, both
+/// store serde_json's compact text, so a swap's fingerprints find every row they wrote
+/// equal to the log and rewrite none.
+#[tokio::test]
+async fn both_write_paths_store_serde_jsons_text_and_a_swap_rewrites_none_of_their_rows() {
+    let db = test_db().await;
+    let log = db.log();
+    let projector = Projector::new(db.pool.clone());
+    let mut versions = HashMap::new();
+    for name in ["copied", "upserted"] {
+        let descriptor = labelled(name, "3");
+        let stream = format!("component:default/{name}");
+        record(
+            &log,
+            &mut versions,
+            &stream,
+            CatalogEvent::EntityRegistered { descriptor },
+        )
+        .await;
+    }
+    projector.catch_up().await.unwrap();
+    let changes = diff(&labelled("upserted", "3"), &labelled("upserted", "4"));
+    let stream = "component:default/upserted";
+    record(
+        &log,
+        &mut versions,
+        stream,
+        CatalogEvent::EntityUpdated { changes },
+    )
+    .await;
+    projector.catch_up().await.unwrap();
+
+    let texts = json_texts(&db.pool).await;
+    let expected: Vec<(String, String, String, String)> = [("copied", "3"), ("upserted", "4")]
+        .into_iter()
+        .map(|(name, tier)| {
+            let descriptor = labelled(name, tier);
+            let metadata = &descriptor["metadata"];
+            (
+                format!("component:default/{name}"),
+                descriptor.to_string(),
+                metadata["labels"].to_string(),
+                metadata["annotations"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(texts, expected);
+    assert_eq!(texts[0].2, r#"{"a":"1","bbb":"3","zz":"2"}"#);
+
+    let projected = row_versions(&db.pool).await;
+    replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+    assert_eq!(row_versions(&db.pool).await, projected);
+    assert_eq!(json_texts(&db.pool).await, expected);
+    assert_replay_clean(&db).await;
+}
+
+/// `replay --verify` compares the `json` columns by value (as `jsonb`: `json` has no
+/// equality): a row converted from `jsonb` by migration 0016 (same value, `jsonb`'s text)
+/// is no difference, while a changed descriptor or labels value is reported. A swap
+/// rewrites the converted row once (its text differs from the fingerprint's), to
+/// serde_json's text, then no more.
+#[tokio::test]
+async fn verify_compares_json_columns_by_value_and_a_swap_rewrites_jsonb_text_once() {
+    let db = test_db().await;
+    let log = db.log();
+    let projector = Projector::new(db.pool.clone());
+    let mut versions = HashMap::new();
+    for name in ["converted", "kept"] {
+        let descriptor = labelled(name, "3");
+        let stream = format!("component:default/{name}");
+        record(
+            &log,
+            &mut versions,
+            &stream,
+            CatalogEvent::EntityRegistered { descriptor },
+        )
+        .await;
+    }
+    projector.catch_up().await.unwrap();
+    let projected = json_texts(&db.pool).await;
+    let converted = "component:default/converted";
+    sqlx::query(
+        "UPDATE entities SET descriptor = descriptor::jsonb::json, \
+         labels = labels::jsonb::json, annotations = annotations::jsonb::json WHERE ref = $1",
+    )
+    .bind(converted)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let texts = json_texts(&db.pool).await;
+    assert_eq!(texts[0].2, r#"{"a": "1", "zz": "2", "bbb": "3"}"#);
+    assert_replay_clean(&db).await;
+
+    let before = row_versions(&db.pool).await;
+    replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+    let after = row_versions(&db.pool).await;
+    assert_ne!(after[0], before[0], "the converted row is rewritten");
+    assert_eq!(after[1], before[1], "the projector's row is left alone");
+    assert_eq!(json_texts(&db.pool).await, projected);
+    replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+    assert_eq!(row_versions(&db.pool).await, after);
+
+    // The check can fail: a changed value in any JSON column is reported, both ways.
+    for set in [
+        "descriptor = (descriptor::jsonb || '{\"tampered\": 1}')::json",
+        "labels = (labels::jsonb || '{\"tampered\": \"1\"}')::json",
+        "annotations = '{\"tampered\": \"1\"}'::json",
+    ] {
+        sqlx::query(&format!("UPDATE entities SET {set} WHERE ref = $1"))
+            .bind(converted)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let report = replay(&db.pool, ReplayMode::Verify, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            report.differences.len(),
+            2,
+            "{set}: {:#?}",
+            report.differences
+        );
+        assert!(
+            report.differences[0].starts_with("entities only in live: ")
+                && report.differences[0].contains("tampered"),
+            "{set}: {:#?}",
+            report.differences
+        );
+        assert!(!report.differences[1].contains("tampered"), "{set}");
+        replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
+        assert_eq!(json_texts(&db.pool).await, projected);
+    }
+}
+
 /// Every row of the live projection tables and the checkpoint, as text.
 async fn live_state(pool: &PgPool) -> Vec<String> {
     let (rows,): (Vec<String>,) = sqlx::query_as(
