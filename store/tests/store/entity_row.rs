@@ -33,6 +33,32 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
         "entities' columns and EntityRow::COLUMNS"
     );
 
+    // The JSON columns are `json` (migration 0016: stored as written, nothing queries
+    // inside them), with defaults of that type.
+    let json_columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, column_default::text \
+         FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name = 'entities' AND data_type IN ('json', 'jsonb') ORDER BY column_name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let json = |name: &str, default: Option<&str>| {
+        (
+            name.to_string(),
+            "json".to_string(),
+            default.map(String::from),
+        )
+    };
+    assert_eq!(
+        json_columns,
+        [
+            json("annotations", Some("'{}'::json")),
+            json("descriptor", None),
+            json("labels", Some("'{}'::json")),
+        ]
+    );
+
     // Every derived column holds a value, so a column written or read in the wrong
     // place shows.
     let stream = "component:default/cart";
