@@ -129,6 +129,11 @@ impl Projector {
         if !locked {
             return Ok(Step::Busy);
         }
+        // A batch lost in a crash before its commit reached the disk is projected again
+        // from the log (its checkpoint is lost with it): no need to wait for the flush.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         let current = read_checkpoint(tx).await?;
         let tapped = self
             .tap
