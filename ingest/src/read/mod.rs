@@ -269,11 +269,27 @@ pub async fn read_sources_with(
 /// small beside it, small enough that the checks run while files are still read.
 const CHECK_BATCH: usize = 4096;
 
+/// Checks that run at once. Files are read faster than they are checked: unbounded,
+/// every batch of a 100k re-read was checked at once, each on a connection of its own
+/// (14 fresh backends competing for two cores: 1.9 s of PostgreSQL CPU for 0.8 s of
+/// statements).
+const CHECKS_AT_ONCE: usize = 2;
+
 /// The digest checks of one read: the candidates not yet sent, and the checks running.
-#[derive(Default)]
 struct Checks {
     batch: Vec<(String, Vec<u8>)>,
     running: Vec<tokio::task::JoinHandle<HashMap<String, i32>>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            batch: Vec::new(),
+            running: Vec::new(),
+            permits: Arc::new(tokio::sync::Semaphore::new(CHECKS_AT_ONCE)),
+        }
+    }
 }
 
 impl Checks {
@@ -287,10 +303,12 @@ impl Checks {
 
     fn send(&mut self, digests: &Digests) {
         let batch = std::mem::take(&mut self.batch);
-        let digests = digests.clone();
-        self.running.push(tokio::spawn(
-            async move { digests.still_valid(&batch).await },
-        ));
+        let (digests, permits) = (digests.clone(), self.permits.clone());
+        self.running.push(tokio::spawn(async move {
+            // Never closed: a permit always comes.
+            let _permit = permits.acquire_owned().await.ok();
+            digests.still_valid(&batch).await
+        }));
     }
 
     /// Every candidate whose decision still holds, with its number of candidates. A
