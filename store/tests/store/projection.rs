@@ -373,7 +373,9 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     let db = test_db().await;
     let log = db.log();
     let mut versions = HashMap::new();
-    let tricky = |name: &str, title: Option<&str>| {
+    // Text to quote, empty or NULL in `lifecycle` and `source`; the rest in the `json`
+    // descriptor.
+    let tricky = |name: &str, lifecycle: Option<&str>| {
         let mut descriptor = json!({
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Component",
@@ -383,38 +385,41 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
                 "description": "naïve — ✓ \"quoted\" it's a \\ back\nslash\ttab\u{1}\u{8}\u{c}\r\u{7f}",
                 "tags": ["a b", "c\"d", "e\\f", "null", "{x,y}"],
                 "labels": {"a": "1", "bb": "it's", "c": "x\\y", "zzzz": "", "ä": "ü"},
-                "annotations": {"backstage.io/orphan-ish": "E'\\'", "k": "v"},
+                "annotations": {
+                    "backstage.io/orphan-ish": "E'\\'", "k": "v",
+                    "backstage.io/managed-by-location": "url:https://x/it's a \\ \"path\"",
+                },
             },
             "spec": {
-                "type": "service", "lifecycle": "production", "owner": "team-a",
+                "type": "service", "owner": "team-a",
                 "numbers": [0, -3, 42, 1.5, 0.1, 100.0, 12345678901234_i64, -0.25],
                 "nested": {"deep": [[], {}, [null, true, false]], "": "empty key"},
             },
         });
-        if let Some(title) = title {
-            descriptor["metadata"]["title"] = json!(title);
+        if let Some(lifecycle) = lifecycle {
+            descriptor["spec"]["lifecycle"] = json!(lifecycle);
         }
         descriptor
     };
     let names = [
         "plain",
-        "titled",
-        "empty-title",
+        "lifecycle",
+        "empty-lifecycle",
         "age",
-        "tags",
+        "source",
         "labels",
         "uid",
         "version",
     ];
     for name in names {
-        let title = match name {
+        let lifecycle = match name {
             "plain" | "uid" => None,
-            "empty-title" => Some(""),
-            _ => Some("A 'title' with \\ and \""),
+            "empty-lifecycle" => Some(""),
+            _ => Some("A 'lifecycle' with \\ and \""),
         };
         let stream = format!("component:default/{name}");
         let event = CatalogEvent::EntityRegistered {
-            descriptor: tricky(name, title),
+            descriptor: tricky(name, lifecycle),
         };
         record(&log, &mut versions, &stream, event).await;
     }
@@ -429,14 +434,14 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     assert_eq!(live_state(&db.pool).await, before);
 
     let tampering = [
-        ("titled", "title = NULL"),
-        ("empty-title", "title = NULL"),
-        ("plain", "title = ''"),
+        ("lifecycle", "lifecycle = NULL"),
+        ("empty-lifecycle", "lifecycle = NULL"),
+        ("plain", "lifecycle = ''"),
         ("age", "created_at = created_at + interval '1 microsecond'"),
-        ("tags", "tags = tags || 'x'::text"),
+        ("source", "source = source || 'x'"),
         (
             "labels",
-            "labels = (labels::jsonb || '{\"bb\": \"its\"}')::json",
+            "descriptor = jsonb_set(descriptor::jsonb, '{metadata,labels,bb}', '\"its\"')::json",
         ),
         ("uid", "uid = gen_random_uuid()"),
         ("version", "version = version + 1"),
