@@ -126,10 +126,10 @@ impl ColumnValue for i64 {
     }
 }
 
-/// A `json` column (`descriptor`: migration 0016). Both ways of
-/// writing it store serde_json's compact text as it is: a CSV field, or a `text` element
-/// cast to `json` in the upsert (a `jsonb` element would store `jsonb`'s output text,
-/// `{"a": 1}`, so the same value would read back as another text by each path). The
+/// A `json` column (`descriptor`: migration 0016). Both ways of writing it store
+/// serde_json's compact text as it is: a CSV field, or a `text` element cast to `json` in
+/// the upsert (a `jsonb` element would store `jsonb`'s output text, `{"a": 1}`, so the same
+/// value would read back as another text by each path). The
 /// column's text is then exactly [`ColumnValue::text`]'s, whatever wrote the row.
 impl ColumnValue for Value {
     type Bound = String;
