@@ -101,10 +101,12 @@ impl BenchDb {
         )
     }
 
-    /// How many of `refs` show `mark` in their projected description.
+    /// How many of `refs` show `mark` in their projected description (read from the
+    /// descriptor: `entities` stores no copy of it since migration 0017).
     pub async fn visible_with(&self, refs: &[String], mark: &str) -> anyhow::Result<i64> {
         let (count,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM entities WHERE ref = ANY($1) AND strpos(description, $2) > 0",
+            "SELECT count(*) FROM entities WHERE ref = ANY($1) \
+             AND strpos(descriptor->'metadata'->>'description', $2) > 0",
         )
         .bind(refs)
         .bind(mark)

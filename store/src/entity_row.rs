@@ -1,10 +1,11 @@
 //! The `entities` table's columns, declared once (the `entity_columns!` list at the
 //! bottom). From that list follow: the row the projector writes ([`EntityRow`]), the part of
 //! it the log gives ([`LoggedEntity`]) and the part read from the descriptor
-//! ([`DescriptorColumns`]), the row the catalog reads ([`EntityRecord`]), their column lists,
-//! and the projector's bulk upsert with its binds. Adding a column is one line in the list
-//! (and, for a column read from the descriptor, its value in
-//! `projection::rows::descriptor_columns`, which the compiler asks for).
+//! ([`DescriptorColumns`]), the row the catalog reads ([`EntityRecord`]: its stored columns
+//! and the [`DescriptorFields`] no column stores, derived from its descriptor when read),
+//! their column lists, and the projector's bulk upsert with its binds. Adding a column is one
+//! line in the list (and, for a value read from the descriptor, its value in
+//! `projection::rows::descriptor_columns` or `descriptor_fields`, which the compiler asks for).
 //!
 //! It does not create the table (the migrations do), and it holds no statement but the upsert:
 //! the projector decides when to write, the catalog what to read.
@@ -125,10 +126,10 @@ impl ColumnValue for i64 {
     }
 }
 
-/// A `json` column (`descriptor`, `labels`, `annotations`: migration 0016). Both ways of
-/// writing it store serde_json's compact text as it is: a CSV field, or a `text` element
-/// cast to `json` in the upsert (a `jsonb` element would store `jsonb`'s output text,
-/// `{"a": 1}`, so the same value would read back as another text by each path). The
+/// A `json` column (`descriptor`: migration 0016). Both ways of writing it store
+/// serde_json's compact text as it is: a CSV field, or a `text` element cast to `json` in
+/// the upsert (a `jsonb` element would store `jsonb`'s output text, `{"a": 1}`, so the same
+/// value would read back as another text by each path). The
 /// column's text is then exactly [`ColumnValue::text`]'s, whatever wrote the row.
 impl ColumnValue for Value {
     type Bound = String;
@@ -189,64 +190,16 @@ impl ColumnValue for DateTime<Utc> {
     }
 }
 
-/// A `text[]` column. PostgreSQL has no ragged two-dimensional arrays, so each list travels
-/// as one jsonb array and is turned back into `text[]` on the server.
-impl ColumnValue for Vec<String> {
-    type Bound = Value;
-    const ARRAY: &'static str = "jsonb[]";
-    fn bound(&self) -> Value {
-        Value::from(self.clone())
-    }
-    fn select(unnested: &str) -> String {
-        format!("ARRAY(SELECT jsonb_array_elements_text({unnested}))")
-    }
-    /// An array literal (`{"a","b"}`, every element quoted and escaped), quoted for CSV.
-    fn csv(&self, out: &mut String) {
-        let mut literal = String::from("{");
-        for (i, item) in self.iter().enumerate() {
-            if i > 0 {
-                literal.push(',');
-            }
-            literal.push('"');
-            escaped(
-                item,
-                &mut literal,
-                |b| b == b'"' || b == b'\\',
-                |b, out| {
-                    out.push('\\');
-                    out.push(b as char);
-                },
-            );
-            literal.push('"');
-        }
-        literal.push('}');
-        csv_quoted(out, &literal);
-    }
-    /// As JSON (`["a","b"]`): `array_out`'s quoting rules are not worth repeating here.
-    fn text_sql(column: &str) -> String {
-        format!("array_to_json({column})::text")
-    }
-    fn text(&self, out: &mut String) -> bool {
-        out.push('[');
-        for (i, item) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            crate::projection::fingerprint::json_string(item, out);
-        }
-        out.push(']');
-        true
-    }
-}
-
-/// Declares the table's columns in four groups: given by the log or read from the descriptor,
-/// each either read by the catalog or written only (kept for the projector).
+/// Declares the table's columns in four groups (given by the log or read from the
+/// descriptor, each either read by the catalog or written only), and a fifth: what the
+/// catalog's row reads from the descriptor that no column stores (migration 0017).
 macro_rules! entity_columns {
     (
         logged_read { $( $(#[$d1:meta])* $f1:ident: $t1:ty = $c1:literal, )* }
         logged_written { $( $(#[$d2:meta])* $f2:ident: $t2:ty = $c2:literal, )* }
         derived_read { $( $(#[$d3:meta])* $f3:ident: $t3:ty = $c3:literal, )* }
         derived_written { $( $(#[$d4:meta])* $f4:ident: $t4:ty = $c4:literal, )* }
+        derived_unstored { $( $(#[$d5:meta])* $f5:ident: $t5:ty, )* }
     ) => {
         /// One row of `entities` as the projector writes it: every column.
         #[derive(Clone, Debug, PartialEq)]
@@ -272,11 +225,27 @@ macro_rules! entity_columns {
             $( $(#[$d4])* pub $f4: $t4, )*
         }
 
-        /// One row of `entities` as the catalog reads it.
-        #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+        /// What the catalog's row reads from the descriptor that no column stores: it
+        /// repeated the descriptor in every row (migration 0017).
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct DescriptorFields {
+            $( $(#[$d5])* pub $f5: $t5, )*
+        }
+
+        /// An entity as the catalog reads it: its stored columns, and the fields derived
+        /// from its descriptor when read ([`DescriptorFields`]), the projector's values.
+        #[derive(Clone, Debug, PartialEq)]
         pub struct EntityRecord {
-            $( $(#[$d1])* #[sqlx(rename = $c1)] pub $f1: $t1, )*
-            $( $(#[$d3])* #[sqlx(rename = $c3)] pub $f3: $t3, )*
+            $( $(#[$d1])* pub $f1: $t1, )*
+            $( $(#[$d3])* pub $f3: $t3, )*
+            $( $(#[$d5])* pub $f5: $t5, )*
+        }
+
+        /// The columns of `entities` the catalog reads ([`EntityRecord::COLUMNS`]).
+        #[derive(sqlx::FromRow)]
+        struct StoredRecord {
+            $( #[sqlx(rename = $c1)] $f1: $t1, )*
+            $( #[sqlx(rename = $c3)] $f3: $t3, )*
         }
 
         impl EntityRow {
@@ -377,18 +346,37 @@ macro_rules! entity_columns {
         }
 
         impl EntityRecord {
+            /// The columns of `entities` the catalog reads; the rest of the record is
+            /// derived from `descriptor` ([`DescriptorFields`]).
             pub const COLUMNS: &'static [&'static str] = &[$($c1,)* $($c3,)*];
+
+            /// The record of stored columns, its descriptor's fields added.
+            fn of_stored(stored: StoredRecord) -> EntityRecord {
+                let fields = crate::projection::rows::descriptor_fields(&stored.descriptor);
+                EntityRecord {
+                    $( $f1: stored.$f1, )*
+                    $( $f3: stored.$f3, )*
+                    $( $f5: fields.$f5, )*
+                }
+            }
         }
 
         impl From<EntityRow> for EntityRecord {
             fn from(row: EntityRow) -> EntityRecord {
-                EntityRecord {
+                EntityRecord::of_stored(StoredRecord {
                     $( $f1: row.$f1, )*
                     $( $f3: row.$f3, )*
-                }
+                })
             }
         }
     };
+}
+
+/// Reads [`EntityRecord::COLUMNS`] and derives the rest from the descriptor.
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for EntityRecord {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        StoredRecord::from_row(row).map(EntityRecord::of_stored)
+    }
 }
 
 entity_columns! {
@@ -414,22 +402,26 @@ entity_columns! {
         kind: String = "kind",
         namespace: String = "namespace",
         name: String = "name",
-        title: Option<String> = "title",
-        description: Option<String> = "description",
         /// `spec.type`.
         spec_type: Option<String> = "spec_type",
         lifecycle: Option<String> = "lifecycle",
         /// The canonical ref of `spec.owner`.
         owner_ref: Option<String> = "owner_ref",
-        tags: Vec<String> = "tags",
-        labels: Value = "labels",
-        annotations: Value = "annotations",
         /// `backstage.io/managed-by-location`.
         source: Option<String> = "source",
         /// `backstage.io/managed-by-origin-location`.
         origin: Option<String> = "origin",
     }
     derived_written {}
+    derived_unstored {
+        title: Option<String>,
+        description: Option<String>,
+        tags: Vec<String>,
+        /// `metadata.labels`; `{}` when it is not an object.
+        labels: Value,
+        /// `metadata.annotations`; `{}` when it is not an object.
+        annotations: Value,
+    }
 }
 
 impl EntityRow {
@@ -481,18 +473,19 @@ mod tests {
         assert_eq!(columns[0], "ref");
         assert!(sql.contains(&format!("${}::", columns.len())));
         assert!(!sql.contains(&format!("${}::", columns.len() + 1)));
-        assert!(sql.contains("ARRAY(SELECT jsonb_array_elements_text(x.tags))"));
-        // The `json` columns travel as serde_json's text, stored as it is.
-        for column in ["descriptor", "labels", "annotations"] {
-            assert!(sql.contains(&format!(" x.{column}::json,")), "{column}");
-            let position = EntityRow::COLUMNS.iter().position(|c| *c == column);
-            let parameter = position.map(|i| format!("${}::text[]", i + 1));
-            assert!(sql.contains(&parameter.unwrap_or_default()), "{column}");
-        }
+        // The `json` column travels as serde_json's text, stored as it is.
+        assert!(sql.contains(" x.descriptor::json,"));
+        let position = EntityRow::COLUMNS.iter().position(|c| *c == "descriptor");
+        let parameter = position.map(|i| format!("${}::text[]", i + 1));
+        assert!(sql.contains(&parameter.unwrap_or_default()));
         let compared = EntityRow::compared_sql("l.");
         assert_eq!(compared[0], "l.ref");
         assert!(compared.contains(&"l.descriptor::jsonb".to_string()));
-        assert!(compared.contains(&"l.labels::jsonb".to_string()));
+        // What repeated the descriptor is stored in no column (migration 0017).
+        for copy in ["title", "description", "tags", "labels", "annotations"] {
+            assert!(!EntityRow::COLUMNS.contains(&copy), "{copy}");
+            assert!(!EntityRecord::COLUMNS.contains(&copy), "{copy}");
+        }
         for column in &columns[1..] {
             assert!(
                 sql.contains(&format!("{column} = EXCLUDED.{column}")),
@@ -539,8 +532,5 @@ mod tests {
         out.clear();
         ColumnValue::csv(&"say \"hi\", \u{e9}t\u{e9}".to_string(), &mut out);
         assert_eq!(out, "\"say \"\"hi\"\", \u{e9}t\u{e9}\"");
-        out.clear();
-        ColumnValue::csv(&vec![r#"a"b\c"#.to_string(), String::new()], &mut out);
-        assert_eq!(out, r#""{""a\""b\\c"",""""}""#);
     }
 }

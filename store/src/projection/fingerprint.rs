@@ -5,18 +5,17 @@
 //!
 //! Equal hashes mean equal rows: each column's text determines its value (a `json`'s text
 //! is what the projector wrote, serde_json's compact text by every write path, a
-//! timestamp's is written to the microsecond in UTC, a `text[]`'s as JSON), and the quoting
-//! keeps column boundaries and NULLs apart. Where the text here cannot match the server's
-//! (a `json` value converted from `jsonb` by migration 0016 keeps `jsonb`'s text, say), the
-//! row counts as different and is rewritten: slower, never wrong. It does not compare rows
-//! for `replay --verify` (that compares with `EXCEPT`, on the server), and it hashes nothing
-//! of `locations` or `projection_failures` (small: replaced whole).
+//! timestamp's is written to the microsecond in UTC), and the quoting keeps column
+//! boundaries and NULLs apart. Where the text here cannot match the server's (a `json` value
+//! converted from `jsonb` by migration 0016 keeps `jsonb`'s text, say), the row counts as
+//! different and is rewritten: slower, never wrong. It does not compare rows for
+//! `replay --verify` (that compares with `EXCEPT`, on the server), and it hashes nothing of
+//! `locations` or `projection_failures` (small: replaced whole).
 
 use crate::entity_row::EntityRow;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::fmt::Write;
 
 /// A row's SHA-256.
 pub(super) type Fingerprint = [u8; 32];
@@ -98,29 +97,6 @@ pub(crate) fn quote_nullable(text: Option<&str>, out: &mut String) {
         },
     );
     out.push('\'');
-}
-
-/// A string as PostgreSQL's `escape_json` writes it (`jsonb` and `json` output alike).
-pub(crate) fn json_string(text: &str, out: &mut String) {
-    out.push('"');
-    escaped(
-        text,
-        out,
-        |b| b < 0x20 || b == b'"' || b == b'\\',
-        |b, out| match b {
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b => {
-                let _ = write!(out, "\\u{:04x}", b);
-            }
-        },
-    );
-    out.push('"');
 }
 
 #[cfg(test)]

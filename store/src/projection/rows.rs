@@ -1,10 +1,11 @@
 //! What one entity's descriptor becomes in the projection tables: the columns of its row
-//! in `entities` read from it (the row's columns are declared in `crate::entity_row`),
+//! in `entities` read from it (the row's columns are declared in `crate::entity_row`), the
+//! fields of the catalog's row no column stores (derived when a row is read),
 //! and the relation rows it declared, for time travel (no table holds relations: the
 //! in-memory catalog answers every hop).
 
 use crate::catalog::RelationRecord;
-use crate::entity_row::{DescriptorColumns, EntityRow, LoggedEntity};
+use crate::entity_row::{DescriptorColumns, DescriptorFields, EntityRow, LoggedEntity};
 use almanac_domain::relations::{self, DeclaredRelation, Edge};
 use almanac_domain::summary::Summary;
 use serde_json::{json, Value};
@@ -31,34 +32,47 @@ impl EntityRow {
 
 /// The columns of a row read straight from its descriptor.
 pub fn descriptor_columns(descriptor: &Value) -> DescriptorColumns {
-    let summary = Summary::of(descriptor);
     let Summary {
         kind,
         namespace,
         name,
-        title,
-        description,
-        tags,
         owner_ref,
         spec_type,
         lifecycle,
         source,
         origin,
-    } = summary;
+        // Stored in no column: `descriptor_fields`, when a row is read.
+        title: _,
+        description: _,
+        tags: _,
+    } = Summary::of(descriptor);
     DescriptorColumns {
         spec_type,
         lifecycle,
         owner_ref,
-        labels: object_or_empty(&descriptor["metadata"]["labels"]),
-        annotations: object_or_empty(&descriptor["metadata"]["annotations"]),
         source,
         origin,
-        tags,
         kind,
         namespace,
         name,
+    }
+}
+
+/// What the catalog's row reads from its descriptor beyond the stored columns (migration
+/// 0017 dropped their copies): the values the projector stored before.
+pub fn descriptor_fields(descriptor: &Value) -> DescriptorFields {
+    let Summary {
         title,
         description,
+        tags,
+        ..
+    } = Summary::of(descriptor);
+    DescriptorFields {
+        title,
+        description,
+        tags,
+        labels: object_or_empty(&descriptor["metadata"]["labels"]),
+        annotations: object_or_empty(&descriptor["metadata"]["annotations"]),
     }
 }
 

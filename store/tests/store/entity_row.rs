@@ -2,14 +2,14 @@
 //! table: its columns are the table's, and what the projector writes reads back through
 //! the catalog exactly as the row derived from the log says.
 
-use almanac_domain::{CatalogEvent, RelationType};
+use almanac_domain::{diff, CatalogEvent, RelationType};
 use almanac_store::catalog::{Catalog, EntityRecord};
 use almanac_store::entity_row::{EntityRow, LoggedEntity};
 use almanac_store::projection::rows::entity_uid;
 use almanac_store::projection::Projector;
 use almanac_store::testing::test_db;
-use almanac_store::{AppendMeta, NewEvent, StreamAppend};
-use serde_json::json;
+use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 #[tokio::test]
@@ -33,8 +33,8 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
         "entities' columns and EntityRow::COLUMNS"
     );
 
-    // The JSON columns are `json` (migration 0016: stored as written, nothing queries
-    // inside them), with defaults of that type.
+    // The JSON column is `json` (migration 0016: stored as written, nothing queries
+    // inside it); the copies of descriptor fields went in migration 0017.
     let json_columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text, column_default::text \
          FROM information_schema.columns WHERE table_schema = current_schema() \
@@ -43,20 +43,9 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    let json = |name: &str, default: Option<&str>| {
-        (
-            name.to_string(),
-            "json".to_string(),
-            default.map(String::from),
-        )
-    };
     assert_eq!(
         json_columns,
-        [
-            json("annotations", Some("'{}'::json")),
-            json("descriptor", None),
-            json("labels", Some("'{}'::json")),
-        ]
+        [("descriptor".to_string(), "json".to_string(), None)]
     );
 
     // Every derived column holds a value, so a column written or read in the wrong
@@ -139,17 +128,9 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
             "kind": "Component",
             "namespace": "default",
             "name": "cart",
-            "title": "Cart",
-            "description": "Holds what is bought",
             "spec_type": "service",
             "lifecycle": "production",
             "owner_ref": "group:default/team-a",
-            "tags": ["rust", "shop"],
-            "labels": {"tier": "1"},
-            "annotations": {
-                "backstage.io/managed-by-location": "file:/catalog/cart.yaml",
-                "backstage.io/managed-by-origin-location": "file:/catalog/all.yaml"
-            },
             "source": "file:/catalog/cart.yaml",
             "origin": "file:/catalog/all.yaml",
             "version": 1,
@@ -174,4 +155,132 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
             (RelationType::OwnedBy, "group:default/team-a"),
         ]
     );
+}
+
+/// Appends `event` to `stream` at `expected_version`.
+async fn append(log: &EventLog, stream: &str, expected_version: i64, event: CatalogEvent) {
+    log.append(
+        &[StreamAppend {
+            stream: stream.into(),
+            expected_version,
+            events: vec![NewEvent {
+                event_type: event.event_type().into(),
+                schema_version: event.schema_version(),
+                payload: event.to_payload(),
+            }],
+            source: None,
+        }],
+        &AppendMeta {
+            actor: "test".into(),
+            ..AppendMeta::default()
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// A component with every field the catalog's row reads from the descriptor.
+fn described(name: &str, tier: &str) -> Value {
+    json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {
+            "name": name,
+            "title": format!("{name} ({tier})"),
+            "description": format!("Tier {tier}, \"quoted\""),
+            "tags": ["rust", tier],
+            "labels": {"zz": "2", "tier": tier},
+            "annotations": {"backstage.io/managed-by-location": "file:/c.yaml", "note": tier}
+        },
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}
+    })
+}
+
+/// `(title, description, tags, labels, annotations)` of a record.
+fn fields(record: &EntityRecord) -> (Option<&str>, Option<&str>, &[String], &Value, &Value) {
+    (
+        record.title.as_deref(),
+        record.description.as_deref(),
+        &record.tags,
+        &record.labels,
+        &record.annotations,
+    )
+}
+
+/// No column stores title, description, tags, labels or annotations (migration 0017): the
+/// catalog's row reads them from the descriptor, with the values the projector stored
+/// before, for a row written by `COPY` (a new entity), one written by the bulk upsert (an
+/// update of a held entity), and one whose descriptor has none of them.
+#[tokio::test]
+async fn the_catalog_reads_descriptor_fields_of_copied_and_upserted_rows() {
+    let db = test_db().await;
+    let log = db.log();
+    let bare = json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "bare", "labels": "not an object", "tags": [1, "kept"]},
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}
+    });
+    append(
+        &log,
+        "component:default/bare",
+        0,
+        CatalogEvent::EntityRegistered { descriptor: bare },
+    )
+    .await;
+    for name in ["copied", "upserted"] {
+        let descriptor = described(name, "1");
+        let stream = format!("component:default/{name}");
+        append(
+            &log,
+            &stream,
+            0,
+            CatalogEvent::EntityRegistered { descriptor },
+        )
+        .await;
+    }
+    let projector = Projector::new(db.pool.clone());
+    projector.catch_up().await.unwrap();
+    let changes = diff(&described("upserted", "1"), &described("upserted", "2"));
+    append(
+        &log,
+        "component:default/upserted",
+        1,
+        CatalogEvent::EntityUpdated { changes },
+    )
+    .await;
+    projector.catch_up().await.unwrap();
+
+    let refs = ["bare", "copied", "upserted"].map(|n| format!("component:default/{n}"));
+    let mut read = Catalog::new(db.pool.clone())
+        .entities_by_ref(&refs)
+        .await
+        .unwrap();
+    read.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+    let versions: Vec<i64> = read.iter().map(|r| r.version).collect();
+    assert_eq!(versions, [1, 1, 2]);
+    let empty = json!({});
+    assert_eq!(
+        fields(&read[0]),
+        (None, None, &["kept".to_string()][..], &empty, &empty)
+    );
+    for (record, name, tier) in [(&read[1], "copied", "1"), (&read[2], "upserted", "2")] {
+        let title = format!("{name} ({tier})");
+        let description = format!("Tier {tier}, \"quoted\"");
+        let tags = ["rust".to_string(), tier.to_string()];
+        let labels = json!({"zz": "2", "tier": tier});
+        let annotations = json!({"backstage.io/managed-by-location": "file:/c.yaml", "note": tier});
+        assert_eq!(
+            fields(record),
+            (
+                Some(title.as_str()),
+                Some(description.as_str()),
+                &tags[..],
+                &labels,
+                &annotations
+            ),
+            "{name}"
+        );
+        assert_eq!(record.descriptor, described(name, tier), "{name}");
+    }
 }

@@ -119,8 +119,8 @@ async fn projects_entities_and_relations_and_resolves_a_dangling_owner() {
         Step::Idle { .. }
     ));
 
-    let (kind, owner, version, tags): (String, Option<String>, i64, Vec<String>) = sqlx::query_as(
-        "SELECT kind, owner_ref, version, tags FROM entities WHERE ref = 'component:default/api'",
+    let (kind, owner, version): (String, Option<String>, i64) = sqlx::query_as(
+        "SELECT kind, owner_ref, version FROM entities WHERE ref = 'component:default/api'",
     )
     .fetch_one(&db.pool)
     .await
@@ -129,7 +129,13 @@ async fn projects_entities_and_relations_and_resolves_a_dangling_owner() {
         (kind.as_str(), owner.as_deref(), version),
         ("Component", Some("group:default/team-a"), 1)
     );
-    assert_eq!(tags, vec!["rust"]);
+    // Tags are stored in no column (migration 0017): the catalog's row reads them from
+    // the descriptor.
+    let read = Catalog::new(db.pool.clone())
+        .entities_by_ref(&["component:default/api".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(read[0].tags, vec!["rust"]);
     // The owner does not exist yet: the edge is kept, dangling.
     assert_eq!(
         edges(&db.pool, "component:default/api").await,
@@ -367,7 +373,9 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     let db = test_db().await;
     let log = db.log();
     let mut versions = HashMap::new();
-    let tricky = |name: &str, title: Option<&str>| {
+    // Text to quote, empty or NULL in `lifecycle` and `source`; the rest in the `json`
+    // descriptor.
+    let tricky = |name: &str, lifecycle: Option<&str>| {
         let mut descriptor = json!({
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Component",
@@ -377,38 +385,41 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
                 "description": "naïve — ✓ \"quoted\" it's a \\ back\nslash\ttab\u{1}\u{8}\u{c}\r\u{7f}",
                 "tags": ["a b", "c\"d", "e\\f", "null", "{x,y}"],
                 "labels": {"a": "1", "bb": "it's", "c": "x\\y", "zzzz": "", "ä": "ü"},
-                "annotations": {"backstage.io/orphan-ish": "E'\\'", "k": "v"},
+                "annotations": {
+                    "backstage.io/orphan-ish": "E'\\'", "k": "v",
+                    "backstage.io/managed-by-location": "url:https://x/it's a \\ \"path\"",
+                },
             },
             "spec": {
-                "type": "service", "lifecycle": "production", "owner": "team-a",
+                "type": "service", "owner": "team-a",
                 "numbers": [0, -3, 42, 1.5, 0.1, 100.0, 12345678901234_i64, -0.25],
                 "nested": {"deep": [[], {}, [null, true, false]], "": "empty key"},
             },
         });
-        if let Some(title) = title {
-            descriptor["metadata"]["title"] = json!(title);
+        if let Some(lifecycle) = lifecycle {
+            descriptor["spec"]["lifecycle"] = json!(lifecycle);
         }
         descriptor
     };
     let names = [
         "plain",
-        "titled",
-        "empty-title",
+        "lifecycle",
+        "empty-lifecycle",
         "age",
-        "tags",
+        "source",
         "labels",
         "uid",
         "version",
     ];
     for name in names {
-        let title = match name {
+        let lifecycle = match name {
             "plain" | "uid" => None,
-            "empty-title" => Some(""),
-            _ => Some("A 'title' with \\ and \""),
+            "empty-lifecycle" => Some(""),
+            _ => Some("A 'lifecycle' with \\ and \""),
         };
         let stream = format!("component:default/{name}");
         let event = CatalogEvent::EntityRegistered {
-            descriptor: tricky(name, title),
+            descriptor: tricky(name, lifecycle),
         };
         record(&log, &mut versions, &stream, event).await;
     }
@@ -423,14 +434,14 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
     assert_eq!(live_state(&db.pool).await, before);
 
     let tampering = [
-        ("titled", "title = NULL"),
-        ("empty-title", "title = NULL"),
-        ("plain", "title = ''"),
+        ("lifecycle", "lifecycle = NULL"),
+        ("empty-lifecycle", "lifecycle = NULL"),
+        ("plain", "lifecycle = ''"),
         ("age", "created_at = created_at + interval '1 microsecond'"),
-        ("tags", "tags = tags || 'x'::text"),
+        ("source", "source = source || 'x'"),
         (
             "labels",
-            "labels = (labels::jsonb || '{\"bb\": \"its\"}')::json",
+            "descriptor = jsonb_set(descriptor::jsonb, '{metadata,labels,bb}', '\"its\"')::json",
         ),
         ("uid", "uid = gen_random_uuid()"),
         ("version", "version = version + 1"),
@@ -458,7 +469,7 @@ async fn a_swap_compares_every_column_of_every_type_by_fingerprint() {
 }
 
 /// A component whose labels' keys sort otherwise by bytes (serde_json) than shorter first
-/// (`jsonb`), so the two texts of its JSON columns differ.
+/// (`jsonb`), so the two texts of its descriptor differ.
 fn labelled(name: &str, tier: &str) -> Value {
     json!({
         "apiVersion": "backstage.io/v1alpha1",
@@ -472,14 +483,12 @@ fn labelled(name: &str, tier: &str) -> Value {
     })
 }
 
-/// `(ref, descriptor, labels, annotations)` of every live entity, as the columns' text.
-async fn json_texts(pool: &PgPool) -> Vec<(String, String, String, String)> {
-    sqlx::query_as(
-        "SELECT ref, descriptor::text, labels::text, annotations::text FROM entities ORDER BY ref",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
+/// `(ref, descriptor)` of every live entity, as the column's text.
+async fn json_texts(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT ref, descriptor::text FROM entities ORDER BY ref")
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 /// The JSON columns are `json` (migration 0016), stored as the projector writes them: its
@@ -516,21 +525,17 @@ async fn both_write_paths_store_serde_jsons_text_and_a_swap_rewrites_none_of_the
     projector.catch_up().await.unwrap();
 
     let texts = json_texts(&db.pool).await;
-    let expected: Vec<(String, String, String, String)> = [("copied", "3"), ("upserted", "4")]
+    let expected: Vec<(String, String)> = [("copied", "3"), ("upserted", "4")]
         .into_iter()
         .map(|(name, tier)| {
             let descriptor = labelled(name, tier);
-            let metadata = &descriptor["metadata"];
-            (
-                format!("component:default/{name}"),
-                descriptor.to_string(),
-                metadata["labels"].to_string(),
-                metadata["annotations"].to_string(),
-            )
+            (format!("component:default/{name}"), descriptor.to_string())
         })
         .collect();
     assert_eq!(texts, expected);
-    assert_eq!(texts[0].2, r#"{"a":"1","bbb":"3","zz":"2"}"#);
+    assert!(texts[0]
+        .1
+        .contains(r#""labels":{"a":"1","bbb":"3","zz":"2"}"#));
 
     let projected = row_versions(&db.pool).await;
     replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
@@ -539,13 +544,13 @@ async fn both_write_paths_store_serde_jsons_text_and_a_swap_rewrites_none_of_the
     assert_replay_clean(&db).await;
 }
 
-/// `replay --verify` compares the `json` columns by value (as `jsonb`: `json` has no
+/// `replay --verify` compares the `json` column by value (as `jsonb`: `json` has no
 /// equality): a row converted from `jsonb` by migration 0016 (same value, `jsonb`'s text)
-/// is no difference, while a changed descriptor or labels value is reported. A swap
+/// is no difference, while a changed descriptor is reported. A swap
 /// rewrites the converted row once (its text differs from the fingerprint's), to
 /// serde_json's text, then no more.
 #[tokio::test]
-async fn verify_compares_json_columns_by_value_and_a_swap_rewrites_jsonb_text_once() {
+async fn verify_compares_the_json_column_by_value_and_a_swap_rewrites_jsonb_text_once() {
     let db = test_db().await;
     let log = db.log();
     let projector = Projector::new(db.pool.clone());
@@ -564,16 +569,15 @@ async fn verify_compares_json_columns_by_value_and_a_swap_rewrites_jsonb_text_on
     projector.catch_up().await.unwrap();
     let projected = json_texts(&db.pool).await;
     let converted = "component:default/converted";
-    sqlx::query(
-        "UPDATE entities SET descriptor = descriptor::jsonb::json, \
-         labels = labels::jsonb::json, annotations = annotations::jsonb::json WHERE ref = $1",
-    )
-    .bind(converted)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE entities SET descriptor = descriptor::jsonb::json WHERE ref = $1")
+        .bind(converted)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let texts = json_texts(&db.pool).await;
-    assert_eq!(texts[0].2, r#"{"a": "1", "zz": "2", "bbb": "3"}"#);
+    assert!(texts[0]
+        .1
+        .contains(r#""labels": {"a": "1", "zz": "2", "bbb": "3"}"#));
     assert_replay_clean(&db).await;
 
     let before = row_versions(&db.pool).await;
@@ -585,11 +589,10 @@ async fn verify_compares_json_columns_by_value_and_a_swap_rewrites_jsonb_text_on
     replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
     assert_eq!(row_versions(&db.pool).await, after);
 
-    // The check can fail: a changed value in any JSON column is reported, both ways.
+    // The check can fail: a changed value is reported, both ways.
     for set in [
         "descriptor = (descriptor::jsonb || '{\"tampered\": 1}')::json",
-        "labels = (labels::jsonb || '{\"tampered\": \"1\"}')::json",
-        "annotations = '{\"tampered\": \"1\"}'::json",
+        "descriptor = jsonb_set(descriptor::jsonb, '{metadata,labels,tampered}', '\"1\"')::json",
     ] {
         sqlx::query(&format!("UPDATE entities SET {set} WHERE ref = $1"))
             .bind(converted)
