@@ -283,11 +283,13 @@ async fn an_entity_with_a_long_description_projects() {
     append(&db, &stream("long"), 0, registered(long)).await;
     Projector::new(db.pool.clone()).catch_up().await.unwrap();
     assert_eq!(failures(&db).await, []);
-    let (length,): (i32,) =
-        sqlx::query_as("SELECT octet_length(description) FROM entities WHERE name = 'long'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let (length,): (i32,) = sqlx::query_as(
+        "SELECT octet_length(descriptor->'metadata'->>'description') FROM entities \
+         WHERE name = 'long'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(length as usize, words.join(" ").len());
 }
 
@@ -304,10 +306,12 @@ async fn an_entity_with_very_many_tags_projects() {
     append(&db, &stream("tagged"), 0, registered(tagged)).await;
     Projector::new(db.pool.clone()).catch_up().await.unwrap();
     assert_eq!(failures(&db).await, []);
-    let (count,): (i32,) =
-        sqlx::query_as("SELECT cardinality(tags) FROM entities WHERE name = 'tagged'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let (count,): (i32,) = sqlx::query_as(
+        "SELECT json_array_length(descriptor->'metadata'->'tags') FROM entities \
+         WHERE name = 'tagged'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(count, 60_000);
 }
