@@ -2,13 +2,13 @@
 //! table: its columns are the table's, and what the projector writes reads back through
 //! the catalog exactly as the row derived from the log says.
 
+use super::support::append_event;
 use almanac_domain::{diff, CatalogEvent, RelationType};
 use almanac_store::catalog::{Catalog, EntityRecord};
 use almanac_store::entity_row::{EntityRow, LoggedEntity};
 use almanac_store::projection::rows::entity_uid;
 use almanac_store::projection::Projector;
 use almanac_store::testing::test_db;
-use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -72,24 +72,7 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
     let event = CatalogEvent::EntityRegistered {
         descriptor: descriptor.clone(),
     };
-    log.append(
-        &[StreamAppend {
-            stream: stream.into(),
-            expected_version: 0,
-            events: vec![NewEvent {
-                event_type: event.event_type().into(),
-                schema_version: event.schema_version(),
-                payload: event.to_payload(),
-            }],
-            source: None,
-        }],
-        &AppendMeta {
-            actor: "test".into(),
-            ..AppendMeta::default()
-        },
-    )
-    .await
-    .unwrap();
+    append_event(&log, stream, 0, &event).await;
     Projector::new(db.pool.clone()).catch_up().await.unwrap();
     let stored = log.read_stream(stream, 1).await.unwrap();
     let registered = &stored[0];
@@ -157,28 +140,6 @@ async fn the_declared_columns_are_the_tables_and_a_projected_row_reads_back_as_d
     );
 }
 
-/// Appends `event` to `stream` at `expected_version`.
-async fn append(log: &EventLog, stream: &str, expected_version: i64, event: CatalogEvent) {
-    log.append(
-        &[StreamAppend {
-            stream: stream.into(),
-            expected_version,
-            events: vec![NewEvent {
-                event_type: event.event_type().into(),
-                schema_version: event.schema_version(),
-                payload: event.to_payload(),
-            }],
-            source: None,
-        }],
-        &AppendMeta {
-            actor: "test".into(),
-            ..AppendMeta::default()
-        },
-    )
-    .await
-    .unwrap();
-}
-
 /// A component with every field the catalog's row reads from the descriptor.
 fn described(name: &str, tier: &str) -> Value {
     json!({
@@ -221,34 +182,24 @@ async fn the_catalog_reads_descriptor_fields_of_copied_and_upserted_rows() {
         "metadata": {"name": "bare", "labels": "not an object", "tags": [1, "kept"]},
         "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}
     });
-    append(
-        &log,
-        "component:default/bare",
-        0,
-        CatalogEvent::EntityRegistered { descriptor: bare },
-    )
-    .await;
+    let bare = CatalogEvent::EntityRegistered { descriptor: bare };
+    append_event(&log, "component:default/bare", 0, &bare).await;
     for name in ["copied", "upserted"] {
         let descriptor = described(name, "1");
         let stream = format!("component:default/{name}");
-        append(
+        append_event(
             &log,
             &stream,
             0,
-            CatalogEvent::EntityRegistered { descriptor },
+            &CatalogEvent::EntityRegistered { descriptor },
         )
         .await;
     }
     let projector = Projector::new(db.pool.clone());
     projector.catch_up().await.unwrap();
     let changes = diff(&described("upserted", "1"), &described("upserted", "2"));
-    append(
-        &log,
-        "component:default/upserted",
-        1,
-        CatalogEvent::EntityUpdated { changes },
-    )
-    .await;
+    let updated = CatalogEvent::EntityUpdated { changes };
+    append_event(&log, "component:default/upserted", 1, &updated).await;
     projector.catch_up().await.unwrap();
 
     let refs = ["bare", "copied", "upserted"].map(|n| format!("component:default/{n}"));

@@ -5,11 +5,11 @@
 //! The events are appended straight to the log, past validation, as a descriptor stored
 //! before today's limits would be.
 
+use super::support::{append_one, event};
 use almanac_domain::{diff, CatalogEvent};
 use almanac_store::catalog::Catalog;
 use almanac_store::projection::{replay, Projector, ReplayMode, Step};
 use almanac_store::testing::{test_db, TestDb};
-use almanac_store::{AppendMeta, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 
 /// `n` characters that neither compression nor an index could shrink much.
@@ -39,25 +39,7 @@ fn stream(name: &str) -> String {
 }
 
 async fn append_raw(db: &TestDb, stream: &str, expected: i64, event_type: &str, payload: Value) {
-    db.log()
-        .append(
-            &[StreamAppend {
-                stream: stream.into(),
-                expected_version: expected,
-                events: vec![NewEvent {
-                    event_type: event_type.into(),
-                    schema_version: 1,
-                    payload,
-                }],
-                source: None,
-            }],
-            &AppendMeta {
-                actor: "test".into(),
-                ..AppendMeta::default()
-            },
-        )
-        .await
-        .unwrap();
+    append_one(&db.log(), stream, expected, event(event_type, payload)).await;
 }
 
 async fn append(db: &TestDb, stream: &str, expected: i64, event: CatalogEvent) {

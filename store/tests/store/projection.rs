@@ -1,11 +1,12 @@
 //! The projector folds the log into entities (relations are the in-memory catalog's), never misses or
 //! doubles an event, and always equals a full replay.
 
+use super::support::append_event;
 use almanac_domain::{diff, CatalogEvent, RemovalReason};
 use almanac_store::catalog::Catalog;
 use almanac_store::projection::{lag, replay, Projector, ReplayMode, Step};
 use almanac_store::testing::{test_db, TestDb};
-use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
+use almanac_store::EventLog;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -37,27 +38,9 @@ async fn record(
     event: CatalogEvent,
 ) -> i64 {
     let expected = versions.get(stream).copied().unwrap_or(0);
-    let outcome = log
-        .append(
-            &[StreamAppend {
-                stream: stream.into(),
-                expected_version: expected,
-                events: vec![NewEvent {
-                    event_type: event.event_type().into(),
-                    schema_version: event.schema_version(),
-                    payload: event.to_payload(),
-                }],
-                source: None,
-            }],
-            &AppendMeta {
-                actor: "test".into(),
-                ..AppendMeta::default()
-            },
-        )
-        .await
-        .unwrap();
+    let position = append_event(log, stream, expected, &event).await;
     versions.insert(stream.into(), expected + 1);
-    outcome.positions[0]
+    position
 }
 
 /// Edges leaving `entity_ref` as (type, target, whether the target is a live entity).
@@ -302,10 +285,17 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
 
 /// Every live entity row's ref and row version (`xmin`): a rewritten row gets a new one.
 async fn row_versions(pool: &PgPool) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT ref, xmin::text FROM entities ORDER BY ref")
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    refs_with(pool, "xmin::text").await
+}
+
+/// Every live entity row's ref with the text of `expression`, by ref.
+async fn refs_with(pool: &PgPool, expression: &str) -> Vec<(String, String)> {
+    sqlx::query_as(&format!(
+        "SELECT ref, {expression} FROM entities ORDER BY ref"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 /// A swap writes only the live rows that differ from the log: a tampered row is
@@ -483,12 +473,26 @@ fn labelled(name: &str, tier: &str) -> Value {
     })
 }
 
+/// A database holding `labelled(name, "3")` as `component:default/<name>` for each name,
+/// projected: the database, its log, the projector, the streams' versions.
+async fn labelled_catalog(names: &[&str]) -> (TestDb, EventLog, Projector, HashMap<String, i64>) {
+    let db = test_db().await;
+    let log = db.log();
+    let mut versions = HashMap::new();
+    for name in names {
+        let descriptor = labelled(name, "3");
+        let stream = format!("component:default/{name}");
+        let registered = CatalogEvent::EntityRegistered { descriptor };
+        record(&log, &mut versions, &stream, registered).await;
+    }
+    let projector = Projector::new(db.pool.clone());
+    projector.catch_up().await.unwrap();
+    (db, log, projector, versions)
+}
+
 /// `(ref, descriptor)` of every live entity, as the column's text.
 async fn json_texts(pool: &PgPool) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT ref, descriptor::text FROM entities ORDER BY ref")
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    refs_with(pool, "descriptor::text").await
 }
 
 /// The JSON columns are `json` (migration 0016), stored as the projector writes them: its
@@ -497,22 +501,7 @@ async fn json_texts(pool: &PgPool) -> Vec<(String, String)> {
 /// equal to the log and rewrite none.
 #[tokio::test]
 async fn both_write_paths_store_serde_jsons_text_and_a_swap_rewrites_none_of_their_rows() {
-    let db = test_db().await;
-    let log = db.log();
-    let projector = Projector::new(db.pool.clone());
-    let mut versions = HashMap::new();
-    for name in ["copied", "upserted"] {
-        let descriptor = labelled(name, "3");
-        let stream = format!("component:default/{name}");
-        record(
-            &log,
-            &mut versions,
-            &stream,
-            CatalogEvent::EntityRegistered { descriptor },
-        )
-        .await;
-    }
-    projector.catch_up().await.unwrap();
+    let (db, log, projector, mut versions) = labelled_catalog(&["copied", "upserted"]).await;
     let changes = diff(&labelled("upserted", "3"), &labelled("upserted", "4"));
     let stream = "component:default/upserted";
     record(
@@ -551,22 +540,7 @@ async fn both_write_paths_store_serde_jsons_text_and_a_swap_rewrites_none_of_the
 /// serde_json's text, then no more.
 #[tokio::test]
 async fn verify_compares_the_json_column_by_value_and_a_swap_rewrites_jsonb_text_once() {
-    let db = test_db().await;
-    let log = db.log();
-    let projector = Projector::new(db.pool.clone());
-    let mut versions = HashMap::new();
-    for name in ["converted", "kept"] {
-        let descriptor = labelled(name, "3");
-        let stream = format!("component:default/{name}");
-        record(
-            &log,
-            &mut versions,
-            &stream,
-            CatalogEvent::EntityRegistered { descriptor },
-        )
-        .await;
-    }
-    projector.catch_up().await.unwrap();
+    let (db, ..) = labelled_catalog(&["converted", "kept"]).await;
     let projected = json_texts(&db.pool).await;
     let converted = "component:default/converted";
     sqlx::query("UPDATE entities SET descriptor = descriptor::jsonb::json WHERE ref = $1")

@@ -1,7 +1,48 @@
 //! Small builders shared by the store tests.
 
-use almanac_store::{AppendMeta, NewEvent, StreamAppend};
+use almanac_domain::CatalogEvent;
+use almanac_store::{AppendMeta, EventLog, NewEvent, StreamAppend};
 use serde_json::{json, Value};
+
+/// Appends one domain event to `stream` at `expected_version` as actor `test`; its position.
+pub async fn append_event(
+    log: &EventLog,
+    stream: &str,
+    expected_version: i64,
+    event: &CatalogEvent,
+) -> i64 {
+    let new = NewEvent {
+        event_type: event.event_type().into(),
+        schema_version: event.schema_version(),
+        payload: event.to_payload(),
+    };
+    append_one(log, stream, expected_version, new).await
+}
+
+/// Appends `event` as it is (past the domain's types) as actor `test`; its position.
+pub async fn append_one(
+    log: &EventLog,
+    stream: &str,
+    expected_version: i64,
+    event: NewEvent,
+) -> i64 {
+    let outcome = log
+        .append(
+            &[StreamAppend {
+                stream: stream.into(),
+                expected_version,
+                events: vec![event],
+                source: None,
+            }],
+            &AppendMeta {
+                actor: "test".into(),
+                ..AppendMeta::default()
+            },
+        )
+        .await
+        .unwrap();
+    outcome.positions[0]
+}
 
 pub fn event(event_type: &str, payload: Value) -> NewEvent {
     NewEvent {
