@@ -117,9 +117,8 @@ async fn analyze_location_says_what_a_read_would_change_and_writes_nothing() {
         ..GraphqlLimits::default()
     };
     let server = server(auth(true), limits, false).await;
-    let dir = std::env::temp_dir().join(format!("almanac-api-analyze-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("catalog-info.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog-info.yaml");
     let key = format!("file:{}", file.display());
     let target = file.display().to_string();
     std::fs::write(

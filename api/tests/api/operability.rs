@@ -141,9 +141,8 @@ async fn workload(server: &TestServer) -> (Socket, String) {
     assert_eq!(first["type"], "next", "{first:#}");
 
     // A location read once, then gone: its next read fails.
-    let dir = std::env::temp_dir().join(format!("almanac-api-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("catalog-info.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog-info.yaml");
     std::fs::write(&file, ONE_COMPONENT.replace("metered", "located")).unwrap();
     let added = server
         .mutate_as(
