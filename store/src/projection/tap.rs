@@ -157,7 +157,7 @@ impl PageTap {
     /// once when one does, and when the pages kept are all past `after` (the caller is
     /// behind them for good: waiting would only delay its own read). Otherwise waits at
     /// most `wait`, or, while the follower is reading and at most [`NEAR`] events
-    /// behind, at most [`LONGEST_WAIT`]: its page is on its way.
+    /// behind (not ahead), at most [`LONGEST_WAIT`]: its page is on its way.
     pub async fn wait_covering(&self, after: i64, wait: Duration) -> bool {
         let started = tokio::time::Instant::now();
         loop {
@@ -171,8 +171,9 @@ impl PageTap {
                     return false;
                 }
             }
-            let coming = self.reading.load(Ordering::Acquire)
-                && after - self.read_to.load(Ordering::Relaxed) <= NEAR;
+            // Only a follower at or behind `after` can still read the page that covers it.
+            let behind = after - self.read_to.load(Ordering::Relaxed);
+            let coming = self.reading.load(Ordering::Acquire) && (0..=NEAR).contains(&behind);
             let deadline = started + if coming { LONGEST_WAIT.max(wait) } else { wait };
             if tokio::time::timeout_at(deadline, offered).await.is_err() {
                 return false;
@@ -318,6 +319,13 @@ mod tests {
             !tap.wait_covering(101 + NEAR + 1, Duration::from_millis(100))
                 .await
         );
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        // Reading from past the waiter, nothing kept yet (a follower started from a newer
+        // snapshot): it will never read that page, so the short wait only.
+        let ahead = PageTap::default();
+        let _reading = ahead.reading(500);
+        let started = tokio::time::Instant::now();
+        assert!(!ahead.wait_covering(100, Duration::from_millis(100)).await);
         assert_eq!(started.elapsed(), Duration::from_millis(100));
         // Reading, near, but no page ever comes: at most LONGEST_WAIT.
         let started = tokio::time::Instant::now();
