@@ -265,22 +265,27 @@ async fn a_random_history_then_replay_verify_reports_no_difference() {
     assert_replay_clean(&db).await;
 
     // The check can fail: tamper with a projected row and it is reported.
-    sqlx::query(
+    let differences = differences_after(
+        &db,
         "UPDATE entities SET lifecycle = 'tampered' WHERE ref = (SELECT min(ref) FROM entities)",
     )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    let report = replay(&db.pool, ReplayMode::Verify, |_, _| {})
-        .await
-        .unwrap();
-    assert_eq!(report.differences.len(), 2, "{:#?}", report.differences);
-    assert!(report.differences[0].contains("tampered"));
+    .await;
+    assert_eq!(differences.len(), 2, "{differences:#?}");
+    assert!(differences[0].contains("tampered"));
 
     // A swap rebuilds the live tables from the log.
     let swapped = replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
     assert!(swapped.events >= 550);
     assert_replay_clean(&db).await;
+}
+
+/// What `replay --verify` reports after `update` tampered with the live rows.
+async fn differences_after(db: &TestDb, update: &str) -> Vec<String> {
+    sqlx::query(update).execute(&db.pool).await.unwrap();
+    replay(&db.pool, ReplayMode::Verify, |_, _| {})
+        .await
+        .unwrap()
+        .differences
 }
 
 /// Every live entity row's ref and row version (`xmin`): a rewritten row gets a new one.
@@ -568,27 +573,15 @@ async fn verify_compares_the_json_column_by_value_and_a_swap_rewrites_jsonb_text
         "descriptor = (descriptor::jsonb || '{\"tampered\": 1}')::json",
         "descriptor = jsonb_set(descriptor::jsonb, '{metadata,labels,tampered}', '\"1\"')::json",
     ] {
-        sqlx::query(&format!("UPDATE entities SET {set} WHERE ref = $1"))
-            .bind(converted)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        let report = replay(&db.pool, ReplayMode::Verify, |_, _| {})
-            .await
-            .unwrap();
-        assert_eq!(
-            report.differences.len(),
-            2,
-            "{set}: {:#?}",
-            report.differences
-        );
+        let update = format!("UPDATE entities SET {set} WHERE ref = '{converted}'");
+        let differences = differences_after(&db, &update).await;
+        assert_eq!(differences.len(), 2, "{set}: {differences:#?}");
         assert!(
-            report.differences[0].starts_with("entities only in live: ")
-                && report.differences[0].contains("tampered"),
-            "{set}: {:#?}",
-            report.differences
+            differences[0].starts_with("entities only in live: ")
+                && differences[0].contains("tampered"),
+            "{set}: {differences:#?}"
         );
-        assert!(!report.differences[1].contains("tampered"), "{set}");
+        assert!(!differences[1].contains("tampered"), "{set}");
         replay(&db.pool, ReplayMode::Swap, |_, _| {}).await.unwrap();
         assert_eq!(json_texts(&db.pool).await, projected);
     }
