@@ -3,6 +3,12 @@
 //! a scratch table of the same shape and indexes (three times, each into a fresh
 //! table: the median is the floor), and the plain SQL lookup of one entity by ref.
 //!
+//! The COPY runs right after the cold ingest, once no autovacuum worker runs: the
+//! speed of a shared machine drifts within minutes (the same COPY took 1.9 s in one
+//! run and 3.4 s in another of the same afternoon), so the two sides of the ratio
+//! are timed as close together as they can be, and neither beside PostgreSQL's own
+//! clean-up of the ingest.
+//!
 //! The scratch table lives in a scratch database (embedded) or in the run's own
 //! database (`DATABASE_URL`), and is dropped afterwards.
 
@@ -12,7 +18,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::{ConnectOptions, Connection};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const SCRATCH_DATABASE: &str = "almanac_bench_floor";
 const COLUMNS: &str = "position, transaction_id, stream, version, event_type, schema_version, \
@@ -38,6 +44,28 @@ pub struct CopyFloor {
     pub rows_per_second: f64,
     /// Each COPY's seconds, in the order run.
     pub samples: Vec<f64>,
+    /// How long the floor waited for autovacuum workers to finish first.
+    pub waited_for_autovacuum_seconds: f64,
+}
+
+/// The longest the floor waits for autovacuum to finish; it is timed anyway after.
+const QUIET_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until no autovacuum worker runs (at most [`QUIET_WAIT`]); the seconds waited.
+async fn autovacuum_quiet(db: &BenchDb) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    while start.elapsed() < QUIET_WAIT {
+        let (running,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+        )
+        .fetch_one(&db.pool)
+        .await?;
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// COPYs timed per run; the median is the floor.
@@ -45,6 +73,7 @@ const SAMPLES: usize = 3;
 
 /// COPYs events `1..=up_to` (as text) into a fresh table like `events`, [`SAMPLES`] times.
 pub async fn copy_events(db: &BenchDb, up_to: i64) -> anyhow::Result<CopyFloor> {
+    let waited_for_autovacuum_seconds = autovacuum_quiet(db).await?;
     let mut source = db.pool.acquire().await?;
     let data: Vec<u8> = source
         .copy_out_raw(&format!(
@@ -96,6 +125,7 @@ pub async fn copy_events(db: &BenchDb, up_to: i64) -> anyhow::Result<CopyFloor> 
         seconds,
         rows_per_second: rows as f64 / seconds.max(1e-9),
         samples,
+        waited_for_autovacuum_seconds,
     })
 }
 
