@@ -191,7 +191,7 @@ pub async fn record(
     .bind(
         recorded
             .iter()
-            .map(|r| r.targets.clone())
+            .map(|r| r.targets.as_ref().map(sqlx::types::Json))
             .collect::<Vec<_>>(),
     )
     .execute(&mut *conn)

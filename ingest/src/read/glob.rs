@@ -33,6 +33,19 @@ pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
     (!rest.is_empty()).then(|| (base, rest.join("/")))
 }
 
+/// The directory and glob of a file target that holds one (no IO).
+fn glob_of(target: &Target) -> Option<(PathBuf, String)> {
+    match &target.address {
+        Ok(Address::File(path)) => split(path),
+        _ => None,
+    }
+}
+
+/// Whether `target` is a file target holding a glob, the only kind [`expand`] walks for.
+pub(crate) fn holds_glob(target: &Target) -> bool {
+    glob_of(target).is_some()
+}
+
 /// The files a glob target matches, each as a target of its own (sorted); `Ok(None)`
 /// when the target holds no glob. Blocking IO: run it on the blocking pool.
 pub(crate) fn expand(
@@ -40,10 +53,7 @@ pub(crate) fn expand(
     within: Option<&Path>,
     max_matches: usize,
 ) -> Result<Option<Vec<Target>>, String> {
-    let Ok(Address::File(path)) = &target.address else {
-        return Ok(None);
-    };
-    let Some((base, glob)) = split(path) else {
+    let Some((base, glob)) = glob_of(target) else {
         return Ok(None);
     };
     let base = match within {

@@ -341,6 +341,12 @@ async fn expand_globs(
     let mut out = Vec::with_capacity(targets.len());
     let mut failures = Vec::new();
     for target in targets {
+        // Nearly every target is a plain file: no walk, so no trip to the blocking pool
+        // (one per target was a thread wake-up per file of a large catalog).
+        if !glob::holds_glob(&target) {
+            out.push(target);
+            continue;
+        }
         let (one, within, max) = (target.clone(), root.clone(), limits.max_glob_matches);
         let expanded = tokio::task::spawn_blocking(move || {
             glob::expand(&one, within.as_deref().map(PathBuf::as_path), max)
