@@ -287,19 +287,38 @@ pub(crate) fn read_file_resolved(
     max_bytes: u64,
     resolved: Option<&super::root::Resolved>,
 ) -> Result<String, FetchError> {
-    let path = match (root, resolved) {
-        (Some(root), Some(resolved)) => super::root::inside_resolved(path, root, resolved)?,
-        (Some(root), None) => super::root::inside(path, root)?,
-        (None, _) => path.to_path_buf(),
-    };
     let io_error = |error: std::io::Error| match error.kind() {
         ErrorKind::NotFound => FetchError::NotFound("no such file".to_string()),
         _ => FetchError::Failed(format!("cannot read file: {error}")),
     };
-    let file = std::fs::File::open(&path).map_err(io_error)?;
+    let plain = match (root, resolved) {
+        (Some(root), Some(resolved)) => resolved
+            .through_directory(path)
+            .filter(|real| real.starts_with(root))
+            .and_then(|real| open_plain(&real).ok()),
+        _ => None,
+    };
+    let file = match plain {
+        Some(file) => file,
+        // A link, a missing file or anything unusual: resolved the whole way, which
+        // also tells "outside the root" from "no such file".
+        None => {
+            let path = match root {
+                Some(root) => super::root::inside(path, root)?,
+                None => path.to_path_buf(),
+            };
+            open_nonblocking(&path, false).map_err(io_error)?
+        }
+    };
     let metadata = file.metadata().map_err(io_error)?;
     if metadata.is_dir() {
         return Err(FetchError::Failed("is a directory, not a file".to_string()));
+    }
+    if !metadata.is_file() {
+        // A FIFO would block the read until some writer came; a device has no end.
+        return Err(FetchError::Failed(
+            "not a regular file (a pipe, socket or device)".to_string(),
+        ));
     }
     if metadata.len() > max_bytes {
         return Err(too_large(
@@ -317,6 +336,23 @@ pub(crate) fn read_file_resolved(
         return Err(too_large("file grew while being read", max_bytes));
     }
     utf8(bytes)
+}
+
+/// Opens `path` (in a resolved directory) unless its own name is a symbolic link: one
+/// system call for what took an `lstat` and an `open`.
+fn open_plain(path: &Path) -> std::io::Result<std::fs::File> {
+    open_nonblocking(path, true)
+}
+
+/// Opens `path` for reading without waiting on a FIFO (the caller refuses anything but a
+/// regular file once it is open); `no_follow`: fail on a link in its last component.
+fn open_nonblocking(path: &Path, no_follow: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = libc::O_NONBLOCK | if no_follow { libc::O_NOFOLLOW } else { 0 };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
 }
 
 fn status_message(status: StatusCode) -> String {

@@ -9,9 +9,10 @@
 //! be probed either.
 //!
 //! `Resolved` keeps, for one read, the directories already resolved: a file in one of
-//! them is resolved with one `lstat` of its own name (a symbolic link, or anything
-//! unusual, goes the whole way as before), not a `readlink` per component of its path;
-//! a directory below one resolved is resolved through it the same way.
+//! them is opened through it without following a link in its own name (a symbolic link,
+//! or anything unusual, goes the whole way as before), not resolved with a `readlink` per
+//! component of its path; a directory below one resolved is resolved through it with one
+//! `lstat`.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -36,10 +37,12 @@ const DIRECTORY_HOPS: usize = 4;
 pub(crate) struct Resolved(Mutex<HashMap<PathBuf, PathBuf>>);
 
 impl Resolved {
-    /// `path` resolved through its directory's resolution, when its last component is a
-    /// plain name that is not a symbolic link; `None` for anything else (the caller
+    /// `path` through its directory's resolution, its last component not looked at:
+    /// the caller opens it without following a link there (`fetch::open_plain`), which
+    /// checks in the same system call what an `lstat` first would. `None` for a path
+    /// that is not absolute and plain, or whose directory cannot be resolved (the caller
     /// resolves the whole path).
-    fn through_directory(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn through_directory(&self, path: &Path) -> Option<PathBuf> {
         let plain = path.is_absolute()
             && path
                 .components()
@@ -50,9 +53,7 @@ impl Resolved {
         if !plain {
             return None;
         }
-        let candidate = self.directory(directory, DIRECTORY_HOPS)?.join(name);
-        let metadata = std::fs::symlink_metadata(&candidate).ok()?;
-        (!metadata.file_type().is_symlink()).then_some(candidate)
+        Some(self.directory(directory, DIRECTORY_HOPS)?.join(name))
     }
 
     /// The resolution of `directory` (absolute, plain components): from the map, or
@@ -88,19 +89,6 @@ impl Resolved {
             map.insert(directory.to_path_buf(), real.clone());
         }
         Some(real)
-    }
-}
-
-/// [`inside`], resolving `path` through its directory's resolution kept in `resolved`
-/// when it can; what is outside, missing or a link is judged by [`inside`] itself.
-pub(crate) fn inside_resolved(
-    path: &Path,
-    root: &Path,
-    resolved: &Resolved,
-) -> Result<PathBuf, FetchError> {
-    match resolved.through_directory(path) {
-        Some(real) if real.starts_with(root) => Ok(real),
-        _ => inside(path, root),
     }
 }
 

@@ -226,3 +226,38 @@ async fn directories_resolved_through_their_parents_still_refuse_a_linked_direct
     );
     assert!(!format!("{outcome:?}").contains(SECRET));
 }
+
+#[tokio::test]
+async fn a_target_that_is_a_pipe_fails_at_once_and_the_rest_is_read() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = layout(tmp.path());
+    // Opening a FIFO for reading waits for a writer: a read that did so would never end.
+    let made = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe.yaml"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let spec = "  targets:\n    - ./pipe.yaml\n    - ./inside/catalog-info.yaml\n";
+    let path = write(&root, "catalog-info.yaml", &location("root", spec));
+
+    let outcome = read_file(&path).await;
+
+    assert_eq!(
+        keys(&outcome),
+        [
+            file_key(&path),
+            file_key(&root.join("inside/catalog-info.yaml"))
+        ]
+    );
+    assert_eq!(names(&outcome.files[1]), ["neighbour"]);
+    let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "{}: not a regular file (a pipe, socket or device) \
+             (target of Location:default/root in {})",
+            file_key(&root.join("pipe.yaml")),
+            file_key(&path)
+        )]
+    );
+}
