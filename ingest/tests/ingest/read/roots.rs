@@ -29,6 +29,26 @@ fn layout(tmp: &Path) -> std::path::PathBuf {
     root
 }
 
+/// Reads `root/catalog-info.yaml`, a Location with `spec`, and checks that it and its one
+/// readable target, `inside/catalog-info.yaml` (the neighbour), were read: its path and
+/// the outcome.
+async fn read_location_reaching_the_neighbour(
+    root: &Path,
+    spec: &str,
+) -> (std::path::PathBuf, ReadOutcome) {
+    let path = write(root, "catalog-info.yaml", &location("root", spec));
+    let outcome = read_file(&path).await;
+    assert_eq!(
+        keys(&outcome),
+        [
+            file_key(&path),
+            file_key(&root.join("inside/catalog-info.yaml"))
+        ]
+    );
+    assert_eq!(names(&outcome.files[1]), ["neighbour"]);
+    (path, outcome)
+}
+
 fn refused(message: &str, root: &Path) -> bool {
     message.contains(&format!(
         "refused: outside the source's root {}",
@@ -83,18 +103,8 @@ async fn location_targets_outside_the_root_are_refused_and_inside_are_read() {
          - ./dir-out/secret.yaml\n    - ./inside/catalog-info.yaml\n",
         outside.display()
     );
-    let path = write(&root, "catalog-info.yaml", &location("root", &spec));
+    let (_, outcome) = read_location_reaching_the_neighbour(&root, &spec).await;
 
-    let outcome = read_file(&path).await;
-
-    assert_eq!(
-        keys(&outcome),
-        [
-            file_key(&path),
-            file_key(&root.join("inside/catalog-info.yaml"))
-        ]
-    );
-    assert_eq!(names(&outcome.files[1]), ["neighbour"]);
     let failed: Vec<&str> = outcome.errors.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(failed.len(), 3, "{:?}", outcome.errors);
     for error in &outcome.errors {
@@ -238,18 +248,8 @@ async fn a_target_that_is_a_pipe_fails_at_once_and_the_rest_is_read() {
         .expect("mkfifo");
     assert!(made.success());
     let spec = "  targets:\n    - ./pipe.yaml\n    - ./inside/catalog-info.yaml\n";
-    let path = write(&root, "catalog-info.yaml", &location("root", spec));
+    let (path, outcome) = read_location_reaching_the_neighbour(&root, spec).await;
 
-    let outcome = read_file(&path).await;
-
-    assert_eq!(
-        keys(&outcome),
-        [
-            file_key(&path),
-            file_key(&root.join("inside/catalog-info.yaml"))
-        ]
-    );
-    assert_eq!(names(&outcome.files[1]), ["neighbour"]);
     let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         errors,
