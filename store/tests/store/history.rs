@@ -298,26 +298,14 @@ async fn an_export_imports_into_an_empty_database_with_identical_history() {
     );
     assert!(copy.verify(None).await.unwrap().is_intact());
     // New appends continue after the imported positions.
-    let next = copy
-        .append(
-            &[StreamAppend {
-                stream: "component:default/other".into(),
-                expected_version: 0,
-                events: vec![NewEvent {
-                    event_type: "EntityRemoved".into(),
-                    schema_version: 1,
-                    payload: json!({}),
-                }],
-                source: None,
-            }],
-            &AppendMeta {
-                actor: "x".into(),
-                ..AppendMeta::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert!(next.positions[0] > 2);
+    let next = super::support::append_one(
+        &copy,
+        "component:default/other",
+        0,
+        super::support::event("EntityRemoved", json!({})),
+    )
+    .await;
+    assert!(next > 2);
 
     // A file altered after export is refused, naming the line.
     let mut altered: StoredEvent = serde_json::from_str(&lines[1]).unwrap();
